@@ -1,0 +1,1 @@
+"""Statistics, scaling models and verdict rules."""

@@ -1,0 +1,125 @@
+"""Robust statistics for timing samples: median with a bootstrap CI, spread, outliers, flags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+SEED = 12345  # bootstrap resampling is seeded: the same samples give the same interval
+N_RESAMPLES = 2000
+MAD_K = 3.0  # a sample is an outlier beyond MAD_K robust standard deviations
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    median: float
+    ci_lo: float
+    ci_hi: float
+    mean: float
+    iqr: float
+    cv: float
+    min: float
+    max: float
+    outliers: int
+
+    @property
+    def rel_halfwidth(self) -> float:
+        return (self.ci_hi - self.ci_lo) / 2 / self.median if self.median else float("inf")
+
+    def asdict(self) -> dict[str, float]:
+        return {**asdict(self), "rel_halfwidth": self.rel_halfwidth}
+
+
+def median_ci(x: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median and its percentile-bootstrap interval (fixed seed)."""
+    a = np.asarray(x, dtype=float)
+    med = float(np.median(a))
+    if a.size < 2 or np.all(a == a[0]):
+        return med, med, med
+    res = stats.bootstrap(
+        (a,),
+        np.median,
+        confidence_level=confidence,
+        n_resamples=N_RESAMPLES,
+        method="percentile",
+        random_state=np.random.default_rng(SEED),
+        vectorized=True,
+    )
+    return med, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def outlier_mask(x: Sequence[float]) -> np.ndarray:
+    """MAD rule: |x - median| > 3 x 1.4826 x MAD."""
+    a = np.asarray(x, dtype=float)
+    mad = stats.median_abs_deviation(a, scale="normal")
+    if mad == 0:
+        return np.zeros(a.size, dtype=bool)
+    return np.abs(a - np.median(a)) > MAD_K * mad
+
+
+def summarize(x: Sequence[float]) -> Summary:
+    a = np.asarray(x, dtype=float)
+    if a.size == 0:
+        raise ValueError("no samples to summarize")
+    med, lo, hi = median_ci(a)
+    mean = float(a.mean())
+    q1, q3 = np.percentile(a, [25, 75])
+    return Summary(
+        n=int(a.size),
+        median=med,
+        ci_lo=lo,
+        ci_hi=hi,
+        mean=mean,
+        iqr=float(q3 - q1),
+        cv=float(a.std(ddof=1) / mean) if a.size > 1 and mean else 0.0,
+        min=float(a.min()),
+        max=float(a.max()),
+        outliers=int(outlier_mask(a).sum()),
+    )
+
+
+def ratio_ci(
+    num: Sequence[float], den: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """median(num)/median(den) with an interval from resampling both sides independently."""
+    a = np.asarray(num, dtype=float)
+    b = np.asarray(den, dtype=float)
+    ratio = float(np.median(a) / np.median(b))
+    if a.size < 2 or b.size < 2:
+        return ratio, ratio, ratio
+    rng = np.random.default_rng(SEED)
+    ra = np.median(rng.choice(a, size=(N_RESAMPLES, a.size)), axis=1)
+    rb = np.median(rng.choice(b, size=(N_RESAMPLES, b.size)), axis=1)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(ra / rb, [alpha, 1 - alpha])
+    return ratio, float(lo), float(hi)
+
+
+def differ(
+    a: Sequence[float], b: Sequence[float], threshold: float = 0.05
+) -> tuple[bool, tuple[float, float, float]]:
+    """a and b differ when the CI of median(a)/median(b) excludes 1 and |ratio-1| > threshold."""
+    r, lo, hi = ratio_ci(a, b)
+    return (lo > 1 or hi < 1) and abs(r - 1) > threshold, (r, lo, hi)
+
+
+def stability_flags(
+    samples: Sequence[float], first_run: float | None = None, max_cv: float = 0.10
+) -> list[str]:
+    """Reasons to doubt a point (after pyperf check): spread, extremes, too short, slow start."""
+    a = np.asarray(samples, dtype=float)
+    flags: list[str] = []
+    mean = float(a.mean())
+    if a.size > 1 and mean and a.std(ddof=1) / mean > max_cv:
+        flags.append(f"cv>{max_cv:.0%}")
+    if mean and (abs(a.min() - mean) > 0.5 * mean or abs(a.max() - mean) > 0.5 * mean):
+        flags.append("min/max>50%-from-mean")
+    if a.min() < 1e-3:
+        flags.append("samples<1ms")
+    if first_run is not None and first_run > 1.5 * float(np.median(a)):
+        flags.append("slow-first-run")
+    return flags

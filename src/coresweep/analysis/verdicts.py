@@ -1,0 +1,105 @@
+"""Verdict rules: from a tidy table to `supported` / `refuted` / `conditional` / `inconclusive`."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from coresweep.experiments.base import Verdict
+
+COMPUTE_KINDS = ("python", "nogil", "blas")
+THRESHOLD = 0.05
+
+
+def _fmt(row: pd.Series) -> str:
+    return f"S={row.speedup:.2f} [{row.speedup_ci_lo:.2f}, {row.speedup_ci_hi:.2f}]"
+
+
+def _combine(results: dict[str, bool]) -> str:
+    if all(results.values()):
+        return "supported"
+    if any(results.values()):
+        return "conditional"
+    return "refuted"
+
+
+def _strong_at_pmax(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    t = table[(table["mode"] == "strong") & table.check_ok & table.speedup.notna()]
+    pmax = int(t.p.max()) if not t.empty else 1
+    return t[t.p == pmax], pmax
+
+
+def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    """C1, C2 and C11 from the scaling table."""
+    if table.empty:
+        return []
+    top, pmax = _strong_at_pmax(table)
+    where = f"strong scaling at p={pmax} on {machine}"
+    if pmax < 2:
+        return [
+            Verdict(c, "inconclusive", "fewer than 2 cores measured", where, "scaling", "")
+            for c in ("C1", "C2", "C11")
+        ]
+    half_gain = 1 + (pmax - 1) / 2
+    out = []
+
+    # C1: processes on compute-bound kernels
+    procs = top[top.backend.str.startswith(("processes", "dask-processes"))]
+    c1, ev = {}, []
+    for kernel, g in procs[procs.kind.isin(COMPUTE_KINDS)].groupby("kernel"):
+        best = g.loc[g.speedup.idxmax()]
+        c1[kernel] = best.speedup_ci_lo >= half_gain
+        ev.append(f"{kernel}: best {best.backend} {_fmt(best)}")
+    mem = procs[procs.kind == "memory"]
+    mem_note = ""
+    if not mem.empty:
+        best = mem.loc[mem.speedup.idxmax()]
+        mem_note = f"; memory-bound {best.kernel} (not counted): {best.backend} {_fmt(best)}"
+    if c1:
+        out.append(
+            Verdict(
+                "C1",
+                _combine(c1),
+                "; ".join(ev) + mem_note,
+                f"{where}; significant = CI lower bound >= {half_gain:.2f}; "
+                f"holds for {[k for k, v in c1.items() if v]}, not for {[k for k, v in c1.items() if not v]}",
+                "scaling",
+                "scaling_speedup.svg",
+            )
+        )
+
+    # C2 and C11: the thread backend per kernel
+    thr = top[top.backend == "threads"]
+    c2, c11, ev2, ev11 = {}, {}, [], []
+    for row in thr.itertuples():
+        faster = row.speedup_ci_lo > 1 + THRESHOLD
+        c2[row.kernel] = row.busy_cores >= half_gain and faster
+        c11[row.kernel] = faster
+        ev2.append(
+            f"{row.kernel} ({row.kind}): {row.busy_cores:.2f} busy cores, S={row.speedup:.2f}"
+        )
+        ev11.append(f"{row.kernel} ({row.kind}): {_fmt(pd.Series(row._asdict()))}")
+    if c2:
+        gil = [k for k, v in c11.items() if not v]
+        out.append(
+            Verdict(
+                "C2",
+                _combine(c2),
+                "; ".join(ev2),
+                f"{where}; improved = >= {half_gain:.2f} busy cores and faster than serial; "
+                f"fails for {gil or 'none'} (the GIL serialises pure-Python threads)",
+                "scaling",
+                "scaling_utilization.svg",
+            )
+        )
+        out.append(
+            Verdict(
+                "C11",
+                _combine(c11),
+                "; ".join(ev11),
+                f"{where}; faster = speedup CI above {1 + THRESHOLD:.2f}; "
+                f"holds for {[k for k, v in c11.items() if v]}, not for {gil or 'none'}",
+                "scaling",
+                "scaling_speedup.svg",
+            )
+        )
+    return out

@@ -1,0 +1,74 @@
+"""Dask local clusters: p worker processes x 1 thread, or p threads in this process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from coresweep.backends.base import Backend, Init
+
+
+class DaskLocalBackend(Backend):
+    """A distributed.LocalCluster bound to 127.0.0.1 with the dashboard off."""
+
+    name = "dask"
+    processes: ClassVar[bool] = True
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def _cluster_kwargs(self) -> dict[str, Any]:
+        if self.processes:
+            # TCP on loopback only; nothing listens on a public interface
+            return {
+                "n_workers": self.workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "host": "127.0.0.1",
+            }
+        # in-process workers talk over the inproc transport: no sockets at all
+        return {"n_workers": 1, "threads_per_worker": self.workers, "processes": False}
+
+    def start(self, init: Init | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        self._cluster = LocalCluster(
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            **self._cluster_kwargs(),
+        )
+        self._client = Client(self._cluster)
+        self._client.wait_for_workers(self._cluster_kwargs()["n_workers"], timeout=120)
+        if init is not None:
+            self._client.run(init)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if self._client is None:
+            raise RuntimeError(f"{self.name} backend not started")
+        futures = self._client.map(fn, list(items), pure=False)
+        return self._client.gather(futures)
+
+    def shutdown(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self._cluster_kwargs()}
+
+
+class DaskProcessesBackend(DaskLocalBackend):
+    name = "dask-processes"
+    separate_processes = True
+    processes = True
+
+
+class DaskThreadsBackend(DaskLocalBackend):
+    name = "dask-threads"
+    processes = False

@@ -1,0 +1,35 @@
+"""Numba `prange` in one process, with numba.set_num_threads(p): a batch backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numba
+
+from coresweep.backends.base import Backend, Init
+
+
+class NumbaParallelBackend(Backend):
+    name = "numba-parallel"
+    batch = True
+
+    def start(self, init: Init | None = None) -> None:
+        limit = numba.config.NUMBA_NUM_THREADS
+        if self.workers > limit:
+            raise ValueError(
+                f"numba-parallel: p={self.workers} exceeds NUMBA_NUM_THREADS={limit}; "
+                f"set NUMBA_NUM_THREADS>={self.workers} before starting"
+            )
+        numba.set_num_threads(self.workers)
+        if init is not None:
+            init()
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return list(fn(items))
+
+    def shutdown(self) -> None:
+        pass
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "threading_layer": numba.config.THREADING_LAYER}

@@ -1,0 +1,62 @@
+"""A multiprocessing pool with an explicit start method: fork, forkserver or spawn."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from coresweep.backends.base import Backend, Init
+
+
+def _worker_init(init: Init | None, barrier: Any) -> None:
+    if init is not None:
+        init()
+    barrier.wait()
+
+
+class ProcessesBackend(Backend):
+    """p worker processes; `start` returns only when every worker has run init."""
+
+    name = "processes"
+    separate_processes = True
+    method: ClassVar[str] = "fork"
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self._pool: Any = None
+
+    def start(self, init: Init | None = None) -> None:
+        ctx = mp.get_context(self.method)
+        barrier = ctx.Barrier(self.workers + 1)
+        self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(init, barrier))
+        barrier.wait(timeout=300)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} backend not started")
+        return self._pool.map(fn, items, chunksize=1)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "start_method": self.method}
+
+
+class ForkBackend(ProcessesBackend):
+    name = "processes-fork"
+    method = "fork"
+
+
+class ForkserverBackend(ProcessesBackend):
+    name = "processes-forkserver"
+    method = "forkserver"
+
+
+class SpawnBackend(ProcessesBackend):
+    name = "processes-spawn"
+    method = "spawn"

@@ -1,0 +1,27 @@
+"""The baseline: a plain loop in the calling thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coresweep.backends.base import Backend, Init
+
+
+class SerialBackend(Backend):
+    name = "serial"
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers != 1:
+            raise ValueError(f"serial runs on exactly 1 worker, got p={workers}")
+        super().__init__(1)
+
+    def start(self, init: Init | None = None) -> None:
+        if init is not None:
+            init()
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return [fn(x) for x in items]
+
+    def shutdown(self) -> None:
+        pass

@@ -1,0 +1,116 @@
+"""The claims registry: each claim of the article, its experiment, deciding quantity and rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    quote: str  # the article's words, shortened
+    experiment: str  # registry name of the experiment that decides it
+    quantity: str  # what is measured
+    rule: str  # how the verdict follows from the numbers
+
+
+CLAIMS: dict[str, Claim] = {
+    c.id: c
+    for c in (
+        Claim(
+            "C1",
+            "multiprocessing ... can significantly reduce processing time (compute-intensive tasks)",
+            "scaling",
+            "strong-scaling speedup S(p) and efficiency S(p)/p with 95% CI; CPU-seconds per unit",
+            "supported where the best process backend's speedup CI lower bound reaches half the "
+            "ideal gain, 1 + (p-1)/2, for every compute-bound kernel; conditional when only some; "
+            "refuted when none; inconclusive with fewer than 2 cores",
+        ),
+        Claim(
+            "C2",
+            "multithreading improves CPU utilization",
+            "scaling",
+            "busy cores = CPU time / wall time of the thread backend, and its speedup",
+            "supported where threads keep more than 1 + (p-1)/2 cores busy and run faster than "
+            "serial by more than the difference threshold; conditional by kernel kind",
+        ),
+        Claim(
+            "C3",
+            "the application remained responsive while performing background tasks",
+            "responsiveness",
+            "probe latency p50 / p99 / max under background compute vs idle",
+            "decided by the responsiveness experiment",
+        ),
+        Claim(
+            "C4",
+            "separate memory for each process ... require more memory",
+            "memory",
+            "total PSS / USS of the process tree; MB per extra worker",
+            "decided by the memory experiment",
+        ),
+        Claim(
+            "C5",
+            "threads share information quickly; processes need complex synchronization",
+            "communication",
+            "ping-pong round trip (µs) and bandwidth (GB/s), 8 B .. 64 MiB",
+            "decided by the communication experiment",
+        ),
+        Claim(
+            "C6",
+            "failure of one processor does not necessarily affect the others",
+            "faults",
+            "other tasks completed / lost / hung, time to detect, recovery",
+            "decided by the fault experiment",
+        ),
+        Claim(
+            "C7",
+            "multithreading is suitable for tasks requiring quick context switches",
+            "context_switch",
+            "µs per switch, thread vs process, pinned and unpinned",
+            "decided by the context-switch experiment",
+        ),
+        Claim(
+            "C8",
+            "multiprocessing is more suited for large-scale ... applications",
+            "task_size",
+            "crossover task size above which a backend beats serial; pool start cost",
+            "decided by the task-size experiment",
+        ),
+        Claim(
+            "C9",
+            "both techniques can be combined for optimized performance",
+            "hybrid",
+            "wall time over the processes x threads grid; oversubscription penalty",
+            "decided by the hybrid experiment",
+        ),
+        Claim(
+            "C10",
+            "multithreading can be effectively used in single-processor systems",
+            "single_core",
+            "throughput and latency vs thread count pinned to one CPU",
+            "decided by the single-core experiment",
+        ),
+        Claim(
+            "C11",
+            "tasks broken into concurrent threads complete faster",
+            "scaling",
+            "strong-scaling speedup of the thread backend per kernel kind",
+            "supported where threads beat serial (speedup CI above 1 + threshold) for every "
+            "kernel; conditional when only for kernels that release the GIL; refuted when none",
+        ),
+        Claim(
+            "C12",
+            "the primary risks ... involve thread synchronization and potential deadlocks",
+            "synchronization",
+            "lost-update rate without a lock; lock cost; deadlock detected by timeout",
+            "decided by the synchronization experiment",
+        ),
+        Claim(
+            "C13",
+            "multiprocessing ... to prevent bottlenecks during peak hours",
+            "load",
+            "throughput and p50/p99 latency vs offered load, threads vs processes",
+            "decided by the load experiment",
+        ),
+    )
+}

@@ -1,0 +1,138 @@
+"""`coresweep` command line: plan, measure, aggregate, report, env.
+
+Each stage of the data flow is a command a user can run by hand; Snakemake only wires them.
+Exit codes: 0 ok, 2 bad input (config, arguments, corrupt files), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger("coresweep")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from coresweep import config as cfg
+    from coresweep.experiments import plan
+    from coresweep.measure.cores import usable_cores
+
+    conf = cfg.load(args.config)
+    points = plan(conf, args.cores or usable_cores())
+    for p in points:
+        print(p.to_json())
+    log.info("%d points", len(points))
+    return 0
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from coresweep.measure.runner import measure_to_file
+    from coresweep.records import Point
+
+    point = Point.from_json(args.spec)
+    log.info("measuring %s/%s -> %s", point.experiment, point.id, args.out)
+    load_warning = point.params.get("protocol", {}).get("load_warning", 0.5)
+    measure_to_file(point, args.out, load_warning)
+    log.info("wrote %s", args.out)
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from coresweep.experiments import get_experiment
+    from coresweep.records import read_raw
+
+    exp = get_experiment(args.experiment)
+    records = [read_raw(p) for p in args.raw]
+    table = exp.aggregate(records)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    table.to_csv(out.with_suffix(".csv"), index=False)
+    log.info("%s: %d rows -> %s (+ .csv)", exp.name, len(table), out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from coresweep.report.build import build_report
+
+    paths = build_report(Path(args.results))
+    for name, p in paths.items():
+        print(f"{name}: {p}")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from coresweep.measure.provenance import collect
+    from coresweep.records import stable_hash, write_json_atomic
+
+    prov = collect()
+    text = json.dumps({**prov, "hash": stable_hash(prov)}, indent=1, sort_keys=True)
+    if args.out:
+        write_json_atomic(args.out, {**prov, "hash": stable_hash(prov)})
+    else:
+        print(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="coresweep", description=__doc__.splitlines()[0])
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plan", help="print every measurement point of a config as JSON lines")
+    p.add_argument("--config", help="YAML config (default: all defaults)")
+    p.add_argument("--cores", type=int, help="cores granted (default: usable cores)")
+    p.set_defaults(fn=cmd_plan)
+
+    p = sub.add_parser("measure", help="measure one point and write its raw JSON")
+    p.add_argument("--spec", required=True, help="point as JSON (see `coresweep plan`)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_measure)
+
+    p = sub.add_parser("aggregate", help="raw JSON files of one experiment -> tidy table")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--out", required=True, help="results/tables/<experiment>.parquet")
+    p.add_argument("raw", nargs="*")
+    p.set_defaults(fn=cmd_aggregate)
+
+    p = sub.add_parser("report", help="tables -> plots, claims.csv, summary.md, report/index.html")
+    p.add_argument("--results", default="results")
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("env", help="print provenance of this machine as JSON")
+    p.add_argument("--out", help="write here instead of printing")
+    p.set_defaults(fn=cmd_env)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from coresweep.config import ConfigError
+    from coresweep.records import CorruptRawFile
+
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.fn(args)
+    except (ConfigError, CorruptRawFile, KeyError, ValueError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"coresweep: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coresweep: interrupted; finished results are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The experiment interface: plan points, measure one, aggregate, decide, plot.
+
+An experiment is a record of module-level functions, like a kernel. Adding a claim is
+one experiment module plus one line in the registry and one entry in `coresweep.claims`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coresweep.records import Point
+
+VERDICTS = ("supported", "refuted", "conditional", "inconclusive", "not run")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict with the numbers that decided it and the conditions it holds under."""
+
+    claim: str
+    verdict: str
+    evidence: str  # the deciding numbers, with intervals, in words
+    conditions: str  # kernel kind, core range, sizes, machine
+    experiment: str
+    plot: str = ""  # file name under results/plots/
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What the pipeline needs from an experiment."""
+
+    name: str
+    claims: tuple[str, ...]
+    #: (config, cores granted) -> points; raises ConfigError on impossible requests
+    points: Callable[[dict[str, Any], int], list[Point]]
+    #: point -> JSON-able result (samples, checks); progress goes to the logger
+    measure: Callable[[Point], dict[str, Any]]
+    #: raw records (as read from results/raw) -> one tidy table, one row per point/level
+    aggregate: Callable[[Sequence[dict[str, Any]]], pd.DataFrame]
+    #: (table, machine label) -> verdict rows
+    verdicts: Callable[[pd.DataFrame, str], list[Verdict]]
+    #: (table, output dir, machine label) -> written plot files
+    plots: Callable[[pd.DataFrame, Path, str], list[Path]]
+    description: str = ""

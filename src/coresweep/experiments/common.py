@@ -1,0 +1,78 @@
+"""Helpers shared by experiments: core counts, point ids, memory limits, run metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+
+from coresweep.config import ConfigError
+from coresweep.kernels import Kernel, get_kernel
+from coresweep.measure.cores import usable_cores
+
+
+def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> list[int]:
+    """The p values to measure: "auto" = 1, 2, 4, ... up to the cap, or an explicit list.
+
+    The cap is min(cores granted, usable cores, cores.max). An explicit p above the usable
+    cores is an error unless cores.oversubscribe is true.
+    """
+    usable = usable_cores()
+    cap = min(granted, usable)
+    if cores_cfg.get("max", "auto") != "auto":
+        cap = min(cap, int(cores_cfg["max"]))
+    if spec == "auto":
+        ps = [1]
+        while ps[-1] * 2 <= cap:
+            ps.append(ps[-1] * 2)
+        if ps[-1] != cap:
+            ps.append(cap)
+        return ps
+    ps = sorted(int(p) for p in spec)
+    if ps[0] < 1:
+        raise ConfigError(f"config key {key}: p must be >= 1, got {ps[0]}")
+    over = [p for p in ps if p > usable]
+    if over and not cores_cfg.get("oversubscribe", False):
+        raise ConfigError(
+            f"config key {key}: p={over} exceeds the {usable} usable cores "
+            "(CPU affinity and cgroup quota); set cores.oversubscribe: true to measure it anyway"
+        )
+    return ps
+
+
+def kernels_from(names: Sequence[str], key: str) -> list[Kernel]:
+    """Registry lookup for a config list, with an error naming the key and allowed values."""
+    out = []
+    for n in names:
+        try:
+            out.append(get_kernel(n))
+        except KeyError as exc:
+            raise ConfigError(f"config key {key}: {exc.args[0]}") from None
+    return out
+
+
+def backend_names(names: Sequence[str], key: str) -> list[str]:
+    from coresweep.backends import BACKENDS
+
+    for n in names:
+        if n not in BACKENDS:
+            raise ConfigError(
+                f"config key {key}: unknown backend {n!r}; allowed: {', '.join(sorted(BACKENDS))}"
+            )
+    return list(names)
+
+
+def check_memory(needed_bytes: float, what: str, key: str) -> None:
+    """Refuse a config that would need more than half the memory available now."""
+    available = psutil.virtual_memory().available
+    if needed_bytes > available / 2:
+        raise ConfigError(
+            f"config key {key}: {what} needs {needed_bytes / 2**30:.1f} GiB, more than half of "
+            f"the {available / 2**30:.1f} GiB available; choose a smaller size"
+        )
+
+
+def point_id(*parts: Any) -> str:
+    """A file-name-safe point id from its parts."""
+    return "__".join(str(p).replace("/", "-").replace(" ", "") for p in parts)

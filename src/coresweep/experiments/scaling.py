@@ -1,0 +1,273 @@
+"""Strong and weak scaling of every kernel under every backend (claims C1, C2, C11).
+
+One job per (kernel, backend, p); inside it the strong and weak workloads are sampled
+interleaved. Start-up and Numba compilation are timed apart from the samples.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis import verdicts as rules
+from coresweep.analysis.scaling_models import karp_flatt
+from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.backends import BACKENDS, make_backend
+from coresweep.backends.base import chain_init
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import (
+    backend_names,
+    check_memory,
+    core_counts,
+    kernels_from,
+    point_id,
+)
+from coresweep.kernels import Kernel, get_kernel
+from coresweep.measure.guard import inner_pools, limit_inner_pools
+from coresweep.measure.sampling import Protocol, sample_arms
+from coresweep.measure.timer import timed
+from coresweep.records import Point, stable_hash
+
+log = logging.getLogger("coresweep")
+NAME = "scaling"
+PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn", "dask-processes")
+
+
+def applicable(kernel: Kernel, backend: str) -> bool:
+    """A batch backend needs the kernel's prange version; serial only makes sense alone."""
+    return not BACKENDS[backend].batch or kernel.run_parallel is not None
+
+
+def _memory_per_worker(kernel: Kernel, size: int, ntasks: int) -> float:
+    if kernel.name == "dgemm":
+        return 3 * 8.0 * size * size
+    if kernel.name == "triad":
+        return 3 * 8.0 * size * ntasks
+    return 0.0
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    kernels = kernels_from(cfg["kernels"], f"{key}.kernels")
+    backends = backend_names(cfg["backends"], f"{key}.backends")
+    ps = core_counts(cfg["p"], config["cores"], granted, f"{key}.p")
+    sizes = cfg["sizes"]
+    out = []
+    for k in kernels:
+        if k.name not in sizes:
+            raise ConfigError(f"config key {key}.sizes: no size for kernel {k.name!r}")
+        size = sizes[k.name]
+        for b in backends:
+            if not applicable(k, b):
+                continue
+            for p in [1] if b == "serial" else ps:
+                modes = {}
+                if "strong" in cfg["modes"]:
+                    modes["strong"] = {"size": size, "ntasks": cfg["strong_tasks"]}
+                if "weak" in cfg["modes"]:
+                    modes["weak"] = {"size": size, "ntasks": cfg["weak_tasks_per_worker"] * p}
+                worst = max(m["ntasks"] for m in modes.values())
+                workers = 1 if b in ("threads", "dask-threads", "numba-parallel") else p
+                check_memory(
+                    workers * _memory_per_worker(k, size, worst),
+                    f"kernel {k.name} at size {size} with p={p}",
+                    f"{key}.sizes.{k.name}",
+                )
+                params = {
+                    "kernel": k.name,
+                    "backend": b,
+                    "p": p,
+                    "modes": modes,
+                    "seed": config["seed"],
+                    "protocol": config["protocol"],
+                }
+                out.append(Point(NAME, point_id(k.name, b, f"p{p}"), params))
+    return out
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    kernel = get_kernel(prm["kernel"])
+    p, seed = prm["p"], prm["seed"]
+    protocol = Protocol.from_config(prm["protocol"])
+    modes = prm["modes"]
+
+    compile_s = 0.0
+    if kernel.compile is not None:
+        _, t = timed(kernel.compile)
+        compile_s = t.wall
+    # numba-parallel gets p Numba threads; every other worker exactly one inner thread
+    numba_threads = p if BACKENDS[prm["backend"]].batch else 1
+    steps = [functools.partial(limit_inner_pools, numba_threads)]
+    if kernel.compile is not None:
+        steps.append(kernel.compile)
+    if kernel.prepare is not None:
+        steps += [
+            functools.partial(kernel.prepare, m["size"], m["ntasks"], seed) for m in modes.values()
+        ]
+    tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
+
+    with make_backend(prm["backend"], p) as backend:
+        _, t = timed(lambda: backend.start(chain_init(*steps)))
+        startup_s = t.wall
+        log.info("%s started in %.3f s (compile %.3f s)", prm["backend"], startup_s, compile_s)
+        pools = inner_pools(backend)
+        fn = kernel.run_parallel if backend.batch else kernel.run
+        arms = {mode: functools.partial(backend.map, fn, tasks[mode]) for mode in modes}
+        samples = sample_arms(arms, protocol, seed)
+        info = backend.describe()
+
+    out_modes = []
+    for mode, m in modes.items():
+        s = samples[mode]
+        results = list(s.last_output)
+        check = kernel.check(tasks[mode], results)
+        deterministic = list(s.first_output) == results
+        if not check.ok or not deterministic:
+            log.error("%s %s: reference check failed: %s", point.id, mode, check.detail)
+        out_modes.append(
+            {
+                "mode": mode,
+                "size": m["size"],
+                "ntasks": m["ntasks"],
+                "work": kernel.work(m["size"]) * m["ntasks"],
+                "unit": kernel.unit,
+                "wall": s.wall,
+                "cpu": s.cpu,
+                "inner": s.inner,
+                "first_run": s.first_run,
+                "warmup_wall": s.warmup_wall,
+                "stopped_on": s.stopped_on,
+                "check_ok": check.ok and deterministic,
+                "check_detail": check.detail,
+                "deterministic": deterministic,
+                "checksum": stable_hash(results),
+            }
+        )
+    return {
+        "kernel": kernel.name,
+        "kind": kernel.kind,
+        "backend": prm["backend"],
+        "p": p,
+        "startup_s": startup_s,
+        "compile_s": compile_s,
+        "inner_pools": pools,
+        "backend_info": info,
+        "modes": out_modes,
+    }
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        for m in r["modes"]:
+            wall = np.asarray(m["wall"])
+            s = summarize(wall)
+            cpu_med = float(np.median(m["cpu"]))
+            busy = cpu_med / s.median if s.median else float("nan")
+            flags = stability_flags(wall, m["first_run"])
+            if busy > r["p"] * 1.05:
+                flags.append("oversubscribed")
+            if not m["check_ok"]:
+                flags.append("check-failed")
+            rows.append(
+                {
+                    "kernel": r["kernel"],
+                    "kind": r["kind"],
+                    "backend": r["backend"],
+                    "p": r["p"],
+                    "mode": m["mode"],
+                    "size": m["size"],
+                    "ntasks": m["ntasks"],
+                    "unit": m["unit"],
+                    "n": s.n,
+                    "time_median": s.median,
+                    "time_ci_lo": s.ci_lo,
+                    "time_ci_hi": s.ci_hi,
+                    "time_rel_halfwidth": s.rel_halfwidth,
+                    "time_cv": s.cv,
+                    "time_iqr": s.iqr,
+                    "outliers": s.outliers,
+                    "cpu_median": cpu_med,
+                    "busy_cores": busy,
+                    "cpu_utilization": busy / r["p"],
+                    "cpu_seconds_per_unit": cpu_med / m["work"],
+                    "rate": m["work"] / s.median,
+                    "startup_s": r["startup_s"],
+                    "compile_s": r["compile_s"],
+                    "first_run": m["first_run"],
+                    "inner": m["inner"],
+                    "stopped_on": m["stopped_on"],
+                    "check_ok": m["check_ok"],
+                    "flags": ";".join(flags),
+                    "point": rec["point"]["id"],
+                    "provenance_hash": rec["provenance_hash"],
+                    "_wall": wall,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return _add_speedup(df).drop(columns="_wall")
+
+
+def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
+    """Speedup against the serial run of the same kernel, mode and size (scaled for weak)."""
+    cols = {c: np.nan for c in ("speedup", "speedup_ci_lo", "speedup_ci_hi")}
+    df = df.assign(**cols)
+    serial = df[(df.backend == "serial") & (df.p == 1)].set_index(["kernel", "mode", "size"])
+    for i, row in df.iterrows():
+        key = (row.kernel, row["mode"], row["size"])
+        if key not in serial.index:
+            continue
+        base = serial.loc[key, "_wall"]
+        r, lo, hi = ratio_ci(base, row["_wall"])
+        scale = row.p if row["mode"] == "weak" else 1  # weak: p times the work in the same time
+        df.loc[i, ["speedup", "speedup_ci_lo", "speedup_ci_hi"]] = [
+            r * scale,
+            lo * scale,
+            hi * scale,
+        ]
+    df["efficiency"] = df.speedup / df.p
+    df["efficiency_ci_lo"] = df.speedup_ci_lo / df.p
+    df["efficiency_ci_hi"] = df.speedup_ci_hi / df.p
+    df["karp_flatt"] = [karp_flatt(s, p) for s, p in zip(df.speedup, df.p, strict=True)]
+    serial_rate = df[df.backend == "serial"].set_index(["kernel", "mode", "size"])["rate"]
+    df["rate_per_worker_vs_serial"] = [
+        (row.rate / row.p) / serial_rate.get((row.kernel, row["mode"], row["size"]), np.nan)
+        for row in df.itertuples()
+    ]
+    return df.sort_values(["kernel", "mode", "backend", "p"]).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return rules.scaling_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots import scaling_plots
+
+    return scaling_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C1", "C2", "C11"),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="strong and weak scaling of every kernel under every backend",
+)

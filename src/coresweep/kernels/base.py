@@ -1,0 +1,58 @@
+"""The kernel interface: a pure function over one task, plus how to make and check tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: its index in the decomposition, its size and its own seed."""
+
+    index: int
+    size: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """Outcome of a reference check."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel family member. Every callable is a module-level function, so it pickles.
+
+    kind says what limits it: "python" holds the GIL, "nogil" is compiled and releases it,
+    "blas" calls a BLAS that releases it, "memory" is bound by memory bandwidth.
+    """
+
+    name: str
+    kind: str
+    unit: str  # what `work` counts: "sample", "flop", "byte"
+    run: Callable[[Any], Any]
+    work: Callable[[int], float]  # units of work in one task of the given size
+    check: Callable[[Sequence[Any], Sequence[Any]], Check]
+    prepare: Callable[[int, int, int], None] | None = None  # (size, ntasks, seed), per worker
+    compile: Callable[[], None] | None = None  # JIT compile or load from cache, timed apart
+    run_parallel: Callable[[Sequence[Any]], list[Any]] | None = None  # numba prange batch
+    description: str = ""
+
+    def make_tasks(self, size: int, ntasks: int, seed: int) -> list[Task]:
+        return make_tasks(size, ntasks, seed)
+
+
+def make_tasks(size: int, ntasks: int, seed: int) -> list[Task]:
+    """Tasks with per-task seeds from SeedSequence(seed).spawn(ntasks): same on every backend."""
+    children = np.random.SeedSequence(seed).spawn(ntasks)
+    return [
+        Task(index=i, size=size, seed=int(c.generate_state(1, dtype=np.uint64)[0]))
+        for i, c in enumerate(children)
+    ]

@@ -1,0 +1,1 @@
+"""Timers, CPU and memory accounting, provenance, timeouts and process-tree cleanup."""

@@ -1,0 +1,33 @@
+"""A short fixed reference workload timed at the start and end of every measurement job."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+REFERENCE_REPEATS = 3
+
+
+def _reference_work() -> float:
+    # a little interpreter work and a little memory traffic: what the kernels stress
+    acc = 0
+    for i in range(200_000):
+        acc += i * i % 7
+    a = np.arange(1_000_000, dtype=np.float64)
+    return float(acc) + float((a * 1.5 + 2.0).sum())
+
+
+def reference_seconds() -> float:
+    """Best of a few timings of the reference workload (~50 ms)."""
+    best = float("inf")
+    for _ in range(REFERENCE_REPEATS):
+        t0 = time.perf_counter()
+        _reference_work()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def drift(start: float, end: float) -> float:
+    """Relative change of the reference time over a job (positive = got slower)."""
+    return end / start - 1.0

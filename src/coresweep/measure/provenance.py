@@ -1,0 +1,171 @@
+"""Provenance: everything about the machine and software that a number depends on."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata as md
+import multiprocessing as mp
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from coresweep.measure.cores import affinity, cgroup_cpu_max, usable_cores
+
+PACKAGES = (
+    "coresweep",
+    "numpy",
+    "numba",
+    "llvmlite",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "dask",
+    "distributed",
+    "dask-jobqueue",
+    "psutil",
+    "threadpoolctl",
+    "matplotlib",
+    "snakemake",
+    "snakemake-executor-plugin-slurm",
+    "jsonschema",
+    "pyyaml",
+)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _blas() -> list[dict[str, Any]]:
+    import numpy  # noqa: F401  (loads BLAS so threadpoolctl can see it)
+    from threadpoolctl import threadpool_info
+
+    keep = ("user_api", "internal_api", "version", "num_threads", "architecture", "filepath")
+    return [{k: i.get(k) for k in keep} for i in threadpool_info()]
+
+
+def _numba() -> dict[str, Any]:
+    import numba
+
+    layer = "not initialised"
+    with contextlib.suppress(Exception):
+        layer = numba.threading_layer()
+    return {
+        "threading_layer": layer,
+        "threading_layer_config": numba.config.THREADING_LAYER,
+        "num_threads": numba.config.NUMBA_NUM_THREADS,
+    }
+
+
+def _git(repo: Path) -> dict[str, Any]:
+    def run(*args: str) -> str | None:
+        try:
+            r = subprocess.run(
+                ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown", "dirty": bool(status) if status is not None else None}
+
+
+def _governor() -> str | None:
+    return _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+
+
+def _turbo() -> str | None:
+    no_turbo = _read("/sys/devices/system/cpu/intel_pstate/no_turbo")
+    if no_turbo is not None:
+        return "off" if no_turbo == "1" else "on"
+    boost = _read("/sys/devices/system/cpu/cpufreq/boost")
+    if boost is not None:
+        return "on" if boost == "1" else "off"
+    return None
+
+
+def machine_label(prov: dict[str, Any]) -> str:
+    """Short human label: host, CPU model and usable cores."""
+    m = prov.get("machine", {})
+    return (
+        f"{m.get('hostname', '?')} ({m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores)"
+    )
+
+
+def dynamic() -> dict[str, Any]:
+    """What changes from minute to minute: load and free memory (kept out of the hash)."""
+    return {
+        "load_average": list(os.getloadavg()),
+        "memory_available_bytes": psutil.virtual_memory().available,
+    }
+
+
+def collect(repo: Path | None = None) -> dict[str, Any]:
+    """Static provenance of this process. Unreadable sources are recorded as None (unknown)."""
+    repo = repo or Path.cwd()
+    vm = psutil.virtual_memory()
+    env_keys = sorted(
+        k for k in os.environ if k.endswith("_NUM_THREADS") or k.startswith("OPENBLAS_")
+    )
+    return {
+        "machine": {
+            "hostname": socket.gethostname(),
+            "cpu_model": cpu_model(),
+            "logical_cores": psutil.cpu_count(logical=True),
+            "physical_cores": psutil.cpu_count(logical=False),
+            "smt": _read("/sys/devices/system/cpu/smt/active"),
+            "affinity": affinity(),
+            "cgroup_cpu_max": cgroup_cpu_max(),
+            "cgroup_cpuset": _read("/sys/fs/cgroup/cpuset.cpus.effective"),
+            "usable_cores": usable_cores(),
+            "memory_total_bytes": vm.total,
+            "governor": _governor(),
+            "turbo": _turbo(),
+        },
+        "os": {
+            "system": platform.system(),
+            "kernel": platform.release(),
+            "distribution": _read("/etc/debian_version") or platform.version(),
+        },
+        "python": {
+            "version": sys.version,
+            "implementation": platform.python_implementation(),
+            "build": list(platform.python_build()),
+            "executable": sys.executable,
+            "switch_interval": sys.getswitchinterval(),
+        },
+        "packages": _versions(),
+        "blas": _blas(),
+        "numba": _numba(),
+        "env": {k: os.environ[k] for k in env_keys},
+        "multiprocessing_start_method": mp.get_start_method(allow_none=True) or "default",
+        "git": _git(repo),
+    }

@@ -1,0 +1,59 @@
+"""Run one point: provenance, drift reference, load check, the experiment's measure, cleanup."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from coresweep.experiments import get_experiment
+from coresweep.measure import drift, provenance
+from coresweep.measure.cleanup import reaped_on_exit
+from coresweep.measure.cores import usable_cores
+from coresweep.records import Point, raw_record, write_json_atomic
+
+log = logging.getLogger("coresweep")
+DRIFT_LIMIT = 0.05
+
+
+def run_point(point: Point, load_warning: float = 0.5) -> dict[str, Any]:
+    """Measure one point and return its raw record; every child process is gone afterwards."""
+    exp = get_experiment(point.experiment)
+    prov = provenance.collect()
+    start_state = provenance.dynamic()
+    load_per_core = start_state["load_average"][0] / usable_cores()
+    if load_per_core > load_warning:
+        log.warning(
+            "load average %.2f per usable core at start exceeds %.2f: timings may be noisy",
+            load_per_core,
+            load_warning,
+        )
+    with reaped_on_exit():
+        ref_start = drift.reference_seconds()
+        t0 = time.time()
+        result = exp.measure(point)
+        t1 = time.time()
+        ref_end = drift.reference_seconds()
+    d = drift.drift(ref_start, ref_end)
+    if abs(d) > DRIFT_LIMIT:
+        log.warning("reference kernel drifted %.1f%% during the job", 100 * d)
+    result["job"] = {
+        "started": t0,
+        "finished": t1,
+        "seconds": t1 - t0,
+        "state_start": start_state,
+        "state_end": provenance.dynamic(),
+        "load_per_core_start": load_per_core,
+        "load_warning": load_per_core > load_warning,
+        "reference_start_s": ref_start,
+        "reference_end_s": ref_end,
+        "drift": d,
+        "drift_flag": abs(d) > DRIFT_LIMIT,
+    }
+    return raw_record(point, result, prov)
+
+
+def measure_to_file(point: Point, out: str | Path, load_warning: float = 0.5) -> Path:
+    """Measure and write atomically: an interrupted job leaves no partial file."""
+    return write_json_atomic(out, run_point(point, load_warning))

@@ -1,0 +1,89 @@
+"""Records that travel between stages, and the one writer for result files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coresweep import RESULT_SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement job: an experiment, its parameters and everything needed to rerun it."""
+
+    experiment: str
+    id: str  # unique within the experiment; safe as a file name
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Point:
+        d = json.loads(text)
+        return cls(experiment=d["experiment"], id=d["id"], params=d.get("params", {}))
+
+
+def stable_hash(obj: Any) -> str:
+    """Short content hash of a JSON-serialisable object."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:
+    """Write JSON to a temporary file beside path, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=1, sort_keys=True, default=_jsonable)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def raw_record(point: Point, result: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+    """The content of one raw file: versioned, with the point and its provenance."""
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "point": asdict(point),
+        "provenance_hash": stable_hash(provenance),
+        "provenance": provenance,
+        "result": result,
+    }
+
+
+class CorruptRawFile(ValueError):
+    """A raw result file that cannot be read."""
+
+
+def read_raw(path: str | Path) -> dict[str, Any]:
+    """Read one raw file; a clear error naming the file when it is corrupt."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CorruptRawFile(f"corrupt raw result file {path}: {exc}") from exc
+    if not isinstance(data, dict) or "result" not in data or "point" not in data:
+        raise CorruptRawFile(f"corrupt raw result file {path}: missing 'point' or 'result'")
+    return data

@@ -1,0 +1,1 @@
+"""Plots, the claims table, the HTML report and the summary."""
