@@ -219,6 +219,11 @@ class DaskClusterBackend(Backend):
                     f"{self.name}: cannot reach scheduler at {address} within {_fmt_s(t)}"
                     f" ({type(exc).__name__}: {exc})"
                 ) from exc
+            except Exception as exc:  # something answered, but not a Dask scheduler we trust
+                raise RuntimeError(
+                    f"{self.name}: no usable Dask scheduler at {address}"
+                    f" ({type(exc).__name__}: {str(exc)[:200]})"
+                ) from exc
             self._timings["connect_s"] = time.perf_counter() - t0
             self._wait_for_workers()
             self._timings["workers_s"] = time.perf_counter() - t0

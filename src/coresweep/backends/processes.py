@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -26,11 +27,20 @@ class ProcessesBackend(Backend):
         super().__init__(workers)
         self._pool: Any = None
 
+    start_timeout: ClassVar[float] = 120.0
+
     def start(self, init: Init | None = None) -> None:
         ctx = mp.get_context(self.method)
         barrier = ctx.Barrier(self.workers + 1)
         self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(init, barrier))
-        barrier.wait(timeout=300)
+        try:
+            barrier.wait(timeout=self.start_timeout)
+        except threading.BrokenBarrierError:
+            self.shutdown()
+            raise RuntimeError(
+                f"{self.name}: {self.workers} workers did not finish their init within "
+                f"{self.start_timeout:.0f} s (a worker hung or died while starting)"
+            ) from None
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if self._pool is None:

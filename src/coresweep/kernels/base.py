@@ -43,6 +43,9 @@ class Kernel:
     prepare: Callable[[int, int, int], None] | None = None  # (size, ntasks, seed), per worker
     compile: Callable[[], None] | None = None  # JIT compile or load from cache, timed apart
     run_parallel: Callable[[Sequence[Any]], list[Any]] | None = None  # numba prange batch
+    # compiles and runs the prange version once; starts Numba's thread pool, which is not
+    # fork-safe, so it runs only in processes that never fork afterwards
+    compile_parallel: Callable[[], None] | None = None
     description: str = ""
 
     def make_tasks(self, size: int, ntasks: int, seed: int) -> list[Task]:

@@ -89,6 +89,9 @@ def run_numba_parallel(tasks: Sequence[Task]) -> list[int]:
 
 def compile_numba() -> None:
     hits_numba(10, np.uint64(1))
+
+
+def compile_parallel() -> None:
     _hits_prange(np.array([10], dtype=np.int64), np.array([1], dtype=np.uint64))
 
 
@@ -128,5 +131,6 @@ MC_NUMBA = Kernel(
     check=check,
     compile=compile_numba,
     run_parallel=run_numba_parallel,
+    compile_parallel=compile_parallel,
     description="Monte Carlo pi, Numba @njit(nogil=True, cache=True)",
 )

@@ -73,6 +73,10 @@ def run_parallel(tasks: Sequence[Task]) -> list[float]:
 def compile_numba() -> None:
     z = np.zeros(4)
     triad(z.copy(), z, z, SCALAR, 1)
+
+
+def compile_parallel() -> None:
+    z = np.zeros(4)
     _triad_prange(z.copy(), z, z, SCALAR, 1, 2, 2)
 
 
@@ -104,5 +108,6 @@ TRIAD = Kernel(
     prepare=prepare,
     compile=compile_numba,
     run_parallel=run_parallel,
+    compile_parallel=compile_parallel,
     description="STREAM triad, Numba nogil, memory-bound",
 )
