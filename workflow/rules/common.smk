@@ -19,8 +19,9 @@ def get_point_spec(wildcards):
 
 
 def get_point_threads(wildcards):
-    """Cores a measurement job needs: its p (a cluster books exactly these)."""
-    return POINTS[(wildcards.experiment, wildcards.point)].params.get("p", 1)
+    """Cores a measurement job uses: params "threads", else its p (a cluster books these)."""
+    params = POINTS[(wildcards.experiment, wildcards.point)].params
+    return params.get("threads", params.get("p", 1))
 
 
 def get_raw_files(wildcards):

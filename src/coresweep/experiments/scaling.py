@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis import verdicts as rules
 from coresweep.analysis.scaling_models import karp_flatt
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdicts.scaling import scaling_verdicts
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.config import ConfigError
@@ -254,11 +254,11 @@ def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    return rules.scaling_verdicts(table, machine)
+    return scaling_verdicts(table, machine)
 
 
 def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots import scaling_plots
+    from coresweep.report.plots.scaling import scaling_plots
 
     return scaling_plots(table, outdir, machine)
 

@@ -1,25 +1,17 @@
-"""Verdict rules: from a tidy table to `supported` / `refuted` / `conditional` / `inconclusive`."""
+"""Verdicts for C1, C2 and C11 from the scaling table."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from coresweep.analysis.verdicts import THRESHOLD, combine
 from coresweep.experiments.base import Verdict
 
 COMPUTE_KINDS = ("python", "nogil", "blas")
-THRESHOLD = 0.05
 
 
 def _fmt(row: pd.Series) -> str:
     return f"S={row.speedup:.2f} [{row.speedup_ci_lo:.2f}, {row.speedup_ci_hi:.2f}]"
-
-
-def _combine(results: dict[str, bool]) -> str:
-    if all(results.values()):
-        return "supported"
-    if any(results.values()):
-        return "conditional"
-    return "refuted"
 
 
 def _strong_at_pmax(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -58,7 +50,7 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         out.append(
             Verdict(
                 "C1",
-                _combine(c1),
+                combine(c1),
                 "; ".join(ev) + mem_note,
                 f"{where}; significant = CI lower bound >= {half_gain:.2f}; "
                 f"holds for {[k for k, v in c1.items() if v]}, not for {[k for k, v in c1.items() if not v]}",
@@ -83,7 +75,7 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         out.append(
             Verdict(
                 "C2",
-                _combine(c2),
+                combine(c2),
                 "; ".join(ev2),
                 f"{where}; improved = >= {half_gain:.2f} busy cores and faster than serial; "
                 f"fails for {gil or 'none'} (the GIL serialises pure-Python threads)",
@@ -94,7 +86,7 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         out.append(
             Verdict(
                 "C11",
-                _combine(c11),
+                combine(c11),
                 "; ".join(ev11),
                 f"{where}; faster = speedup CI above {1 + THRESHOLD:.2f}; "
                 f"holds for {[k for k, v in c11.items() if v]}, not for {gil or 'none'}",

@@ -1,59 +1,14 @@
-"""Plots (matplotlib, SVG): one colour per backend everywhere, colour-blind safe (Okabe–Ito)."""
+"""Scaling plots: speedup, efficiency and CPU utilisation vs p, per kernel, a line per backend."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-OKABE_ITO = [
-    "#000000",
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#F0E442",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-]
-BACKEND_COLORS = {
-    "serial": OKABE_ITO[0],
-    "threads": OKABE_ITO[1],
-    "processes-fork": OKABE_ITO[2],
-    "processes-forkserver": OKABE_ITO[3],
-    "processes-spawn": OKABE_ITO[5],
-    "dask-processes": OKABE_ITO[6],
-    "dask-threads": OKABE_ITO[7],
-    "numba-parallel": OKABE_ITO[4],
-}
-MARKERS = "osD^v<>ph*"
-
-
-def color(name: str) -> str:
-    """The colour of a backend (or any series name): stable across every plot."""
-    if name in BACKEND_COLORS:
-        return BACKEND_COLORS[name]
-    return OKABE_ITO[sum(map(ord, name)) % len(OKABE_ITO)]
-
-
-def marker(name: str) -> str:
-    return MARKERS[sum(map(ord, name)) % len(MARKERS)]
-
-
-def save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    return path
-
-
-def _flagged(df: pd.DataFrame) -> pd.Series:
-    return df["flags"].fillna("").str.len() > 0
+from coresweep.report.plots import color, flagged, marker, save
 
 
 def _per_kernel(
@@ -76,7 +31,7 @@ def _per_kernel(
                 c = color(backend)
                 ax.plot(g.p, g[y], marker=marker(backend), color=c, label=backend)
                 ax.fill_between(g.p, g[lo], g[hi], color=c, alpha=0.2, linewidth=0)
-                bad = g[_flagged(g)]
+                bad = g[flagged(g)]
                 ax.scatter(bad.p, bad[y], s=90, facecolors="none", edgecolors="red", zorder=5)
             ax.set_title(f"{kernel} ({mode})", fontsize=9)
             ax.set_xlabel("workers p (cores)")

@@ -1,0 +1,59 @@
+"""Plot helpers shared by every experiment: one colour per backend, colour-blind safe (Okabe–Ito).
+
+Each experiment draws its own figures in report/plots/<experiment>.py with these helpers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+OKABE_ITO = [
+    "#000000",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+]
+BACKEND_COLORS = {
+    "serial": OKABE_ITO[0],
+    "threads": OKABE_ITO[1],
+    "processes-fork": OKABE_ITO[2],
+    "processes-forkserver": OKABE_ITO[3],
+    "processes-spawn": OKABE_ITO[5],
+    "dask-processes": OKABE_ITO[6],
+    "dask-threads": OKABE_ITO[7],
+    "numba-parallel": OKABE_ITO[4],
+}
+MARKERS = "osD^v<>ph*"
+
+
+def color(name: str) -> str:
+    """The colour of a backend (or any series name): stable across every plot."""
+    if name in BACKEND_COLORS:
+        return BACKEND_COLORS[name]
+    return OKABE_ITO[sum(map(ord, name)) % len(OKABE_ITO)]
+
+
+def marker(name: str) -> str:
+    return MARKERS[sum(map(ord, name)) % len(MARKERS)]
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return path
+
+
+def flagged(df: pd.DataFrame) -> pd.Series:
+    """Rows with any stability flag (drawn with a red ring)."""
+    return df["flags"].fillna("").str.len() > 0
