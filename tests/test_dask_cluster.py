@@ -7,6 +7,7 @@ tests/slurm/start-cluster.sh and is skipped (with the reason) without it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -16,20 +17,23 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cloudpickle
+import psutil
 import pytest
 
 from coresweep.backends.dask_cluster import ENV_SCHEDULER, DaskClusterBackend
 from coresweep.kernels import make_tasks
 from coresweep.kernels.montecarlo import run_python
 
-# test helpers travel to the workers by value: the workers cannot import this test module
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
+# the workers import this module for the helpers below (Dask pickles functions by reference)
+HERE = Path(__file__).resolve().parent
+WORKER_PYTHONPATH = os.pathsep.join(
+    [str(HERE), str(HERE.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
 DASK = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
 WORKER = [sys.executable, "-m", "distributed.cli.dask_worker"]
 TASKS = make_tasks(2000, 4, 1)
@@ -52,6 +56,11 @@ def _worker_address(_: object) -> str:
     return get_worker().address
 
 
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
 # -- process management ----------------------------------------------------------------------
 
 
@@ -64,7 +73,10 @@ class Procs:
 
     def spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**os.environ, "PYTHONPATH": WORKER_PYTHONPATH}
+        p = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
         log.close()
         self.procs.append(p)
         return p
@@ -74,10 +86,8 @@ class Procs:
             _signal_group(p, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for p in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             _signal_group(p, signal.SIGKILL)  # also any child left behind in the group
             p.wait(timeout=10)
         self.procs.clear()
@@ -90,17 +100,29 @@ class Procs:
 
 
 def _signal_group(p: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(p.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
-def _start_cluster(procs: Procs, workdir: Path, nworkers: int, tls: list[str] | None = None):
-    """A scheduler and nworkers single-threaded workers on 127.0.0.1; the scheduler address."""
+def _start_cluster(
+    procs: Procs,
+    workdir: Path,
+    nworkers: int,
+    pki: dict[str, str] | None = None,
+    nanny: bool = True,
+) -> str:
+    """A scheduler and nworkers single-threaded workers on 127.0.0.1, all connected.
+
+    pki (ca_file, cert, key) switches everything to TLS. Returns the scheduler address.
+    """
+    from distributed import Client
+
     sched_file = workdir / "scheduler.json"
-    extra = tls or []
-    proto = ["--protocol", "tls"] if tls else []
+    extra = []
+    if pki:
+        extra = ["--tls-ca-file", pki["ca_file"], "--tls-cert", pki["cert"]]
+        extra += ["--tls-key", pki["key"]]
+    proto = ["--protocol", "tls"] if pki else []
     procs.spawn(
         "scheduler",
         [*DASK, "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
@@ -117,9 +139,29 @@ def _start_cluster(procs: Procs, workdir: Path, nworkers: int, tls: list[str] | 
             f"worker{i}",
             [*WORKER, "--scheduler-file", str(sched_file), "--nthreads", "1"]
             + ["--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "30"]
-            + ["--local-directory", str(workdir / f"w{i}"), *proto, *extra],
+            + ["--local-directory", str(workdir / f"w{i}"), *proto, *extra]
+            + ([] if nanny else ["--no-nanny"]),
         )
+    security = DaskClusterBackend(1, address=address, security=pki)._security()
+    with Client(address, security=security, timeout="30s", set_as_default=False) as client:
+        try:
+            client.wait_for_workers(nworkers, timeout=60)
+        except TimeoutError:
+            raise RuntimeError(f"workers did not connect\n{procs.logs()}") from None
     return address
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    """After the module (all cluster fixtures torn down): no child process of ours is alive."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    new = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    _, alive = psutil.wait_procs(new, timeout=5)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    assert not alive, f"left behind: {[p.pid for p in alive]}"
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +244,33 @@ def test_unreachable_scheduler_fails_fast() -> None:
     assert elapsed < 20, elapsed
 
 
+def test_map_fails_instead_of_hanging_when_workers_die(tmp_path: Path) -> None:
+    procs = Procs(tmp_path)
+    try:
+        # no nanny: each worker is the leader of its own process group, and nothing restarts it
+        address = _start_cluster(procs, tmp_path, 2, nanny=False)
+        with DaskClusterBackend(1, address=address, workers_timeout=30) as b:
+            b.start()  # 2 workers for p=1: tasks are pinned to one of them
+            (pinned,) = b.describe()["dask_workers"]
+            pid = b._client.run(os.getpid, workers=[pinned])[pinned]
+            threading.Timer(1.0, os.killpg, (pid, signal.SIGKILL)).start()
+            t0 = time.monotonic()
+            with pytest.raises(RuntimeError, match="left the scheduler .* 2 tasks pending"):
+                b.map(_sleep, [20, 20])
+            assert time.monotonic() - t0 < 10
+        with DaskClusterBackend(1, address=address, workers_timeout=2) as b:
+            b.start()  # the one worker left: not pinned, a restarted worker could take over
+            (last,) = b.describe()["dask_workers"]
+            pid = b._client.run(os.getpid, workers=[last])[last]
+            threading.Timer(1.0, os.killpg, (pid, signal.SIGKILL)).start()
+            t0 = time.monotonic()
+            with pytest.raises(RuntimeError, match="no worker connected .* for 2 s"):
+                b.map(_sleep, [20])
+            assert time.monotonic() - t0 < 10
+    finally:
+        procs.kill()
+
+
 # -- TLS -------------------------------------------------------------------------------------
 
 
@@ -262,9 +331,7 @@ def _write_pki(d: Path, ca_name: str) -> dict[str, str]:
             ),
             critical=False,
         )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
             critical=False,
@@ -289,10 +356,9 @@ def _write_pki(d: Path, ca_name: str) -> dict[str, str]:
 def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict, Path]]:
     workdir = tmp_path_factory.mktemp("dask-tls")
     pki = _write_pki(workdir / "pki", "coresweep test CA")
-    tls = ["--tls-ca-file", pki["ca_file"], "--tls-cert", pki["cert"], "--tls-key", pki["key"]]
     procs = Procs(workdir)
     try:
-        address = _start_cluster(procs, workdir, 1, tls=tls)
+        address = _start_cluster(procs, workdir, 1, pki=pki)
         assert address.startswith("tls://127.0.0.1:"), address
         yield address, pki, workdir
     finally:
@@ -346,9 +412,9 @@ def _slurm_skip_reason() -> str | None:
     if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
         return "SLURM client tools (sinfo, sbatch) not on PATH"
     try:
-        out = subprocess.run(
-            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10
-        )
+        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        return "no SLURM controller answered sinfo within 5 s; see tests/slurm/start-cluster.sh"
     except (OSError, subprocess.SubprocessError) as exc:
         return f"sinfo failed: {exc}"
     states = out.stdout.split()
@@ -368,11 +434,12 @@ def _squeue_names() -> list[str]:
 
 
 @pytest.mark.slurm
-def test_jobqueue_on_slurm(tmp_path: Path) -> None:
+def test_jobqueue_on_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reason = _slurm_skip_reason()
     if reason:
         print(f"skipping: {reason}")
         pytest.skip(reason)
+    monkeypatch.setenv("PYTHONPATH", WORKER_PYTHONPATH)  # sbatch passes the environment on
     job_name = f"cs-dask-{os.getpid()}"
     jobqueue = {
         "queue": "debug",

@@ -13,6 +13,7 @@
 # SLURM_MEM_HEADROOM_MB (default: max(512, 5% of RAM)) is kept back from RealMemory;
 # SLURM_TASK_PLUGIN (default task/affinity when CPU affinity can be set, else task/none).
 set -euo pipefail
+export PATH="/usr/sbin:/sbin:$PATH"  # the daemons live in sbin
 
 T0=$EPOCHREALTIME
 WAIT=${SLURM_WAIT_SECONDS:-60}

@@ -3,6 +3,7 @@
 # then stop slurmd, slurmctld and munged (by their pid files; SIGTERM, then SIGKILL after 10 s).
 # Safe to run when nothing is running. Leaves packages, slurm.conf and the munge key in place.
 set -uo pipefail
+export PATH="/usr/sbin:/sbin:$PATH"  # the daemons live in sbin
 
 [ "$(id -u)" -eq 0 ] || { echo "stop-cluster: must run as root" >&2; exit 1; }
 

@@ -36,20 +36,27 @@ class Summary:
 
 def median_ci(x: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Median and its percentile-bootstrap interval (fixed seed)."""
+    return quantile_ci(x, 0.5, confidence)
+
+
+def quantile_ci(
+    x: Sequence[float], q: float, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Quantile q (0..1) and its percentile-bootstrap interval (fixed seed); tails need many samples."""
     a = np.asarray(x, dtype=float)
-    med = float(np.median(a))
+    value = float(np.quantile(a, q))
     if a.size < 2 or np.all(a == a[0]):
-        return med, med, med
+        return value, value, value
     res = stats.bootstrap(
         (a,),
-        np.median,
+        lambda s, axis=-1: np.quantile(s, q, axis=axis),
         confidence_level=confidence,
         n_resamples=N_RESAMPLES,
         method="percentile",
         random_state=np.random.default_rng(SEED),
         vectorized=True,
     )
-    return med, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return value, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def outlier_mask(x: Sequence[float]) -> np.ndarray:
@@ -123,3 +130,36 @@ def stability_flags(
     if first_run is not None and first_run > 1.5 * float(np.median(a)):
         flags.append("slow-first-run")
     return flags
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Least-squares line y = intercept + slope x, with the slope's t interval."""
+
+    slope: float
+    ci_lo: float
+    ci_hi: float
+    intercept: float
+    r2: float
+    n: int  # points fitted; the interval needs n >= 3 (NaN otherwise)
+
+
+def line_fit(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> LineFit:
+    """Slope of y over x with a t-based interval (e.g. memory per extra worker)."""
+    a = np.asarray(x, dtype=float)
+    b = np.asarray(y, dtype=float)
+    nan = float("nan")
+    if np.unique(a).size < 2:
+        return LineFit(nan, nan, nan, nan, nan, int(a.size))
+    res = stats.linregress(a, b)
+    half = nan
+    if a.size >= 3:
+        half = float(stats.t.ppf((1 + confidence) / 2, a.size - 2) * res.stderr)
+    return LineFit(
+        slope=float(res.slope),
+        ci_lo=float(res.slope) - half,
+        ci_hi=float(res.slope) + half,
+        intercept=float(res.intercept),
+        r2=float(res.rvalue**2),
+        n=int(a.size),
+    )

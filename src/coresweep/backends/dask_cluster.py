@@ -13,9 +13,11 @@ Two ways to get workers:
 certificate (``require_encryption=True``): the same CA must have signed the scheduler's and
 workers' certificates.
 
-The run uses exactly ``workers`` Dask workers: when the scheduler has more, tasks and the
-per-worker init are pinned to the first ``workers`` of them (sorted by address), so p in the
-results is the p that ran. Every wait is bounded and fails with a message naming the address.
+The run uses exactly ``workers`` Dask workers: when the scheduler has more, tasks are pinned
+to ``workers`` of them (sorted by address), so p in the results is the p that ran; the
+per-worker init runs on exactly the workers used. Every wait is bounded and fails with a
+message naming the address — also a map whose workers died, where Dask itself would wait
+forever.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ class DaskClusterBackend(Backend):
 
     #: seconds to reach the scheduler before giving up
     connect_timeout: ClassVar[float] = 10.0
-    #: seconds for all `workers` workers to join (SLURM jobs may queue first)
+    #: seconds for all `workers` workers to join (SLURM jobs may queue first), and how long
+    #: map waits with no worker at all before it fails
     workers_timeout: ClassVar[float] = 120.0
+    #: seconds between checks that the workers are still there while map waits
+    poll_interval: ClassVar[float] = 1.0
 
     # defaults for instances built as make_backend("dask-cluster", p): set from the config
     # with DaskClusterBackend.configure(...); constructor arguments win over them, and the
@@ -107,6 +112,8 @@ class DaskClusterBackend(Backend):
         self._cluster: Any = None
         self._worker_addrs: list[str] = []
         self._worker_info: dict[str, Any] = {}
+        self._init: Init | None = None
+        self._initialized: set[str] = set()
         self._timings: dict[str, float] = {}
 
     # -- security --------------------------------------------------------------------------
@@ -169,9 +176,11 @@ class DaskClusterBackend(Backend):
             "job_name": "coresweep-dask",
             **(self.jobqueue or {}),
         }
-        # no dashboard unless asked for: nothing extra listens, no port clashes
+        # no dashboard unless asked for; its HTTP server (health checks) on a free port
+        # instead of 8787, which another scheduler on a login node may well hold
         kwargs["scheduler_options"] = {
-            "dashboard_address": None,
+            "dashboard": False,
+            "dashboard_address": ":0",
             **dict(kwargs.get("scheduler_options") or {}),
         }
         if security is not None:
@@ -188,6 +197,7 @@ class DaskClusterBackend(Backend):
         if self._client is not None:
             raise RuntimeError(f"{self.name} backend already started")
         t0 = time.perf_counter()
+        self._worker_addrs, self._worker_info, self._initialized = [], {}, set()
         try:
             if self.jobqueue:
                 address = self._start_jobqueue(self._security(all_roles=True))
@@ -227,8 +237,8 @@ class DaskClusterBackend(Backend):
             self._timings["connect_s"] = time.perf_counter() - t0
             self._wait_for_workers()
             self._timings["workers_s"] = time.perf_counter() - t0
-            if init is not None:
-                self._client.run(init, workers=self._worker_addrs)
+            self._init = init
+            self._select_workers()
         except BaseException:
             self.shutdown()
             raise
@@ -244,12 +254,27 @@ class DaskClusterBackend(Backend):
                 f"{self.name}: only {have} of {self.workers} workers joined the scheduler at "
                 f"{self.address} within {_fmt_s(t)}{self._jobs_hint()}"
             ) from exc
+
+    def _select_workers(self) -> bool:
+        """The `workers` workers for the next map (init run on new ones); True: pin tasks.
+
+        Tasks are pinned only while the scheduler has more workers than asked for: a pinned
+        task cannot follow a worker that its nanny restarted (new address), an unpinned one
+        can. Workers that left are replaced by others, so p stays what was asked.
+        """
         info = self._client.scheduler_info(n_workers=-1)["workers"]
-        self._worker_addrs = sorted(info)[: self.workers]
+        keep = [a for a in self._worker_addrs if a in info]
+        others = sorted(a for a in info if a not in keep)
+        self._worker_addrs = keep + others[: max(0, self.workers - len(keep))]
         self._worker_info = {
             a: {"host": info[a].get("host"), "nthreads": info[a].get("nthreads")}
             for a in self._worker_addrs
         }
+        fresh = [a for a in self._worker_addrs if a not in self._initialized]
+        if fresh and self._init is not None:
+            self._client.run(self._init, workers=fresh)
+        self._initialized = set(self._worker_addrs)
+        return len(info) > self.workers
 
     def _jobs_hint(self) -> str:
         """SLURM states of this backend's jobs, for a timeout message."""
@@ -274,10 +299,50 @@ class DaskClusterBackend(Backend):
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if self._client is None:
             raise RuntimeError(f"{self.name} backend not started")
-        futures = self._client.map(
-            fn, list(items), pure=False, workers=self._worker_addrs, allow_other_workers=False
-        )
+        pinned = self._select_workers()  # one round trip to the scheduler (~1 ms)
+        where: dict[str, Any] = {}
+        if pinned:
+            where = {"workers": self._worker_addrs, "allow_other_workers": False}
+        futures = self._client.map(fn, list(items), pure=False, **where)
+        self._wait_or_fail(futures, pinned)
         return self._client.gather(futures)
+
+    def _wait_or_fail(self, futures: list[Any], pinned: bool) -> None:
+        """Wait for futures; fail instead of hanging when the workers that could run them left.
+
+        Dask waits forever for a worker to run pending tasks. Here: pinned tasks fail as soon
+        as none of their workers is left; unpinned ones after workers_timeout without any
+        worker (a nanny restart or a new SLURM job within that time is fine).
+        """
+        from distributed import wait
+
+        selected = set(self._worker_addrs)
+        alone_since: float | None = None
+        while True:
+            try:
+                with self._client.as_current():
+                    wait(futures, timeout=self.poll_interval)
+                return
+            except TimeoutError:
+                pass
+            live = set(self._client.scheduler_info(n_workers=-1)["workers"])
+            usable = live & selected if pinned else live
+            if usable:
+                alone_since = None
+                continue
+            pending = sum(not f.done() for f in futures)
+            if pinned:
+                raise RuntimeError(
+                    f"{self.name}: the workers {sorted(selected)} left the scheduler at "
+                    f"{self.address} with {pending} tasks pending (see the worker logs)"
+                )
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since > self.workers_timeout:
+                raise RuntimeError(
+                    f"{self.name}: no worker connected to the scheduler at {self.address} for "
+                    f"{_fmt_s(self.workers_timeout)} with {pending} tasks pending "
+                    "(workers died? see their logs)"
+                )
 
     def shutdown(self) -> None:
         client, self._client = self._client, None

@@ -10,7 +10,7 @@ from coresweep.backends.base import Backend, Init
 
 
 class DaskLocalBackend(Backend):
-    """A distributed.LocalCluster bound to 127.0.0.1 with the dashboard off."""
+    """A distributed.LocalCluster: scheduler, workers and HTTP routes on 127.0.0.1 only."""
 
     name = "dask"
     processes: ClassVar[bool] = True
@@ -36,7 +36,9 @@ class DaskLocalBackend(Backend):
         from distributed import Client, LocalCluster
 
         self._cluster = LocalCluster(
-            dashboard_address=None,
+            # None would still bind the scheduler's HTTP routes to 0.0.0.0:8787 for the
+            # in-process cluster; a random loopback port never collides and never leaks
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
             **self._cluster_kwargs(),
         )

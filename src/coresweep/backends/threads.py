@@ -10,6 +10,12 @@ from typing import Any
 from coresweep.backends.base import Backend, Init
 
 
+def _init_then_wait(init: Init | None, barrier: threading.Barrier) -> None:
+    if init is not None:
+        init()
+    barrier.wait(timeout=120)
+
+
 class ThreadsBackend(Backend):
     name = "threads"
 
@@ -18,13 +24,12 @@ class ThreadsBackend(Backend):
         self._pool: ThreadPoolExecutor | None = None
 
     def start(self, init: Init | None = None) -> None:
-        if init is not None:
-            init()  # threads share the process: one init serves them all
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="coresweep")
-        # ThreadPoolExecutor creates threads lazily; a barrier forces all of them up now
+        # ThreadPoolExecutor creates threads lazily; a barrier forces all of them up now, and
+        # each runs init once: some settings (numba.set_num_threads) are per thread
         barrier = threading.Barrier(self.workers + 1)
-        futures = [self._pool.submit(barrier.wait) for _ in range(self.workers)]
-        barrier.wait(timeout=60)
+        futures = [self._pool.submit(_init_then_wait, init, barrier) for _ in range(self.workers)]
+        barrier.wait(timeout=120)
         for f in futures:
             f.result()
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psutil
 
 from coresweep.config import ConfigError
-from coresweep.kernels import Kernel, get_kernel
+from coresweep.kernels import Kernel, UserKernelError, get_kernel
 from coresweep.measure.cores import usable_cores
 
 
@@ -41,15 +41,44 @@ def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) ->
     return ps
 
 
-def kernels_from(names: Sequence[str], key: str) -> list[Kernel]:
-    """Registry lookup for a config list, with an error naming the key and allowed values."""
+def pool_size(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> int:
+    """One worker count p: "auto" = the largest p core_counts allows, or an explicit integer."""
+    return core_counts("auto" if spec == "auto" else [spec], cores_cfg, granted, key)[-1]
+
+
+def kernels_from(
+    names: Sequence[str], key: str, user_kernels: Mapping[str, Any] | None = None
+) -> list[Kernel]:
+    """Registry lookup for a config list, with an error naming the key and allowed values.
+
+    Names found in user_kernels (the config's top-level section) are built from their spec;
+    an import problem or a bad spec is a ConfigError naming user_kernels.<name>.
+    """
     out = []
     for n in names:
         try:
-            out.append(get_kernel(n))
+            out.append(get_kernel(n, user_kernels))
         except KeyError as exc:
             raise ConfigError(f"config key {key}: {exc.args[0]}") from None
+        except UserKernelError as exc:
+            raise ConfigError(f"config key user_kernels.{n}: {exc}") from None
     return out
+
+
+def kernel_size(kernel: Kernel, sizes: Mapping[str, int], key: str) -> int:
+    """The task size for a kernel: sizes[name], else a user kernel's own `size`."""
+    if kernel.name in sizes:
+        return int(sizes[kernel.name])
+    spec = getattr(kernel, "spec", None)
+    if spec is not None:
+        return spec.size
+    raise ConfigError(f"config key {key}: no size for kernel {kernel.name!r}")
+
+
+def kernel_params(kernel: Kernel) -> dict[str, Any]:
+    """Point params that let measure() rebuild a user kernel in a fresh process ({} otherwise)."""
+    spec = getattr(kernel, "spec", None)
+    return {} if spec is None else {"user_kernels": {kernel.name: spec.to_dict()}}
 
 
 def backend_names(names: Sequence[str], key: str) -> list[str]:
@@ -76,3 +105,14 @@ def check_memory(needed_bytes: float, what: str, key: str) -> None:
 def point_id(*parts: Any) -> str:
     """A file-name-safe point id from its parts."""
     return "__".join(str(p).replace("/", "-").replace(" ", "") for p in parts)
+
+
+def job_flags(result: dict[str, Any]) -> list[str]:
+    """Doubts about the whole job that the runner recorded: high load at start, drift."""
+    job = result.get("job", {})
+    flags = []
+    if job.get("load_warning"):
+        flags.append("high-load-at-start")
+    if job.get("drift_flag"):
+        flags.append("reference-drift")
+    return flags

@@ -20,16 +20,18 @@ from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.analysis.verdicts.scaling import scaling_verdicts
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
-from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import (
     backend_names,
     check_memory,
     core_counts,
+    kernel_params,
+    kernel_size,
     kernels_from,
     point_id,
 )
 from coresweep.kernels import Kernel, get_kernel
+from coresweep.kernels.user import runs_on
 from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
@@ -42,7 +44,8 @@ PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn",
 
 def applicable(kernel: Kernel, backend: str) -> bool:
     """A batch backend needs the kernel's prange version; serial only makes sense alone."""
-    return not BACKENDS[backend].batch or kernel.run_parallel is not None
+    batch_ok = not BACKENDS[backend].batch or kernel.run_parallel is not None
+    return batch_ok and runs_on(kernel, backend)  # runs_on: a user kernel may not pickle
 
 
 def _memory_per_worker(kernel: Kernel, size: int, ntasks: int) -> float:
@@ -58,15 +61,13 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     if not cfg["enabled"]:
         return []
     key = f"experiments.{NAME}"
-    kernels = kernels_from(cfg["kernels"], f"{key}.kernels")
+    kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")
     ps = core_counts(cfg["p"], config["cores"], granted, f"{key}.p")
     sizes = cfg["sizes"]
     out = []
     for k in kernels:
-        if k.name not in sizes:
-            raise ConfigError(f"config key {key}.sizes: no size for kernel {k.name!r}")
-        size = sizes[k.name]
+        size = kernel_size(k, sizes, f"{key}.sizes")
         for b in backends:
             if not applicable(k, b):
                 continue
@@ -90,6 +91,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
                     "modes": modes,
                     "seed": config["seed"],
                     "protocol": config["protocol"],
+                    **kernel_params(k),
                 }
                 out.append(Point(NAME, point_id(k.name, b, f"p{p}"), params))
     return out
@@ -97,7 +99,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
 
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
-    kernel = get_kernel(prm["kernel"])
+    kernel = get_kernel(prm["kernel"], prm.get("user_kernels"))
     p, seed = prm["p"], prm["seed"]
     protocol = Protocol.from_config(prm["protocol"])
     modes = prm["modes"]

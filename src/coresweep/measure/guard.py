@@ -12,7 +12,8 @@ _LIMITS: list[Any] = []  # keeps the process-wide limit object alive
 
 
 def limit_inner_pools(numba_threads: int = 1, blas_threads: int = 1) -> None:
-    """Set this worker's inner pools: BLAS via threadpoolctl, Numba via set_num_threads."""
+    """Set this worker's inner pools: BLAS via threadpoolctl (per process), Numba via
+    set_num_threads (per calling thread: a thread backend runs this in every thread)."""
     import numba
     from threadpoolctl import threadpool_limits
 

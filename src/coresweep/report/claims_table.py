@@ -1,34 +1,117 @@
-"""The claims table: every claim with its verdict, or `not run` — never a blank."""
+"""The claims table: every claim with its verdict, or `not run` and why — never a blank."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import re
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from coresweep.claims import CLAIMS
 from coresweep.experiments.base import Verdict
+from coresweep.report.inputs import TableStatus
+
+log = logging.getLogger("coresweep")
+
+COLUMNS = (
+    "claim",
+    "quote",
+    "verdict",
+    "evidence",
+    "conditions",
+    "experiment",
+    "quantity",
+    "rule",
+    "plot",
+    "reason",
+)
+NO_PLOT = "(no plot)"
 
 
-def claims_frame(verdicts: Iterable[Verdict]) -> pd.DataFrame:
-    """One row per claim C1..C13 in order; claims without a verdict say why."""
-    by_claim: dict[str, Verdict] = {}
+def plot_names(field: str) -> list[str]:
+    """A verdict's plot field may name several files (';' or ',' separated)."""
+    return [p for p in re.split(r"[;,\s]+", field or "") if p]
+
+
+def pick_verdicts(verdicts: Iterable[Verdict]) -> dict[str, Verdict]:
+    """One verdict per claim: the one from the claim's own experiment, else the first."""
+    chosen: dict[str, Verdict] = {}
     for v in verdicts:
-        by_claim.setdefault(v.claim, v)
+        if v.claim not in CLAIMS:
+            log.warning("verdict for unknown claim %s from %s ignored", v.claim, v.experiment)
+            continue
+        own = CLAIMS[v.claim].experiment == v.experiment
+        if v.claim not in chosen or (own and chosen[v.claim].experiment != v.experiment):
+            chosen[v.claim] = v
+        else:
+            log.warning("claim %s: extra verdict from %s ignored", v.claim, v.experiment)
+    return chosen
+
+
+def why_not_run(
+    cid: str, status: TableStatus | None, failure: str | None, ran_rows: int | None
+) -> str:
+    """The reason a claim has no verdict, in a sentence."""
+    exp = CLAIMS[cid].experiment
+    if failure:
+        return f"the verdict rules of experiment '{exp}' failed on its table: {failure}"
+    if status is None:
+        return f"experiment '{exp}' was not looked for"
+    if not status.usable:
+        return status.detail
+    return (
+        f"experiment '{exp}' ran ({ran_rows} rows) but its table lacks the points that "
+        f"decide {cid}"
+    )
+
+
+def _plot_field(v: Verdict, available: set[str]) -> str:
+    names = plot_names(v.plot)
+    have = [f"plots/{n}" for n in names if n in available]
+    gone = [n for n in names if n not in available]
+    parts = have + [f"(plot not written: {n})" for n in gone]
+    return ";".join(parts) or NO_PLOT
+
+
+def claims_frame(
+    verdicts: Iterable[Verdict],
+    status: Mapping[str, TableStatus],
+    failures: Mapping[str, str],
+    available_plots: set[str],
+) -> pd.DataFrame:
+    """One row per claim C1..C13 in order; claims without a verdict say why."""
+    chosen = pick_verdicts(verdicts)
     rows = []
     for cid, claim in CLAIMS.items():
-        v = by_claim.get(cid)
-        rows.append(
-            {
-                "claim": cid,
-                "quote": claim.quote,
-                "verdict": v.verdict if v else "not run",
-                "evidence": v.evidence if v else f"experiment '{claim.experiment}' did not run",
-                "conditions": v.conditions if v else "",
-                "experiment": claim.experiment,
-                "quantity": claim.quantity,
-                "rule": claim.rule,
-                "plot": v.plot if v else "",
+        v = chosen.get(cid)
+        st = status.get(claim.experiment)
+        row = {
+            "claim": cid,
+            "quote": claim.quote,
+            "experiment": claim.experiment,
+            "quantity": claim.quantity,
+            "rule": claim.rule,
+        }
+        if v is None:
+            reason = why_not_run(
+                cid, st, failures.get(claim.experiment), st.rows if st else None
+            )
+            row |= {
+                "verdict": "not run",
+                "evidence": reason,
+                "conditions": "not measured",
+                "plot": NO_PLOT,
+                "reason": reason,
             }
-        )
-    return pd.DataFrame(rows)
+        else:
+            caveat = f" — from a partial table: {st.detail}" if st and st.state == "partial" else ""
+            row |= {
+                "verdict": v.verdict,
+                "evidence": v.evidence or "(the verdict rules gave no numbers)",
+                "conditions": (v.conditions or "(not stated)") + caveat,
+                "plot": _plot_field(v, available_plots),
+                "reason": "",
+            }
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(COLUMNS))

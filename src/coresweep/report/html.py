@@ -1,86 +1,350 @@
-"""The standalone HTML report: self-contained, plots inline as SVG, no network requests."""
+"""The standalone HTML report: one self-contained file, plots inline as SVG, no requests.
+
+Order: what was claimed and what we found (summary table), one section per claim with
+its figures, how far to trust the numbers (quality), where they come from (provenance),
+and how to get them again (reproduce).
+"""
 
 from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import yaml
 
 from coresweep.claims import CLAIMS
+from coresweep.experiments.base import VERDICTS
+from coresweep.report.figures import Figure, figures_of
+from coresweep.report.inputs import ReportInputs
+from coresweep.report.svg import inline_svg
 
-if TYPE_CHECKING:
-    from coresweep.report.build import ReportInputs
+e = html.escape
 
 CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}
-td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}
-.supported{background:#d8f0d8}.refuted{background:#f6d5d5}.conditional{background:#fff1c8}
-.inconclusive,.notrun{background:#e8e8e8}
-figure{margin:1em 0}figure svg{max-width:100%;height:auto}
-code,pre{background:#f4f4f4;padding:.1em .3em}
+:root{--ok:#d5ecd5;--no:#f5d0d0;--cond:#fbe7b5;--inc:#e3e3e3;--nr:#f3f3f3}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1180px;
+margin:0 auto;padding:1em 1.2em 4em;color:#1d1d1d}
+h1{font-size:1.6em;margin:.4em 0}h2{margin-top:2em;border-bottom:1px solid #ddd}
+nav{font-size:.9em;margin:.6em 0 1.2em}nav a{margin-right:.7em;white-space:nowrap}
+table{border-collapse:collapse;margin:.8em 0;font-size:.86em}
+td,th{border:1px solid #d4d4d4;padding:.25em .45em;vertical-align:top;text-align:left}
+th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;padding:.05em .5em;border-radius:.6em;font-weight:600;
+white-space:nowrap;border:1px solid #0002}
+.supported{background:var(--ok)}.refuted{background:var(--no)}
+.conditional{background:var(--cond)}.inconclusive{background:var(--inc)}
+.notrun{background:var(--nr);color:#555;font-style:italic}
+.claim{border-left:5px solid #ccc;padding-left:.9em}
+.claim.sv-supported{border-color:#5aa55a}.claim.sv-refuted{border-color:#c44}
+.claim.sv-conditional{border-color:#d9a21b}.claim.sv-inconclusive{border-color:#999}
+.claim.sv-notrun{border-color:#ddd}
+blockquote{margin:.4em 0;padding:.2em .8em;border-left:3px solid #bbb;color:#333;font-style:italic}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}
+figcaption{font-size:.85em;color:#444}
+pre,code{background:#f5f5f5;font-size:.88em}pre{padding:.6em;overflow-x:auto}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
+.scroll{overflow-x:auto}.warn{background:#fff4d6;padding:.5em .8em;border:1px solid #e7c96b}
+dl.kv{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dl.kv dt{font-weight:600}
 """
 
 
-def _inline_svg(path: Path) -> str:
-    text = path.read_text()
-    start = text.find("<svg")
-    return text[start:] if start >= 0 else ""
+def badge(verdict: str) -> str:
+    return f"<span class='badge {verdict.replace(' ', '')}'>{e(verdict)}</span>"
 
 
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, escape=True, border=0, float_format=lambda v: f"{v:.3g}")
+def _cell(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return "" if np.isnan(v) else f"{v:.4g}"
+    if isinstance(v, list | tuple | dict | np.ndarray):
+        text = json.dumps(v if not isinstance(v, np.ndarray) else v.tolist(), default=str)
+        return text if len(text) <= 60 else text[:57] + "…"
+    return str(v)
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    """A plain escaped HTML table, numbers to four significant digits."""
+    if df.empty:
+        return "<p><i>none</i></p>"
+    head = "".join(f"<th>{e(str(c))}</th>" for c in df.columns)
+    body = []
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            cls = " class='num'" if isinstance(v, int | float | np.number) else ""
+            cells.append(f"<td{cls}>{e(_cell(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+
+
+def page(title: str, body: str) -> str:
+    """A complete HTML document: inline CSS, no scripts, nothing fetched."""
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def _plot_links(field: str) -> str:
+    names = [p for p in field.split(";") if p]
+    links = [
+        f"<a href='#fig-{e(n.removeprefix('plots/').removesuffix('.svg'))}'>{e(n.removeprefix('plots/'))}</a>"
+        if n.startswith("plots/")
+        else e(n)
+        for n in names
+    ]
+    return "<br>".join(links)
+
+
+def summary_table(claims: pd.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td><a href='#{r.claim}'>{r.claim}</a></td><td>{e(r.quote)}</td>"
+        f"<td>{badge(r.verdict)}</td><td>{e(r.evidence)}</td><td>{e(r.conditions)}</td>"
+        f"<td>{_plot_links(r.plot)}</td></tr>"
+        for r in claims.itertuples()
+    )
+    return (
+        "<div class='scroll'><table id='claims'><tr><th>claim</th><th>the article says</th>"
+        "<th>verdict</th><th>the numbers that decided it (95% intervals)</th>"
+        f"<th>conditions</th><th>plot</th></tr>{rows}</table></div>"
+    )
+
+
+def tally(claims: pd.DataFrame) -> str:
+    c = Counter(claims.verdict)
+    return " · ".join(f"{badge(v)} {c[v]}" for v in VERDICTS if c[v])
+
+
+def status_table(inputs: ReportInputs) -> str:
+    df = pd.DataFrame(
+        [{"experiment": s.experiment, "state": s.state, "detail": s.detail}
+         for s in inputs.status.values()]  # fmt: skip
+    )
+    return frame_html(df)
+
+
+@dataclass(frozen=True)
+class FigureRenderer:
+    """Draws each figure once; later mentions link back to it."""
+
+    machine: str
+
+    def draw(self, f: Figure, n: int) -> str:
+        cites = ", ".join(f.cited_by) or "no verdict"
+        caption = (
+            f"<b>{e(f.title)}</b> — experiment {e(f.experiment)}, measured on {e(self.machine)}; "
+            f"cited by {e(cites)}. File: <code>plots/{e(f.path.name)}</code>"
+        )
+        svg = inline_svg(f.path, f"f{n}", f"{f.title} ({f.experiment})")
+        return f"<figure id='{e(f.anchor)}'>{svg}<figcaption>{caption}</figcaption></figure>"
+
+    def link(self, f: Figure) -> str:
+        return f"<p>See also <a href='#{e(f.anchor)}'>{e(f.path.name)}</a> (in {e(f.home)}).</p>"
+
+
+def _evidence_list(text: str) -> str:
+    items = [s.strip() for s in text.split("; ") if s.strip()]
+    if len(items) < 2:
+        return f"<p>{e(text)}</p>"
+    return "<ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>"
+
+
+def claim_section(row: Any, figures: list[Figure], numbers: dict[str, int], fr: FigureRenderer) -> str:
+    claim = CLAIMS[row.claim]
+    cls = "sv-" + row.verdict.replace(" ", "")
+    parts = [
+        f"<section id='{row.claim}' class='claim {cls}'>",
+        f"<h2>{row.claim} · {badge(row.verdict)}</h2>",
+        f"<blockquote>“{e(claim.quote)}”</blockquote>",
+    ]
+    if row.verdict == "not run":
+        parts.append(f"<p class='warn'><b>Not run:</b> {e(row.reason)}</p>")
+    else:
+        parts += [
+            "<h3>The numbers that decided it</h3>",
+            _evidence_list(row.evidence),
+            f"<p><b>Conditions:</b> {e(row.conditions)}</p>",
+        ]
+    parts.append(
+        f"<dl class='kv'><dt>Experiment</dt><dd>{e(claim.experiment)}</dd>"
+        f"<dt>Deciding quantity</dt><dd>{e(claim.quantity)}</dd>"
+        f"<dt>Rule</dt><dd>{e(claim.rule)}</dd></dl>"
+    )
+    for f in figures_of(row.claim, figures):
+        parts.append(fr.draw(f, numbers[f.anchor]) if f.home == row.claim else fr.link(f))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def quality_section(quality: pd.DataFrame, flagged: pd.DataFrame, target: float) -> str:
+    explain = (
+        "<p>Per experiment: the relative half-width of the 95% bootstrap interval of the median "
+        f"time (target ±{target:.0%}), rows with stability flags (cv = coefficient of variation "
+        "over the samples above 10%; min/max more than 50% from the mean; samples under 1 ms; "
+        "a slow first run; oversubscribed cores; a failed reference check), points whose sampling "
+        "stopped on the time budget before reaching the target, and jobs whose reference kernel "
+        "drifted more than 5% between the start and the end of the job (the machine changed "
+        "under the measurement).</p>"
+    )
+    rows = len(flagged)
+    detail = (
+        f"<details><summary>{rows} rows and jobs with a doubt</summary>{frame_html(flagged)}</details>"
+        if rows
+        else "<p>No flagged rows.</p>"
+    )
+    return f"<h2 id='quality'>Measurement quality</h2>{explain}{frame_html(quality)}{detail}"
+
+
+def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
+    m, py, git = prov.get("machine", {}), prov.get("python", {}), prov.get("git", {})
+    mem = m.get("memory_total_bytes")
+    blas = "; ".join(
+        f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)"
+        for b in prov.get("blas", [])
+    )
+    commit = git.get("commit", "unknown")
+    dirty = " (uncommitted changes)" if git.get("dirty") else ""
+    return {
+        "host": str(m.get("hostname", "?")),
+        "CPU": str(m.get("cpu_model", "?")),
+        "cores": f"{m.get('usable_cores', '?')} usable of {m.get('logical_cores', '?')} logical "
+        f"(affinity {m.get('affinity')}, cgroup quota {m.get('cgroup_cpu_max')})",
+        "memory": f"{mem / 2**30:.1f} GiB" if mem else "?",
+        "governor / turbo": f"{m.get('governor')} / {m.get('turbo')}",
+        "OS": " ".join(str(v) for v in prov.get("os", {}).values()),
+        "Python": str(py.get("version", "?")).split()[0] + f" (switch interval {py.get('switch_interval')} s)",
+        "BLAS": blas or "?",
+        "Numba threading layer": str(prov.get("numba", {}).get("threading_layer")),
+        "start method": str(prov.get("multiprocessing_start_method")),
+        "thread variables": ", ".join(f"{k}={v}" for k, v in prov.get("env", {}).items()) or "none set",
+        "git commit": f"{commit}{dirty}",
+    }
+
+
+def _hashes(inputs: ReportInputs) -> str:
+    hashes = {
+        h for t in inputs.tables.values() if "provenance_hash" in t for h in t.provenance_hash.unique()
+    }
+    if len(hashes) <= 1:
+        return "<p>Every point was measured with the same provenance.</p>"
+    return (
+        f"<p class='warn'>The points come from {len(hashes)} different provenances (machine, "
+        "software or commit changed between jobs): compare with care.</p>"
+    )
+
+
+def provenance_section(inputs: ReportInputs) -> str:
+    prov = inputs.provenance
+    if not prov:
+        facts = "<p class='warn'>No results/provenance.json: machine and versions unknown.</p>"
+    else:
+        kv = _machine_facts(prov)
+        facts = "<dl class='kv'>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in kv.items()) + "</dl>"
+        pk = pd.DataFrame(sorted(prov.get("packages", {}).items()), columns=["package", "version"])
+        facts += f"<details><summary>Package versions</summary>{frame_html(pk)}</details>"
+    config = inputs.config
+    conf = (
+        f"<details open><summary>Config of this run</summary><pre>{e(yaml.safe_dump(config, sort_keys=False))}</pre></details>"
+        if config
+        else "<p class='warn'>No results/run.json: the config of this run was not recorded "
+        "(tables built by hand?).</p>"
+    )
+    full = e(json.dumps(prov, indent=1, sort_keys=True))
+    return (
+        f"<h2 id='provenance'>Provenance</h2>{facts}{_hashes(inputs)}{conf}"
+        f"<details><summary>Full provenance record</summary><pre>{full}</pre></details>"
+    )
+
+
+def reproduce_commands(inputs: ReportInputs) -> str:
+    """The exact commands that measure this run again (same commit, same config, same cores)."""
+    git = inputs.provenance.get("git", {})
+    cores = inputs.run.get("cores") or inputs.provenance.get("machine", {}).get("usable_cores", "all")
+    lines = [
+        "git clone <coresweep repository> coresweep && cd coresweep",
+        f"git checkout {git.get('commit', '<commit>')}",
+        "pip install -e .            # or: conda env create -f environment.yml",
+    ]
+    if inputs.config:
+        lines += [
+            "# config.yaml: the config of this run (beside this report, and under Provenance)",
+            f"snakemake --cores {cores} --configfile config.yaml",
+        ]
+    else:
+        lines.append(f"snakemake --cores {cores}")
+    lines += [
+        "snakemake --report results/report.zip    # Snakemake's own report of the same run",
+        "coresweep report --results results       # rebuild this page from the tables alone",
+    ]
+    return "\n".join(lines)
+
+
+def reproduce_section(inputs: ReportInputs) -> str:
+    note = ""
+    if inputs.provenance.get("git", {}).get("dirty"):
+        note = (
+            "<p class='warn'>The working tree had uncommitted changes when this run was "
+            "measured: the commit alone does not reproduce it exactly.</p>"
+        )
+    return f"<h2 id='reproduce'>Reproduce</h2>{note}<pre>{e(reproduce_commands(inputs))}</pre>"
+
+
+def data_section(inputs: ReportInputs) -> str:
+    parts = ["<h2 id='data'>Data</h2><p>The tidy tables the verdicts were computed from "
+             "(also in results/tables/*.parquet and .csv).</p>"]  # fmt: skip
+    for name, t in inputs.tables.items():
+        parts.append(
+            f"<details><summary>{e(name)}: {len(t)} rows</summary>{frame_html(t)}</details>"
+        )
+    return "".join(parts)
 
 
 def render_html(
     inputs: ReportInputs,
     claims: pd.DataFrame,
     quality: pd.DataFrame,
-    plots: dict[str, list[Path]],
+    flagged: pd.DataFrame,
+    figures: list[Figure],
+    target: float,
 ) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr class='{r.verdict.replace(' ', '')}'><td><a href='#{r.claim}'>{r.claim}</a></td>"
-        f"<td>{e(r.quote)}</td><td>{e(r.verdict)}</td><td>{e(r.evidence)}</td>"
-        f"<td>{e(r.conditions)}</td></tr>"
-        for r in claims.itertuples()
+    """The whole report page."""
+    fr = FigureRenderer(inputs.machine)
+    numbers = {f.anchor: i for i, f in enumerate(figures)}
+    sections = [claim_section(r, figures, numbers, fr) for r in claims.itertuples()]
+    others = [f for f in figures if not f.home]
+    other_html = (
+        "<h2 id='other-figures'>Other figures</h2>" + "".join(fr.draw(f, numbers[f.anchor]) for f in others)
+        if others
+        else ""
     )
-    sections = []
-    for r in claims.itertuples():
-        claim = CLAIMS[r.claim]
-        figs = "".join(
-            f"<figure id='{e(p.stem)}'>{_inline_svg(p)}<figcaption>{e(p.name)}</figcaption></figure>"
-            for p in plots.get(claim.experiment, [])
-            if p.name == r.plot
-        )
-        sections.append(
-            f"<section id='{r.claim}'><h2>{r.claim}: “{e(claim.quote)}”</h2>"
-            f"<p><b>Verdict: {e(r.verdict)}</b> — {e(r.evidence)}</p>"
-            f"<p>Conditions: {e(r.conditions)}</p>"
-            f"<p>Deciding quantity: {e(claim.quantity)}. Rule: {e(claim.rule)}.</p>{figs}</section>"
-        )
-    all_figs = "".join(
-        f"<figure id='fig-{e(p.stem)}'>{_inline_svg(p)}<figcaption>{e(p.name)}</figcaption></figure>"
-        for ps in plots.values()
-        for p in ps
+    nav = " ".join(f"<a href='#{c}'>{c}</a>" for c in claims.claim) + (
+        " · <a href='#quality'>Quality</a> <a href='#data'>Data</a> "
+        "<a href='#provenance'>Provenance</a> <a href='#reproduce'>Reproduce</a>"
     )
-    prov = e(json.dumps(inputs.provenance, indent=1, sort_keys=True))
-    missing = f"<p>Not run (no table): {e(', '.join(inputs.missing))}</p>" if inputs.missing else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>coresweep report</title>
-<style>{CSS}</style></head><body>
-<h1>coresweep: multiprocessing vs multithreading, measured</h1>
-<p>Machine: {e(inputs.machine)}</p>
-<h2>Claims</h2>
-<table id="claims"><tr><th>claim</th><th>the article says</th><th>verdict</th>
-<th>evidence</th><th>conditions</th></tr>{rows}</table>{missing}
+    problems = "".join(f"<p class='warn'>{e(p)}</p>" for p in inputs.problems)
+    body = f"""
+<header><h1>Multiprocessing vs. multithreading: the article's claims, measured</h1>
+<p>Machine: <b>{e(inputs.machine)}</b> · commit <code>{e(str(inputs.provenance.get("git", {}).get("commit", "unknown")))}</code>
+· {len(inputs.tables)} of {len(inputs.status)} experiments with data</p></header>
+<nav>{nav}</nav>{problems}
+<h2 id='summary'>Summary</h2>
+<p>Each claim of the article "Multiprocessing vs. Multithreading" was put to a measurement;
+its verdict follows from the numbers by the rule stated in its section.
+<i>Inconclusive</i> means the intervals overlap or too few cores were measured; <i>conditional</i>
+means true under the stated conditions only; <i>not run</i> says why there is no data.</p>
+<p>{tally(claims)}</p>
+{summary_table(claims)}
+<details><summary>What data the report found, per experiment</summary>{status_table(inputs)}</details>
 {"".join(sections)}
-<h2>All plots</h2>{all_figs}
-<h2 id="quality">Measurement quality</h2>{_table(quality) if not quality.empty else "<p>none</p>"}
-<h2 id="provenance">Provenance</h2><pre>{prov}</pre>
-<h2 id="reproduce">Reproduce</h2><pre>pip install -e . &amp;&amp; snakemake --cores all</pre>
-</body></html>
+{other_html}
+{quality_section(quality, flagged, target)}
+{data_section(inputs)}
+{provenance_section(inputs)}
+{reproduce_section(inputs)}
 """
+    return page("coresweep report", body)

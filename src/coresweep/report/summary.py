@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
-if TYPE_CHECKING:
-    from coresweep.report.build import ReportInputs
+from coresweep.report.html import reproduce_commands
+from coresweep.report.inputs import ReportInputs
 
 
-def _md_table(df: pd.DataFrame) -> str:
+def md_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_none_\n"
     cols = list(df.columns)
@@ -22,14 +20,20 @@ def _md_table(df: pd.DataFrame) -> str:
 
 
 def render_summary(inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame) -> str:
+    status = pd.DataFrame(
+        [{"experiment": s.experiment, "state": s.state, "detail": s.detail}
+         for s in inputs.status.values()]  # fmt: skip
+    )
     parts = [
         "# coresweep summary\n",
         f"Machine: {inputs.machine}\n",
         "## Claims\n",
-        _md_table(claims[["claim", "verdict", "evidence", "conditions"]]),
+        md_table(claims[["claim", "verdict", "evidence", "conditions", "plot"]]),
+        "## Data found\n",
+        md_table(status),
         "## Measurement quality\n",
-        _md_table(quality),
+        md_table(quality),
+        "## Reproduce\n",
+        "```\n" + reproduce_commands(inputs) + "\n```\n",
     ]
-    if inputs.missing:
-        parts.append(f"\nNot run (no table): {', '.join(inputs.missing)}\n")
     return "\n".join(parts)

@@ -47,9 +47,16 @@ def marker(name: str) -> str:
     return MARKERS[sum(map(ord, name)) % len(MARKERS)]
 
 
+# Text stays text (small files, searchable, crisp); a fixed salt makes the SVG ids
+# reproducible, so the same table gives byte-identical plots.
+SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "coresweep"}
+
+
 def save(fig: plt.Figure, path: Path) -> Path:
+    """Write fig as a lean SVG and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with plt.rc_context(SVG_RC):
+        fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     return path
 

@@ -1,0 +1,1 @@
+"""Example user functions for `coresweep advise` and the config's `user_kernels` section."""

@@ -1,0 +1,132 @@
+"""Verdict for C4 from the memory table: MiB per extra worker, processes vs threads, by sharing."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from coresweep.analysis.verdicts import combine
+from coresweep.experiments.base import Verdict
+
+MIN_MIB = 1.0  # per-worker differences below 1 MiB count as no difference
+DUPLICATED = 0.5  # an input counts as duplicated when each worker adds >= half of its size
+PLOT = "memory_per_worker.svg"
+LABELS = {"copied": "copied", "inherited": "fork copy-on-write", "shm": "shared_memory"}
+
+
+def _fmt(row: pd.Series) -> str:
+    return (
+        f"{row.pss_per_worker_mib:.1f} [{row.pss_per_worker_ci_lo:.1f}, "
+        f"{row.pss_per_worker_ci_hi:.1f}]"
+    )
+
+
+def _undetermined(*rows: pd.Series) -> bool:
+    return any(
+        math.isnan(r.pss_per_worker_ci_lo) or math.isnan(r.pss_per_worker_ci_hi) for r in rows
+    )
+
+
+def more_than(row: pd.Series, ref: pd.Series) -> bool | None:
+    """Does a worker of row cost more than one of ref? None when the intervals cannot tell."""
+    if _undetermined(row, ref):
+        return None
+    if row.pss_per_worker_ci_lo > ref.pss_per_worker_ci_hi and (
+        row.pss_per_worker_mib - ref.pss_per_worker_mib > MIN_MIB
+    ):
+        return True
+    if row.pss_per_worker_ci_hi - ref.pss_per_worker_ci_lo < MIN_MIB:
+        return False
+    return None
+
+
+def duplicated(row: pd.Series, base: pd.Series) -> bool | None:
+    """Does each worker add a copy of the input over the same backend without input?"""
+    if _undetermined(row, base):
+        return None
+    need = DUPLICATED * row.input_mib
+    if row.pss_per_worker_ci_lo - base.pss_per_worker_ci_hi >= need:
+        return True
+    if row.pss_per_worker_ci_hi - base.pss_per_worker_ci_lo < need:
+        return False
+    return None
+
+
+def _decide(fits: pd.DataFrame, state: str) -> tuple[dict[str, bool | None], list[str]]:
+    """Scenario -> does the process backend need more memory; plus the evidence lines."""
+    out: dict[str, bool | None] = {}
+    at = fits.xs(state, level="state")
+    base_ev, data_ev = [], []
+    thr = at.loc[("threads", "none")] if ("threads", "none") in at.index else None
+    if thr is not None:
+        base_ev.append(f"threads {_fmt(thr)}")
+    for (backend, sharing), row in at.iterrows():
+        if backend == "threads":
+            continue
+        if sharing == "none":
+            base_ev.append(f"{backend} {_fmt(row)}")
+            if thr is not None:
+                out[f"{backend} without input ({state})"] = more_than(row, thr)
+        elif (backend, "none") in at.index:
+            data_ev.append(f"{backend} {LABELS[sharing]} {_fmt(row)}")
+            key = f"{backend} {LABELS[sharing]} input ({state})"
+            out[key] = duplicated(row, at.loc[(backend, "none")])
+    inherited = at.loc[("threads", "inherited")] if ("threads", "inherited") in at.index else None
+    if inherited is not None:
+        data_ev.insert(0, f"threads sharing it {_fmt(inherited)}")
+    lines = [f"{state}, no input: " + "; ".join(base_ev)]
+    if data_ev:
+        lines.append(f"{state}, with the input: " + "; ".join(data_ev))
+    return out, lines
+
+
+def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    """C4: processes cost more per worker than threads, and a shared input is duplicated."""
+    if table.empty:
+        return []
+    fits = table.drop_duplicates(["backend", "sharing", "state"]).set_index(
+        ["backend", "sharing", "state"]
+    )
+    scenarios: dict[str, bool | None] = {}
+    evidence = []
+    for state in ("idle", "working"):
+        if state in fits.index.get_level_values("state"):
+            s, ev = _decide(fits, state)
+            scenarios.update(s)
+            evidence += ev
+    decided = {k: v for k, v in scenarios.items() if v is not None}
+    undecided = [k for k, v in scenarios.items() if v is None]
+    ns = sorted(table.workers.unique())
+    cores = int(table.cores.max())
+    input_mib = float(table.input_mib.max())
+    where = (
+        f"N = {', '.join(map(str, ns))} workers on {cores} cores of {machine} (N > {cores}: "
+        f"idle or lightly working workers); total PSS of the process tree; "
+        f"input {input_mib:.0f} MiB; more = per-worker interval above threads' by > {MIN_MIB:.0f} MiB; "
+        f"duplicated = each worker adds >= {DUPLICATED:.0%} of the input"
+    )
+    if not decided:
+        return [
+            Verdict(
+                "C4",
+                "inconclusive",
+                "MiB per extra worker (PSS) [95% CI]: " + " | ".join(evidence),
+                f"{where}; no scenario decided (intervals overlap or fewer than 3 N)",
+                "memory",
+                PLOT,
+            )
+        ]
+    holds = [k for k, v in decided.items() if v]
+    fails = [k for k, v in decided.items() if not v]
+    return [
+        Verdict(
+            "C4",
+            combine(decided),
+            "MiB per extra worker (PSS) [95% CI]: " + " | ".join(evidence),
+            f"{where}; processes need more memory for: {holds or 'none'}; not for: "
+            f"{fails or 'none'}" + (f"; undecided: {undecided}" if undecided else ""),
+            "memory",
+            PLOT,
+        )
+    ]

@@ -1,0 +1,307 @@
+"""Memory of N workers per backend, idle and working, with and without a large input (claim C4).
+
+For each backend and way of giving workers the input (none, a private copy, the parent's
+array inherited, multiprocessing.shared_memory) and each N, the whole process tree's PSS
+and USS are sampled while the workers idle and while they work; a line over N gives the
+memory per extra worker. Cheap backends share a job; each costly one has its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from coresweep.analysis.stats import line_fit
+from coresweep.analysis.verdicts.memory import memory_verdicts
+from coresweep.backends import make_backend
+from coresweep.backends.base import Init
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import (
+    backend_names,
+    check_memory,
+    core_counts,
+    job_flags,
+    point_id,
+)
+from coresweep.measure import shared_input as si
+from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
+from coresweep.measure.timer import timed
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "memory"
+#: which ways of giving workers the input each backend supports
+APPLICABLE: dict[str, tuple[str, ...]] = {
+    "threads": ("none", "inherited"),
+    "processes-fork": ("none", "copied", "inherited", "shm"),
+    "processes-forkserver": ("none", "copied", "shm"),
+    "processes-spawn": ("none", "copied", "shm"),
+    "dask-processes": ("none", "copied", "shm"),
+}
+CHEAP = ("threads", "processes-fork")  # start in milliseconds: they share one job
+AUTO_INPUT_MIB = 256
+MIN_HZ = 10.0
+UNSTEADY = 1.10  # a window whose peak exceeds its median by 10% is flagged
+
+
+def _copies(ns: Sequence[int], sharing: Sequence[str]) -> int:
+    """Inputs alive at the worst moment: the parent's array, the segment, one per copied worker."""
+    return 1 + ("shm" in sharing) + max(ns) * ("copied" in sharing)
+
+
+def _input_bytes(spec: Any, copies: int, key: str) -> int:
+    """ "auto": 256 MiB, shrunk so every copy fits in a quarter of the memory available now."""
+    if spec != "auto":
+        return int(spec) * MIB
+    available = psutil.virtual_memory().available
+    mib = min(AUTO_INPUT_MIB, int(available / 4 / copies / MIB))
+    if mib < 1:
+        raise ConfigError(f"config key {key}: too little memory available for any input")
+    return mib * MIB
+
+
+def _groups(backends: Sequence[str]) -> list[list[str]]:
+    cheap = [b for b in backends if b in CHEAP]
+    return ([cheap] if cheap else []) + [[b] for b in backends if b not in CHEAP]
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    backends = backend_names(cfg["backends"], f"{key}.backends")
+    bad = [b for b in backends if b not in APPLICABLE]
+    if bad:
+        raise ConfigError(
+            f"config key {key}.backends: {bad} not supported; allowed: {list(APPLICABLE)}"
+        )
+    cap = core_counts("auto", config["cores"], granted, f"{key}.workers")[-1]
+    base = core_counts(cfg["workers"], config["cores"], granted, f"{key}.workers")
+    ns = sorted({*base, *(f * cap for f in cfg["oversubscribe_factors"])})
+    sharing = {b: [m for m in cfg["sharing"] if m in APPLICABLE[b]] for b in backends}
+    used = sorted({m for ms in sharing.values() for m in ms})
+    nbytes = _input_bytes(cfg["input_mib"], _copies(ns, used), f"{key}.input_mib")
+    scratch = cfg["scratch_mib"] * MIB
+    check_memory(
+        _copies(ns, used) * nbytes * (used != ["none"]) + max(ns) * scratch,
+        f"a {nbytes // MIB} MiB input for up to {max(ns)} workers ({', '.join(used)})",
+        f"{key}.input_mib",
+    )
+    out = []
+    for group in _groups(backends):
+        params = {
+            "backends": group,
+            "sharing": {b: sharing[b] for b in group},
+            "workers": ns,
+            "cores": cap,
+            "input_bytes": nbytes,
+            "scratch_bytes": scratch,
+            "idle_seconds": cfg["idle_seconds"],
+            "work_seconds": cfg["work_seconds"],
+            "hz": cfg["hz"],
+            "threads": cap,
+            "seed": config["seed"],
+            "protocol": config["protocol"],
+        }
+        out.append(Point(NAME, point_id(*group), params))
+    return out
+
+
+class Inputs:
+    """The job's input array and shared segment, made on first use and freed with the job."""
+
+    def __init__(self, nbytes: int, stack: ExitStack) -> None:
+        self.nbytes = nbytes
+        self._stack = stack
+        self._array: np.ndarray | None = None
+        self._shm: Any = None
+
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = si.make_array(self.nbytes)
+        return self._array
+
+    def shm_name(self) -> str:
+        if self._shm is None:
+            self._shm = self._stack.enter_context(si.shared_array(self.nbytes))
+        return self._shm.name
+
+    def init(self, backend: str, sharing: str) -> Init | None:
+        """The per-worker init that hands the input over in this sharing mode."""
+        if sharing == "none":
+            return None
+        if sharing == "shm":
+            return functools.partial(si.hold_shared, self.shm_name(), self.nbytes)
+        # a fork worker inherits the init's array; only an explicit copy makes it private
+        step = si.hold_copy if sharing == "copied" and backend == "processes-fork" else si.hold
+        return functools.partial(step, self.array())
+
+
+@contextmanager
+def _released() -> Iterator[None]:
+    """Threads hold the input in this process: drop it so the next N starts clean."""
+    try:
+        yield
+    finally:
+        si.release()
+        gc.collect()
+
+
+def _one(backend: str, sharing: str, n: int, init: Init | None, prm: dict[str, Any]) -> dict:
+    """Start n workers, sample them idle, then while they work; the tree is measured each time."""
+    hz = prm["hz"]
+    with _released():
+        baseline = scan_tree(os.getpid())
+        with make_backend(backend, n) as b:
+            _, t = timed(lambda: b.start(init))
+            idle = sample_for(prm["idle_seconds"], hz=hz)
+            order = (time.time() + prm["work_seconds"], prm["scratch_bytes"])
+            with TreeMemorySampler(hz=hz) as sampler:
+                who = b.map(si.work, [order] * n)
+            working = sampler.stop()
+    log.info(
+        "%s/%s N=%d: idle PSS %.0f MiB, working PSS %.0f MiB",
+        backend,
+        sharing,
+        n,
+        idle.median("pss"),
+        working.median("pss"),
+    )
+    return {
+        "backend": backend,
+        "sharing": sharing,
+        "workers": n,
+        "start_s": t.wall,
+        "baseline": {"pss": baseline.pss, "uss": baseline.uss, "nprocs": baseline.nprocs},
+        "idle": idle.to_dict(),
+        "working": working.to_dict(),
+        "busy_workers": len({tuple(w) for w in who}),
+    }
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    runs = []
+    with ExitStack() as stack:  # the shared segment is unlinked here, also on Ctrl-C
+        inputs = Inputs(prm["input_bytes"], stack)
+        for backend in prm["backends"]:
+            for sharing in prm["sharing"][backend]:
+                init = inputs.init(backend, sharing)
+                runs += [_one(backend, sharing, n, init, prm) for n in prm["workers"]]
+    return {
+        "input_mib": prm["input_bytes"] / MIB,
+        "scratch_mib": prm["scratch_bytes"] / MIB,
+        "cores": prm["cores"],
+        "runs": runs,
+    }
+
+
+def _window(run: dict[str, Any], state: str) -> dict[str, Any]:
+    w = run[state]
+    pss, uss = np.asarray(w["pss"]) / MIB, np.asarray(w["uss"]) / MIB
+    return {
+        "pss_mib": float(np.median(pss)),
+        "pss_peak_mib": float(pss.max()),
+        "uss_mib": float(np.median(uss)),
+        "uss_peak_mib": float(uss.max()),
+        "rss_mib": float(np.median(w["rss"]) / MIB),
+        "nprocs": int(max(w["nprocs"])),
+        "samples": len(w["t"]),
+        "achieved_hz": w["achieved_hz"],
+    }
+
+
+def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str]:
+    flags = []
+    if row["achieved_hz"] < MIN_HZ:
+        flags.append(f"sampling<{MIN_HZ:.0f}Hz")
+    if row["pss_peak_mib"] > UNSTEADY * row["pss_mib"]:
+        flags.append("memory-unsteady")
+    if run["backend"] != "threads" and row["nprocs"] < run["workers"] + 1:
+        flags.append("workers-missing")
+    if state == "working" and run["busy_workers"] < run["workers"]:
+        flags.append("not-all-workers-busy")
+    return flags
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        for run in r["runs"]:
+            for state in ("idle", "working"):
+                row = {
+                    "backend": run["backend"],
+                    "sharing": run["sharing"],
+                    "state": state,
+                    "workers": run["workers"],
+                    "cores": r["cores"],
+                    "input_mib": r["input_mib"] if run["sharing"] != "none" else 0.0,
+                    "scratch_mib": r["scratch_mib"] if state == "working" else 0.0,
+                    **_window(run, state),
+                    "baseline_pss_mib": run["baseline"]["pss"] / MIB,
+                    "busy_workers": run["busy_workers"] if state == "working" else 0,
+                    "start_s": run["start_s"],
+                }
+                row["flags"] = ";".join(_row_flags(row, run, state) + job_flags(r))
+                row["point"] = rec["point"]["id"]
+                row["provenance_hash"] = rec["provenance_hash"]
+                rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return _add_fits(df)
+
+
+def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
+    """MiB per extra worker: the slope of the tree's median PSS (and USS) over N."""
+    parts = []
+    for _, g in df.groupby(["backend", "sharing", "state"], sort=True):
+        g = g.sort_values("workers").copy()
+        for metric in ("pss", "uss"):
+            fit = line_fit(g.workers, g[f"{metric}_mib"])
+            g[f"{metric}_per_worker_mib"] = fit.slope
+            g[f"{metric}_per_worker_ci_lo"] = fit.ci_lo
+            g[f"{metric}_per_worker_ci_hi"] = fit.ci_hi
+            g[f"{metric}_fit_r2"] = fit.r2
+            g[f"{metric}_intercept_mib"] = fit.intercept
+        g["fit_levels"] = len(g)
+        if len(g) < 3:
+            g["flags"] = [";".join(filter(None, [f, "fit<3-levels"])) for f in g.flags]
+        parts.append(g)
+    return pd.concat(parts, ignore_index=True)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return memory_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.memory import memory_plots
+
+    return memory_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C4",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="PSS/USS of the process tree vs workers, by backend and input sharing",
+)

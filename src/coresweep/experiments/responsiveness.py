@@ -1,0 +1,296 @@
+"""Foreground latency while background compute runs (claim C3), and the GIL's part in it.
+
+A probe answers requests that arrive on a fixed schedule (open loop: a late answer does
+not delay the next arrival, so stalls show up in the latency instead of hiding as a lower
+rate). Background compute runs as pure-Python threads, Numba nogil threads or processes,
+p workers each; the GIL switch interval is varied to expose the convoy effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.stats import quantile_ci
+from coresweep.analysis.verdicts.responsiveness import IDLE, responsiveness_verdicts
+from coresweep.backends import make_backend
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import job_flags, point_id, pool_size
+from coresweep.kernels import get_kernel
+from coresweep.measure.sched import switch_interval
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "responsiveness"
+#: background mode -> (backend, kernel); every job also measures idle windows (background
+#: paused), reported as mode "none"
+MODES: dict[str, tuple[str, str]] = {
+    "threads-python": ("threads", "mc-python"),
+    "threads-numba": ("threads", "mc-numba"),
+    "processes-python": ("processes-fork", "mc-python"),
+}
+PERCENTILES = np.linspace(0, 100, 201)  # kept per condition for the ECDF plot
+WARMUP_SECONDS = 0.1
+SETTLE_SECONDS = 0.05  # after resuming the background, before the probe window opens
+MIN_P99_SAMPLES = 500
+MIN_RATE_RATIO = 0.99  # the probe keeps up when it answers 99% of the offered rate
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    bad = [m for m in cfg["modes"] if m not in MODES]
+    if bad:
+        raise ConfigError(f"config key {key}.modes: unknown {bad}; allowed: {list(MODES)}")
+    workers = pool_size(cfg["workers"], config["cores"], granted, f"{key}.workers")
+    period = cfg["probe_period_ms"]
+    window = cfg["seconds_per_condition"] / cfg["rounds"]
+    if window * 1000 < 20 * period:
+        raise ConfigError(
+            f"config key {key}.seconds_per_condition: {cfg['seconds_per_condition']} s over "
+            f"{cfg['rounds']} rounds leaves fewer than 20 probe periods per window; raise it "
+            f"or lower {key}.probe_period_ms"
+        )
+    out = []
+    for mode in cfg["modes"]:
+        backend, kernel = MODES[mode]
+        params = {
+            "mode": mode,
+            "backend": backend,
+            "kernel": kernel,
+            "size": cfg["task_sizes"][kernel],
+            "workers": workers,
+            "threads": workers,
+            "switch_intervals_ms": sorted(cfg["switch_intervals_ms"]),
+            "probe_period_ms": period,
+            "seconds_per_condition": cfg["seconds_per_condition"],
+            "rounds": cfg["rounds"],
+            "seed": config["seed"],
+            "protocol": config["protocol"],
+        }
+        out.append(Point(NAME, point_id(mode, f"p{workers}"), params))
+    return out
+
+
+class Background:
+    """p workers running kernel tasks back to back; pausable, so idle windows pair with busy ones."""
+
+    def __init__(self, backend: str, kernel: str, workers: int, size: int, seed: int) -> None:
+        self.kernel = get_kernel(kernel)
+        self.backend = make_backend(backend, workers)
+        self.tasks = self.kernel.make_tasks(size, workers, seed)
+        self.done = 0
+        self._run = threading.Event()
+        self._stop = threading.Event()
+        self._busy = threading.Lock()  # held while a batch runs: pause() waits on it
+        self._driver = threading.Thread(target=self._loop, name="background", daemon=True)
+
+    def _loop(self) -> None:
+        while True:
+            self._run.wait()
+            if self._stop.is_set():
+                return
+            with self._busy:
+                if self._run.is_set():
+                    self.backend.map(self.kernel.run, self.tasks)
+                    self.done += len(self.tasks)
+
+    def pause(self) -> None:
+        """Return once no background task runs (after the batch in flight)."""
+        self._run.clear()
+        with self._busy:
+            pass
+
+    def resume(self) -> None:
+        self._run.set()
+
+    def __enter__(self) -> Background:
+        if self.kernel.compile is not None:
+            self.kernel.compile()
+        self.backend.start()
+        self._driver.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._run.set()
+        self._driver.join(timeout=30)
+        self.backend.shutdown()
+
+
+def _answer(k: int) -> int:
+    """A request's own work: a few microseconds of Python, so it needs the GIL."""
+    return sum(range(k % 7, 60))
+
+
+def probe(period: float, duration: float) -> tuple[list[float], float]:
+    """Answer requests due every `period` s for `duration` s; per-request latency and span.
+
+    Latency = answer time - due time. A late probe answers its backlog at once, as a
+    server with a queue would, so the achieved rate falls only when it cannot keep up.
+    """
+    n = max(1, round(duration / period))
+    start = time.perf_counter()
+    latencies = []
+    for k in range(1, n + 1):
+        due = start + k * period
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        _answer(k)
+        latencies.append(time.perf_counter() - due)
+    return latencies, time.perf_counter() - start
+
+
+def _schedule(intervals: Sequence[float], rounds: int, seed: int) -> list[tuple[str, float]]:
+    """Conditions in a fresh random order each round: idle (at the default switch interval)
+    and busy at every switch interval, so drift of the machine spreads over all of them."""
+    default = sys.getswitchinterval() * 1000
+    conds = [("idle", default)] + [("busy", float(si)) for si in intervals]
+    rng = np.random.default_rng(seed)
+    return [conds[i] for _ in range(rounds) for i in rng.permutation(len(conds))]
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    period = prm["probe_period_ms"] / 1000
+    window = prm["seconds_per_condition"] / prm["rounds"]
+    windows = []
+    with Background(prm["backend"], prm["kernel"], prm["workers"], prm["size"], prm["seed"]) as bg:
+        default_ms = sys.getswitchinterval() * 1000
+        bg.resume()
+        probe(period, WARMUP_SECONDS)  # background up to speed, probe code paths hot
+        for state, si in _schedule(prm["switch_intervals_ms"], prm["rounds"], prm["seed"]):
+            if state == "idle":
+                bg.pause()
+            else:
+                bg.resume()
+                time.sleep(SETTLE_SECONDS)
+            with switch_interval(si / 1000):
+                done0 = bg.done
+                lat, span = probe(period, window)
+                done = bg.done - done0
+            windows.append(
+                {
+                    "background": state,
+                    "switch_interval_ms": si,
+                    "latency": lat,
+                    "span": span,
+                    "background_tasks": done,
+                }
+            )
+    log.info("%s: %d probe windows", prm["mode"], len(windows))
+    return {
+        "mode": prm["mode"],
+        "backend": prm["backend"],
+        "kernel": prm["kernel"],
+        "size": prm["size"],
+        "workers": prm["workers"],
+        "probe_period_ms": prm["probe_period_ms"],
+        "default_switch_interval_ms": default_ms,
+        "windows": windows,
+    }
+
+
+def _condition_row(
+    r: dict[str, Any], mode: str, si: float, wins: list[dict[str, Any]]
+) -> dict[str, Any]:
+    lat = np.concatenate([w["latency"] for w in wins])
+    span = sum(w["span"] for w in wins)
+    p50, p50_lo, p50_hi = quantile_ci(lat, 0.50)
+    p99, p99_lo, p99_hi = quantile_ci(lat, 0.99)
+    offered = 1000 / r["probe_period_ms"]
+    achieved = lat.size / span
+    flags = job_flags(r)
+    if lat.size < MIN_P99_SAMPLES:
+        flags.append(f"p99-from<{MIN_P99_SAMPLES}-samples")
+    if achieved < MIN_RATE_RATIO * offered:
+        flags.append("probe-fell-behind")
+    return {
+        "mode": mode,
+        "paired_with": r["mode"],
+        "backend": r["backend"] if mode != IDLE else "none",
+        "kernel": r["kernel"] if mode != IDLE else "none",
+        "workers": r["workers"] if mode != IDLE else 0,
+        "size": r["size"],
+        "switch_interval_ms": si,
+        "default_switch_interval_ms": r["default_switch_interval_ms"],
+        "probe_period_ms": r["probe_period_ms"],
+        "n": int(lat.size),
+        "p50_ms": p50 * 1e3,
+        "p50_ci_lo_ms": p50_lo * 1e3,
+        "p50_ci_hi_ms": p50_hi * 1e3,
+        "p99_ms": p99 * 1e3,
+        "p99_ci_lo_ms": p99_lo * 1e3,
+        "p99_ci_hi_ms": p99_hi * 1e3,
+        "max_ms": float(lat.max()) * 1e3,
+        "mean_ms": float(lat.mean()) * 1e3,
+        "percentiles_ms": (np.percentile(lat, PERCENTILES) * 1e3).tolist(),
+        "offered_rate": offered,
+        "achieved_rate": achieved,
+        "rate_ratio": achieved / offered,
+        "background_samples_per_s": sum(w["background_tasks"] for w in wins) * r["size"] / span,
+        "time_median": p50,
+        "time_ci_lo": p50_lo,
+        "time_ci_hi": p50_hi,
+        "time_rel_halfwidth": (p50_hi - p50_lo) / 2 / p50 if p50 > 0 else float("inf"),
+        "flags": ";".join(flags),
+    }
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (background mode, switch interval), plus each job's paired idle row."""
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+        for w in r["windows"]:
+            mode = r["mode"] if w["background"] == "busy" else IDLE
+            groups.setdefault((mode, w["switch_interval_ms"]), []).append(w)
+        for (mode, si), wins in groups.items():
+            row = _condition_row(r, mode, si, wins)
+            rows.append(
+                {**row, "point": rec["point"]["id"], "provenance_hash": rec["provenance_hash"]}
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df["_order"] = df["mode"].map({m: i for i, m in enumerate((IDLE, *MODES))})
+    return (
+        df.sort_values(["paired_with", "_order", "switch_interval_ms"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return responsiveness_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.responsiveness import responsiveness_plots
+
+    return responsiveness_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C3",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="probe latency under background threads, nogil threads and processes",
+)

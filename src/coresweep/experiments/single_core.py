@@ -1,0 +1,341 @@
+"""Threads on a single CPU (claim C10): I/O-bound, CPU-bound and mixed work, 1..64 threads.
+
+The whole measurement is pinned to one CPU; the thread pools are started inside the pin,
+so they inherit it. One sample = a batch of tasks through a pool of t threads; throughput
+is tasks / wall time, per-task latency is each task's own start-to-end time. The TCP peer
+plays a remote service: it runs in its own process, started before the pin, so it does
+not eat the pinned CPU's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import multiprocessing as mp
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdicts.single_core import single_core_verdicts
+from coresweep.backends import make_backend
+from coresweep.backends.base import Backend
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import job_flags, point_id
+from coresweep.kernels import Task, make_tasks
+from coresweep.kernels.montecarlo import hits_python
+from coresweep.measure.sampling import Protocol, sample_arms
+from coresweep.measure.sched import choose_cpu, pinned
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "single_core"
+KINDS = {
+    "sleep": "I/O-bound: time.sleep(io_ms)",
+    "tcp": "I/O-bound: 1-byte request over loopback TCP, answered after io_ms",
+    "cpu": "CPU-bound: pure-Python Monte Carlo (mc-python) of cpu_samples",
+    "mix": "both: the cpu task, then time.sleep(io_ms)",
+}
+THREAD_PREFIX = "coresweep"  # ThreadsBackend names its threads with this prefix
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    bad = [k for k in cfg["kinds"] if k not in KINDS]
+    if bad:
+        raise ConfigError(f"config key {key}.kinds: unknown {bad}; allowed: {list(KINDS)}")
+    try:
+        cpu = choose_cpu(cfg["cpu"])
+    except ValueError as exc:
+        raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
+    counts = sorted(int(t) for t in cfg["thread_counts"])
+    if counts[0] != 1:
+        raise ConfigError(
+            f"config key {key}.thread_counts: must include 1 (the baseline), got {counts}"
+        )
+    out = []
+    for kind in cfg["kinds"]:
+        params = {
+            "kind": kind,
+            "cpu": cpu,
+            "thread_counts": counts,
+            "tasks": cfg["tasks"],
+            "io_ms": cfg["io_ms"],
+            "cpu_samples": cfg["cpu_samples"],
+            "threads": 1,
+            "seed": config["seed"],
+            "protocol": config["protocol"],
+        }
+        out.append(Point(NAME, point_id(kind, f"cpu{cpu}"), params))
+    return out
+
+
+# --- the work ------------------------------------------------------------------------
+
+
+def _sleep(io_s: float, task: Task) -> None:
+    time.sleep(io_s)
+
+
+def _cpu(task: Task) -> None:
+    hits_python(task.size, task.seed)
+
+
+def _mix(io_s: float, task: Task) -> None:
+    hits_python(task.size, task.seed)
+    time.sleep(io_s)
+
+
+def _timed_task(fn: Callable[[Task], None], task: Task) -> float:
+    """One task's own latency: from its start in a worker thread to its end."""
+    t0 = time.perf_counter()
+    fn(task)
+    return time.perf_counter() - t0
+
+
+async def _echo_after(delay: float, reader: asyncio.StreamReader, writer: Any) -> None:
+    while data := await reader.read(1):
+        await asyncio.sleep(delay)
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+def _serve(listener: socket.socket, delay: float) -> None:
+    """The delayed echo peer: one asyncio loop, every connection answered after `delay`."""
+
+    async def main() -> None:
+        server = await asyncio.start_server(
+            functools.partial(_echo_after, delay), sock=listener, limit=64
+        )
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class TcpPeer:
+    """A delayed echo server in a child process, and one connection per client thread."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._local = threading.local()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._proc: Any = None
+
+    def __enter__(self) -> TcpPeer:
+        ctx = mp.get_context("fork")
+        self._proc = ctx.Process(target=_serve, args=(self._listener, self.delay), daemon=True)
+        self._proc.start()
+        return self
+
+    def request(self, task: Task) -> None:
+        sock = getattr(self._local, "sock", None)
+        if sock is None:
+            sock = socket.create_connection(self._listener.getsockname())
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.sock = sock
+            with self._lock:
+                self._socks.append(sock)
+        sock.sendall(b"x")
+        if sock.recv(1) != b"x":
+            raise ConnectionError("TCP peer closed the connection")
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self._socks:
+            sock.close()
+        self._listener.close()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.join(timeout=5)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+
+
+@contextlib.contextmanager
+def work_for(kind: str, io_ms: float) -> Iterator[Callable[[Task], None]]:
+    """The task function of a kind (with its TCP peer running while it is in use)."""
+    io_s = io_ms / 1000
+    if kind == "tcp":
+        with TcpPeer(io_s) as peer:
+            yield peer.request
+    elif kind == "sleep":
+        yield functools.partial(_sleep, io_s)
+    elif kind == "mix":
+        yield functools.partial(_mix, io_s)
+    else:
+        yield _cpu
+
+
+# --- measuring -----------------------------------------------------------------------
+
+
+def _batch(
+    pool: Backend, fn: Callable[[Task], None], tasks: list[Task], seen: list[float]
+) -> list[float]:
+    """One sample's work: every task through the pool; their latencies go to `seen` too."""
+    latencies = pool.map(functools.partial(_timed_task, fn), tasks)
+    seen.extend(latencies)
+    return latencies
+
+
+def _pool_threads_pinned(cpu: int) -> bool:
+    """Every pool thread runs on the one CPU (Linux takes a thread id for sched_getaffinity)."""
+    threads = [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
+    return bool(threads) and all(os.sched_getaffinity(t.native_id) == {cpu} for t in threads)
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    protocol = Protocol.from_config(prm["protocol"])
+    cpu, kind = prm["cpu"], prm["kind"]
+    tasks = make_tasks(prm["cpu_samples"], prm["tasks"], prm["seed"])
+    pools: dict[int, Backend] = {}
+    try:
+        # the TCP peer starts before the pin: a remote service is not on this CPU's budget
+        with work_for(kind, prm["io_ms"]) as fn, pinned({cpu}):
+            for t in prm["thread_counts"]:
+                pools[t] = make_backend("threads", t)
+                pools[t].start()
+            pinned_ok = _pool_threads_pinned(cpu)
+            seen: dict[int, list[float]] = {t: [] for t in pools}
+            arms = {
+                f"t{t}": functools.partial(_batch, pool, fn, tasks, seen[t])
+                for t, pool in pools.items()
+            }
+            samples = sample_arms(arms, protocol, prm["seed"])
+    finally:
+        for pool in pools.values():
+            pool.shutdown()
+    if not pinned_ok:
+        log.error("pool threads were not all pinned to CPU %d", cpu)
+    arms_out = []
+    for t in prm["thread_counts"]:
+        s = samples[f"t{t}"]
+        lat = np.asarray(seen[t])
+        arms_out.append(
+            {
+                "threads": t,
+                "wall": s.wall,
+                "cpu": s.cpu,
+                "inner": s.inner,
+                "first_run": s.first_run,
+                "stopped_on": s.stopped_on,
+                "last_batch_latency": list(s.last_output),  # one per task, raw
+                # every task of every call (warm-up included), summarised: too many to keep
+                "task_latency": {
+                    "n": int(lat.size),
+                    "p50": float(np.median(lat)),
+                    "p99": float(np.quantile(lat, 0.99)),
+                    "max": float(lat.max()),
+                    "mean": float(lat.mean()),
+                },
+            }
+        )
+    return {
+        "kind": kind,
+        "description": KINDS[kind],
+        "cpu": cpu,
+        "pinned_ok": pinned_ok,
+        "tasks": prm["tasks"],
+        "io_ms": prm["io_ms"],
+        "cpu_samples": prm["cpu_samples"],
+        "arms": arms_out,
+    }
+
+
+# --- tables, verdicts, plots -----------------------------------------------------------
+
+
+def _arm_row(r: dict[str, Any], a: dict[str, Any], base_wall: np.ndarray) -> dict[str, Any]:
+    wall = np.asarray(a["wall"])
+    s = summarize(wall)
+    lat = a["task_latency"]
+    gain, gain_lo, gain_hi = ratio_ci(base_wall, wall)
+    busy = float(np.median(np.asarray(a["cpu"]) / wall))
+    flags = job_flags(r) + stability_flags(wall, a["first_run"])
+    if not r["pinned_ok"]:
+        flags.append("not-pinned")
+    return {
+        "kind": r["kind"],
+        "threads": a["threads"],
+        "cpu": r["cpu"],
+        "tasks": r["tasks"],
+        "io_ms": r["io_ms"],
+        "cpu_samples": r["cpu_samples"],
+        "n": s.n,
+        "time_median": s.median,
+        "time_ci_lo": s.ci_lo,
+        "time_ci_hi": s.ci_hi,
+        "time_rel_halfwidth": s.rel_halfwidth,
+        "time_cv": s.cv,
+        "throughput": r["tasks"] / s.median,
+        "throughput_ci_lo": r["tasks"] / s.ci_hi,
+        "throughput_ci_hi": r["tasks"] / s.ci_lo,
+        "gain_vs_1": gain,
+        "gain_ci_lo": gain_lo,
+        "gain_ci_hi": gain_hi,
+        "latency_n": lat["n"],
+        "latency_p50_ms": lat["p50"] * 1e3,
+        "latency_p99_ms": lat["p99"] * 1e3,
+        "latency_max_ms": lat["max"] * 1e3,
+        "busy_cores": busy,
+        "pinned_ok": r["pinned_ok"],
+        "stopped_on": a["stopped_on"],
+        "flags": ";".join(flags),
+    }
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (kind, thread count); gain = throughput relative to 1 thread, with CI."""
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        base = next(a for a in r["arms"] if a["threads"] == 1)
+        for a in r["arms"]:
+            row = _arm_row(r, a, np.asarray(base["wall"]))
+            rows.append(
+                {**row, "point": rec["point"]["id"], "provenance_hash": rec["provenance_hash"]}
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return df.sort_values(["kind", "threads"]).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return single_core_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.single_core import single_core_plots
+
+    return single_core_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C10",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="I/O-, CPU-bound and mixed work with 1..64 threads pinned to one CPU",
+)

@@ -1,0 +1,320 @@
+"""A user's own function as a kernel: `package.module:function` plus how to build its tasks.
+
+A spec names everything by import reference, so it travels inside a point's JSON params and
+a fresh `coresweep measure` process (or a spawned worker) rebuilds the same kernel:
+
+    callable: "package.module:function"   # called as function(*args) for every task
+    tasks: "package.module:factory"       # factory(ntasks, seed) -> list of argument tuples;
+                                          # given size=... too when it has a `size` parameter
+    args: [[1, 2], [3, 4]]                # or: the argument sets themselves (cycled to ntasks)
+    check: "package.module:check"         # optional: check(tasks, results) -> bool | (bool, str)
+    releases_gil: null                    # the user's note; the runs decide, not the note
+    size: 1                               # passed as size= when no experiment sets one
+    unit: task                            # "sample": work grows linearly with size
+    path: ["."]                           # directories put on sys.path before importing
+
+Workers call the function by its reference, not by pickling it, so a Numba dispatcher is
+not re-serialised per task. Whether a process backend may run it at all is still decided
+the way that backend pickles: multiprocessing uses pickle, which refuses lambdas and
+closures; Dask uses cloudpickle, which takes them by value.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+import os
+import pickle
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from coresweep.kernels.base import Check, Kernel
+
+log = logging.getLogger("coresweep")
+KIND = "user"
+SPEC_KEYS = ("callable", "tasks", "args", "check", "releases_gil", "size", "unit", "path")
+UNITS = ("task", "sample")  # "sample": a task of size s is s units of work (task-size experiment)
+
+
+class UserKernelError(ValueError):
+    """A user kernel that cannot run: the message names the callable and the problem."""
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """A user kernel as config gives it; JSON-able so a point can carry it."""
+
+    name: str
+    callable: str
+    tasks: str | None = None
+    args: tuple[tuple[Any, ...], ...] | None = None
+    check: str | None = None
+    releases_gil: bool | None = None
+    size: int = 1
+    unit: str = "task"
+    path: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("name")
+        d["args"] = None if self.args is None else [list(a) for a in self.args]
+        d["path"] = list(self.path)
+        return d
+
+
+def parse_spec(name: str, raw: dict[str, Any]) -> UserSpec:
+    """A checked UserSpec; path entries made absolute so every process resolves the same."""
+    if not isinstance(raw, dict):
+        raise UserKernelError(f"user kernel {name!r}: expected a mapping, got {raw!r}")
+    unknown = sorted(set(raw) - set(SPEC_KEYS))
+    if unknown:
+        raise UserKernelError(
+            f"user kernel {name!r}: unknown key(s) {unknown}; allowed: {list(SPEC_KEYS)}"
+        )
+    if not raw.get("callable"):
+        raise UserKernelError(
+            f"user kernel {name!r}: 'callable' (package.module:function) is required"
+        )
+    tasks, args = raw.get("tasks"), raw.get("args")
+    if (tasks is None) == (args is None):
+        raise UserKernelError(
+            f"user kernel {name!r}: give exactly one of 'tasks' (a factory "
+            "package.module:factory) or 'args' (a list of argument lists)"
+        )
+    for key in ("callable", "tasks", "check"):
+        if raw.get(key) is not None:
+            split_ref(raw[key], f"user kernel {name!r}: {key}")
+    if args is not None and (not isinstance(args, list | tuple) or not args):
+        raise UserKernelError(f"user kernel {name!r}: 'args' must be a non-empty list")
+    unit = raw.get("unit") or "task"
+    if unit not in UNITS:
+        raise UserKernelError(f"user kernel {name!r}: unit {unit!r} not one of {list(UNITS)}")
+    path = raw.get("path")
+    path = ["."] if path is None else path
+    return UserSpec(
+        name=name,
+        callable=raw["callable"],
+        tasks=tasks,
+        args=None if args is None else tuple(as_args(a) for a in args),
+        check=raw.get("check"),
+        releases_gil=raw.get("releases_gil"),
+        size=int(raw.get("size") or 1),
+        unit=unit,
+        path=tuple(os.path.abspath(p) for p in path),
+    )
+
+
+def split_ref(ref: str, what: str = "callable") -> tuple[str, str]:
+    """('package.module', 'attr.path') from 'package.module:attr.path'."""
+    module, sep, attr = str(ref).partition(":")
+    if not sep or not module or not attr:
+        raise UserKernelError(
+            f"{what} {ref!r}: expected 'package.module:function' (module, a colon, the name)"
+        )
+    return module, attr
+
+
+def _add_path(path: Sequence[str]) -> None:
+    for p in reversed(path):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+@functools.lru_cache(maxsize=64)
+def resolve(ref: str, path: tuple[str, ...] = ()) -> Any:
+    """The object named by 'package.module:attr'; an error naming what failed to import."""
+    module, attr = split_ref(ref)
+    _add_path(path)
+    try:
+        obj: Any = importlib.import_module(module)
+    except Exception as exc:  # the user's module may raise anything at import time
+        raise UserKernelError(
+            f"cannot import {ref!r}: importing module {module!r} raised "
+            f"{type(exc).__name__}: {exc} (sys.path starts with {sys.path[:3]})"
+        ) from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UserKernelError(
+                f"cannot import {ref!r}: module {module!r} has no attribute {attr!r}"
+            ) from None
+    if not callable(obj):
+        raise UserKernelError(f"{ref!r} is a {type(obj).__name__}, not a callable")
+    return obj
+
+
+def as_args(item: Any) -> tuple[Any, ...]:
+    """One task's positional arguments: a tuple or list is the arguments, anything else one."""
+    return tuple(item) if isinstance(item, list | tuple) else (item,)
+
+
+def call_task(ref: str, path: tuple[str, ...], args: Sequence[Any]) -> Any:
+    """Run the user's function on one task (module-level, so it pickles by reference)."""
+    return resolve(ref, path)(*args)
+
+
+def call_batch(ref: str, path: tuple[str, ...], batch: Sequence[Sequence[Any]]) -> list[Any]:
+    """Run the user's function on a batch of tasks in one dispatch."""
+    fn = resolve(ref, path)
+    return [fn(*a) for a in batch]
+
+
+def noop(args: Sequence[Any]) -> None:
+    """Receives a task and does nothing: what dispatching one task costs on its own."""
+    return None
+
+
+def warm(ref: str, path: tuple[str, ...]) -> None:
+    """Import the user's module in this worker, so start-up holds the import, not task 1."""
+    resolve(ref, path)
+
+
+def make_user_tasks(
+    spec: UserSpec, ntasks: int | None, seed: int, size: int | None = None
+) -> list[tuple[Any, ...]]:
+    """ntasks argument tuples from the factory or the args list (cycled); errors name the factory."""
+    if spec.args is not None:
+        n = len(spec.args) if ntasks is None else ntasks
+        return [spec.args[i % len(spec.args)] for i in range(n)]
+    assert spec.tasks is not None
+    factory = resolve(spec.tasks, spec.path)
+    n = ntasks if ntasks is not None else 8
+    kwargs = {"size": size if size is not None else spec.size} if _takes_size(factory) else {}
+    try:
+        made = factory(n, seed, **kwargs)
+    except Exception as exc:
+        raise UserKernelError(
+            f"user kernel {spec.name!r}: task factory {spec.tasks!r} raised "
+            f"{type(exc).__name__}: {exc} (called as factory({n}, {seed}"
+            f"{', size=' + str(kwargs['size']) if kwargs else ''}))"
+        ) from exc
+    try:
+        tasks = [as_args(t) for t in made]
+    except TypeError:
+        raise UserKernelError(
+            f"user kernel {spec.name!r}: task factory {spec.tasks!r} returned a "
+            f"{type(made).__name__}, not a list of argument tuples"
+        ) from None
+    if len(tasks) != n:
+        raise UserKernelError(
+            f"user kernel {spec.name!r}: task factory {spec.tasks!r} returned {len(tasks)} "
+            f"tasks, asked for {n}"
+        )
+    return tasks
+
+
+def _takes_size(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "size" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def check_results(spec: UserSpec, tasks: Sequence[Any], results: Sequence[Any]) -> Check:
+    """The user's reference check; a check that raises counts as failed, with its error."""
+    if spec.check is None:
+        return Check(True, "no reference check given")
+    fn = resolve(spec.check, spec.path)
+    try:
+        out = fn(list(tasks), list(results))
+    except Exception as exc:
+        return Check(False, f"reference check {spec.check!r} raised {type(exc).__name__}: {exc}")
+    if isinstance(out, Check):
+        return out
+    if isinstance(out, tuple) and len(out) == 2:
+        ok, detail = bool(out[0]), str(out[1])
+    else:
+        ok, detail = bool(out), ""
+    verdict = "passed" if ok else "failed"
+    return Check(
+        ok, f"reference check {spec.check!r} {verdict}" + (f": {detail}" if detail else "")
+    )
+
+
+def _work(unit: str, size: int) -> float:
+    return float(size) if unit == "sample" else 1.0
+
+
+def pickler_for(backend: str) -> str:
+    """How a backend ships functions to its workers: Dask by cloudpickle, multiprocessing by pickle."""
+    return "cloudpickle" if backend.startswith("dask") else "pickle"
+
+
+def pickle_problem(obj: Any, pickler: str) -> str | None:
+    """None when obj pickles with that pickler, else why not (in the pickler's words)."""
+    if pickler == "cloudpickle":
+        import cloudpickle
+
+        dumps = cloudpickle.dumps
+    else:
+        dumps = pickle.dumps
+    try:
+        dumps(obj)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@dataclass(frozen=True)
+class UserKernel(Kernel):
+    """A Kernel whose tasks are the user's argument tuples."""
+
+    spec: UserSpec | None = None
+
+    def make_tasks(self, size: int, ntasks: int, seed: int) -> list[Any]:  # type: ignore[override]
+        assert self.spec is not None
+        return make_user_tasks(self.spec, ntasks, seed, size)
+
+
+def build_kernel(name: str, raw: dict[str, Any] | UserSpec) -> UserKernel:
+    """A Kernel from a user spec; imports the callable now so a bad reference fails early."""
+    spec = raw if isinstance(raw, UserSpec) else parse_spec(name, raw)
+    fn = resolve(spec.callable, spec.path)
+    for ref in (spec.tasks, spec.check):
+        if ref is not None:
+            resolve(ref, spec.path)
+    return UserKernel(
+        name=name,
+        kind=KIND,
+        unit=spec.unit,
+        run=functools.partial(call_task, spec.callable, spec.path),
+        work=functools.partial(_work, spec.unit),
+        check=functools.partial(check_results, spec),
+        compile=functools.partial(warm, spec.callable, spec.path),
+        description=f"user function {spec.callable}: {(fn.__doc__ or '').strip()[:80]}",
+        spec=spec,
+    )
+
+
+def unpicklable_backends(spec: UserSpec, backends: Sequence[str]) -> dict[str, str]:
+    """Backends (of those given) that cannot ship spec's function to workers, with the reason."""
+    from coresweep.backends import BACKENDS
+
+    fn = resolve(spec.callable, spec.path)
+    out = {}
+    for b in backends:
+        if b in BACKENDS and BACKENDS[b].separate_processes:
+            problem = pickle_problem(fn, pickler_for(b))
+            if problem:
+                out[b] = (
+                    f"{spec.callable} cannot be pickled by {pickler_for(b)} (a lambda or a "
+                    f"closure?), so {b} cannot send it to its worker processes: {problem}"
+                )
+    return out
+
+
+def runs_on(kernel: Kernel, backend: str) -> bool:
+    """False (with a warning saying why) when a backend cannot ship this user kernel."""
+    spec = getattr(kernel, "spec", None)
+    if spec is None:
+        return True
+    problem = unpicklable_backends(spec, [backend]).get(backend)
+    if problem:
+        log.warning("user kernel %s: %s; not measured on %s", kernel.name, problem, backend)
+    return problem is None

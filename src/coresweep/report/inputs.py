@@ -1,0 +1,155 @@
+"""What a report reads from a results folder, and what it found missing, partial or broken.
+
+A results folder may be incomplete (an interrupted run, a disabled experiment, a table
+written by hand): the report is still built, and says per experiment what it had.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyarrow import ArrowException
+
+from coresweep.claims import CLAIMS
+from coresweep.config import ConfigError
+from coresweep.experiments import EXPERIMENTS
+from coresweep.measure.provenance import machine_label
+
+log = logging.getLogger("coresweep")
+
+#: table states; only "ok" and "partial" tables are used
+STATES = ("ok", "partial", "missing", "disabled", "empty", "unreadable", "not implemented")
+
+
+class CorruptTable(ValueError):
+    """A results table that cannot be read: the message names the file."""
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """What the report found for one experiment, in words a reader understands."""
+
+    experiment: str
+    state: str
+    detail: str
+    path: str = ""
+    rows: int = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.state in ("ok", "partial")
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report is built from."""
+
+    results: Path
+    machine: str
+    provenance: dict[str, Any]
+    run: dict[str, Any]  # results/run.json: the validated config and the granted cores
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    status: dict[str, TableStatus] = field(default_factory=dict)
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        return self.run.get("config")
+
+    @property
+    def problems(self) -> list[str]:
+        """Errors the user must hear about (the report is written all the same)."""
+        return [s.detail for s in self.status.values() if s.state == "unreadable"]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read one parquet table; CorruptTable naming the file when it cannot be read."""
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, ArrowException) as exc:
+        raise CorruptTable(f"corrupt table {path}: {exc}") from exc
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A small JSON side file (provenance, run); {} when absent or unreadable."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        log.error("cannot read %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def experiment_names() -> list[str]:
+    """Registered experiments, then those the claims name but no module implements yet."""
+    names = list(EXPERIMENTS)
+    return names + [c.experiment for c in CLAIMS.values() if c.experiment not in names]
+
+
+def _planned_ids(name: str, run: dict[str, Any]) -> set[str] | None:
+    """Point ids the recorded config planned for an experiment; None when unknown."""
+    config, cores = run.get("config"), run.get("cores")
+    if not config or not isinstance(cores, int):
+        return None
+    try:
+        return {p.id for p in EXPERIMENTS[name].points(config, cores)}
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _enabled(name: str, run: dict[str, Any]) -> bool | None:
+    section = (run.get("config") or {}).get("experiments", {}).get(name)
+    return None if section is None else bool(section.get("enabled", True))
+
+
+def table_status(name: str, results: Path, run: dict[str, Any]) -> tuple[TableStatus, Any]:
+    """The state of one experiment's table, and the table when it is usable."""
+    path = results / "tables" / f"{name}.parquet"
+    rel = str(path)
+    if name not in EXPERIMENTS:
+        return TableStatus(
+            name, "not implemented", f"no experiment named '{name}' in this coresweep version"
+        ), None
+    if not path.exists():
+        if _enabled(name, run) is False:
+            why = f"experiment '{name}' is disabled in the config (experiments.{name}.enabled)"
+            return TableStatus(name, "disabled", why, rel), None
+        return TableStatus(name, "missing", f"no table {rel}: experiment '{name}' did not run"), None
+    try:
+        table = read_table(path)
+    except CorruptTable as exc:
+        log.error("%s", exc)
+        return TableStatus(name, "unreadable", str(exc), rel), None
+    if table.empty:
+        return TableStatus(name, "empty", f"table {rel} has no rows", rel), None
+    planned = _planned_ids(name, run)
+    have = set(table["point"]) if "point" in table else None
+    if planned and have is not None and not planned <= have:
+        lost = sorted(planned - have)
+        detail = (
+            f"table {rel} lacks {len(lost)} of {len(planned)} planned points "
+            f"(e.g. {', '.join(lost[:3])})"
+        )
+        return TableStatus(name, "partial", detail, rel, len(table)), table
+    return TableStatus(name, "ok", f"{len(table)} rows in {rel}", rel, len(table)), table
+
+
+def load_inputs(results: Path) -> ReportInputs:
+    """Read provenance, the run record and every experiment's table that exists."""
+    prov = read_json(results / "provenance.json")
+    run = read_json(results / "run.json")
+    inputs = ReportInputs(
+        results, machine_label(prov) if prov else "unknown machine", prov, run
+    )
+    for name in experiment_names():
+        status, table = table_status(name, results, run)
+        inputs.status[name] = status
+        if table is not None:
+            inputs.tables[name] = table
+    return inputs

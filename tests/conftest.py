@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny configs and a guard that no test leaves child processes behind."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from coresweep.measure.cleanup import reap_descendants
+
+
+# multiprocessing's per-interpreter helpers live until the interpreter exits, by design;
+# `coresweep measure` reaps them at exit (measure.cleanup), a long-lived pytest cannot
+INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        cmd = " ".join(p.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+    return not any(h in cmd for h in INTERPRETER_HELPERS)
+
+
+def _describe(p: psutil.Process) -> str:
+    try:
+        return f"{p.pid} {' '.join(p.cmdline())[:120]}"
+    except psutil.NoSuchProcess:
+        return f"{p.pid} (gone)"
+
+
+@pytest.fixture
+def no_leftover_children():
+    """Fail the test if it leaves any child process alive."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    new = [
+        p for p in psutil.Process().children(recursive=True) if p.pid not in before and _running(p)
+    ]
+    _, alive = psutil.wait_procs(new, timeout=5)  # shutdown may still be reaping
+    after = [p for p in alive if _running(p)]
+    reap_descendants()
+    assert not after, f"left behind: {[_describe(p) for p in after]}"

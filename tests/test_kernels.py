@@ -1,0 +1,83 @@
+"""Kernels: correct against their references, deterministic, identical across implementations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coresweep.kernels import KERNELS, Task, get_kernel, make_tasks
+from coresweep.kernels.montecarlo import hits_numba, hits_python
+
+SIZES = {"mc-python": 2000, "mc-numba": 20000, "dgemm": 64, "triad": 1000}
+
+
+def _run(name: str, ntasks: int = 4, seed: int = 7) -> tuple[list[Task], list]:
+    k = get_kernel(name)
+    tasks = make_tasks(SIZES[name], ntasks, seed)
+    if k.compile:
+        k.compile()
+    if k.prepare:
+        k.prepare(SIZES[name], ntasks, seed)
+    return tasks, [k.run(t) for t in tasks]
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_kernel_passes_its_reference_check(name):
+    tasks, results = _run(name)
+    check = get_kernel(name).check(tasks, results)
+    assert check.ok, check.detail
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_kernel_is_deterministic_for_the_same_seed(name):
+    assert _run(name)[1] == _run(name)[1]
+
+
+def test_per_task_seeds_come_from_seedsequence_spawn():
+    tasks = make_tasks(10, 3, 42)
+    expected = [
+        int(c.generate_state(1, dtype=np.uint64)[0]) for c in np.random.SeedSequence(42).spawn(3)
+    ]
+    assert [t.seed for t in tasks] == expected
+    assert len({t.seed for t in tasks}) == 3
+
+
+def test_python_and_numba_monte_carlo_count_the_same_hits():
+    for seed in (1, 2**63 + 5, 123456789):
+        assert hits_python(5000, seed) == int(hits_numba(5000, np.uint64(seed)))
+
+
+def test_monte_carlo_check_rejects_a_wrong_count():
+    tasks, results = _run("mc-numba")
+    bad = [r // 2 for r in results]
+    assert not get_kernel("mc-numba").check(tasks, bad).ok
+
+
+def test_dgemm_check_rejects_a_wrong_block():
+    tasks, results = _run("dgemm")
+    bad = [results[0] * (1 + 1e-6), *results[1:]]
+    assert not get_kernel("dgemm").check(tasks, bad).ok
+
+
+def test_triad_check_rejects_a_wrong_sum():
+    tasks, results = _run("triad")
+    assert not get_kernel("triad").check(tasks, [r + 1.0 for r in results]).ok
+
+
+@pytest.mark.parametrize("name", ["mc-numba", "triad"])
+def test_prange_batch_matches_per_task_results(name):
+    k = get_kernel(name)
+    tasks, results = _run(name)
+    k.compile_parallel()
+    assert k.run_parallel(tasks) == results
+
+
+def test_unknown_kernel_names_the_known_ones():
+    with pytest.raises(KeyError, match="known: .*mc-python"):
+        get_kernel("nope")
+
+
+def test_work_units_match_the_kernel_definition():
+    assert get_kernel("dgemm").work(10) == 2000.0
+    assert get_kernel("mc-python").work(10) == 10.0
+    assert get_kernel("triad").work(10) == 24.0 * 10 * 10

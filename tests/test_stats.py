@@ -1,0 +1,85 @@
+"""Statistics and scaling models on known inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson, karp_flatt
+from coresweep.analysis.stats import (
+    differ,
+    median_ci,
+    outlier_mask,
+    ratio_ci,
+    stability_flags,
+    summarize,
+)
+
+
+def test_median_ci_brackets_the_median_and_is_reproducible():
+    x = np.random.default_rng(0).normal(10, 1, 40)
+    med, lo, hi = median_ci(x)
+    assert lo <= med <= hi
+    assert hi - lo < 1.5
+    assert median_ci(x) == (med, lo, hi)
+
+
+def test_median_ci_of_constant_samples_has_zero_width():
+    assert median_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+
+
+def test_mad_rule_finds_the_outlier_only():
+    mask = outlier_mask([1.0, 1.01, 0.99, 1.02, 0.98, 5.0])
+    assert mask.tolist() == [False] * 5 + [True]
+
+
+def test_summary_reports_spread_and_outliers():
+    s = summarize([1.0, 1.01, 0.99, 1.02, 0.98, 5.0])
+    assert s.n == 6 and s.outliers == 1 and s.max == 5.0
+    assert s.cv > 0.5
+    assert s.rel_halfwidth >= 0
+
+
+def test_ratio_ci_brackets_a_known_ratio():
+    rng = np.random.default_rng(1)
+    a = 2.0 + rng.normal(0, 0.02, 30)
+    b = 1.0 + rng.normal(0, 0.01, 30)
+    r, lo, hi = ratio_ci(a, b)
+    assert lo < 2.0 < hi and abs(r - 2.0) < 0.05
+
+
+def test_differ_needs_both_the_interval_and_the_threshold():
+    rng = np.random.default_rng(2)
+    a = 1.0 + rng.normal(0, 0.001, 30)
+    assert differ(a * 1.5, a)[0]
+    assert not differ(a * 1.02, a, threshold=0.05)[0]  # CI excludes 1 but below threshold
+    assert not differ(a, a)[0]
+
+
+def test_stability_flags_name_each_problem():
+    assert stability_flags([1.0, 1.0, 1.0]) == []
+    assert "cv>10%" in stability_flags([1.0, 1.5, 0.6, 1.2])
+    assert "samples<1ms" in stability_flags([0.0005, 0.0005])
+    assert "slow-first-run" in stability_flags([1.0, 1.0], first_run=3.0)
+    assert "min/max>50%-from-mean" in stability_flags([1.0, 1.0, 1.0, 4.0])
+
+
+def test_karp_flatt_is_zero_for_ideal_and_one_for_no_speedup():
+    assert karp_flatt(2.0, 2) == pytest.approx(0.0)
+    assert karp_flatt(1.0, 4) == pytest.approx(1.0)
+    assert math.isnan(karp_flatt(1.0, 1))
+
+
+def test_amdahl_fit_recovers_the_serial_fraction():
+    ps = np.array([1, 2, 4, 8, 16])
+    f, se = fit_serial_fraction(ps, amdahl(ps, 0.1))
+    assert f == pytest.approx(0.1, abs=1e-6)
+    g, _ = fit_serial_fraction(ps, gustafson(ps, 0.2), model="gustafson")
+    assert g == pytest.approx(0.2, abs=1e-6)
+
+
+def test_amdahl_fit_is_undetermined_with_one_core_count():
+    f, se = fit_serial_fraction([2, 2], [1.8, 1.9])
+    assert math.isnan(f)
