@@ -7,7 +7,6 @@ import pytest
 
 from coresweep.measure.cleanup import reap_descendants
 
-
 # multiprocessing's per-interpreter helpers live until the interpreter exits, by design;
 # `coresweep measure` reaps them at exit (measure.cleanup), a long-lived pytest cannot
 INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")

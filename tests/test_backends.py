@@ -95,7 +95,16 @@ def test_interrupted_measure_leaves_no_child_process(tmp_path):
     )
     out = tmp_path / "raw.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "coresweep.cli", "measure", "--spec", point.to_json(), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "coresweep.cli",
+            "measure",
+            "--spec",
+            point.to_json(),
+            "--out",
+            str(out),
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -113,3 +122,16 @@ def test_interrupted_measure_leaves_no_child_process(tmp_path):
     gone, alive = psutil.wait_procs(kids, timeout=10)
     assert not alive, f"left behind: {[p.pid for p in alive]}"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["serial", "threads", "processes-fork"])
+def test_pin_puts_each_worker_on_its_own_cpu(name, no_leftover_children):
+    cpus = sorted(os.sched_getaffinity(0))
+    p = 1 if name == "serial" else min(2, len(cpus))
+    with make_backend(name, p) as b:
+        b.start()
+        pinned = b.pin(cpus)
+        assert sorted(pinned.values()) == cpus[:p]
+        for wid, cpu in pinned.items():
+            assert os.sched_getaffinity(wid) == {cpu}
+    os.sched_setaffinity(0, cpus)  # serial pins the calling thread: undo it

@@ -52,9 +52,13 @@ def test_schema_errors_name_the_key(bad, needle):
 
 
 def test_unknown_kernel_and_backend_name_the_allowed_values():
-    with pytest.raises(cfg.ConfigError, match=r"experiments.scaling.kernels: unknown kernel 'fft'.*mc-numba"):
+    with pytest.raises(
+        cfg.ConfigError, match=r"experiments.scaling.kernels: unknown kernel 'fft'.*mc-numba"
+    ):
         plan(_scaling(kernels=["fft"]), 2)
-    with pytest.raises(cfg.ConfigError, match=r"experiments.scaling.backends: unknown backend 'mpi'.*threads"):
+    with pytest.raises(
+        cfg.ConfigError, match=r"experiments.scaling.backends: unknown backend 'mpi'.*threads"
+    ):
         plan(_scaling(backends=["mpi"]), 2)
 
 
@@ -99,3 +103,11 @@ def test_unknown_key_in_file_exits_2(tmp_path):
     )
     assert r.returncode == 2
     assert "['backend']" in r.stderr and "backends" in r.stderr
+
+
+def test_pinning_more_workers_than_the_affinity_set_is_refused():
+    c = _scaling(p=[usable_cores() + 1], kernels=["mc-python"], backends=["threads"])
+    c["cores"]["oversubscribe"] = True
+    c["protocol"]["pin_workers"] = True
+    with pytest.raises(cfg.ConfigError, match="protocol.pin_workers.*affinity set"):
+        plan(c, 64)

@@ -282,7 +282,7 @@ def _write_pki(d: Path, ca_name: str) -> dict[str, str]:
     from cryptography.x509.oid import NameOID
 
     d.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -392,6 +392,12 @@ def test_tls_certificate_from_another_ca_is_refused(tls_cluster: tuple[str, dict
     with pytest.raises(RuntimeError, match=f"cannot reach scheduler at {address} within 3 s"):
         DaskClusterBackend(1, address=address, security=rogue, connect_timeout=3).start()
     assert time.monotonic() - t0 < 15
+
+
+def test_security_with_plain_tcp_is_refused(tls_cluster: tuple[str, dict, Path]) -> None:
+    _, pki, _ = tls_cluster
+    with pytest.raises(RuntimeError, match="is not tls://"):
+        DaskClusterBackend(1, address="tcp://127.0.0.1:1", security=pki).start()
 
 
 def test_security_dict_is_validated(tmp_path: Path) -> None:

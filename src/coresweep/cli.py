@@ -86,6 +86,12 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_advise(args: argparse.Namespace) -> int:
+    from coresweep.advise import run_command
+
+    return run_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="coresweep", description=__doc__.splitlines()[0])
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -114,6 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("env", help="print provenance of this machine as JSON")
     p.add_argument("--out", help="write here instead of printing")
     p.set_defaults(fn=cmd_env)
+
+    p = sub.add_parser("advise", help="time your own function on every backend; get advice")
+    p.add_argument("callable", help="package.module:function, called as function(*args)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--tasks", help="package.module:factory; factory(ntasks, seed) -> arg tuples")
+    how.add_argument("--args", help='JSON list of argument lists, e.g. "[[1, 2], [3, 4]]"')
+    p.add_argument("--check", help="package.module:check; check(tasks, results) -> bool")
+    p.add_argument("--releases-gil", choices=["true", "false"], help="your note; measured anyway")
+    p.add_argument("--cores", default="auto", help='e.g. "1,2" (default: 1, 2, 4 .. usable)')
+    p.add_argument("--oversubscribe", action="store_true", help="allow cores above the usable")
+    p.add_argument("--backends", help="comma list (default: every backend a function can use)")
+    p.add_argument("--ntasks", type=int, help="tasks per pass (default: ~0.3 s of serial work)")
+    p.add_argument("--budget-seconds", type=float, default=120.0)
+    p.add_argument("--seed", type=int, default=20261125)
+    p.add_argument("--path", action="append", help="put on sys.path first (default: .)")
+    p.add_argument("--json", help="also write the advice as JSON here (updated per backend)")
+    p.set_defaults(fn=cmd_advise)
     return ap
 
 

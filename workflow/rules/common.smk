@@ -34,6 +34,13 @@ def get_tables(wildcards=None):
     return [f"results/tables/{e}.parquet" for e in ACTIVE_EXPERIMENTS]
 
 
+def get_claim_quotes():
+    """Claim id -> the article's words, for the captions of Snakemake's report."""
+    from coresweep.claims import CLAIMS
+
+    return {c.id: c.quote for c in CLAIMS.values()}
+
+
 def get_final_outputs():
     return [
         "results/claims.csv",

@@ -9,6 +9,7 @@ an exception or Ctrl-C.
 from __future__ import annotations
 
 import functools
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -55,6 +56,21 @@ class Backend(ABC):
     @abstractmethod
     def shutdown(self) -> None:
         """Stop all workers; safe to call twice."""
+
+    def worker_ids(self) -> list[int]:
+        """OS ids (pids, or native thread ids) of the workers, for pinning; [] if unknown."""
+        return []
+
+    def pin(self, cpus: Sequence[int]) -> dict[int, int]:
+        """Pin worker i to cpus[i] with os.sched_setaffinity; returns {worker id: cpu}."""
+        ids = self.worker_ids()
+        if not ids:
+            return {}
+        if len(cpus) < len(ids):
+            raise ValueError(f"{self.name}: {len(ids)} workers but only {len(cpus)} CPUs to pin to")
+        for wid, cpu in zip(ids, cpus, strict=False):
+            os.sched_setaffinity(wid, {cpu})
+        return dict(zip(ids, cpus, strict=False))
 
     def describe(self) -> dict[str, Any]:
         """What to record about this backend next to its results."""

@@ -6,8 +6,14 @@ Two ways to get workers:
   address given as ``address=`` or in the environment variable ``CORESWEEP_DASK_SCHEDULER``
   (``tcp://host:8786`` or ``tls://host:8786``);
 * ``jobqueue={...}``: start a ``dask_jobqueue.SLURMCluster`` with these keyword arguments
-  (``queue``, ``account``, ``cores``, ``memory``, ``walltime``, ...), submit ``workers`` SLURM
-  jobs (``scale(jobs=workers)``) and connect to it.
+  (``queue``, ``account``, ``cores``, ``memory``, ``walltime``, ...), submit SLURM jobs for
+  ``workers`` workers and connect to it. Defaults ``cores=1, processes=1, memory="1GB"``:
+  one single-threaded worker per job, so ``scale(jobs=workers)``; with ``processes=k`` per
+  job, ``ceil(workers / k)`` jobs.
+
+Where the address comes from: the constructor's ``address``/``jobqueue``; else the class-wide
+defaults set with ``DaskClusterBackend.configure(...)`` (the config); else
+``CORESWEEP_DASK_SCHEDULER``.
 
 ``security={"ca_file": ..., "cert": ..., "key": ...}`` turns on TLS with a client
 certificate (``require_encryption=True``): the same CA must have signed the scheduler's and
@@ -215,6 +221,11 @@ class DaskClusterBackend(Backend):
                         f"{self.name}: scheduler at {address} speaks TLS: give security "
                         f"{{{', '.join(SECURITY_KEYS)}}}"
                     )
+                if security is not None and not address.startswith("tls://"):
+                    raise RuntimeError(
+                        f"{self.name}: security (TLS) is set, but the scheduler address "
+                        f"{address} is not tls://"
+                    )
             self.address = address
             t = self.connect_timeout
             try:
@@ -330,19 +341,26 @@ class DaskClusterBackend(Backend):
             if usable:
                 alone_since = None
                 continue
-            pending = sum(not f.done() for f in futures)
-            if pinned:
-                raise RuntimeError(
-                    f"{self.name}: the workers {sorted(selected)} left the scheduler at "
-                    f"{self.address} with {pending} tasks pending (see the worker logs)"
-                )
             alone_since = alone_since or time.monotonic()
-            if time.monotonic() - alone_since > self.workers_timeout:
-                raise RuntimeError(
-                    f"{self.name}: no worker connected to the scheduler at {self.address} for "
-                    f"{_fmt_s(self.workers_timeout)} with {pending} tasks pending "
-                    "(workers died? see their logs)"
+            if pinned:
+                why = f"the workers {sorted(selected)} left the scheduler at {self.address}"
+            elif time.monotonic() - alone_since > self.workers_timeout:
+                why = (
+                    f"no worker connected to the scheduler at {self.address} for "
+                    f"{_fmt_s(self.workers_timeout)}"
                 )
+            else:
+                continue
+            pending = sum(not f.done() for f in futures)
+            self._client.cancel(futures)
+            raise RuntimeError(
+                f"{self.name}: {why} with {pending} tasks pending (workers died? see their logs)"
+            )
+
+    def worker_ids(self) -> list[int]:
+        # the workers may live on other hosts, where a local pid means nothing: placing them
+        # on cores is the cluster's job (SLURM task/affinity or cgroups), not this process's
+        return []
 
     def shutdown(self) -> None:
         client, self._client = self._client, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -15,8 +16,12 @@ class DaskLocalBackend(Backend):
     name = "dask"
     processes: ClassVar[bool] = True
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, threads_per_worker: int = 1) -> None:
         super().__init__(workers)
+        if threads_per_worker < 1:
+            raise ValueError(f"{self.name}: threads_per_worker must be >= 1")
+        #: threads inside each worker process (a processes x threads hybrid when > 1)
+        self.threads_per_worker = threads_per_worker
         self._cluster: Any = None
         self._client: Any = None
 
@@ -25,7 +30,7 @@ class DaskLocalBackend(Backend):
             # TCP on loopback only; nothing listens on a public interface
             return {
                 "n_workers": self.workers,
-                "threads_per_worker": 1,
+                "threads_per_worker": self.threads_per_worker,
                 "processes": True,
                 "host": "127.0.0.1",
             }
@@ -52,6 +57,13 @@ class DaskLocalBackend(Backend):
             raise RuntimeError(f"{self.name} backend not started")
         futures = self._client.map(fn, list(items), pure=False)
         return self._client.gather(futures)
+
+    def worker_ids(self) -> list[int]:
+        if self._client is None:
+            return []
+        if not self.processes:
+            return []  # the worker threads of an in-process cluster are not addressable
+        return sorted(self._client.run(os.getpid).values())
 
     def shutdown(self) -> None:
         if self._client is not None:

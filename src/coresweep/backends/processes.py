@@ -47,6 +47,10 @@ class ProcessesBackend(Backend):
             raise RuntimeError(f"{self.name} backend not started")
         return self._pool.map(fn, items, chunksize=1)
 
+    def worker_ids(self) -> list[int]:
+        # Pool keeps its worker Process objects in _pool; no public accessor exists
+        return [p.pid for p in getattr(self._pool, "_pool", [])]
+
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ class SerialBackend(Backend):
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         return [fn(x) for x in items]
+
+    def worker_ids(self) -> list[int]:
+        return [threading.get_native_id()]
 
     def shutdown(self) -> None:
         pass

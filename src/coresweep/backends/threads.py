@@ -10,10 +10,11 @@ from typing import Any
 from coresweep.backends.base import Backend, Init
 
 
-def _init_then_wait(init: Init | None, barrier: threading.Barrier) -> None:
+def _init_then_wait(init: Init | None, barrier: threading.Barrier) -> int:
     if init is not None:
         init()
     barrier.wait(timeout=120)
+    return threading.get_native_id()
 
 
 class ThreadsBackend(Backend):
@@ -22,6 +23,7 @@ class ThreadsBackend(Backend):
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
         self._pool: ThreadPoolExecutor | None = None
+        self._tids: list[int] = []
 
     def start(self, init: Init | None = None) -> None:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="coresweep")
@@ -30,8 +32,10 @@ class ThreadsBackend(Backend):
         barrier = threading.Barrier(self.workers + 1)
         futures = [self._pool.submit(_init_then_wait, init, barrier) for _ in range(self.workers)]
         barrier.wait(timeout=120)
-        for f in futures:
-            f.result()
+        self._tids = [f.result() for f in futures]
+
+    def worker_ids(self) -> list[int]:
+        return list(self._tids)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if self._pool is None:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from coresweep.config import ConfigError
-from coresweep.experiments import scaling, task_size
+from coresweep.experiments import communication, memory, scaling, task_size
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.records import Point
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (scaling.EXPERIMENT, task_size.EXPERIMENT)}
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        scaling.EXPERIMENT,
+        task_size.EXPERIMENT,
+        memory.EXPERIMENT,
+        communication.EXPERIMENT,
+    )
+}
 
 
 def get_experiment(name: str) -> Experiment:

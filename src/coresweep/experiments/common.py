@@ -9,7 +9,7 @@ import psutil
 
 from coresweep.config import ConfigError
 from coresweep.kernels import Kernel, UserKernelError, get_kernel
-from coresweep.measure.cores import usable_cores
+from coresweep.measure.cores import affinity, usable_cores
 
 
 def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> list[int]:
@@ -44,6 +44,16 @@ def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) ->
 def pool_size(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> int:
     """One worker count p: "auto" = the largest p core_counts allows, or an explicit integer."""
     return core_counts("auto" if spec == "auto" else [spec], cores_cfg, granted, key)[-1]
+
+
+def check_pinning(protocol: dict[str, Any], workers: int, key: str) -> None:
+    """Pinning puts each worker on its own CPU: refuse more workers than the affinity set."""
+    cpus = affinity()
+    if protocol.get("pin_workers") and workers > len(cpus):
+        raise ConfigError(
+            f"config key protocol.pin_workers: {key} asks for {workers} pinned workers but the "
+            f"affinity set has only {len(cpus)} CPUs {cpus}; lower p or turn pinning off"
+        )
 
 
 def kernels_from(

@@ -24,6 +24,7 @@ from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import (
     backend_names,
     check_memory,
+    check_pinning,
     core_counts,
     kernel_params,
     kernel_size,
@@ -32,6 +33,7 @@ from coresweep.experiments.common import (
 )
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.kernels.user import runs_on
+from coresweep.measure.cores import affinity
 from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
@@ -77,6 +79,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
                     modes["strong"] = {"size": size, "ntasks": cfg["strong_tasks"]}
                 if "weak" in cfg["modes"]:
                     modes["weak"] = {"size": size, "ntasks": cfg["weak_tasks_per_worker"] * p}
+                check_pinning(config["protocol"], p, f"{key}.p={p}")
                 worst = max(m["ntasks"] for m in modes.values())
                 workers = 1 if b in ("threads", "dask-threads", "numba-parallel") else p
                 check_memory(
@@ -101,7 +104,8 @@ def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     kernel = get_kernel(prm["kernel"], prm.get("user_kernels"))
     p, seed = prm["p"], prm["seed"]
-    protocol = Protocol.from_config(prm["protocol"])
+    protocol_cfg = prm["protocol"]
+    protocol = Protocol.from_config(protocol_cfg)
     modes = prm["modes"]
 
     batch = BACKENDS[prm["backend"]].batch
@@ -125,6 +129,7 @@ def measure(point: Point) -> dict[str, Any]:
         _, t = timed(lambda: backend.start(chain_init(*steps)))
         startup_s = t.wall
         log.info("%s started in %.3f s (compile %.3f s)", prm["backend"], startup_s, compile_s)
+        pinned = backend.pin(affinity()) if protocol_cfg.get("pin_workers") else {}
         pools = inner_pools(backend)
         fn = kernel.run_parallel if backend.batch else kernel.run
         arms = {mode: functools.partial(backend.map, fn, tasks[mode]) for mode in modes}
@@ -166,6 +171,7 @@ def measure(point: Point) -> dict[str, Any]:
         "startup_s": startup_s,
         "compile_s": compile_s,
         "inner_pools": pools,
+        "pinned": {str(k): v for k, v in pinned.items()},
         "backend_info": info,
         "modes": out_modes,
     }
@@ -249,7 +255,7 @@ def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
     df["karp_flatt"] = [karp_flatt(s, p) for s, p in zip(df.speedup, df.p, strict=True)]
     serial_rate = df[df.backend == "serial"].set_index(["kernel", "mode", "size"])["rate"]
     df["rate_per_worker_vs_serial"] = [
-        (row.rate / row.p) / serial_rate.get((row.kernel, row["mode"], row["size"]), np.nan)
+        (row.rate / row.p) / serial_rate.get((row.kernel, row.mode, row.size), np.nan)
         for row in df.itertuples()
     ]
     return df.sort_values(["kernel", "mode", "backend", "p"]).reset_index(drop=True)

@@ -255,8 +255,8 @@ class DaskTransport(Transport):
 
     def exchange(self, payload: bytes) -> Any:
         with warnings.catch_warnings():
-            # "Large object ... detected in task graph": sending it is the point here
-            warnings.filterwarnings("ignore", message=".*[Ll]arge object")
+            # "Sending large graph": sending the message in the task is the point here
+            warnings.filterwarnings("ignore", message=".*[Ll]arge (graph|object)")
             return self._backend.map(identity, [payload])[0]
 
     def close(self) -> None:

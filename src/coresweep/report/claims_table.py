@@ -61,8 +61,7 @@ def why_not_run(
     if not status.usable:
         return status.detail
     return (
-        f"experiment '{exp}' ran ({ran_rows} rows) but its table lacks the points that "
-        f"decide {cid}"
+        f"experiment '{exp}' ran ({ran_rows} rows) but its table lacks the points that decide {cid}"
     )
 
 
@@ -94,9 +93,7 @@ def claims_frame(
             "rule": claim.rule,
         }
         if v is None:
-            reason = why_not_run(
-                cid, st, failures.get(claim.experiment), st.rows if st else None
-            )
+            reason = why_not_run(cid, st, failures.get(claim.experiment), st.rows if st else None)
             row |= {
                 "verdict": "not run",
                 "evidence": reason,

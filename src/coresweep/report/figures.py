@@ -51,7 +51,11 @@ def assign_figures(claims: pd.DataFrame, plots: dict[str, list[Path]]) -> list[F
             home = by[0] if by else (own[0] if own else "")
             figures.append(Figure(path, experiment, home, by))
     order = {cid: i for i, cid in enumerate(CLAIMS)}
-    return sorted(figures, key=lambda f: (order.get(f.home, len(order)), f.path.name))
+    # within a claim: the figures its verdict names first
+    return sorted(
+        figures,
+        key=lambda f: (order.get(f.home, len(order)), f.home not in f.cited_by, f.path.name),
+    )
 
 
 def figures_of(claim: str, figures: list[Figure]) -> list[Figure]:

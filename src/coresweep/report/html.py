@@ -122,8 +122,10 @@ def tally(claims: pd.DataFrame) -> str:
 
 def status_table(inputs: ReportInputs) -> str:
     df = pd.DataFrame(
-        [{"experiment": s.experiment, "state": s.state, "detail": s.detail}
-         for s in inputs.status.values()]  # fmt: skip
+        [
+            {"experiment": s.experiment, "state": s.state, "detail": s.detail}
+            for s in inputs.status.values()
+        ]  # fmt: skip
     )
     return frame_html(df)
 
@@ -154,7 +156,9 @@ def _evidence_list(text: str) -> str:
     return "<ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>"
 
 
-def claim_section(row: Any, figures: list[Figure], numbers: dict[str, int], fr: FigureRenderer) -> str:
+def claim_section(
+    row: Any, figures: list[Figure], numbers: dict[str, int], fr: FigureRenderer
+) -> str:
     claim = CLAIMS[row.claim]
     cls = "sv-" + row.verdict.replace(" ", "")
     parts = [
@@ -217,18 +221,23 @@ def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
         "memory": f"{mem / 2**30:.1f} GiB" if mem else "?",
         "governor / turbo": f"{m.get('governor')} / {m.get('turbo')}",
         "OS": " ".join(str(v) for v in prov.get("os", {}).values()),
-        "Python": str(py.get("version", "?")).split()[0] + f" (switch interval {py.get('switch_interval')} s)",
+        "Python": str(py.get("version", "?")).split()[0]
+        + f" (switch interval {py.get('switch_interval')} s)",
         "BLAS": blas or "?",
         "Numba threading layer": str(prov.get("numba", {}).get("threading_layer")),
         "start method": str(prov.get("multiprocessing_start_method")),
-        "thread variables": ", ".join(f"{k}={v}" for k, v in prov.get("env", {}).items()) or "none set",
+        "thread variables": ", ".join(f"{k}={v}" for k, v in prov.get("env", {}).items())
+        or "none set",
         "git commit": f"{commit}{dirty}",
     }
 
 
 def _hashes(inputs: ReportInputs) -> str:
     hashes = {
-        h for t in inputs.tables.values() if "provenance_hash" in t for h in t.provenance_hash.unique()
+        h
+        for t in inputs.tables.values()
+        if "provenance_hash" in t
+        for h in t.provenance_hash.unique()
     }
     if len(hashes) <= 1:
         return "<p>Every point was measured with the same provenance.</p>"
@@ -244,7 +253,11 @@ def provenance_section(inputs: ReportInputs) -> str:
         facts = "<p class='warn'>No results/provenance.json: machine and versions unknown.</p>"
     else:
         kv = _machine_facts(prov)
-        facts = "<dl class='kv'>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in kv.items()) + "</dl>"
+        facts = (
+            "<dl class='kv'>"
+            + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in kv.items())
+            + "</dl>"
+        )
         pk = pd.DataFrame(sorted(prov.get("packages", {}).items()), columns=["package", "version"])
         facts += f"<details><summary>Package versions</summary>{frame_html(pk)}</details>"
     config = inputs.config
@@ -264,7 +277,9 @@ def provenance_section(inputs: ReportInputs) -> str:
 def reproduce_commands(inputs: ReportInputs) -> str:
     """The exact commands that measure this run again (same commit, same config, same cores)."""
     git = inputs.provenance.get("git", {})
-    cores = inputs.run.get("cores") or inputs.provenance.get("machine", {}).get("usable_cores", "all")
+    cores = inputs.run.get("cores") or inputs.provenance.get("machine", {}).get(
+        "usable_cores", "all"
+    )
     lines = [
         "git clone <coresweep repository> coresweep && cd coresweep",
         f"git checkout {git.get('commit', '<commit>')}",
@@ -318,7 +333,8 @@ def render_html(
     sections = [claim_section(r, figures, numbers, fr) for r in claims.itertuples()]
     others = [f for f in figures if not f.home]
     other_html = (
-        "<h2 id='other-figures'>Other figures</h2>" + "".join(fr.draw(f, numbers[f.anchor]) for f in others)
+        "<h2 id='other-figures'>Other figures</h2>"
+        + "".join(fr.draw(f, numbers[f.anchor]) for f in others)
         if others
         else ""
     )

@@ -120,7 +120,9 @@ def table_status(name: str, results: Path, run: dict[str, Any]) -> tuple[TableSt
         if _enabled(name, run) is False:
             why = f"experiment '{name}' is disabled in the config (experiments.{name}.enabled)"
             return TableStatus(name, "disabled", why, rel), None
-        return TableStatus(name, "missing", f"no table {rel}: experiment '{name}' did not run"), None
+        return TableStatus(
+            name, "missing", f"no table {rel}: experiment '{name}' did not run"
+        ), None
     try:
         table = read_table(path)
     except CorruptTable as exc:
@@ -144,9 +146,7 @@ def load_inputs(results: Path) -> ReportInputs:
     """Read provenance, the run record and every experiment's table that exists."""
     prov = read_json(results / "provenance.json")
     run = read_json(results / "run.json")
-    inputs = ReportInputs(
-        results, machine_label(prov) if prov else "unknown machine", prov, run
-    )
+    inputs = ReportInputs(results, machine_label(prov) if prov else "unknown machine", prov, run)
     for name in experiment_names():
         status, table = table_status(name, results, run)
         inputs.status[name] = status

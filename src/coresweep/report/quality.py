@@ -94,7 +94,9 @@ def quality_frame(
     return pd.DataFrame(rows)
 
 
-def flagged_frame(tables: dict[str, pd.DataFrame], jobs: pd.DataFrame | None = None) -> pd.DataFrame:
+def flagged_frame(
+    tables: dict[str, pd.DataFrame], jobs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every row with a doubt: stability flags, a budget stop, a failed check, a drifting job."""
     out = []
     for name, t in tables.items():
@@ -111,14 +113,20 @@ def flagged_frame(tables: dict[str, pd.DataFrame], jobs: pd.DataFrame | None = N
                     "experiment": name,
                     "row": labels[i],
                     "flags": flags[i] or "-",
-                    "ci_halfwidth": t.at[i, "time_rel_halfwidth"] if "time_rel_halfwidth" in t else np.nan,
+                    "ci_halfwidth": t.at[i, "time_rel_halfwidth"]
+                    if "time_rel_halfwidth" in t
+                    else np.nan,
                     "stopped_on": t.at[i, "stopped_on"] if "stopped_on" in t else "",
                 }
             )
     if jobs is not None and not jobs.empty:
         bad = jobs[~jobs.readable | jobs.drift_flag.fillna(False).astype(bool)]
         for r in bad.itertuples():
-            why = r.detail if not r.readable else f"reference kernel drifted {r.drift:+.1%} during the job"
+            why = (
+                r.detail
+                if not r.readable
+                else f"reference kernel drifted {r.drift:+.1%} during the job"
+            )
             out.append({"experiment": r.experiment, "row": f"job {r.point}", "flags": why,
                         "ci_halfwidth": np.nan, "stopped_on": ""})  # fmt: skip
     return pd.DataFrame(out, columns=["experiment", "row", "flags", "ci_halfwidth", "stopped_on"])

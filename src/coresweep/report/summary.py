@@ -21,8 +21,10 @@ def md_table(df: pd.DataFrame) -> str:
 
 def render_summary(inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame) -> str:
     status = pd.DataFrame(
-        [{"experiment": s.experiment, "state": s.state, "detail": s.detail}
-         for s in inputs.status.values()]  # fmt: skip
+        [
+            {"experiment": s.experiment, "state": s.state, "detail": s.detail}
+            for s in inputs.status.values()
+        ]  # fmt: skip
     )
     parts = [
         "# coresweep summary\n",

@@ -66,7 +66,11 @@ def _per_worker_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
                 continue
             row = sub.loc[(backend, sharing)]
             lo, hi = row.pss_per_worker_ci_lo, row.pss_per_worker_ci_hi
-            err = None if np.isnan(lo) else [[row.pss_per_worker_mib - lo], [hi - row.pss_per_worker_mib]]
+            err = (
+                None
+                if np.isnan(lo)
+                else [[row.pss_per_worker_mib - lo], [hi - row.pss_per_worker_mib]]
+            )
             ax.errorbar(
                 row.pss_per_worker_mib,
                 y[i] + (0.15 if k else -0.15),

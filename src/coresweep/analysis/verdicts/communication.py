@@ -1,0 +1,114 @@
+"""Verdict for C5 from the communication table: thread round trips vs process round trips by size."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.experiments.base import Verdict
+
+PLOT = "communication_latency.svg"
+UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def size_label(size: int) -> str:
+    """8 B, 64 KiB, 16 MiB: binary units, as the sizes are chosen."""
+    for factor, unit in UNITS:
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} B"
+
+
+def threads_faster(row: pd.Series) -> bool | None:
+    """Is the thread reference faster than this process transport by more than the threshold?"""
+    if math.isnan(row.vs_thread_ci_lo) or math.isnan(row.vs_thread_ci_hi):
+        return None
+    if row.vs_thread_ci_lo > 1 + THRESHOLD:
+        return True
+    if row.vs_thread_ci_hi < 1 + THRESHOLD:
+        return False
+    return None
+
+
+def _rtt(row: pd.Series) -> str:
+    return f"{row.transport} {row.rtt_us:.4g} µs [{row.rtt_us_ci_lo:.4g}, {row.rtt_us_ci_hi:.4g}]"
+
+
+def _family(table: pd.DataFrame, family: str) -> tuple[dict[int, bool | None], list[str]]:
+    """Per size: is the thread reference faster than the fastest process transport?"""
+    procs = table[(table.family == family) & (table.kind == "process") & table.vs_thread.notna()]
+    outcomes: dict[int, bool | None] = {}
+    lines = []
+    for size, g in procs.groupby("size"):
+        best = g.loc[g.rtt_us.idxmin()]
+        ref = table[(table.transport == best.thread_ref) & (table["size"] == size)].iloc[0]
+        outcomes[int(size)] = threads_faster(best)
+        lines.append(
+            f"{size_label(int(size))}: {_rtt(ref)} vs {_rtt(best)} "
+            f"(x{best.vs_thread:.2f} [{best.vs_thread_ci_lo:.2f}, {best.vs_thread_ci_hi:.2f}])"
+        )
+    return outcomes, lines
+
+
+def crossover(outcomes: dict[int, bool | None]) -> str:
+    """Where the winner changes along the size ladder, in words."""
+    ahead = sorted(s for s, v in outcomes.items() if v)
+    level = sorted(s for s, v in outcomes.items() if v is False)
+    if not ahead:
+        return "threads faster at no size"
+    if not level:
+        return "threads faster at every size"
+    if max(level) < min(ahead):
+        return (
+            f"a process transport is as fast up to {size_label(max(level))}; threads pull "
+            f"ahead from {size_label(min(ahead))}"
+        )
+    if max(ahead) < min(level):
+        return (
+            f"threads faster up to {size_label(max(ahead))}; a process transport is as fast "
+            f"from {size_label(min(level))}"
+        )
+    return f"no single crossover: threads faster at {[size_label(s) for s in ahead]}"
+
+
+def _bandwidths(table: pd.DataFrame, family: str) -> str:
+    sub = table[table.family.isin(["threads", family])]
+    if sub.empty:
+        return ""
+    top = sub[sub["size"] == sub["size"].max()].sort_values("bandwidth_gbs", ascending=False)
+    parts = [f"{r.transport} {r.bandwidth_gbs:.3g} GB/s" for r in top.itertuples()]
+    return f"bandwidth at {size_label(int(top['size'].iloc[0]))}: " + ", ".join(parts)
+
+
+def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    """C5: the thread side round-trips faster than the fastest process transport, per size."""
+    if table.empty:
+        return []
+    scenarios: dict[str, bool | None] = {}
+    evidence, where = [], []
+    for family, label in (("multiprocessing", "thread queue vs processes"), ("dask", "Dask")):
+        outcomes, lines = _family(table, family)
+        if not outcomes:
+            continue
+        scenarios.update({f"{family} {size_label(s)}": v for s, v in outcomes.items()})
+        evidence.append(f"{label}: " + "; ".join(lines) + "; " + _bandwidths(table, family))
+        where.append(f"{label}: {crossover(outcomes)}")
+    cores = int(table.cores.max())
+    sizes = sorted(table["size"].unique())
+    conditions = (
+        f"ping-pong on {cores} core(s) of {machine}, messages {size_label(int(sizes[0]))} .. "
+        f"{size_label(int(sizes[-1]))}; faster = round-trip ratio CI above {1 + THRESHOLD:.2f}; "
+        + "; ".join(where)
+        + "; the thread queue passes a reference (nothing copied), shm-event copies each "
+        "message once into shared memory; the 'complex synchronization' half of the claim "
+        "(code and primitives needed) is not measured"
+    )
+    decided = {k: v for k, v in scenarios.items() if v is not None}
+    undecided = [k for k, v in scenarios.items() if v is None]
+    if undecided:
+        conditions += f"; undecided: {undecided}"
+    verdict = combine(decided) if decided else "inconclusive"
+    return [Verdict("C5", verdict, " | ".join(evidence), conditions, "communication", PLOT)]

@@ -1,0 +1,204 @@
+"""Ping-pong latency and bandwidth between threads and between processes (claim C5).
+
+For every transport (coresweep.measure.pingpong) and message size, round trips are sampled
+with the shared protocol, sizes interleaved. Bandwidth follows the usual ping-pong
+definition: message bytes / half the round trip. One job per transport family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdicts.communication import communication_verdicts
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import check_memory, core_counts, job_flags, point_id
+from coresweep.measure.pingpong import TRANSPORTS
+from coresweep.measure.sampling import Protocol, sample_arms
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "communication"
+FAMILIES = ("threads", "multiprocessing", "dask")
+#: the thread-side reference each transport is compared with
+THREAD_REF = {"multiprocessing": "thread-queue", "dask": "dask-threads"}
+COPIES_IN_FLIGHT = 8  # payload, echoes, pickles and first/last outputs at the largest size
+
+
+def sizes_for(transport: str, sizes: Sequence[int], dask_max: int) -> list[int]:
+    """Dask gets the ladder up to dask_max: a 64 MiB task argument takes seconds."""
+    if TRANSPORTS[transport].family == "dask":
+        return [s for s in sizes if s <= dask_max]
+    return list(sizes)
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    bad = [t for t in cfg["transports"] if t not in TRANSPORTS]
+    if bad:
+        raise ConfigError(f"config key {key}.transports: unknown {bad}; allowed: {list(TRANSPORTS)}")
+    sizes = sorted(cfg["sizes"])
+    check_memory(COPIES_IN_FLIGHT * sizes[-1], f"messages of {sizes[-1]} bytes", f"{key}.sizes")
+    # a ping-pong keeps two sides busy: the sender and the echo
+    cores = min(2, core_counts("auto", config["cores"], granted, key)[-1])
+    out = []
+    for family in FAMILIES:
+        transports = [t for t in cfg["transports"] if TRANSPORTS[t].family == family]
+        if not transports:
+            continue
+        params = {
+            "family": family,
+            "transports": transports,
+            "sizes": {t: sizes_for(t, sizes, cfg["dask_max_bytes"]) for t in transports},
+            "start_method": cfg["start_method"],
+            "timeout_seconds": cfg["timeout_seconds"],
+            "sampling": {
+                "repeats": cfg["repeats"],
+                "min_sample_seconds": cfg["min_sample_seconds"],
+                "point_budget_seconds": cfg["budget_seconds"],
+            },
+            "threads": cores,
+            "seed": config["seed"],
+            "protocol": config["protocol"],
+        }
+        out.append(Point(NAME, point_id(family), params))
+    return out
+
+
+def _payload(size: int, seed: int) -> bytes:
+    """Random bytes: zero pages could be served from one cached page and flatter memcpy."""
+    return np.random.default_rng([seed, size]).bytes(size)
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    protocol = dataclasses.replace(Protocol.from_config(prm["protocol"]), **prm["sampling"])
+    payloads = {s: _payload(s, prm["seed"]) for s in {s for v in prm["sizes"].values() for s in v}}
+    runs = []
+    for name in prm["transports"]:
+        sizes = prm["sizes"][name]
+        cls = TRANSPORTS[name]
+        with cls(max(sizes), prm["start_method"], prm["timeout_seconds"]) as transport:
+            arms = {str(s): functools.partial(transport.round_trip, payloads[s]) for s in sizes}
+            samples = sample_arms(arms, protocol, prm["seed"])
+            ok = {s: transport.echoes(payloads[s]) for s in sizes}
+        for s in sizes:
+            a = samples[str(s)]
+            log.info("%s %d B: median round trip %.1f us", name, s, 1e6 * np.median(a.wall))
+            runs.append(
+                {
+                    "transport": name,
+                    "family": cls.family,
+                    "kind": cls.kind,
+                    "size": s,
+                    "wall": a.wall,
+                    "inner": a.inner,
+                    "first_run": a.first_run,
+                    "warmup_wall": a.warmup_wall,
+                    "stopped_on": a.stopped_on,
+                    "check_ok": ok[s],
+                }
+            )
+    return {"family": prm["family"], "cores": prm["threads"], "runs": runs}
+
+
+def _flags(run: dict[str, Any]) -> list[str]:
+    """Stability flags on whole samples: each one repeats the round trip `inner` times."""
+    inner = run["inner"]
+    wall = np.asarray(run["wall"]) * inner
+    flags = stability_flags(wall, run["first_run"] * inner)
+    if not run["check_ok"]:
+        flags.append("check-failed")
+    return flags
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        for run in r["runs"]:
+            wall = np.asarray(run["wall"])
+            s = summarize(wall)
+            bw = 2 * run["size"] / 1e9  # GB per round trip, counted one way
+            rows.append(
+                {
+                    "transport": run["transport"],
+                    "family": run["family"],
+                    "kind": run["kind"],
+                    "size": run["size"],
+                    "cores": r["cores"],
+                    "n": s.n,
+                    "inner": run["inner"],
+                    "time_median": s.median,
+                    "time_ci_lo": s.ci_lo,
+                    "time_ci_hi": s.ci_hi,
+                    "time_rel_halfwidth": s.rel_halfwidth,
+                    "time_cv": s.cv,
+                    "rtt_us": 1e6 * s.median,
+                    "rtt_us_ci_lo": 1e6 * s.ci_lo,
+                    "rtt_us_ci_hi": 1e6 * s.ci_hi,
+                    "bandwidth_gbs": bw / s.median,
+                    "bandwidth_gbs_ci_lo": bw / s.ci_hi,
+                    "bandwidth_gbs_ci_hi": bw / s.ci_lo,
+                    "first_run": run["first_run"],
+                    "stopped_on": run["stopped_on"],
+                    "check_ok": run["check_ok"],
+                    "flags": ";".join(_flags(run) + job_flags(r)),
+                    "point": rec["point"]["id"],
+                    "provenance_hash": rec["provenance_hash"],
+                    "_wall": wall,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return _add_ratios(df).drop(columns="_wall")
+
+
+def _add_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Round trip relative to the thread-side reference of the same size (> 1: threads faster)."""
+    cols = ("thread_ref", "vs_thread", "vs_thread_ci_lo", "vs_thread_ci_hi")
+    df = df.assign(**{c: np.nan for c in cols})
+    df["thread_ref"] = ""
+    refs = df.set_index(["transport", "size"])["_wall"]
+    for i, row in df.iterrows():
+        ref = THREAD_REF.get(row.family)
+        if ref in (None, row.transport) or (ref, row["size"]) not in refs.index:
+            continue
+        r, lo, hi = ratio_ci(row["_wall"], refs.loc[(ref, row["size"])])
+        df.loc[i, list(cols)] = [ref, r, lo, hi]
+    return df.sort_values(["family", "transport", "size"]).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return communication_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.communication import communication_plots
+
+    return communication_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C5",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="ping-pong round trip and bandwidth by transport and message size",
+)

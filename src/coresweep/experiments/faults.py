@@ -1,0 +1,259 @@
+"""Robustness: one faulty task among many under each pool (claim C6).
+
+One job per backend; inside it, each fault runs in its own sacrificial subprocess under a
+hard timeout (`measure.sacrificial`), so a crash or a hang of the pool, or of the whole
+program for thread backends, is a measured outcome. The subprocess streams every task's
+result as the caller sees it; the table derives per cell: other tasks completed / lost /
+hung, the time until the first error reached the caller, and whether the pool still ran a
+fresh task afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.verdicts.faults import faults_verdicts
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import check_memory, job_flags, point_id
+from coresweep.measure.cleanup import descendants, reap_descendants
+from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
+from coresweep.measure.sacrificial import Outcome, run_sacrificial
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "faults"
+#: modules a pool's subprocess needs; imported before forking it so each child starts warm
+PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
+OUTCOMES = ("isolated", "pool-broken", "hung", "crashed", "error")
+
+
+def _known(names: Sequence[str], allowed: Sequence[str], key: str) -> list[str]:
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise ConfigError(f"config key {key}: unknown {unknown}; allowed: {', '.join(allowed)}")
+    return list(names)
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    backends = _known(cfg["backends"], POOLS, f"{key}.backends")
+    faults = _known(cfg["faults"], FAULTS, f"{key}.faults")
+    if not 0 <= cfg["faulty_task"] < cfg["tasks"]:
+        raise ConfigError(
+            f"config key {key}.faulty_task: {cfg['faulty_task']} is not a task index; "
+            f"allowed: 0..{cfg['tasks'] - 1} ({key}.tasks = {cfg['tasks']})"
+        )
+    needed = cfg["hang_seconds"] + cfg["recovery_seconds"] + 2 * cfg["task_seconds"] * cfg["tasks"]
+    if needed >= cfg["timeout_seconds"]:
+        raise ConfigError(
+            f"config key {key}.timeout_seconds: {cfg['timeout_seconds']} s leaves no room to "
+            f"start and close a pool after hang_seconds + recovery_seconds + the tasks "
+            f"({needed:.1f} s); allowed: more than {needed:.1f}"
+        )
+    # the blow-up is bounded by RLIMIT_AS, but the machine must have that much to give
+    check_memory(cfg["memory_mib"] * MIB, "the memory fault", f"{key}.memory_mib")
+    cell = {k: cfg[k] for k in ("workers", "tasks", "task_seconds", "hang_seconds")}
+    cell |= {
+        "faulty": cfg["faulty_task"],
+        "recovery_seconds": cfg["recovery_seconds"],
+        "memory_mib": cfg["memory_mib"],
+        "allowed_failures": cfg["dask_allowed_failures"],
+    }
+    return [
+        Point(
+            NAME,
+            point_id(b, f"w{cfg['workers']}"),
+            {
+                "backend": b,
+                "faults": faults,
+                "cell": cell,
+                "timeout_seconds": cfg["timeout_seconds"],
+                "threads": min(cfg["workers"], granted),
+                "seed": config["seed"],
+                "protocol": config["protocol"],
+            },
+        )
+        for b in backends
+    ]
+
+
+def _raw_cell(cell: Cell, out: Outcome, orphans: int) -> dict[str, Any]:
+    """What one sacrificial run left: its end, and every event relative to its start."""
+    return {
+        **dataclasses.asdict(cell),
+        "status": out.status,
+        "exitcode": out.exitcode,
+        "error": out.error,
+        "wall": out.wall,
+        "killed": out.killed,
+        "orphans": orphans,
+        "events": [{"t": e.t - out.started, "kind": e.kind, **e.data} for e in out.events],
+    }
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    backend = prm["backend"]
+    for module in PRELOAD.get(backend, ()):
+        importlib.import_module(module)
+    cells = []
+    for fault in prm["faults"]:
+        cell = Cell(pool=backend, fault=fault, **prm["cell"])
+        out = run_sacrificial(run_cell, (cell,), timeout=prm["timeout_seconds"])
+        left = [p for p in descendants() if p.is_running()]
+        if left:  # run_sacrificial kills its tree; this is the check that it did
+            log.error("%s/%s left %d processes; reaping them", backend, fault, len(left))
+            reap_descendants()
+        cells.append(_raw_cell(cell, out, len(left)))
+        log.info(
+            "%s %s: %s in %.2f s (exit code %s, %d killed)",
+            backend,
+            fault,
+            out.status,
+            out.wall,
+            out.exitcode,
+            out.killed,
+        )
+    return {"backend": backend, "cells": cells}
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "process killed at the timeout"
+    if code < 0:
+        return f"process died ({signal.Signals(-code).name})"
+    return f"process died (exit code {code})"
+
+
+def _task_states(cell: dict[str, Any]) -> dict[int, str]:
+    """completed / lost / hung per task index, as the caller saw it."""
+    settled = {e["index"]: e for e in cell["events"] if e["kind"] == "task"}
+    waited = next((e for e in cell["events"] if e["kind"] == "waited"), None)
+    states = {}
+    for i in range(cell["tasks"]):
+        if i in settled:
+            states[i] = "completed" if settled[i]["ok"] else "lost"
+        elif cell["status"] == "hung" or (waited and i in waited["pending"]):
+            states[i] = "hung"
+        else:  # the process died, or the run failed, before this task settled
+            states[i] = "lost"
+    return states
+
+
+def _outcome(status: str, others_lost: int, any_hung: bool, recovered: bool) -> str:
+    if status in ("crashed", "error"):
+        return status
+    if status == "hung" or any_hung:
+        return "hung"
+    return "isolated" if others_lost == 0 and recovered else "pool-broken"
+
+
+def classify(cell: dict[str, Any]) -> dict[str, Any]:
+    """One cell's row: what happened to the other tasks, detection, recovery, outcome."""
+    events = cell["events"]
+    t_submit = next((e["t"] for e in events if e["kind"] == "submitting"), np.nan)
+    t_start = next((e["t"] for e in events if e["kind"] == "started"), np.nan)
+    errors = [e for e in events if e["kind"] == "task" and not e["ok"]]
+    recovery = next((e for e in events if e["kind"] == "recovery"), None)
+    states = _task_states(cell)
+    others = [s for i, s in states.items() if i != cell["faulty"]]
+    if errors:
+        detect, seen = errors[0]["t"] - t_submit, errors[0]["error"]
+    elif cell["status"] == "crashed":
+        detect, seen = cell["wall"] - t_submit, _exit_text(cell["exitcode"])
+    else:
+        detect, seen = np.nan, "none" if cell["status"] != "error" else cell["error"]
+    recovered = bool(recovery and recovery["ok"])
+    lost = others.count("lost")
+    any_hung = "hung" in states.values()
+    return {
+        "status": cell["status"],
+        "outcome": _outcome(cell["status"], lost, any_hung, recovered),
+        "others": len(others),
+        "others_completed": others.count("completed"),
+        "others_lost": lost,
+        "others_hung": others.count("hung"),
+        "faulty_outcome": states[cell["faulty"]],
+        "error_seen": seen,
+        "detect_s": detect,
+        "recovered": recovered,
+        "recovery_error": "" if recovered or not recovery else recovery["error"],
+        "recovery_s": recovery["s"] if recovery else np.nan,
+        "startup_s": t_start,
+        "run_s": cell["wall"],
+        "caller_survived": cell["status"] in ("ok", "error"),
+    }
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        for cell in r["cells"]:
+            row = classify(cell)
+            flags = job_flags(r)
+            if cell["status"] in ("ok", "error") and cell["killed"]:
+                flags.append("unclean-shutdown")
+            if cell["orphans"]:
+                flags.append("orphans")
+            if cell["status"] == "error":
+                flags.append("cell-error")
+            rows.append(
+                {
+                    "backend": r["backend"],
+                    "fault": cell["fault"],
+                    "workers": cell["workers"],
+                    "tasks": cell["tasks"],
+                    "faulty_task": cell["faulty"],
+                    "hang_seconds": cell["hang_seconds"],
+                    **row,
+                    "exitcode": cell["exitcode"],
+                    "killed": cell["killed"],
+                    "orphans": cell["orphans"],
+                    "flags": ";".join(flags),
+                    "point": rec["point"]["id"],
+                    "provenance_hash": rec["provenance_hash"],
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    order = {f: i for i, f in enumerate(FAULTS)}
+    return df.sort_values(["backend", "fault"], key=lambda s: s.map(order).fillna(s)).reset_index(
+        drop=True
+    )
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return faults_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.faults import faults_plots
+
+    return faults_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C6",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="one faulty task among many under each pool: who survives, who notices",
+)

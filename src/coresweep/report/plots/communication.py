@@ -1,0 +1,55 @@
+"""Communication plots: round trip and bandwidth vs message size, log-log, a line per transport."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from coresweep.report.plots import OKABE_ITO, color, flagged, save
+
+#: the Dask transports keep their backend colours; the other four get distinct palette
+#: entries (threads orange, processes blue/green), so no two lines of the figure share one
+TRANSPORT_COLORS = {
+    "thread-queue": color("threads"),
+    "mp-pipe": OKABE_ITO[2],
+    "mp-queue": OKABE_ITO[3],
+    "shm-event": OKABE_ITO[5],
+    "dask-threads": color("dask-threads"),
+    "dask-processes": color("dask-processes"),
+}
+
+
+def _panel(ax: plt.Axes, table: pd.DataFrame, y: str, ylabel: str) -> None:
+    for transport, g in table.groupby("transport"):
+        g = g.sort_values("size")
+        c = TRANSPORT_COLORS.get(transport, color(transport))
+        style = "-" if g.kind.iloc[0] == "thread" else "--"
+        ax.plot(g["size"], g[y], style, marker="o", color=c, label=transport)
+        ax.fill_between(g["size"], g[f"{y}_ci_lo"], g[f"{y}_ci_hi"], color=c, alpha=0.2, lw=0)
+        bad = g[flagged(g)]
+        ax.scatter(bad["size"], bad[y], s=80, facecolors="none", edgecolors="red", zorder=5)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+
+
+def communication_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    """Round trip (µs) and bandwidth (GB/s) vs message size, with 95% CI bands."""
+    if table.empty:
+        return []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    _panel(axes[0], table, "rtt_us", "round trip (µs)")
+    _panel(axes[1], table, "bandwidth_gbs", "bandwidth = size / half round trip (GB/s)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
+    fig.suptitle(
+        f"Ping-pong by transport (solid = threads, dashed = processes; red rings = flagged) — "
+        f"{int(table.cores.max())} core(s), {machine}",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    return [save(fig, outdir / "communication_latency.svg")]
