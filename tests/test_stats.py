@@ -83,3 +83,39 @@ def test_amdahl_fit_recovers_the_serial_fraction():
 def test_amdahl_fit_is_undetermined_with_one_core_count():
     f, se = fit_serial_fraction([2, 2], [1.8, 1.9])
     assert math.isnan(f)
+
+
+def _curve(ps, f, host="h", mode="strong"):
+    import pandas as pd
+
+    fn = amdahl if mode == "strong" else gustafson
+    return pd.DataFrame(
+        {
+            "host": host,
+            "kernel": "k",
+            "backend": "threads",
+            "mode": mode,
+            "p": ps,
+            "speedup": [float(fn(p, f)) for p in ps],
+        }
+    )
+
+
+def test_fit_models_holds_out_the_largest_p_and_extrapolates():
+    from coresweep.analysis.scaling_models import fit_models
+
+    fits = fit_models(_curve([1, 2, 4, 8], 0.1), [64])
+    row = fits.iloc[0]
+    assert row.f == pytest.approx(0.1, abs=1e-6)
+    assert row.holdout_p == 8
+    assert row.holdout_rel_error == pytest.approx(0.0, abs=1e-6)
+    assert row.S_at_64 == pytest.approx(float(amdahl(64, 0.1)), rel=1e-6)
+
+
+def test_fit_models_says_why_two_core_counts_cannot_be_held_out():
+    from coresweep.analysis.scaling_models import fit_models
+
+    row = fit_models(_curve([1, 2], 0.2), [16]).iloc[0]
+    assert math.isnan(row.holdout_rel_error)
+    assert "needs >= 3 core counts" in row.holdout_note
+    assert row.S_at_16 == pytest.approx(float(amdahl(16, 0.2)), rel=1e-4)

@@ -38,8 +38,14 @@ CLAIMS: dict[str, Claim] = {
             "C3",
             "the application remained responsive while performing background tasks",
             "responsiveness",
-            "probe latency p50 / p99 / max under background compute vs idle",
-            "decided by the responsiveness experiment",
+            "probe latency p50 / p99 / max and achieved rate under background compute (GIL "
+            "threads, nogil threads, processes; p = granted cores) vs idle, at 0.5 / 5 / 50 ms "
+            "switch intervals",
+            "per thread mode (pure-Python, Numba nogil) at the default switch interval, p50 and "
+            "p99 each: responsive when the latency CI stays within one probe period of the idle "
+            "latency of the same job and >= 99% of requests are answered; supported if all hold, "
+            "conditional if some, refuted if none; inconclusive if an interval straddles the "
+            "tolerance; processes are reported for comparison, not counted",
         ),
         Claim(
             "C4",
@@ -66,8 +72,13 @@ CLAIMS: dict[str, Claim] = {
             "C7",
             "multithreading is suitable for tasks requiring quick context switches",
             "context_switch",
-            "µs per switch, thread vs process, pinned and unpinned",
-            "decided by the context-switch experiment",
+            "µs per switch (ping-pong round trip / 2) for locks, events, os.pipe between threads "
+            "vs os.pipe and multiprocessing.Pipe between processes, pinned and unpinned; OS "
+            "voluntary / involuntary context switches per round trip",
+            "per pin mode, best thread vs best process mechanism: threads quicker when the CI of "
+            "the process/thread time ratio lies above 1 + threshold, not quicker when below; "
+            "supported if quicker pinned and unpinned, conditional if in one, refuted if in "
+            "none; inconclusive if a CI straddles the threshold",
         ),
         Claim(
             "C8",
@@ -87,8 +98,11 @@ CLAIMS: dict[str, Claim] = {
             "C10",
             "multithreading can be effectively used in single-processor systems",
             "single_core",
-            "throughput and latency vs thread count pinned to one CPU",
-            "decided by the single-core experiment",
+            "throughput (tasks/s) and per-task latency vs 1..64 threads pinned to one CPU, "
+            "for sleep, loopback-TCP, CPU-bound (mc-python) and mixed tasks",
+            "per kind, throughput at the largest thread count over 1 thread: effective when the "
+            "ratio's CI lower bound exceeds 1 + threshold; supported if every kind gains, "
+            "conditional if some, refuted if none",
         ),
         Claim(
             "C11",

@@ -64,6 +64,27 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from coresweep.analysis.scaling_models import fit_models
+
+    fits = fit_models(pd.read_parquet(args.table), args.to)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fits.to_csv(out, index=False)
+    log.info("scaling models: %d curves -> %s", len(fits), out)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from coresweep.merge import merge_runs
+
+    for path in merge_runs([Path(r) for r in args.runs], Path(args.out)):
+        print(path)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from coresweep.report.build import build_report
 
@@ -112,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results/tables/<experiment>.parquet")
     p.add_argument("raw", nargs="*")
     p.set_defaults(fn=cmd_aggregate)
+
+    p = sub.add_parser("model", help="fit Amdahl/Gustafson per curve, hold-out check, extrapolate")
+    p.add_argument("--table", required=True, help="results/tables/scaling.parquet")
+    p.add_argument("--to", type=int, nargs="+", default=[16, 64, 128], help="core counts")
+    p.add_argument("--out", required=True, help="results/tables/scaling_model.csv")
+    p.set_defaults(fn=cmd_model)
+
+    p = sub.add_parser("merge", help="merge result folders of several hosts or jobs into one")
+    p.add_argument("runs", nargs="+", help="result folders (each with raw/)")
+    p.add_argument("--out", required=True, help="merged result folder")
+    p.set_defaults(fn=cmd_merge)
 
     p = sub.add_parser("report", help="tables -> plots, claims.csv, summary.md, report/index.html")
     p.add_argument("--results", default="results")

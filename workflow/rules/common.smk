@@ -47,4 +47,9 @@ def get_final_outputs():
         "results/summary.md",
         "results/report/index.html",
         *get_tables(),
+        *(
+            ["results/tables/scaling_model.csv"]
+            if "scaling" in ACTIVE_EXPERIMENTS
+            else []
+        ),
     ]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import curve_fit
 
 
@@ -36,8 +37,68 @@ def fit_serial_fraction(
     y = np.asarray(speedups, dtype=float)
     ok = np.isfinite(y)
     x, y = x[ok], y[ok]
-    if x.size < 2 or np.all(x == x[0]):
+    if np.unique(x).size < 2:
         return float("nan"), float("nan")
     (f,), cov = curve_fit(fn, x, y, p0=[0.05], bounds=([-1.0], [1.0]))
     se = float(np.sqrt(cov[0, 0])) if np.isfinite(cov[0, 0]) else float("nan")
     return float(f), se
+
+
+GROUP = ["host", "kernel", "backend", "mode"]
+Z95 = 1.959964
+
+
+def _model(mode: str) -> str:
+    return "amdahl" if mode == "strong" else "gustafson"
+
+
+def _predict(model: str, p: float, f: float) -> float:
+    fn = amdahl if model == "amdahl" else gustafson
+    return float(fn(p, f))
+
+
+def fit_group(ps: Sequence[float], speedups: Sequence[float], mode: str) -> dict[str, float]:
+    """Serial fraction of one (host, kernel, backend, mode) curve and its hold-out error.
+
+    The hold-out refits without the largest p and predicts it; it needs three core counts.
+    """
+    model = _model(mode)
+    f, se = fit_serial_fraction(ps, speedups, model)
+    out = {"model": model, "f": f, "f_se": se, "n_p": len(set(ps))}
+    pmax = max(ps)
+    keep = [(p, s) for p, s in zip(ps, speedups, strict=True) if p < pmax]
+    out |= {"holdout_p": pmax, "holdout_measured": float("nan"), "holdout_predicted": float("nan")}
+    out["holdout_rel_error"] = float("nan")
+    if len({p for p, _ in keep}) >= 2:
+        f_h, _ = fit_serial_fraction([p for p, _ in keep], [s for _, s in keep], model)
+        measured = float(np.mean([s for p, s in zip(ps, speedups, strict=True) if p == pmax]))
+        predicted = _predict(model, pmax, f_h)
+        out |= {
+            "holdout_measured": measured,
+            "holdout_predicted": predicted,
+            "holdout_rel_error": predicted / measured - 1,
+        }
+    return out
+
+
+def fit_models(table: pd.DataFrame, targets: Sequence[int]) -> pd.DataFrame:
+    """Per curve: fitted serial fraction, hold-out error, and speedups extrapolated to targets
+    with an interval from the fit's standard error (f ± 1.96 se)."""
+    rows = []
+    t = table[table.backend != "serial"].dropna(subset=["speedup"])
+    for key, g in t.groupby(GROUP):
+        fit = fit_group(list(g.p), list(g.speedup), key[3])
+        row = dict(zip(GROUP, key, strict=True)) | fit
+        if fit["n_p"] < 3:
+            row["holdout_note"] = f"needs >= 3 core counts, measured {fit['n_p']}"
+        else:
+            row["holdout_note"] = ""
+        for target in targets:
+            f, se = fit["f"], fit["f_se"]
+            pred = _predict(fit["model"], target, f) if np.isfinite(f) else float("nan")
+            lo_f, hi_f = (f + Z95 * se, f - Z95 * se) if np.isfinite(se) else (f, f)
+            row[f"S_at_{target}"] = pred
+            row[f"S_at_{target}_lo"] = _predict(fit["model"], target, min(max(lo_f, -1), 1))
+            row[f"S_at_{target}_hi"] = _predict(fit["model"], target, min(max(hi_f, -1), 1))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coresweep.backends.base import Backend
+from coresweep.backends.dask_cluster import DaskClusterBackend
 from coresweep.backends.dask_local import DaskProcessesBackend, DaskThreadsBackend
 from coresweep.backends.numba_parallel import NumbaParallelBackend
 from coresweep.backends.processes import ForkBackend, ForkserverBackend, SpawnBackend
@@ -20,6 +21,7 @@ BACKENDS: dict[str, type[Backend]] = {
         DaskProcessesBackend,
         DaskThreadsBackend,
         NumbaParallelBackend,
+        DaskClusterBackend,
     )
 }
 

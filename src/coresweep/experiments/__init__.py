@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from coresweep.config import ConfigError
-from coresweep.experiments import communication, memory, scaling, task_size
+from coresweep.experiments import (
+    communication,
+    context_switch,
+    faults,
+    memory,
+    responsiveness,
+    scaling,
+    single_core,
+    task_size,
+)
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.records import Point
 
@@ -16,6 +25,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         task_size.EXPERIMENT,
         memory.EXPERIMENT,
         communication.EXPERIMENT,
+        responsiveness.EXPERIMENT,
+        single_core.EXPERIMENT,
+        context_switch.EXPERIMENT,
+        faults.EXPERIMENT,
     )
 }
 

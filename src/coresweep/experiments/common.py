@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,6 +55,32 @@ def check_pinning(protocol: dict[str, Any], workers: int, key: str) -> None:
             f"config key protocol.pin_workers: {key} asks for {workers} pinned workers but the "
             f"affinity set has only {len(cpus)} CPUs {cpus}; lower p or turn pinning off"
         )
+
+
+def check_dask_cluster(dc: dict[str, Any]) -> None:
+    """The dask-cluster backend needs a scheduler address or jobqueue settings."""
+    from coresweep.backends.dask_cluster import ENV_SCHEDULER
+
+    if not dc.get("address") and not dc.get("jobqueue") and not os.environ.get(ENV_SCHEDULER):
+        raise ConfigError(
+            "config key dask_cluster.address: the dask-cluster backend needs a scheduler "
+            f"address (tcp://host:8786), dask_cluster.jobqueue settings, or ${ENV_SCHEDULER}"
+        )
+    if dc.get("address") and dc.get("jobqueue"):
+        raise ConfigError("config key dask_cluster: give address or jobqueue, not both")
+
+
+def configure_dask_cluster(dc: dict[str, Any]) -> None:
+    """Hand the config's dask_cluster section to the backend class the registry builds."""
+    from coresweep.backends.dask_cluster import DaskClusterBackend
+
+    DaskClusterBackend.configure(
+        address=dc.get("address"),
+        security=dc.get("tls"),
+        jobqueue=dc.get("jobqueue"),
+        connect_timeout=dc.get("connect_timeout"),
+        workers_timeout=dc.get("workers_timeout"),
+    )
 
 
 def kernels_from(

@@ -48,7 +48,9 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     key = f"experiments.{NAME}"
     bad = [t for t in cfg["transports"] if t not in TRANSPORTS]
     if bad:
-        raise ConfigError(f"config key {key}.transports: unknown {bad}; allowed: {list(TRANSPORTS)}")
+        raise ConfigError(
+            f"config key {key}.transports: unknown {bad}; allowed: {list(TRANSPORTS)}"
+        )
     sizes = sorted(cfg["sizes"])
     check_memory(COPIES_IN_FLIGHT * sizes[-1], f"messages of {sizes[-1]} bytes", f"{key}.sizes")
     # a ping-pong keeps two sides busy: the sender and the echo

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import stability_flags, summarize
-from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import job_flags, point_id
@@ -242,10 +241,12 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     bad = [m for m in cfg["pin_modes"] if m not in PIN_MODES]
     if bad:
         raise ConfigError(f"config key {key}.pin_modes: unknown {bad}; allowed: {list(PIN_MODES)}")
-    try:
-        cpu = choose_cpu(cfg["cpu"])
-    except ValueError as exc:
-        raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
+    cpu = cfg["cpu"]  # "auto" is resolved where the job runs: a cluster node may differ
+    if cpu != "auto":
+        try:
+            choose_cpu(cpu)
+        except ValueError as exc:
+            raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
     out = []
     for mode in cfg["pin_modes"]:
         params = {
@@ -259,7 +260,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(mode, f"cpu{cpu}" if mode == "pinned" else "all"), params))
+        out.append(Point(NAME, point_id(mode, f"cpu-{cpu}" if mode == "pinned" else "all"), params))
     return out
 
 
@@ -275,7 +276,7 @@ def _count(pp: PingPong, n: int) -> dict[str, float]:
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     protocol = Protocol.from_config(prm["protocol"])
-    cpus = {prm["cpu"]} if prm["pin"] == "pinned" else set(affinity())
+    cpus = {choose_cpu(prm["cpu"])} if prm["pin"] == "pinned" else set(affinity())
     n = prm["round_trips_per_call"]
     parties: dict[str, PingPong] = {}
     try:
@@ -366,6 +367,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
+
     return context_switch_verdicts(table, machine)
 
 

@@ -25,9 +25,8 @@ from coresweep.analysis.verdicts.faults import faults_verdicts
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, job_flags, point_id
-from coresweep.measure.cleanup import descendants, reap_descendants
 from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
-from coresweep.measure.sacrificial import Outcome, run_sacrificial
+from coresweep.measure.sacrificial import Outcome, kill_tree, leftovers, run_sacrificial
 from coresweep.records import Point
 
 log = logging.getLogger("coresweep")
@@ -113,10 +112,10 @@ def measure(point: Point) -> dict[str, Any]:
     for fault in prm["faults"]:
         cell = Cell(pool=backend, fault=fault, **prm["cell"])
         out = run_sacrificial(run_cell, (cell,), timeout=prm["timeout_seconds"])
-        left = [p for p in descendants() if p.is_running()]
+        left = leftovers()
         if left:  # run_sacrificial kills its tree; this is the check that it did
             log.error("%s/%s left %d processes; reaping them", backend, fault, len(left))
-            reap_descendants()
+            kill_tree(left)
         cells.append(_raw_cell(cell, out, len(left)))
         log.info(
             "%s %s: %s in %.2f s (exit code %s, %d killed)",
@@ -231,8 +230,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    order = {f: i for i, f in enumerate(FAULTS)}
-    return df.sort_values(["backend", "fault"], key=lambda s: s.map(order).fillna(s)).reset_index(
+    rank = {name: i for i, name in enumerate((*POOLS, *FAULTS))}
+    return df.sort_values(["backend", "fault"], key=lambda col: col.map(rank)).reset_index(
         drop=True
     )
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import quantile_ci
-from coresweep.analysis.verdicts.responsiveness import IDLE, responsiveness_verdicts
 from coresweep.backends import make_backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
@@ -31,8 +30,8 @@ from coresweep.records import Point
 
 log = logging.getLogger("coresweep")
 NAME = "responsiveness"
-#: background mode -> (backend, kernel); every job also measures idle windows (background
-#: paused), reported as mode "none"
+#: background mode -> (backend, kernel)
+IDLE = "none"  # the mode of the idle windows (background paused) that every job measures
 MODES: dict[str, tuple[str, str]] = {
     "threads-python": ("threads", "mc-python"),
     "threads-numba": ("threads", "mc-numba"),
@@ -275,6 +274,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
+
     return responsiveness_verdicts(table, machine)
 
 

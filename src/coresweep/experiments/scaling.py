@@ -23,8 +23,10 @@ from coresweep.backends.base import chain_init
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import (
     backend_names,
+    check_dask_cluster,
     check_memory,
     check_pinning,
+    configure_dask_cluster,
     core_counts,
     kernel_params,
     kernel_size,
@@ -66,6 +68,8 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")
     ps = core_counts(cfg["p"], config["cores"], granted, f"{key}.p")
+    if "dask-cluster" in backends:
+        check_dask_cluster(config["dask_cluster"])
     sizes = cfg["sizes"]
     out = []
     for k in kernels:
@@ -96,6 +100,8 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
                     "protocol": config["protocol"],
                     **kernel_params(k),
                 }
+                if b == "dask-cluster":
+                    params["dask_cluster"] = config["dask_cluster"]
                 out.append(Point(NAME, point_id(k.name, b, f"p{p}"), params))
     return out
 
@@ -125,6 +131,8 @@ def measure(point: Point) -> dict[str, Any]:
         ]
     tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
 
+    if "dask_cluster" in prm:
+        configure_dask_cluster(prm["dask_cluster"])
     with make_backend(prm["backend"], p) as backend:
         _, t = timed(lambda: backend.start(chain_init(*steps)))
         startup_s = t.wall
@@ -193,6 +201,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 flags.append("check-failed")
             rows.append(
                 {
+                    "host": rec["provenance"]["machine"]["hostname"],
                     "kernel": r["kernel"],
                     "kind": r["kind"],
                     "backend": r["backend"],
@@ -233,12 +242,14 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
-    """Speedup against the serial run of the same kernel, mode and size (scaled for weak)."""
+    """Speedup against the serial run of the same host, kernel, mode and size (scaled for weak)."""
     cols = {c: np.nan for c in ("speedup", "speedup_ci_lo", "speedup_ci_hi")}
     df = df.assign(**cols)
-    serial = df[(df.backend == "serial") & (df.p == 1)].set_index(["kernel", "mode", "size"])
+    serial = df[(df.backend == "serial") & (df.p == 1)].set_index(
+        ["host", "kernel", "mode", "size"]
+    )
     for i, row in df.iterrows():
-        key = (row.kernel, row["mode"], row["size"])
+        key = (row.host, row.kernel, row["mode"], row["size"])
         if key not in serial.index:
             continue
         base = serial.loc[key, "_wall"]
@@ -253,12 +264,12 @@ def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
     df["efficiency_ci_lo"] = df.speedup_ci_lo / df.p
     df["efficiency_ci_hi"] = df.speedup_ci_hi / df.p
     df["karp_flatt"] = [karp_flatt(s, p) for s, p in zip(df.speedup, df.p, strict=True)]
-    serial_rate = df[df.backend == "serial"].set_index(["kernel", "mode", "size"])["rate"]
+    serial_rate = df[df.backend == "serial"].set_index(["host", "kernel", "mode", "size"])["rate"]
     df["rate_per_worker_vs_serial"] = [
         (row.rate / row.p) / serial_rate.get((row.kernel, row.mode, row.size), np.nan)
         for row in df.itertuples()
     ]
-    return df.sort_values(["kernel", "mode", "backend", "p"]).reset_index(drop=True)
+    return df.sort_values(["host", "kernel", "mode", "backend", "p"]).reset_index(drop=True)
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:

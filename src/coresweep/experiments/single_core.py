@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdicts.single_core import single_core_verdicts
 from coresweep.backends import make_backend
 from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
@@ -57,10 +56,12 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     bad = [k for k in cfg["kinds"] if k not in KINDS]
     if bad:
         raise ConfigError(f"config key {key}.kinds: unknown {bad}; allowed: {list(KINDS)}")
-    try:
-        cpu = choose_cpu(cfg["cpu"])
-    except ValueError as exc:
-        raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
+    cpu = cfg["cpu"]  # "auto" is resolved where the job runs: a cluster node may differ
+    if cpu != "auto":
+        try:
+            choose_cpu(cpu)
+        except ValueError as exc:
+            raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
     counts = sorted(int(t) for t in cfg["thread_counts"])
     if counts[0] != 1:
         raise ConfigError(
@@ -79,7 +80,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(kind, f"cpu{cpu}"), params))
+        out.append(Point(NAME, point_id(kind, f"cpu-{cpu}"), params))
     return out
 
 
@@ -204,7 +205,7 @@ def _pool_threads_pinned(cpu: int) -> bool:
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     protocol = Protocol.from_config(prm["protocol"])
-    cpu, kind = prm["cpu"], prm["kind"]
+    cpu, kind = choose_cpu(prm["cpu"]), prm["kind"]
     tasks = make_tasks(prm["cpu_samples"], prm["tasks"], prm["seed"])
     pools: dict[int, Backend] = {}
     try:
@@ -320,6 +321,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.single_core import single_core_verdicts
+
     return single_core_verdicts(table, machine)
 
 

@@ -173,14 +173,14 @@ class Cell:
 
     pool: str
     fault: str
-    workers: int = 2
-    tasks: int = 8
-    faulty: int = 3
-    task_seconds: float = 0.05
-    hang_seconds: float = 2.0  # no task resolved for this long: the rest count as hung
-    recovery_seconds: float = 8.0
-    memory_mib: int = 256
-    allowed_failures: int = 1
+    workers: int
+    tasks: int
+    faulty: int  # index of the faulty task
+    task_seconds: float
+    hang_seconds: float  # no task settled for this long: the unsettled ones count as hung
+    recovery_seconds: float
+    memory_mib: int
+    allowed_failures: int  # Dask: a task that killed more workers than this is KilledWorker
 
 
 def _settle(pool: TaskPool, handle: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -28,6 +28,8 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 #: multiprocessing's resource tracker unlinks leaked semaphores once its clients are gone
 TRACKER = "multiprocessing.resource_tracker"
+#: per-interpreter helpers that live as long as the interpreter that started them, by design
+HELPERS = (TRACKER, "multiprocessing.forkserver")
 STATUSES = ("ok", "error", "crashed", "hung")
 
 Emit = Callable[..., None]
@@ -105,11 +107,18 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def _is_tracker(p: psutil.Process) -> bool:
+def _is_one_of(p: psutil.Process, names: Sequence[str]) -> bool:
     try:
-        return TRACKER in " ".join(p.cmdline())
+        cmd = " ".join(p.cmdline())
     except psutil.Error:
         return False
+    return any(n in cmd for n in names)
+
+
+def leftovers() -> list[psutil.Process]:
+    """Live descendants of this process, not counting multiprocessing's own helpers."""
+    procs = psutil.Process().children(recursive=True)
+    return [p for p in procs if _alive(p) and not _is_one_of(p, HELPERS)]
 
 
 def kill_tree(procs: list[psutil.Process], grace: float = 1.0) -> int:
@@ -119,7 +128,7 @@ def kill_tree(procs: list[psutil.Process], grace: float = 1.0) -> int:
     psutil handles are checked against their start time, so a recycled pid is never signalled.
     """
     alive = [p for p in procs if _alive(p)]
-    trackers = [p for p in alive if _is_tracker(p)]
+    trackers = [p for p in alive if _is_one_of(p, (TRACKER,))]
     others = [p for p in alive if p not in trackers]
     for p in others:
         with contextlib.suppress(psutil.Error):

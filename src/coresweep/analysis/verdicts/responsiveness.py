@@ -11,9 +11,9 @@ import pandas as pd
 
 from coresweep.analysis.verdicts import combine
 from coresweep.experiments.base import Verdict
+from coresweep.experiments.responsiveness import IDLE
 
 THREAD_MODES = ("threads-python", "threads-numba")
-IDLE = "none"  # the mode of the idle windows (background paused) that every job measures
 MIN_RATE_RATIO = 0.99
 PLOT = "responsiveness.svg"
 

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.verdicts.responsiveness import IDLE, PLOT
+from coresweep.analysis.verdicts.responsiveness import PLOT
+from coresweep.experiments.responsiveness import IDLE
 from coresweep.report.plots import color, flagged, marker, save
 
 

@@ -1,0 +1,337 @@
+"""Hybrids: P processes x T threads with P·T = cores, inner pools limited or not (claim C9).
+
+Two families, one job each:
+
+* dask-dgemm — a Dask LocalCluster of P worker processes x T threads per worker, one DGEMM
+  block product per task; the inner pool is BLAS.
+* processes-numba — a multiprocessing pool of P processes (forkserver or spawn), each running
+  a Numba prange batch of Monte Carlo tasks on T threads; the inner pool is Numba's.
+
+Every split P x T (P·T = cores) runs twice: "limited" (the inner pool holds exactly the T
+threads the split grants, or 1 for BLAS) and "unlimited" (the inner pool left at its library
+default of one thread per CPU, as happens when nobody sets it), which shows the
+oversubscription penalty. The inner pool sizes each worker really had are probed and kept.
+The serial reference runs in the job process with every inner pool at one thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
+from coresweep.backends import Backend, make_backend
+from coresweep.backends.base import chain_init
+from coresweep.backends.dask_local import DaskProcessesBackend
+from coresweep.config import ConfigError
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import check_memory, job_flags, point_id, pool_size
+from coresweep.kernels import Kernel, get_kernel
+from coresweep.measure.guard import inner_pools, limit_inner_pools
+from coresweep.measure.sampling import Protocol, sample_arms
+from coresweep.measure.timer import timed
+from coresweep.records import Point, stable_hash
+
+log = logging.getLogger("coresweep")
+NAME = "hybrid"
+LIMITED, UNLIMITED, SERIAL = "limited", "unlimited", "serial"
+CHUNKS_PER_PROCESS = 2  # prange batches per pool process, so a fast process can take more
+
+
+@dataclass(frozen=True)
+class Family:
+    """An outer processes x threads model and the inner pool its tasks may start."""
+
+    name: str
+    kernel: str
+    inner: str  # "blas" or "numba"
+    description: str
+
+
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family(
+            "dask-dgemm",
+            "dgemm",
+            "blas",
+            "Dask LocalCluster: P worker processes x T threads, one DGEMM block per task",
+        ),
+        Family(
+            "processes-numba",
+            "mc-numba",
+            "numba",
+            "multiprocessing pool of P processes, each a Numba prange batch on T threads",
+        ),
+    )
+}
+
+
+def splits(cores: int) -> list[tuple[int, int]]:
+    """Every (P, T) with P x T = cores."""
+    return [(p, cores // p) for p in range(1, cores + 1) if cores % p == 0]
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    bad = [f for f in cfg["families"] if f not in FAMILIES]
+    if bad:
+        raise ConfigError(f"config key {key}.families: unknown {bad}; allowed: {list(FAMILIES)}")
+    cores = pool_size(cfg["cores"], config["cores"], granted, f"{key}.cores")
+    out = []
+    for name in cfg["families"]:
+        fam = FAMILIES[name]
+        if fam.kernel not in cfg["sizes"]:
+            raise ConfigError(f"config key {key}.sizes: no size for kernel {fam.kernel!r}")
+        size = cfg["sizes"][fam.kernel]
+        if fam.kernel == "dgemm":
+            check_memory(cores * 3 * 8.0 * size**2, f"dgemm at order {size}", f"{key}.sizes.dgemm")
+        params = {
+            "family": name,
+            "kernel": fam.kernel,
+            "size": size,
+            "ntasks": cores * cfg["tasks_per_core"],
+            "cores": cores,
+            "threads": cores,
+            "splits": splits(cores),
+            "variants": list(cfg["variants"]),
+            "start_method": cfg["start_method"],
+            "seed": config["seed"],
+            "protocol": config["protocol"],
+        }
+        out.append(Point(NAME, point_id(name, f"c{cores}"), params))
+    return out
+
+
+def unlimited_threads() -> int:
+    """An inner pool's library default: one thread per CPU the OS reports."""
+    return os.cpu_count() or 1
+
+
+def _cell(
+    fam: Family, kernel: Kernel, prm: dict[str, Any], p: int, t: int, variant: str
+) -> tuple[Backend, Any, Any, list[Any]]:
+    """Backend, init, function and items for one split and variant."""
+    size, ntasks, seed = prm["size"], prm["ntasks"], prm["seed"]
+    inner = t if variant == LIMITED else unlimited_threads()
+    tasks = kernel.make_tasks(size, ntasks, seed)
+    if fam.inner == "blas":
+        backend: Backend = DaskProcessesBackend(p, threads_per_worker=t)
+        blas = 1 if variant == LIMITED else inner
+        init = chain_init(
+            functools.partial(limit_inner_pools, 1, blas),
+            functools.partial(kernel.prepare, size, ntasks, seed),
+        )
+        return backend, init, kernel.run, tasks
+    backend = make_backend(f"processes-{prm['start_method']}", p)
+    init = chain_init(
+        functools.partial(limit_inner_pools, inner, 1), kernel.compile, kernel.compile_parallel
+    )
+    return backend, init, kernel.run_parallel, chunked(tasks, p * CHUNKS_PER_PROCESS)
+
+
+def chunked(items: Sequence[Any], n: int) -> list[list[Any]]:
+    """items in n contiguous chunks of near-equal length (none empty), order kept."""
+    n = max(1, min(n, len(items)))
+    q, r = divmod(len(items), n)
+    bounds = np.cumsum([0] + [q + (i < r) for i in range(n)])
+    return [list(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _flatten(out: Sequence[Any]) -> list[Any]:
+    return [x for item in out for x in (item if isinstance(item, list) else [item])]
+
+
+def _serial(kernel: Kernel, prm: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
+    """The reference: every task in this process, every inner pool at one thread."""
+    tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
+    steps = [functools.partial(limit_inner_pools, 1, 1)]
+    if kernel.compile is not None:
+        steps.append(kernel.compile)
+    if kernel.prepare is not None:
+        steps.append(functools.partial(kernel.prepare, prm["size"], prm["ntasks"], prm["seed"]))
+    with make_backend("serial", 1) as backend:
+        backend.start(chain_init(*steps))
+        s = sample_arms(
+            {SERIAL: functools.partial(backend.map, kernel.run, tasks)}, protocol, prm["seed"]
+        )[SERIAL]
+    check = kernel.check(tasks, list(s.last_output))
+    return _record(SERIAL, 1, 1, 0.0, [], s, check.ok, stable_hash(list(s.last_output)))
+
+
+def _record(
+    variant: str,
+    p: int,
+    t: int,
+    start: float,
+    pools: list[dict[str, Any]],
+    s: Any,
+    ok: bool,
+    checksum: str,
+) -> dict[str, Any]:
+    return {
+        "variant": variant,
+        "P": p,
+        "T": t,
+        "start_s": start,
+        "inner_pools": pools,
+        "wall": s.wall,
+        "cpu": s.cpu,
+        "inner": s.inner,
+        "first_run": s.first_run,
+        "stopped_on": s.stopped_on,
+        "check_ok": ok and list(s.first_output) == list(s.last_output),
+        "checksum": checksum,
+    }
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    fam = FAMILIES[prm["family"]]
+    kernel = get_kernel(fam.kernel)
+    protocol = Protocol.from_config(prm["protocol"])
+    cells = [_serial(kernel, prm, protocol)]
+    tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
+    for variant in prm["variants"]:
+        for p, t in prm["splits"]:
+            backend, init, fn, items = _cell(fam, kernel, prm, p, t, variant)
+            with backend:
+                _, tm = timed(lambda b=backend, i=init: b.start(i))
+                pools = inner_pools(backend)
+                s = sample_arms(
+                    {variant: functools.partial(backend.map, fn, items)}, protocol, prm["seed"]
+                )[variant]
+            out = _flatten(s.last_output)
+            ok = kernel.check(tasks, out).ok
+            cells.append(_record(variant, p, t, tm.wall, pools, s, ok, stable_hash(out)))
+            log.info("%s %s %dx%d: %.3f s, pools %s", fam.name, variant, p, t, min(s.wall), pools)
+    return {
+        "family": fam.name,
+        "kernel": kernel.name,
+        "kind": kernel.kind,
+        "inner": fam.inner,
+        "cores": prm["cores"],
+        "size": prm["size"],
+        "ntasks": prm["ntasks"],
+        "unlimited_threads": unlimited_threads(),
+        "cells": cells,
+    }
+
+
+def _seen(pools: list[dict[str, Any]], inner: str) -> int:
+    """The largest inner pool a worker reported (0 when nothing was probed)."""
+    if inner == "blas":
+        sizes = [n for pl in pools for n in pl.get("blas_threads", [])]
+    else:
+        sizes = [pl.get("numba_threads", 0) for pl in pools]
+    return max(sizes, default=0)
+
+
+def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    r = rec["result"]
+    serial = next(c for c in r["cells"] if c["variant"] == SERIAL)
+    base = np.asarray(serial["wall"])
+    job = job_flags(r)
+    rows = []
+    for c in r["cells"]:
+        wall = np.asarray(c["wall"])
+        s = summarize(wall)
+        speed = ratio_ci(base, wall)
+        inner = _seen(c["inner_pools"], r["inner"]) if c["variant"] != SERIAL else 1
+        # BLAS threads multiply with Dask's threads; a Numba batch replaces the T threads
+        total = c["P"] * (c["T"] * inner if r["inner"] == "blas" else inner)
+        flags = stability_flags(wall, c["first_run"]) + job
+        if total > r["cores"]:
+            flags.append("oversubscribed")
+        if not c["check_ok"]:
+            flags.append("check-failed")
+        if c["checksum"] != serial["checksum"]:
+            flags.append("differs-from-serial")
+        rows.append(
+            {
+                "family": r["family"],
+                "kernel": r["kernel"],
+                "kind": r["kind"],
+                "inner": r["inner"],
+                "cores": r["cores"],
+                "variant": c["variant"],
+                "P": c["P"],
+                "T": c["T"],
+                "inner_threads": inner,
+                "threads_total": total,
+                "size": r["size"],
+                "ntasks": r["ntasks"],
+                "n": s.n,
+                "time_median": s.median,
+                "time_ci_lo": s.ci_lo,
+                "time_ci_hi": s.ci_hi,
+                "time_rel_halfwidth": s.rel_halfwidth,
+                "time_cv": s.cv,
+                "speedup": speed[0],
+                "speedup_ci_lo": speed[1],
+                "speedup_ci_hi": speed[2],
+                "busy_cores": float(np.median(c["cpu"])) / s.median if s.median else np.nan,
+                "start_s": c["start_s"],
+                "stopped_on": c["stopped_on"],
+                "check_ok": c["check_ok"] and c["checksum"] == serial["checksum"],
+                "flags": ";".join(flags),
+                "point": rec["point"]["id"],
+                "provenance_hash": rec["provenance_hash"],
+                "_wall": wall,
+            }
+        )
+    return rows
+
+
+def _add_penalty(df: pd.DataFrame) -> pd.DataFrame:
+    """Oversubscription penalty: unlimited / limited wall time of the same split, with CI."""
+    cols = {"penalty": np.nan, "penalty_ci_lo": np.nan, "penalty_ci_hi": np.nan}
+    df = df.assign(**cols)
+    lim = df[df.variant == LIMITED].set_index(["family", "P", "T"])
+    for i, row in df[df.variant == UNLIMITED].iterrows():
+        k = (row.family, row.P, row.T)
+        if k in lim.index:
+            df.loc[i, list(cols)] = ratio_ci(row._wall, lim.loc[k, "_wall"])
+    return df
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = [row for rec in records for row in _rows(rec)]
+    if not rows:
+        return pd.DataFrame()
+    df = _add_penalty(pd.DataFrame(rows))
+    return df.drop(columns="_wall").sort_values(["family", "variant", "P"]).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    return hybrid_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.hybrid import hybrid_plots
+
+    return hybrid_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C9",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="processes x threads splits at P·T = cores, inner pools limited or not",
+)

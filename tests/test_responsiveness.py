@@ -1,0 +1,156 @@
+"""C3 responsiveness: planning, a tiny real measurement, table, verdict rules, plot, errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
+from coresweep.experiments import responsiveness as exp
+from coresweep.experiments.responsiveness import IDLE
+
+TINY = {
+    "modes": ["threads-python", "processes-python"],
+    "workers": 1,
+    "switch_intervals_ms": [0.5, 5],
+    "probe_period_ms": 2,
+    "seconds_per_condition": 0.2,
+    "rounds": 2,
+    "task_sizes": {"mc-python": 2000, "mc-numba": 100000},
+}
+
+
+def _config(**kw):
+    return cfg.validate({"experiments": {"responsiveness": {**TINY, **kw}}})
+
+
+@pytest.fixture(scope="module")
+def records():
+    """Both tiny points measured for real, as the runner would store them."""
+    before = sys.getswitchinterval()
+    out = []
+    for point in exp.points(_config(), 2):
+        out.append(
+            {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+        )
+    assert sys.getswitchinterval() == before  # restored after every window
+    return out
+
+
+def test_one_point_per_mode_books_the_background_workers():
+    pts = exp.points(_config(), 2)
+    assert [p.params["mode"] for p in pts] == ["threads-python", "processes-python"]
+    assert all(p.params["threads"] == 1 and p.params["workers"] == 1 for p in pts)
+    assert [p.id for p in pts] == ["threads-python__p1", "processes-python__p1"]
+
+
+def test_measure_pairs_idle_and_busy_windows_of_every_switch_interval(
+    records, no_leftover_children
+):
+    for rec in records:
+        wins = rec["result"]["windows"]
+        assert len(wins) == TINY["rounds"] * (1 + len(TINY["switch_intervals_ms"]))
+        busy = [w for w in wins if w["background"] == "busy"]
+        idle = [w for w in wins if w["background"] == "idle"]
+        assert {w["switch_interval_ms"] for w in busy} == {0.5, 5.0}
+        assert all(w["background_tasks"] > 0 for w in busy)  # the background really ran
+        assert all(w["background_tasks"] == 0 for w in idle)  # and really paused
+        assert all(len(w["latency"]) == 50 for w in wins)  # 0.1 s windows, one request / 2 ms
+
+
+def test_table_has_latency_quantiles_rate_and_idle_rows(records):
+    t = exp.aggregate(records)
+    assert len(t) == 2 * (1 + 2)
+    assert set(t["mode"]) == {IDLE, "threads-python", "processes-python"}
+    assert (t.p50_ms <= t.p99_ms).all() and (t.p99_ms <= t.max_ms).all()
+    assert (t.p99_ci_lo_ms <= t.p99_ms).all() and (t.p99_ms <= t.p99_ci_hi_ms).all()
+    assert ((t.rate_ratio > 0) & (t.rate_ratio <= 1.01)).all()
+    assert t.percentiles_ms.map(len).eq(201).all()
+    assert (t[t["mode"] != IDLE].background_samples_per_s > 0).all()
+    assert {"time_median", "time_rel_halfwidth", "flags"} <= set(t.columns)
+
+
+def test_verdict_and_plot_from_the_measured_table(records, tmp_path):
+    t = exp.aggregate(records)
+    (v,) = exp.verdicts(t, "testbox")
+    assert v.claim == "C3" and v.plot == "responsiveness.svg"
+    assert "threads-python" in v.evidence and "testbox" in v.conditions
+    (path,) = exp.plots(t, tmp_path, "testbox")
+    assert path.name == v.plot and "<svg" in path.read_text()
+
+
+def _row(paired, mode, si, p50, p99, rate=1.0):
+    return {
+        "paired_with": paired,
+        "mode": mode,
+        "kernel": "k",
+        "workers": 2,
+        "switch_interval_ms": si,
+        "default_switch_interval_ms": 5.0,
+        "probe_period_ms": 2.0,
+        "p50_ms": p50,
+        "p50_ci_lo_ms": p50 * 0.9,
+        "p50_ci_hi_ms": p50 * 1.1,
+        "p99_ms": p99,
+        "p99_ci_lo_ms": p99 * 0.9,
+        "p99_ci_hi_ms": p99 * 1.1,
+        "max_ms": p99 * 2,
+        "rate_ratio": rate,
+    }
+
+
+def test_gil_threads_slow_but_nogil_threads_fine_is_conditional():
+    t = pd.DataFrame(
+        [
+            _row("threads-python", IDLE, 5.0, 0.1, 0.3),
+            _row("threads-python", "threads-python", 5.0, 6.0, 40.0, rate=0.95),
+            _row("threads-python", "threads-python", 50.0, 25.0, 100.0),
+            _row("threads-numba", IDLE, 5.0, 0.1, 0.3),
+            _row("threads-numba", "threads-numba", 5.0, 0.1, 0.5),
+        ]
+    )
+    (v,) = responsiveness_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert "threads-numba p50" in v.conditions.split("fails")[0]
+    assert "50 ms: p50 25.00" in v.evidence
+
+
+def test_latency_straddling_the_tolerance_is_inconclusive():
+    t = pd.DataFrame(
+        [
+            _row("threads-numba", IDLE, 5.0, 0.1, 0.3),
+            _row("threads-numba", "threads-numba", 5.0, 0.1, 2.2),  # CI 1.98..2.42 vs 2.3
+        ]
+    )
+    assert responsiveness_verdicts(t, "m")[0].verdict == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"seconds_per_condition": 0.02}, "experiments.responsiveness.seconds_per_condition"),
+        ({"workers": 64}, "experiments.responsiveness.workers"),
+    ],
+)
+def test_impossible_requests_name_the_key(bad, needle):
+    with pytest.raises(cfg.ConfigError, match=needle.replace(".", r"\.")):
+        exp.points(_config(**bad), 2)
+
+
+def test_unknown_mode_is_rejected_by_the_schema():
+    with pytest.raises(cfg.ConfigError, match=r"experiments\.responsiveness\.modes\[0\]"):
+        _config(modes=["gpu"])
+
+
+def test_probe_reports_lateness_against_a_fixed_schedule():
+    lat, span = exp.probe(0.002, 0.02)
+    assert len(lat) == 10 and np.all(np.asarray(lat) >= 0)
+    assert span >= 0.02
+
+
+def test_disabled_experiment_plans_nothing():
+    assert exp.points(_config(enabled=False), 2) == []

@@ -1,0 +1,17 @@
+rule scaling_model:
+    input:
+        "results/tables/scaling.parquet",
+    output:
+        report(
+            "results/tables/scaling_model.csv",
+            caption="../report/scaling_model.rst",
+            category="Scaling model",
+        ),
+    log:
+        "logs/scaling_model.log",
+    conda:
+        "../../environment.yml"
+    params:
+        targets=" ".join(map(str, config["experiments"]["scaling"]["extrapolate_to"])),
+    shell:
+        "coresweep model --table {input} --to {params.targets} --out {output} 2> {log}"
