@@ -81,3 +81,14 @@ def test_work_units_match_the_kernel_definition():
     assert get_kernel("dgemm").work(10) == 2000.0
     assert get_kernel("mc-python").work(10) == 10.0
     assert get_kernel("triad").work(10) == 24.0 * 10 * 10
+
+
+def test_triad_chunks_do_not_depend_on_how_many_chunks_a_worker_holds():
+    k = get_kernel("triad")
+    k.compile()
+    k.prepare(1000, 8, 0)  # strong, then weak workload of one worker: they share the arrays
+    k.prepare(1000, 2, 0)
+    few = make_tasks(1000, 2, 0)
+    many = make_tasks(1000, 8, 0)
+    assert k.check(few, [k.run(t) for t in few]).ok
+    assert k.check(many, [k.run(t) for t in many]).ok

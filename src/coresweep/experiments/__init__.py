@@ -9,6 +9,7 @@ from coresweep.experiments import (
     communication,
     context_switch,
     faults,
+    hybrid,
     memory,
     responsiveness,
     scaling,
@@ -23,6 +24,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     for e in (
         scaling.EXPERIMENT,
         task_size.EXPERIMENT,
+        hybrid.EXPERIMENT,
         memory.EXPERIMENT,
         communication.EXPERIMENT,
         responsiveness.EXPERIMENT,

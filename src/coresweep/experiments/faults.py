@@ -33,7 +33,6 @@ log = logging.getLogger("coresweep")
 NAME = "faults"
 #: modules a pool's subprocess needs; imported before forking it so each child starts warm
 PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
-OUTCOMES = ("isolated", "pool-broken", "hung", "crashed", "error")
 
 
 def _known(names: Sequence[str], allowed: Sequence[str], key: str) -> list[str]:
@@ -138,13 +137,14 @@ def _exit_text(code: int | None) -> str:
 
 
 def _task_states(cell: dict[str, Any]) -> dict[int, str]:
-    """completed / lost / hung per task index, as the caller saw it."""
+    """Per task index, as the caller saw it: completed, failed (an error reached the caller),
+    hung (nothing reached it), or lost (its process died, or the run failed, first)."""
     settled = {e["index"]: e for e in cell["events"] if e["kind"] == "task"}
     waited = next((e for e in cell["events"] if e["kind"] == "waited"), None)
     states = {}
     for i in range(cell["tasks"]):
         if i in settled:
-            states[i] = "completed" if settled[i]["ok"] else "lost"
+            states[i] = "completed" if settled[i]["ok"] else "failed"
         elif cell["status"] == "hung" or (waited and i in waited["pending"]):
             states[i] = "hung"
         else:  # the process died, or the run failed, before this task settled
@@ -157,7 +157,9 @@ def _outcome(status: str, others_lost: int, any_hung: bool, recovered: bool) -> 
         return status
     if status == "hung" or any_hung:
         return "hung"
-    return "isolated" if others_lost == 0 and recovered else "pool-broken"
+    if not recovered:
+        return "pool-broken"
+    return "others-lost" if others_lost else "isolated"
 
 
 def classify(cell: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +178,7 @@ def classify(cell: dict[str, Any]) -> dict[str, Any]:
     else:
         detect, seen = np.nan, "none" if cell["status"] != "error" else cell["error"]
     recovered = bool(recovery and recovery["ok"])
-    lost = others.count("lost")
+    lost = len(others) - others.count("completed") - others.count("hung")
     any_hung = "hung" in states.values()
     return {
         "status": cell["status"],
@@ -218,6 +220,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "tasks": cell["tasks"],
                     "faulty_task": cell["faulty"],
                     "hang_seconds": cell["hang_seconds"],
+                    "allowed_failures": cell["allowed_failures"],
                     **row,
                     "exitcode": cell["exitcode"],
                     "killed": cell["killed"],

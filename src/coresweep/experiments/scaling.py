@@ -266,7 +266,7 @@ def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
     df["karp_flatt"] = [karp_flatt(s, p) for s, p in zip(df.speedup, df.p, strict=True)]
     serial_rate = df[df.backend == "serial"].set_index(["host", "kernel", "mode", "size"])["rate"]
     df["rate_per_worker_vs_serial"] = [
-        (row.rate / row.p) / serial_rate.get((row.kernel, row.mode, row.size), np.nan)
+        (row.rate / row.p) / serial_rate.get((row.host, row.kernel, row.mode, row.size), np.nan)
         for row in df.itertuples()
     ]
     return df.sort_values(["host", "kernel", "mode", "backend", "p"]).reset_index(drop=True)

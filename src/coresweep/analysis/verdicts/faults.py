@@ -13,17 +13,26 @@ PROCESS_POOLS = ("process-pool", "mp-pool", "dask-processes")
 THREAD_POOLS = ("threads", "dask-threads")
 
 
+def _span(values: pd.Series, fmt: str = "{:.0f}") -> str:
+    lo, hi = fmt.format(values.min()), fmt.format(values.max())
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
 def _cells(g: pd.DataFrame) -> str:
-    """One backend's hard-fault cells in words: outcome, others completed, detection."""
+    """One backend's cells in words, grouped by outcome: others done, detection, recovery."""
     parts = []
     for outcome, h in g.groupby("outcome", sort=False):
-        done = f"{h.others_completed.min()}-{h.others_completed.max()}/{h.others.iloc[0]}"
         detect = h.detect_s.dropna()
-        when = f"after {detect.min():.2f}-{detect.max():.2f} s" if len(detect) else "never"
-        seen = ", ".join(sorted(set(h.error_seen)))
+        seen = (
+            f"error reached the caller after {_span(detect, '{:.2f}')} s "
+            f"({', '.join(sorted(set(h.error_seen)))})"
+            if len(detect)
+            else "no error ever reached the caller"
+        )
         parts.append(
-            f"{outcome} for {'/'.join(h.fault)} (other tasks done {done}; "
-            f"error seen {when}: {seen}; recovered {int(h.recovered.sum())}/{len(h)})"
+            f"{outcome} for {'/'.join(h.fault)} (other tasks completed "
+            f"{_span(h.others_completed)}/{h.others.iloc[0]}; {seen}; fresh task ran "
+            f"afterwards in {int(h.recovered.sum())}/{len(h)})"
         )
     return "; ".join(parts)
 
@@ -41,7 +50,8 @@ def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     first = table.iloc[0]
     where = (
         f"{first.tasks} tasks, task {first.faulty_task} faulty, {first.workers} workers, "
-        f"hung = no task settled for {first.hang_seconds} s; on {machine}; "
+        f"hung = no task settled for {first.hang_seconds} s; Dask allowed-failures "
+        f"{first.allowed_failures}; on {machine}; "
         f"worst-case faulty run {worst:.1f} s"
     )
     if procs.empty:

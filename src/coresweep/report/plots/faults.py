@@ -14,6 +14,7 @@ from coresweep.report.plots import OKABE_ITO, save
 
 OUTCOME_COLORS = {
     "isolated": OKABE_ITO[3],  # green
+    "others-lost": OKABE_ITO[4],  # yellow
     "pool-broken": OKABE_ITO[1],  # orange
     "hung": OKABE_ITO[7],  # pink
     "crashed": OKABE_ITO[6],  # vermillion
