@@ -1,0 +1,123 @@
+"""C7 context switches: planning, a tiny pinned ping-pong, OS counts, verdict rules, plot."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
+from coresweep.experiments import context_switch as exp
+from coresweep.measure.cores import affinity
+
+PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
+TINY = {"round_trips_per_call": 20, "count_round_trips": 200}
+
+
+def _config(**kw):
+    return cfg.validate({"protocol": PROTOCOL, "experiments": {"context_switch": {**TINY, **kw}}})
+
+
+@pytest.fixture(scope="module")
+def records():
+    before = os.sched_getaffinity(0)
+    out = []
+    for point in exp.points(_config(), 2):
+        out.append(
+            {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+        )
+    assert os.sched_getaffinity(0) == before
+    return out
+
+
+def test_one_point_per_pin_mode():
+    pts = exp.points(_config(), 2)
+    assert [p.id for p in pts] == ["pinned__cpu-auto", "unpinned__all"]
+    assert pts[0].params["threads"] == 1
+    assert len(pts[0].params["mechanisms"]) == 5
+
+
+def test_pinned_partners_share_the_one_cpu(records, no_leftover_children):
+    pinned = next(r["result"] for r in records if r["result"]["pin"] == "pinned")
+    assert pinned["cpus"] == [affinity()[-1]]
+    for m in pinned["mechanisms"]:
+        assert m["partner_affinity"] == pinned["cpus"], m["mechanism"]
+        assert len(m["wall"]) == 3 and min(m["wall"]) > 0
+
+
+def test_the_os_counts_switches_for_every_handoff(records):
+    pinned = next(r["result"] for r in records if r["result"]["pin"] == "pinned")
+    for m in pinned["mechanisms"]:
+        ctx = m["ctx_per_round_trip"]
+        # on one CPU the partner can only run if the caller leaves it: >= 1 switch per trip
+        assert ctx["voluntary"] + ctx["involuntary"] >= 1, m["mechanism"]
+
+
+def test_table_verdict_and_plot(records, tmp_path):
+    t = exp.aggregate(records)
+    assert len(t) == 10
+    assert set(t.party) == {"thread", "process"}
+    assert (t.us_ci_lo <= t.us_per_switch).all() and (t.us_per_switch <= t.us_ci_hi).all()
+    assert t.wall_samples.map(len).eq(3).all()
+    (v,) = exp.verdicts(t, "testbox")
+    assert v.claim == "C7" and v.verdict in {"supported", "refuted", "conditional", "inconclusive"}
+    assert "pinned" in v.evidence and "vol" in v.evidence
+    (path,) = exp.plots(t, tmp_path, "testbox")
+    assert path.name == v.plot and "<svg" in path.read_text()
+
+
+def _row(pin, mech, party, wall):
+    return {
+        "pin": pin,
+        "cpus": "1",
+        "mechanism": mech,
+        "party": party,
+        "round_trips_per_call": 100,
+        "us_per_switch": wall[1] * 5e3,
+        "us_ci_lo": wall[0] * 5e3,
+        "us_ci_hi": wall[2] * 5e3,
+        "voluntary_per_round_trip": 1.0,
+        "involuntary_per_round_trip": 1.0,
+        "wall_samples": wall,
+    }
+
+
+def test_threads_quicker_in_one_pin_mode_only_is_conditional():
+    fast, slow = [0.0010, 0.0010, 0.0011, 0.0010], [0.0030, 0.0031, 0.0030, 0.0031]
+    t = pd.DataFrame(
+        [
+            _row("pinned", "thread-lock", "thread", fast),
+            _row("pinned", "process-pipe", "process", slow),
+            _row("unpinned", "thread-lock", "thread", slow),
+            _row("unpinned", "process-pipe", "process", fast),
+        ]
+    )
+    (v,) = context_switch_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert "threads quicker in ['pinned']" in v.conditions
+
+
+def test_overlapping_costs_are_inconclusive():
+    a, b = [0.001, 0.002, 0.003, 0.0015], [0.0012, 0.0025, 0.0011, 0.002]
+    t = pd.DataFrame(
+        [_row("pinned", "thread-pipe", "thread", a), _row("pinned", "process-pipe", "process", b)]
+    )
+    assert context_switch_verdicts(t, "m")[0].verdict == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"cpu": 4096}, r"experiments\.context_switch\.cpu"),
+        (
+            {"mechanisms": ["thread-lock", "carrier-pigeon"]},
+            r"experiments\.context_switch\.mechanisms",
+        ),
+        ({"pin_modes": ["sideways"]}, r"experiments\.context_switch\.pin_modes"),
+    ],
+)
+def test_bad_settings_name_the_key(bad, needle):
+    with pytest.raises(cfg.ConfigError, match=needle):
+        exp.points(_config(**bad), 2)

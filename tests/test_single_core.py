@@ -1,0 +1,115 @@
+"""C10 single core: planning, a tiny pinned measurement, table, verdict rules, plot, errors."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.verdicts.single_core import single_core_verdicts
+from coresweep.experiments import single_core as exp
+from coresweep.measure.cores import affinity
+
+TINY = {
+    "kinds": ["tcp", "cpu"],
+    "thread_counts": [1, 4],
+    "tasks": 8,
+    "io_ms": 1,
+    "cpu_samples": 100,
+}
+PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
+
+
+def _config(**kw):
+    return cfg.validate({"protocol": PROTOCOL, "experiments": {"single_core": {**TINY, **kw}}})
+
+
+@pytest.fixture(scope="module")
+def records():
+    before = os.sched_getaffinity(0)
+    out = []
+    for point in exp.points(_config(), 2):
+        out.append(
+            {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+        )
+    assert os.sched_getaffinity(0) == before  # the pin is undone
+    return out
+
+
+def test_one_single_cpu_point_per_kind():
+    pts = exp.points(_config(), 2)
+    assert [p.params["kind"] for p in pts] == ["tcp", "cpu"]
+    assert all(p.params["threads"] == 1 and p.params["cpu"] == "auto" for p in pts)
+    assert pts[0].id == "tcp__cpu-auto"
+
+
+def test_measure_runs_every_thread_count_on_one_cpu(records, no_leftover_children):
+    for rec in records:
+        r = rec["result"]
+        assert r["pinned_ok"] and r["cpu"] == affinity()[-1]
+        assert [a["threads"] for a in r["arms"]] == [1, 4]
+        for a in r["arms"]:
+            assert len(a["wall"]) == 3 and min(a["wall"]) > 0
+            assert len(a["last_batch_latency"]) == TINY["tasks"]
+            assert a["task_latency"]["n"] >= 4 * TINY["tasks"]  # warm-up + 3 samples
+
+
+def test_io_tasks_really_wait(records):
+    tcp = next(r["result"] for r in records if r["result"]["kind"] == "tcp")
+    # every request waits for the peer's 1 ms delay: the latency has a floor, not a ceiling
+    assert min(min(a["last_batch_latency"]) for a in tcp["arms"]) >= 0.001
+
+
+def test_table_has_throughput_gain_and_latency(records, tmp_path):
+    t = exp.aggregate(records)
+    assert len(t) == 4
+    assert (t[t.threads == 1].gain_vs_1 == 1.0).all()
+    assert (t.throughput_ci_lo <= t.throughput).all() and (t.throughput <= t.throughput_ci_hi).all()
+    assert (t.latency_p50_ms <= t.latency_p99_ms).all()
+    assert {"time_median", "time_rel_halfwidth", "flags", "busy_cores"} <= set(t.columns)
+    (v,) = exp.verdicts(t, "testbox")
+    assert v.claim == "C10" and v.plot == "single_core.svg"
+    assert "tcp: 4 vs 1 threads" in v.evidence
+    (path,) = exp.plots(t, tmp_path, "testbox")
+    assert path.name == v.plot and "<svg" in path.read_text()
+
+
+def _rows(kind, gain, lo, hi):
+    common = {"cpu": 1, "tasks": 64, "io_ms": 4, "cpu_samples": 800, "pinned_ok": True}
+    one = {"kind": kind, "threads": 1, "gain_vs_1": 1.0, "gain_ci_lo": 0.95, "gain_ci_hi": 1.05}
+    top = {"kind": kind, "threads": 64, "gain_vs_1": gain, "gain_ci_lo": lo, "gain_ci_hi": hi}
+    lat = {"throughput": 100.0, "latency_p50_ms": 1.0, "latency_p99_ms": 2.0}
+    return [{**common, **lat, **one}, {**common, **lat, **top}]
+
+
+def test_io_gains_and_cpu_does_not_is_conditional():
+    t = pd.DataFrame(_rows("sleep", 30, 25, 35) + _rows("cpu", 1.0, 0.9, 1.1))
+    (v,) = single_core_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert "holds for ['sleep'], not for ['cpu']" in v.conditions
+
+
+def test_every_kind_gaining_is_supported_and_none_refuted():
+    assert single_core_verdicts(pd.DataFrame(_rows("tcp", 9, 8, 10)), "m")[0].verdict == "supported"
+    assert (
+        single_core_verdicts(pd.DataFrame(_rows("cpu", 1, 0.5, 1.2)), "m")[0].verdict == "refuted"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"thread_counts": [2, 4]}, r"experiments\.single_core\.thread_counts"),
+        ({"cpu": 4096}, r"experiments\.single_core\.cpu"),
+    ],
+)
+def test_impossible_requests_name_the_key(bad, needle):
+    with pytest.raises(cfg.ConfigError, match=needle):
+        exp.points(_config(**bad), 2)
+
+
+def test_unknown_kind_is_rejected_by_the_schema():
+    with pytest.raises(cfg.ConfigError, match=r"experiments\.single_core\.kinds\[0\]"):
+        _config(kinds=["disk"])
