@@ -14,7 +14,11 @@ from coresweep.measure.cores import usable_cores
 
 
 def _scaling(**kw):
-    return cfg.validate({"experiments": {"scaling": kw}})
+    """A config running only the scaling experiment, with kw as its settings."""
+    from coresweep.experiments import EXPERIMENTS
+
+    others = {name: {"enabled": False} for name in EXPERIMENTS if name != "scaling"}
+    return cfg.validate({"experiments": {**others, "scaling": kw}})
 
 
 def test_defaults_fill_every_section():

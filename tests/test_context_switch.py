@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pandas as pd
+import psutil
 import pytest
 
 from coresweep import config as cfg
@@ -23,12 +24,15 @@ def _config(**kw):
 @pytest.fixture(scope="module")
 def records():
     before = os.sched_getaffinity(0)
+    children = {c.pid for c in psutil.Process().children(recursive=True)}
     out = []
     for point in exp.points(_config(), 2):
         out.append(
             {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
         )
     assert os.sched_getaffinity(0) == before
+    left = {c.pid for c in psutil.Process().children(recursive=True)} - children
+    assert not left, f"measure left child processes {left}"
     return out
 
 
@@ -39,7 +43,7 @@ def test_one_point_per_pin_mode():
     assert len(pts[0].params["mechanisms"]) == 5
 
 
-def test_pinned_partners_share_the_one_cpu(records, no_leftover_children):
+def test_pinned_partners_share_the_one_cpu(records):
     pinned = next(r["result"] for r in records if r["result"]["pin"] == "pinned")
     assert pinned["cpus"] == [affinity()[-1]]
     for m in pinned["mechanisms"]:

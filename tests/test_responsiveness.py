@@ -6,9 +6,11 @@ import sys
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from coresweep import config as cfg
+from coresweep.analysis.verdicts import combine_undecided
 from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
 from coresweep.experiments import responsiveness as exp
 from coresweep.experiments.responsiveness import IDLE
@@ -32,12 +34,15 @@ def _config(**kw):
 def records():
     """Both tiny points measured for real, as the runner would store them."""
     before = sys.getswitchinterval()
+    children = {c.pid for c in psutil.Process().children(recursive=True)}
     out = []
     for point in exp.points(_config(), 2):
         out.append(
             {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
         )
     assert sys.getswitchinterval() == before  # restored after every window
+    left = {c.pid for c in psutil.Process().children(recursive=True)} - children
+    assert not left, f"measure left child processes {left}"
     return out
 
 
@@ -129,6 +134,17 @@ def test_latency_straddling_the_tolerance_is_inconclusive():
     assert responsiveness_verdicts(t, "m")[0].verdict == "inconclusive"
 
 
+def test_noisy_idle_baseline_is_inconclusive_not_a_pass():
+    t = pd.DataFrame(
+        [
+            _row("threads-numba", IDLE, 5.0, 0.1, 60.0),  # the idle probe itself misses 2 ms
+            _row("threads-numba", "threads-numba", 5.0, 0.1, 40.0),
+        ]
+    )
+    (v,) = responsiveness_verdicts(t, "m")
+    assert v.verdict == "inconclusive" and "threads-numba p99" in v.conditions
+
+
 @pytest.mark.parametrize(
     ("bad", "needle"),
     [
@@ -154,3 +170,16 @@ def test_probe_reports_lateness_against_a_fixed_schedule():
 
 def test_disabled_experiment_plans_nothing():
     assert exp.points(_config(enabled=False), 2) == []
+
+
+@pytest.mark.parametrize(
+    ("results", "verdict"),
+    [
+        ({"a": True, "b": False, "c": None}, "conditional"),
+        ({"a": True, "c": None}, "inconclusive"),
+        ({"a": True, "b": True}, "supported"),
+        ({"a": False}, "refuted"),
+    ],
+)
+def test_undecided_items_only_matter_when_they_could_change_the_verdict(results, verdict):
+    assert combine_undecided(results) == verdict

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pandas as pd
+import psutil
 import pytest
 
 from coresweep import config as cfg
@@ -29,12 +30,15 @@ def _config(**kw):
 @pytest.fixture(scope="module")
 def records():
     before = os.sched_getaffinity(0)
+    children = {c.pid for c in psutil.Process().children(recursive=True)}
     out = []
     for point in exp.points(_config(), 2):
         out.append(
             {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
         )
     assert os.sched_getaffinity(0) == before  # the pin is undone
+    left = {c.pid for c in psutil.Process().children(recursive=True)} - children
+    assert not left, f"measure left child processes {left}"
     return out
 
 
@@ -45,7 +49,7 @@ def test_one_single_cpu_point_per_kind():
     assert pts[0].id == "tcp__cpu-auto"
 
 
-def test_measure_runs_every_thread_count_on_one_cpu(records, no_leftover_children):
+def test_measure_runs_every_thread_count_on_one_cpu(records):
     for rec in records:
         r = rec["result"]
         assert r["pinned_ok"] and r["cpu"] == affinity()[-1]

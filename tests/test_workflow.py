@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "configs" / "tiny.yaml"
-
-
-def copy_workflow(dest: Path) -> Path:
-    """A runnable copy of the workflow: Snakefile, workflow/, config/, profiles/."""
-    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
-    for d in ("workflow", "config", "profiles"):
-        shutil.copytree(ROOT / d, dest / d, symlinks=False)
-    return dest
-
-
-def snakemake(cwd: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["snakemake", "--cores", "2", "--configfile", str(TINY), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from wfhelpers import CONFIGS, copy_workflow, snakemake, write_config
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     wd = copy_workflow(tmp_path_factory.mktemp("wf"))
-    r = snakemake(wd)
+    r = snakemake(wd, write_config(wd, CONFIGS / "tiny.yaml"), "--cores", "2")
     assert r.returncode == 0, r.stderr[-3000:]
     return wd
 

@@ -94,6 +94,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from coresweep.report.compare import compare_runs, summary_lines, text_table, write_comparison
+
+    comparison = compare_runs(Path(args.run_a), Path(args.run_b), args.threshold)
+    paths = write_comparison(comparison, Path(args.out), args.threshold)
+    print("\n".join(summary_lines(comparison)))
+    print()
+    print(text_table(comparison))
+    print()
+    for name, p in paths.items():
+        print(f"{name}: {p}")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     from coresweep.measure.provenance import collect
     from coresweep.records import stable_hash, write_json_atomic
@@ -148,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="tables -> plots, claims.csv, summary.md, report/index.html")
     p.add_argument("--results", default="results")
     p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser(
+        "compare", help="two result folders side by side: which differences are real"
+    )
+    p.add_argument("run_a", help="results folder A (e.g. one machine or commit)")
+    p.add_argument("run_b", help="results folder B")
+    p.add_argument("--out", default="comparison", help="folder for the CSV, HTML and plots")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.05,
+        help="smallest relative difference that counts (default 0.05)",
+    )
+    p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("env", help="print provenance of this machine as JSON")
     p.add_argument("--out", help="write here instead of printing")

@@ -2,7 +2,10 @@ import json
 
 from snakemake.utils import validate
 
+from snakemake.exceptions import WorkflowError
+
 from coresweep import config as cs_config
+from coresweep.measure import cores as cs_cores
 from coresweep.experiments import EXPERIMENTS, plan
 
 # Friendly errors first (naming the key and the allowed values), then Snakemake's own
@@ -10,7 +13,18 @@ from coresweep.experiments import EXPERIMENTS, plan
 config = cs_config.validate(config)
 validate(config, schema="../schemas/config.schema.yaml")
 
-POINTS = {(p.experiment, p.id): p for p in plan(config, workflow.cores)}
+
+def granted_cores():
+    """(cores, cluster?): `--cores` locally; on a cluster executor, a compute node's cores
+    from cores.max (the submit host's cores when it is "auto")."""
+    try:
+        return workflow.cores, False
+    except WorkflowError:
+        cap = config["cores"]["max"]
+        return (cs_cores.usable_cores() if cap == "auto" else cap), True
+
+
+POINTS = {(p.experiment, p.id): p for p in plan(config, *granted_cores())}
 ACTIVE_EXPERIMENTS = sorted({e for e, _ in POINTS})
 
 
@@ -34,11 +48,20 @@ def get_tables(wildcards=None):
     return [f"results/tables/{e}.parquet" for e in ACTIVE_EXPERIMENTS]
 
 
-def get_claim_quotes():
-    """Claim id -> the article's words, for the captions of Snakemake's report."""
-    from coresweep.claims import CLAIMS
+def get_run_record():
+    """The validated config and the granted cores as JSON: what the report shows and reruns."""
+    cores, cluster = granted_cores()
+    return json.dumps(
+        {"config": config, "cores": cores, "cluster": cluster}, sort_keys=True
+    )
 
-    return {c.id: c.quote for c in CLAIMS.values()}
+
+def get_claims():
+    """Report category (C01..) -> claim id and the article's words, for the captions."""
+    from coresweep.claims import CLAIMS
+    from coresweep.report.native import category
+
+    return {category(c.id): {"id": c.id, "quote": c.quote} for c in CLAIMS.values()}
 
 
 def get_final_outputs():

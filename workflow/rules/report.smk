@@ -1,6 +1,6 @@
 # The run record: the validated config and the granted cores, so the report can show the
 # config, tell partial tables from complete ones and print the exact command to rerun.
-# Local: `workflow.cores` means the granted total only in the main Snakemake process.
+# Local: the granted cores are known only in the main Snakemake process.
 localrules:
     run_record,
 
@@ -13,7 +13,7 @@ rule run_record:
     conda:
         "../../environment.yml"
     params:
-        record=json.dumps({"config": config, "cores": workflow.cores}, sort_keys=True),
+        record=get_run_record(),
     shell:
         "printf '%s\\n' {params.record:q} > {output} 2> {log}"
 
@@ -61,6 +61,6 @@ rule report:
     conda:
         "../../environment.yml"
     params:
-        quotes=get_claim_quotes(),
+        claims=get_claims(),
     shell:
-        "coresweep report --results results 2> {log}"
+        "coresweep report --results results > {log} 2>&1"

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numba
-
 from coresweep.backends.base import Backend, Init
 
 
@@ -15,6 +13,9 @@ class NumbaParallelBackend(Backend):
     batch = True
 
     def start(self, init: Init | None = None) -> None:
+        # imported here: every spawned worker imports this package to unpickle its init
+        import numba
+
         limit = numba.config.NUMBA_NUM_THREADS
         if self.workers > limit:
             raise ValueError(
@@ -32,4 +33,6 @@ class NumbaParallelBackend(Backend):
         pass
 
     def describe(self) -> dict[str, Any]:
+        import numba
+
         return {**super().describe(), "threading_layer": numba.config.THREADING_LAYER}

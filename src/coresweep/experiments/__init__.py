@@ -6,14 +6,17 @@ from typing import Any
 
 from coresweep.config import ConfigError
 from coresweep.experiments import (
+    common,
     communication,
     context_switch,
     faults,
     hybrid,
+    load,
     memory,
     responsiveness,
     scaling,
     single_core,
+    synchronization,
     task_size,
 )
 from coresweep.experiments.base import Experiment, Verdict
@@ -25,12 +28,14 @@ EXPERIMENTS: dict[str, Experiment] = {
         scaling.EXPERIMENT,
         task_size.EXPERIMENT,
         hybrid.EXPERIMENT,
+        load.EXPERIMENT,
         memory.EXPERIMENT,
         communication.EXPERIMENT,
         responsiveness.EXPERIMENT,
         single_core.EXPERIMENT,
         context_switch.EXPERIMENT,
         faults.EXPERIMENT,
+        synchronization.EXPERIMENT,
     )
 }
 
@@ -44,9 +49,13 @@ def get_experiment(name: str) -> Experiment:
         ) from None
 
 
-def plan(config: dict[str, Any], granted: int) -> list[Point]:
-    """Every point of every enabled experiment; ConfigError before anything is measured."""
+def plan(config: dict[str, Any], granted: int, cluster: bool = False) -> list[Point]:
+    """Every point of every enabled experiment; ConfigError before anything is measured.
+
+    On a cluster, `granted` is the cores of a compute node, not of the submitting host.
+    """
     points: list[Point] = []
+    common.CLUSTER_NODE_CORES[:] = [granted] if cluster else []
     for name in config["experiments"]:
         points += get_experiment(name).points(config, granted)
     ids = [(p.experiment, p.id) for p in points]

@@ -11,6 +11,15 @@ import psutil
 from coresweep.config import ConfigError
 from coresweep.kernels import Kernel, UserKernelError, get_kernel
 from coresweep.measure.cores import affinity, usable_cores
+from coresweep.measure.sched import choose_cpu
+
+#: cores of a compute node when planning a cluster run on a submit host (set by `plan`)
+CLUSTER_NODE_CORES: list[int] = []
+
+
+def node_cores() -> int:
+    """Cores a measurement job can use: the compute node's on a cluster, else this machine's."""
+    return CLUSTER_NODE_CORES[-1] if CLUSTER_NODE_CORES else usable_cores()
 
 
 def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> list[int]:
@@ -19,7 +28,7 @@ def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) ->
     The cap is min(cores granted, usable cores, cores.max). An explicit p above the usable
     cores is an error unless cores.oversubscribe is true.
     """
-    usable = usable_cores()
+    usable = node_cores()
     cap = min(granted, usable)
     if cores_cfg.get("max", "auto") != "auto":
         cap = min(cap, int(cores_cfg["max"]))
@@ -103,12 +112,15 @@ def kernels_from(
 
 
 def kernel_size(kernel: Kernel, sizes: Mapping[str, int], key: str) -> int:
-    """The task size for a kernel: sizes[name], else a user kernel's own `size`."""
+    """The task size for a kernel: sizes[name], else a user kernel's own `size`.
+
+    0 for a user kernel with neither: its task factory then keeps its own default size.
+    """
     if kernel.name in sizes:
         return int(sizes[kernel.name])
     spec = getattr(kernel, "spec", None)
     if spec is not None:
-        return spec.size
+        return spec.size or 0
     raise ConfigError(f"config key {key}: no size for kernel {kernel.name!r}")
 
 
@@ -126,6 +138,14 @@ def backend_names(names: Sequence[str], key: str) -> list[str]:
             raise ConfigError(
                 f"config key {key}: unknown backend {n!r}; allowed: {', '.join(sorted(BACKENDS))}"
             )
+    return list(names)
+
+
+def known_names(names: Sequence[str], allowed: Sequence[str], key: str) -> list[str]:
+    """A config list whose every entry must be one of `allowed`; the error names key and values."""
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise ConfigError(f"config key {key}: unknown {unknown}; allowed: {', '.join(allowed)}")
     return list(names)
 
 
@@ -153,3 +173,14 @@ def job_flags(result: dict[str, Any]) -> list[str]:
     if job.get("drift_flag"):
         flags.append("reference-drift")
     return flags
+
+
+def cpu_spec(spec: int | str, key: str) -> int | str:
+    """A CPU to pin to: "auto" stays (resolved where the job runs, a cluster node may
+    differ); an explicit CPU must be in this process's affinity."""
+    if spec != "auto":
+        try:
+            choose_cpu(spec)
+        except ValueError as exc:
+            raise ConfigError(f"config key {key}: {exc}; or use auto") from None
+    return spec

@@ -25,10 +25,9 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import stability_flags, summarize
-from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
-from coresweep.experiments.common import job_flags, point_id
-from coresweep.measure.cores import affinity, usable_cores
+from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id, pool_size
+from coresweep.measure.cores import affinity
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, ctx_switches, pinned
 from coresweep.records import Point
@@ -233,30 +232,20 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     if not cfg["enabled"]:
         return []
     key = f"experiments.{NAME}"
-    bad = [m for m in cfg["mechanisms"] if m not in MECHANISMS]
-    if bad:
-        raise ConfigError(
-            f"config key {key}.mechanisms: unknown {bad}; allowed: {list(MECHANISMS)}"
-        )
-    bad = [m for m in cfg["pin_modes"] if m not in PIN_MODES]
-    if bad:
-        raise ConfigError(f"config key {key}.pin_modes: unknown {bad}; allowed: {list(PIN_MODES)}")
-    cpu = cfg["cpu"]  # "auto" is resolved where the job runs: a cluster node may differ
-    if cpu != "auto":
-        try:
-            choose_cpu(cpu)
-        except ValueError as exc:
-            raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
+    mechanisms = known_names(cfg["mechanisms"], list(MECHANISMS), f"{key}.mechanisms")
+    pin_modes = known_names(cfg["pin_modes"], PIN_MODES, f"{key}.pin_modes")
+    cpu = cpu_spec(cfg["cpu"], f"{key}.cpu")
+    both = pool_size("auto", config["cores"], granted, key)  # unpinned: up to 2 cores
     out = []
-    for mode in cfg["pin_modes"]:
+    for mode in pin_modes:
         params = {
             "pin": mode,
             "cpu": cpu,
-            "mechanisms": list(cfg["mechanisms"]),
+            "mechanisms": mechanisms,
             "round_trips_per_call": cfg["round_trips_per_call"],
             "count_round_trips": cfg["count_round_trips"],
             # unpinned, the two parties may use two cores
-            "threads": 1 if mode == "pinned" else max(1, min(2, granted, usable_cores())),
+            "threads": 1 if mode == "pinned" else min(2, both),
             "seed": config["seed"],
             "protocol": config["protocol"],
         }

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.verdicts.faults import faults_verdicts
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
-from coresweep.experiments.common import check_memory, job_flags, point_id
+from coresweep.experiments.common import check_memory, job_flags, known_names, point_id
 from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
 from coresweep.measure.sacrificial import Outcome, kill_tree, leftovers, run_sacrificial
 from coresweep.records import Point
@@ -35,20 +34,13 @@ NAME = "faults"
 PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
 
 
-def _known(names: Sequence[str], allowed: Sequence[str], key: str) -> list[str]:
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise ConfigError(f"config key {key}: unknown {unknown}; allowed: {', '.join(allowed)}")
-    return list(names)
-
-
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
     if not cfg["enabled"]:
         return []
     key = f"experiments.{NAME}"
-    backends = _known(cfg["backends"], POOLS, f"{key}.backends")
-    faults = _known(cfg["faults"], FAULTS, f"{key}.faults")
+    backends = known_names(cfg["backends"], POOLS, f"{key}.backends")
+    faults = known_names(cfg["faults"], FAULTS, f"{key}.faults")
     if not 0 <= cfg["faulty_task"] < cfg["tasks"]:
         raise ConfigError(
             f"config key {key}.faulty_task: {cfg['faulty_task']} is not a task index; "
@@ -95,6 +87,7 @@ def _raw_cell(cell: Cell, out: Outcome, orphans: int) -> dict[str, Any]:
         "status": out.status,
         "exitcode": out.exitcode,
         "error": out.error,
+        "trace": out.trace,
         "wall": out.wall,
         "killed": out.killed,
         "orphans": orphans,
@@ -177,6 +170,8 @@ def classify(cell: dict[str, Any]) -> dict[str, Any]:
         detect, seen = cell["wall"] - t_submit, _exit_text(cell["exitcode"])
     else:
         detect, seen = np.nan, "none" if cell["status"] != "error" else cell["error"]
+    t_waited = next((e["t"] for e in events if e["kind"] == "waited"), np.inf)
+    late = sum(e["kind"] == "task" and e["t"] > t_waited for e in events)
     recovered = bool(recovery and recovery["ok"])
     lost = len(others) - others.count("completed") - others.count("hung")
     any_hung = "hung" in states.values()
@@ -188,6 +183,7 @@ def classify(cell: dict[str, Any]) -> dict[str, Any]:
         "others_lost": lost,
         "others_hung": others.count("hung"),
         "faulty_outcome": states[cell["faulty"]],
+        "settled_late": late,
         "error_seen": seen,
         "detect_s": detect,
         "recovered": recovered,
@@ -240,6 +236,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.faults import faults_verdicts
+
     return faults_verdicts(table, machine)
 
 

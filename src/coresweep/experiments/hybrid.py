@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
 from coresweep.backends import Backend, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.dask_local import DaskProcessesBackend
@@ -183,8 +182,8 @@ def _record(
 ) -> dict[str, Any]:
     return {
         "variant": variant,
-        "P": p,
-        "T": t,
+        "processes": p,
+        "threads_per_process": t,
         "start_s": start,
         "inner_pools": pools,
         "wall": s.wall,
@@ -251,7 +250,9 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
         speed = ratio_ci(base, wall)
         inner = _seen(c["inner_pools"], r["inner"]) if c["variant"] != SERIAL else 1
         # BLAS threads multiply with Dask's threads; a Numba batch replaces the T threads
-        total = c["P"] * (c["T"] * inner if r["inner"] == "blas" else inner)
+        total = c["processes"] * (
+            c["threads_per_process"] * inner if r["inner"] == "blas" else inner
+        )
         flags = stability_flags(wall, c["first_run"]) + job
         if total > r["cores"]:
             flags.append("oversubscribed")
@@ -267,8 +268,9 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
                 "inner": r["inner"],
                 "cores": r["cores"],
                 "variant": c["variant"],
-                "P": c["P"],
-                "T": c["T"],
+                "split": f"{c['processes']}x{c['threads_per_process']}",
+                "processes": c["processes"],
+                "threads_per_process": c["threads_per_process"],
                 "inner_threads": inner,
                 "threads_total": total,
                 "size": r["size"],
@@ -299,9 +301,9 @@ def _add_penalty(df: pd.DataFrame) -> pd.DataFrame:
     """Oversubscription penalty: unlimited / limited wall time of the same split, with CI."""
     cols = {"penalty": np.nan, "penalty_ci_lo": np.nan, "penalty_ci_hi": np.nan}
     df = df.assign(**cols)
-    lim = df[df.variant == LIMITED].set_index(["family", "P", "T"])
+    lim = df[df.variant == LIMITED].set_index(["family", "processes", "threads_per_process"])
     for i, row in df[df.variant == UNLIMITED].iterrows():
-        k = (row.family, row.P, row.T)
+        k = (row.family, row.processes, row.threads_per_process)
         if k in lim.index:
             df.loc[i, list(cols)] = ratio_ci(row._wall, lim.loc[k, "_wall"])
     return df
@@ -312,10 +314,16 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     df = _add_penalty(pd.DataFrame(rows))
-    return df.drop(columns="_wall").sort_values(["family", "variant", "P"]).reset_index(drop=True)
+    return (
+        df.drop(columns="_wall")
+        .sort_values(["family", "variant", "processes"])
+        .reset_index(drop=True)
+    )
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
+
     return hybrid_verdicts(table, machine)
 
 

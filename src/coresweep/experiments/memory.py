@@ -9,7 +9,6 @@ memory per extra worker. Cheap backends share a job; each costly one has its own
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import os
 import time
@@ -157,7 +156,6 @@ def _released() -> Iterator[None]:
         yield
     finally:
         si.release()
-        gc.collect()
 
 
 def _one(backend: str, sharing: str, n: int, init: Init | None, prm: dict[str, Any]) -> dict:

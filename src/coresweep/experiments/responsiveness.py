@@ -23,15 +23,15 @@ from coresweep.analysis.stats import quantile_ci
 from coresweep.backends import make_backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
-from coresweep.experiments.common import job_flags, point_id, pool_size
+from coresweep.experiments.common import job_flags, known_names, point_id, pool_size
 from coresweep.kernels import get_kernel
 from coresweep.measure.sched import switch_interval
 from coresweep.records import Point
 
 log = logging.getLogger("coresweep")
 NAME = "responsiveness"
-#: background mode -> (backend, kernel)
 IDLE = "none"  # the mode of the idle windows (background paused) that every job measures
+#: background mode -> (backend, kernel)
 MODES: dict[str, tuple[str, str]] = {
     "threads-python": ("threads", "mc-python"),
     "threads-numba": ("threads", "mc-numba"),
@@ -49,9 +49,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     if not cfg["enabled"]:
         return []
     key = f"experiments.{NAME}"
-    bad = [m for m in cfg["modes"] if m not in MODES]
-    if bad:
-        raise ConfigError(f"config key {key}.modes: unknown {bad}; allowed: {list(MODES)}")
+    modes = known_names(cfg["modes"], list(MODES), f"{key}.modes")
     workers = pool_size(cfg["workers"], config["cores"], granted, f"{key}.workers")
     period = cfg["probe_period_ms"]
     window = cfg["seconds_per_condition"] / cfg["rounds"]
@@ -62,7 +60,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             f"or lower {key}.probe_period_ms"
         )
     out = []
-    for mode in cfg["modes"]:
+    for mode in modes:
         backend, kernel = MODES[mode]
         params = {
             "mode": mode,
@@ -90,6 +88,7 @@ class Background:
         self.backend = make_backend(backend, workers)
         self.tasks = self.kernel.make_tasks(size, workers, seed)
         self.done = 0
+        self.error: BaseException | None = None  # what stopped the background, if anything
         self._run = threading.Event()
         self._stop = threading.Event()
         self._busy = threading.Lock()  # held while a batch runs: pause() waits on it
@@ -102,7 +101,11 @@ class Background:
                 return
             with self._busy:
                 if self._run.is_set():
-                    self.backend.map(self.kernel.run, self.tasks)
+                    try:
+                        self.backend.map(self.kernel.run, self.tasks)
+                    except BaseException as exc:  # a dead worker must not pass as idle time
+                        self.error = exc
+                        return
                     self.done += len(self.tasks)
 
     def pause(self) -> None:
@@ -180,6 +183,8 @@ def measure(point: Point) -> dict[str, Any]:
                 done0 = bg.done
                 lat, span = probe(period, window)
                 done = bg.done - done0
+            if bg.error is not None:
+                raise RuntimeError(f"background {prm['mode']} failed: {bg.error!r}")
             windows.append(
                 {
                     "background": state,

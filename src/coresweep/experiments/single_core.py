@@ -15,6 +15,7 @@ import functools
 import logging
 import multiprocessing as mp
 import os
+import signal
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ from coresweep.backends import make_backend
 from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
-from coresweep.experiments.common import job_flags, point_id
+from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id
 from coresweep.kernels import Task, make_tasks
 from coresweep.kernels.montecarlo import hits_python
 from coresweep.measure.sampling import Protocol, sample_arms
@@ -45,7 +46,7 @@ KINDS = {
     "cpu": "CPU-bound: pure-Python Monte Carlo (mc-python) of cpu_samples",
     "mix": "both: the cpu task, then time.sleep(io_ms)",
 }
-THREAD_PREFIX = "coresweep"  # ThreadsBackend names its threads with this prefix
+PEER_TIMEOUT = 30.0  # seconds a TCP request may wait: a hung peer fails the job, never hangs it
 
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
@@ -53,22 +54,15 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     if not cfg["enabled"]:
         return []
     key = f"experiments.{NAME}"
-    bad = [k for k in cfg["kinds"] if k not in KINDS]
-    if bad:
-        raise ConfigError(f"config key {key}.kinds: unknown {bad}; allowed: {list(KINDS)}")
-    cpu = cfg["cpu"]  # "auto" is resolved where the job runs: a cluster node may differ
-    if cpu != "auto":
-        try:
-            choose_cpu(cpu)
-        except ValueError as exc:
-            raise ConfigError(f"config key {key}.cpu: {exc}; or use auto") from None
+    kinds = known_names(cfg["kinds"], list(KINDS), f"{key}.kinds")
+    cpu = cpu_spec(cfg["cpu"], f"{key}.cpu")
     counts = sorted(int(t) for t in cfg["thread_counts"])
     if counts[0] != 1:
         raise ConfigError(
             f"config key {key}.thread_counts: must include 1 (the baseline), got {counts}"
         )
     out = []
-    for kind in cfg["kinds"]:
+    for kind in kinds:
         params = {
             "kind": kind,
             "cpu": cpu,
@@ -117,6 +111,9 @@ async def _echo_after(delay: float, reader: asyncio.StreamReader, writer: Any) -
 
 def _serve(listener: socket.socket, delay: float) -> None:
     """The delayed echo peer: one asyncio loop, every connection answered after `delay`."""
+    # forked from the runner, which turns SIGTERM into KeyboardInterrupt: the peer has
+    # nothing to clean up, so terminate() just ends it (no traceback per connection)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     async def main() -> None:
         server = await asyncio.start_server(
@@ -148,7 +145,7 @@ class TcpPeer:
     def request(self, task: Task) -> None:
         sock = getattr(self._local, "sock", None)
         if sock is None:
-            sock = socket.create_connection(self._listener.getsockname())
+            sock = socket.create_connection(self._listener.getsockname(), timeout=PEER_TIMEOUT)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._local.sock = sock
             with self._lock:
@@ -196,10 +193,9 @@ def _batch(
     return latencies
 
 
-def _pool_threads_pinned(cpu: int) -> bool:
+def _all_pinned(threads: set[threading.Thread], cpu: int) -> bool:
     """Every pool thread runs on the one CPU (Linux takes a thread id for sched_getaffinity)."""
-    threads = [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
-    return bool(threads) and all(os.sched_getaffinity(t.native_id) == {cpu} for t in threads)
+    return bool(threads) and all(os.sched_getaffinity(t.native_id or 0) == {cpu} for t in threads)
 
 
 def measure(point: Point) -> dict[str, Any]:
@@ -208,22 +204,23 @@ def measure(point: Point) -> dict[str, Any]:
     cpu, kind = choose_cpu(prm["cpu"]), prm["kind"]
     tasks = make_tasks(prm["cpu_samples"], prm["tasks"], prm["seed"])
     pools: dict[int, Backend] = {}
-    try:
-        # the TCP peer starts before the pin: a remote service is not on this CPU's budget
-        with work_for(kind, prm["io_ms"]) as fn, pinned({cpu}):
+    # the TCP peer starts before the pin: a remote service is not on this CPU's budget
+    with work_for(kind, prm["io_ms"]) as fn, pinned({cpu}):
+        try:  # pools end before the peer does, so no thread waits on a closed socket
+            before = set(threading.enumerate())
             for t in prm["thread_counts"]:
                 pools[t] = make_backend("threads", t)
                 pools[t].start()
-            pinned_ok = _pool_threads_pinned(cpu)
+            pinned_ok = _all_pinned(set(threading.enumerate()) - before, cpu)
             seen: dict[int, list[float]] = {t: [] for t in pools}
             arms = {
                 f"t{t}": functools.partial(_batch, pool, fn, tasks, seen[t])
                 for t, pool in pools.items()
             }
             samples = sample_arms(arms, protocol, prm["seed"])
-    finally:
-        for pool in pools.values():
-            pool.shutdown()
+        finally:
+            for pool in pools.values():
+                pool.shutdown()
     if not pinned_ok:
         log.error("pool threads were not all pinned to CPU %d", cpu)
     arms_out = []

@@ -30,7 +30,6 @@ import pandas as pd
 
 from coresweep.analysis.crossover import break_even, crossover, overhead_fit
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdicts.task_size import task_size_verdicts
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.config import ConfigError
@@ -253,6 +252,7 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
                     "p": r["p"],
                     "workers": run["workers"],
                     "level": "empty" if lv.label == EMPTY else "ladder",
+                    "arm": lv.label,  # the nominal task size, as a row label
                     "task_seconds_nominal": lv.task_seconds,
                     "task_seconds": float(np.median(base)) / lv.ntasks if lv.size else 0.0,
                     "size": lv.size,
@@ -332,6 +332,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.task_size import task_size_verdicts
+
     return task_size_verdicts(table, machine)
 
 

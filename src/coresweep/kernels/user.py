@@ -9,7 +9,8 @@ a fresh `coresweep measure` process (or a spawned worker) rebuilds the same kern
     args: [[1, 2], [3, 4]]                # or: the argument sets themselves (cycled to ntasks)
     check: "package.module:check"         # optional: check(tasks, results) -> bool | (bool, str)
     releases_gil: null                    # the user's note; the runs decide, not the note
-    size: 1                               # passed as size= when no experiment sets one
+    size: null                            # size= for the factory when no experiment sets
+                                          # one (null/0: the factory's own default)
     unit: task                            # "sample": work grows linearly with size
     path: ["."]                           # directories put on sys.path before importing
 
@@ -54,7 +55,7 @@ class UserSpec:
     args: tuple[tuple[Any, ...], ...] | None = None
     check: str | None = None
     releases_gil: bool | None = None
-    size: int = 1
+    size: int | None = None  # None: the factory's own default
     unit: str = "task"
     path: tuple[str, ...] = field(default_factory=tuple)
 
@@ -102,7 +103,7 @@ def parse_spec(name: str, raw: dict[str, Any]) -> UserSpec:
         args=None if args is None else tuple(as_args(a) for a in args),
         check=raw.get("check"),
         releases_gil=raw.get("releases_gil"),
-        size=int(raw.get("size") or 1),
+        size=int(raw["size"]) if raw.get("size") else None,
         unit=unit,
         path=tuple(os.path.abspath(p) for p in path),
     )
@@ -184,7 +185,8 @@ def make_user_tasks(
     assert spec.tasks is not None
     factory = resolve(spec.tasks, spec.path)
     n = ntasks if ntasks is not None else 8
-    kwargs = {"size": size if size is not None else spec.size} if _takes_size(factory) else {}
+    size = size or spec.size  # 0 or None: leave the factory its own default
+    kwargs = {"size": size} if size and _takes_size(factory) else {}
     try:
         made = factory(n, seed, **kwargs)
     except Exception as exc:
@@ -237,8 +239,8 @@ def check_results(spec: UserSpec, tasks: Sequence[Any], results: Sequence[Any]) 
     )
 
 
-def _work(unit: str, size: int) -> float:
-    return float(size) if unit == "sample" else 1.0
+def _work(unit: str, size: int | None) -> float:
+    return float(size or 0) if unit == "sample" else 1.0
 
 
 def pickler_for(backend: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -35,6 +36,25 @@ def reap_descendants(timeout: float = 0.5) -> int:
     return len(procs)
 
 
+_OWNERS: set[int] = set()  # processes whose SIGTERM handler raises KeyboardInterrupt
+
+
+def _default_sigterm_in_child() -> None:
+    """Fork children inherit the handler; a worker must die on SIGTERM (Pool.terminate).
+
+    With the handler, a SIGTERM that lands just before a worker blocks on a semaphore is
+    consumed without the Python handler ever running, and the worker waits forever.
+    """
+    if _OWNERS and os.getpid() not in _OWNERS:
+        _OWNERS.clear()
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to reset
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
 @contextlib.contextmanager
 def reaped_on_exit() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt and reap all descendants when the block ends."""
@@ -46,9 +66,11 @@ def reaped_on_exit() -> Iterator[None]:
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:
         signal.signal(signal.SIGTERM, _raise)
+        _OWNERS.add(os.getpid())
     try:
         yield
     finally:
         reap_descendants()
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+            _OWNERS.discard(os.getpid())

@@ -43,8 +43,7 @@ def blow_up_memory(headroom_mib: int) -> None:
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = _address_space() + headroom_mib * MIB
-    if soft != resource.RLIM_INFINITY:
-        cap = min(cap, soft)
+    cap = min([cap] + [lim for lim in (soft, hard) if lim != resource.RLIM_INFINITY])
     hog: list[bytearray] = []
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     try:
@@ -121,6 +120,8 @@ def _dask_pool(workers: int, processes: bool, allowed_failures: int) -> TaskPool
     from distributed import Client, LocalCluster
 
     dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures})
+    # worker deaths are the point here: keep their log lines out of the job log
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     # loopback only; processes=True gives every worker a Nanny that restarts it
     shape = (
         {"n_workers": workers, "threads_per_worker": 1, "host": "127.0.0.1"}
@@ -177,7 +178,7 @@ class Cell:
     tasks: int
     faulty: int  # index of the faulty task
     task_seconds: float
-    hang_seconds: float  # no task settled for this long: the unsettled ones count as hung
+    hang_seconds: float  # no task settled for this long: go on to the recovery test
     recovery_seconds: float
     memory_mib: int
     allowed_failures: int  # Dask: a task that killed more workers than this is KilledWorker
@@ -191,33 +192,46 @@ def _settle(pool: TaskPool, handle: Any) -> dict[str, Any]:
         return {"ok": False, "error": type(exc).__name__, "message": str(exc)[:300]}
 
 
-def _await(pool: TaskPool, handle: Any, seconds: float) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while not pool.done(handle):
-        if time.monotonic() > deadline:
-            return {"ok": False, "error": "hung", "message": f"no result within {seconds} s"}
-        time.sleep(POLL_SECONDS)
-    return _settle(pool, handle)
+def _report_settled(pool: TaskPool, handles: dict[int, Any], emit: Callable[..., None]) -> bool:
+    """Emit a task event for each handle that has settled and drop it; True if any did."""
+    done = [i for i, h in handles.items() if pool.done(h)]
+    for i in done:
+        emit("task", index=i, **_settle(pool, handles.pop(i)))
+    return bool(done)
 
 
-def _recovery(pool: TaskPool, cell: Cell) -> dict[str, Any]:
-    """Can the same pool still run a fresh task?"""
+def _recovery(
+    pool: TaskPool, cell: Cell, pending: dict[int, Any], emit: Callable[..., None]
+) -> dict[str, Any]:
+    """Can the same pool still run a fresh task? Tasks that settle meanwhile are reported."""
     t0 = time.monotonic()
     try:
-        handle = pool.submit(run_task, cell.tasks, None, cell.task_seconds, 0)
+        fresh = pool.submit(run_task, cell.tasks, None, cell.task_seconds, 0)
     except BaseException as exc:  # noqa: BLE001 - e.g. BrokenProcessPool on submit
         return {"ok": False, "error": type(exc).__name__, "message": str(exc)[:300], "s": 0.0}
-    return {**_await(pool, handle, cell.recovery_seconds), "s": time.monotonic() - t0}
+    while not pool.done(fresh):
+        _report_settled(pool, pending, emit)
+        if time.monotonic() - t0 > cell.recovery_seconds:
+            return {
+                "ok": False,
+                "error": "hung",
+                "message": "no result",
+                "s": cell.recovery_seconds,
+            }
+        time.sleep(POLL_SECONDS)
+    _report_settled(pool, pending, emit)
+    return {**_settle(pool, fresh), "s": time.monotonic() - t0}
 
 
 def run_cell(emit: Callable[..., None], cell: Cell) -> None:
-    """Run one cell, reporting through emit: started, submitting, task (each), waited,
-    recovery, closed. A crash of this process ends the report wherever it is."""
+    """Run one cell, reporting through emit: started, submitting, task (each, as it settles),
+    waited (no task settled for hang_seconds), recovery, closed. A crash of this process
+    ends the report wherever it is."""
     pool = open_pool(cell.pool, cell.workers, cell.allowed_failures)
     emit("started")
     try:
         emit("submitting")
-        handles = {
+        pending = {
             i: pool.submit(
                 run_task,
                 i,
@@ -228,13 +242,12 @@ def run_cell(emit: Callable[..., None], cell: Cell) -> None:
             for i in range(cell.tasks)
         }
         quiet_since = time.monotonic()
-        while handles and time.monotonic() - quiet_since < cell.hang_seconds:
-            for i in [i for i, h in handles.items() if pool.done(h)]:
-                emit("task", index=i, **_settle(pool, handles.pop(i)))
+        while pending and time.monotonic() - quiet_since < cell.hang_seconds:
+            if _report_settled(pool, pending, emit):
                 quiet_since = time.monotonic()
             time.sleep(POLL_SECONDS)
-        emit("waited", pending=sorted(handles))
-        emit("recovery", **_recovery(pool, cell))
+        emit("waited", pending=sorted(pending))
+        emit("recovery", **_recovery(pool, cell, pending, emit))
     finally:
         pool.close()
     emit("closed")

@@ -2,7 +2,8 @@
 
 The function may crash its process (os._exit, a signal), hang, or start pools of its own.
 Whatever it does, `run_sacrificial` returns an `Outcome` within the timeout and leaves no
-process of the run alive: the child's tree is tracked while it runs and killed afterwards.
+process of the run alive: the child's tree is killed at the end, and orphans of processes
+that died earlier are adopted (this process is their subreaper meanwhile) and killed too.
 The function streams events through `emit`, so what happened before a crash is kept.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import multiprocessing as mp
 import os
 import resource
@@ -30,9 +32,6 @@ PR_SET_CHILD_SUBREAPER = 36
 TRACKER = "multiprocessing.resource_tracker"
 #: per-interpreter helpers that live as long as the interpreter that started them, by design
 HELPERS = (TRACKER, "multiprocessing.forkserver")
-STATUSES = ("ok", "error", "crashed", "hung")
-
-Emit = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class Outcome:
     ended: float  # monotonic, when the end was seen (return, raise, death or timeout)
     value: Any = None
     error: str = ""  # exception type and message when status is error
+    trace: str = ""  # its traceback
     exitcode: int | None = None  # negative: killed by that signal
     events: list[Event] = field(default_factory=list)
     killed: int = 0  # processes of the run still alive at its end (then killed)
@@ -78,6 +78,7 @@ def _child_main(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...])
     # the child dies with the supervisor even if that is killed outright.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    faulthandler.disable()  # a crash on purpose needs no traceback dump (pytest enables it)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     lock = threading.Lock()
@@ -162,6 +163,8 @@ def _reap(procs: list[psutil.Process]) -> None:
 def _clean_up(proc: mp.process.BaseProcess, before: set[int], grace: float) -> int:
     """Kill the child's tree, then every orphan it left; return how many had to be killed."""
     killed = 0
+    if proc.pid is None:  # never started; psutil.Process(None) would be this process
+        return killed
     with contextlib.suppress(psutil.Error):
         killed += kill_tree(_tree(psutil.Process(proc.pid)), grace)
     proc.join(1.0)
@@ -197,7 +200,7 @@ def _drain(conn: Connection, out: Outcome) -> bool:
             out.status, out.value, out.ended = "ok", data["value"], t
             return True
         if kind == "__raise__":
-            out.status, out.error, out.ended = "error", data["error"], t
+            out.status, out.error, out.trace, out.ended = "error", data["error"], data["trace"], t
             return True
         out.events.append(Event(t, kind, data))
     return False

@@ -13,17 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from coresweep import config as cs_config
 from coresweep.experiments import EXPERIMENTS
 from coresweep.experiments.base import Verdict
 from coresweep.report.claims_table import claims_frame
 from coresweep.report.figures import assign_figures
-from coresweep.report.html import render_html
+from coresweep.report.html import config_yaml, render_html
 from coresweep.report.inputs import CorruptTable, ReportInputs, load_inputs
 from coresweep.report.native import write_native
-from coresweep.report.quality import flagged_frame, job_frame, quality_frame
+from coresweep.report.quality import assess
 from coresweep.report.summary import render_summary
 
 log = logging.getLogger("coresweep")
@@ -73,10 +72,7 @@ def build_report(results: Path) -> dict[str, Path]:
     available = {p.name for ps in found.plots.values() for p in ps if p.exists()}
     claims = claims_frame(found.verdicts, inputs.status, found.failures, available)
     figures = assign_figures(claims, found.plots)
-    jobs = job_frame(results)
-    target = quality_target(inputs)
-    quality = quality_frame(inputs.tables, jobs, target)
-    flagged = flagged_frame(inputs.tables, jobs)
+    quality = assess(results, inputs.tables, quality_target(inputs))
 
     report_dir = results / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -86,14 +82,12 @@ def build_report(results: Path) -> dict[str, Path]:
         "html": report_dir / "index.html",
     }
     claims.to_csv(paths["claims"], index=False)
-    paths["summary"].write_text(render_summary(inputs, claims, quality), encoding="utf-8")
-    paths["html"].write_text(
-        render_html(inputs, claims, quality, flagged, figures, target), encoding="utf-8"
-    )
+    paths["summary"].write_text(render_summary(inputs, claims, quality.summary), encoding="utf-8")
+    paths["html"].write_text(render_html(inputs, claims, figures, quality), encoding="utf-8")
     write_native(report_dir, inputs, claims, figures)
     if inputs.config:
         paths["config"] = report_dir / "config.yaml"
-        paths["config"].write_text(yaml.safe_dump(inputs.config, sort_keys=False))
+        paths["config"].write_text(config_yaml(inputs.config))
     log.info(
         "report built in %.1f s: %s (%.0f kB)",
         time.perf_counter() - t0,

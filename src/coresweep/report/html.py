@@ -21,6 +21,7 @@ from coresweep.claims import CLAIMS
 from coresweep.experiments.base import VERDICTS
 from coresweep.report.figures import Figure, figures_of
 from coresweep.report.inputs import ReportInputs
+from coresweep.report.quality import Quality
 from coresweep.report.svg import inline_svg
 
 e = html.escape
@@ -185,23 +186,52 @@ def claim_section(
     return "\n".join(parts)
 
 
-def quality_section(quality: pd.DataFrame, flagged: pd.DataFrame, target: float) -> str:
+QUALITY_NAMES = {
+    "rows": "rows",
+    "median_ci_halfwidth": "median CI ±",
+    "worst_ci_halfwidth": "worst CI ±",
+    "within_target": "rows within target",
+    "flagged_rows": "flagged rows",
+    "flags": "flags",
+    "stopped_on_budget": "stopped on budget",
+    "failed_checks": "failed checks",
+    "jobs": "jobs",
+    "drift_flagged_jobs": "drifting jobs",
+    "worst_drift": "worst drift",
+    "load_warnings": "busy-machine starts",
+    "unreadable_raw": "unreadable raw files",
+}
+PERCENT = ("median_ci_halfwidth", "worst_ci_halfwidth", "within_target", "worst_drift")
+
+
+def quality_table(summary: pd.DataFrame) -> str:
+    """The per-experiment quality summary with readable names, fractions as percentages."""
+    if summary.empty:
+        return "<p><i>No tables: nothing to assess.</i></p>"
+    df = summary.copy()
+    for col in PERCENT:
+        if col in df:
+            df[col] = [f"{v:.1%}" if pd.notna(v) else "" for v in df[col]]
+    return frame_html(df.rename(columns=QUALITY_NAMES))
+
+
+def quality_section(q: Quality) -> str:
     explain = (
         "<p>Per experiment: the relative half-width of the 95% bootstrap interval of the median "
-        f"time (target ±{target:.0%}), rows with stability flags (cv = coefficient of variation "
-        "over the samples above 10%; min/max more than 50% from the mean; samples under 1 ms; "
-        "a slow first run; oversubscribed cores; a failed reference check), points whose sampling "
-        "stopped on the time budget before reaching the target, and jobs whose reference kernel "
-        "drifted more than 5% between the start and the end of the job (the machine changed "
-        "under the measurement).</p>"
+        f"time (target ±{q.target:.0%}), rows with stability flags (cv = coefficient of "
+        "variation over the samples above 10%; min/max more than 50% from the mean; samples "
+        "under 1 ms; a slow first run; oversubscribed cores; a failed reference check), points "
+        "whose sampling stopped on the time budget before reaching the target, and jobs whose "
+        "reference kernel drifted more than 5% between the start and the end of the job (the "
+        "machine changed under the measurement) or that started on a busy machine.</p>"
     )
-    rows = len(flagged)
+    n = len(q.flagged)
     detail = (
-        f"<details><summary>{rows} rows and jobs with a doubt</summary>{frame_html(flagged)}</details>"
-        if rows
+        f"<details><summary>{n} rows and jobs with a doubt</summary>{frame_html(q.flagged)}</details>"
+        if n
         else "<p>No flagged rows.</p>"
     )
-    return f"<h2 id='quality'>Measurement quality</h2>{explain}{frame_html(quality)}{detail}"
+    return f"<h2 id='quality'>Measurement quality</h2>{explain}{quality_table(q.summary)}{detail}"
 
 
 def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
@@ -232,22 +262,28 @@ def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _hashes(inputs: ReportInputs) -> str:
-    hashes = {
-        h
-        for t in inputs.tables.values()
-        if "provenance_hash" in t
-        for h in t.provenance_hash.unique()
-    }
-    if len(hashes) <= 1:
-        return "<p>Every point was measured with the same provenance.</p>"
+def consistency(jobs: pd.DataFrame) -> str:
+    """Did every job run on the same host, commit and software? Say which differ."""
+    ok = jobs[jobs.readable] if not jobs.empty else jobs
+    if ok.empty:
+        return (
+            "<p>No raw job records found: which host and commit each point ran on is unknown.</p>"
+        )
+    what = {"host": "hosts", "commit": "commits", "versions": "package version sets"}
+    varied = {col: sorted(ok[col].dropna().unique()) for col in what if ok[col].nunique() > 1}
+    if not varied:
+        return (
+            f"<p>All {len(ok)} jobs ran on host {e(str(ok.host.iloc[0]))} at commit "
+            f"{e(str(ok.commit.iloc[0]))} with the same Python and package versions.</p>"
+        )
+    parts = [f"{len(v)} {what[c]} ({e(', '.join(map(str, v[:4])))})" for c, v in varied.items()]
     return (
-        f"<p class='warn'>The points come from {len(hashes)} different provenances (machine, "
-        "software or commit changed between jobs): compare with care.</p>"
+        f"<p class='warn'>The {len(ok)} jobs of this run span {'; '.join(parts)}: points "
+        "measured under different conditions are compared with care.</p>"
     )
 
 
-def provenance_section(inputs: ReportInputs) -> str:
+def provenance_section(inputs: ReportInputs, jobs: pd.DataFrame) -> str:
     prov = inputs.provenance
     if not prov:
         facts = "<p class='warn'>No results/provenance.json: machine and versions unknown.</p>"
@@ -262,16 +298,22 @@ def provenance_section(inputs: ReportInputs) -> str:
         facts += f"<details><summary>Package versions</summary>{frame_html(pk)}</details>"
     config = inputs.config
     conf = (
-        f"<details open><summary>Config of this run</summary><pre>{e(yaml.safe_dump(config, sort_keys=False))}</pre></details>"
+        "<details><summary>Config of this run (also saved beside this report as config.yaml)"
+        f"</summary><pre>{e(config_yaml(config))}</pre></details>"
         if config
         else "<p class='warn'>No results/run.json: the config of this run was not recorded "
         "(tables built by hand?).</p>"
     )
     full = e(json.dumps(prov, indent=1, sort_keys=True))
     return (
-        f"<h2 id='provenance'>Provenance</h2>{facts}{_hashes(inputs)}{conf}"
+        f"<h2 id='provenance'>Provenance</h2>{facts}{consistency(jobs)}{conf}"
         f"<details><summary>Full provenance record</summary><pre>{full}</pre></details>"
     )
+
+
+def config_yaml(config: dict[str, Any]) -> str:
+    """The config as compact YAML (lists on one line), ready for `--configfile`."""
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100)
 
 
 def reproduce_commands(inputs: ReportInputs) -> str:
@@ -320,12 +362,7 @@ def data_section(inputs: ReportInputs) -> str:
 
 
 def render_html(
-    inputs: ReportInputs,
-    claims: pd.DataFrame,
-    quality: pd.DataFrame,
-    flagged: pd.DataFrame,
-    figures: list[Figure],
-    target: float,
+    inputs: ReportInputs, claims: pd.DataFrame, figures: list[Figure], quality: Quality
 ) -> str:
     """The whole report page."""
     fr = FigureRenderer(inputs.machine)
@@ -358,9 +395,9 @@ means true under the stated conditions only; <i>not run</i> says why there is no
 <details><summary>What data the report found, per experiment</summary>{status_table(inputs)}</details>
 {"".join(sections)}
 {other_html}
-{quality_section(quality, flagged, target)}
+{quality_section(quality)}
 {data_section(inputs)}
-{provenance_section(inputs)}
+{provenance_section(inputs, quality.jobs)}
 {reproduce_section(inputs)}
 """
     return page("coresweep report", body)

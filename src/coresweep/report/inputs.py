@@ -17,7 +17,7 @@ from pyarrow import ArrowException
 
 from coresweep.claims import CLAIMS
 from coresweep.config import ConfigError
-from coresweep.experiments import EXPERIMENTS
+from coresweep.experiments import EXPERIMENTS, plan
 from coresweep.measure.provenance import machine_label
 
 log = logging.getLogger("coresweep")
@@ -92,15 +92,20 @@ def experiment_names() -> list[str]:
     return names + [c.experiment for c in CLAIMS.values() if c.experiment not in names]
 
 
-def _planned_ids(name: str, run: dict[str, Any]) -> set[str] | None:
-    """Point ids the recorded config planned for an experiment; None when unknown."""
+def planned_points(run: dict[str, Any]) -> dict[str, set[str]] | None:
+    """Point ids per experiment that the recorded config planned; None when unknown."""
     config, cores = run.get("config"), run.get("cores")
     if not config or not isinstance(cores, int):
         return None
     try:
-        return {p.id for p in EXPERIMENTS[name].points(config, cores)}
-    except (ConfigError, KeyError, TypeError, ValueError):
+        points = plan(config, cores, bool(run.get("cluster", False)))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        log.warning("cannot replan the recorded config (%s): partial tables go unnoticed", exc)
         return None
+    planned: dict[str, set[str]] = {}
+    for p in points:
+        planned.setdefault(p.experiment, set()).add(p.id)
+    return planned
 
 
 def _enabled(name: str, run: dict[str, Any]) -> bool | None:
@@ -108,7 +113,9 @@ def _enabled(name: str, run: dict[str, Any]) -> bool | None:
     return None if section is None else bool(section.get("enabled", True))
 
 
-def table_status(name: str, results: Path, run: dict[str, Any]) -> tuple[TableStatus, Any]:
+def table_status(
+    name: str, results: Path, run: dict[str, Any], planned: set[str] | None = None
+) -> tuple[TableStatus, Any]:
     """The state of one experiment's table, and the table when it is usable."""
     path = results / "tables" / f"{name}.parquet"
     rel = str(path)
@@ -130,7 +137,6 @@ def table_status(name: str, results: Path, run: dict[str, Any]) -> tuple[TableSt
         return TableStatus(name, "unreadable", str(exc), rel), None
     if table.empty:
         return TableStatus(name, "empty", f"table {rel} has no rows", rel), None
-    planned = _planned_ids(name, run)
     have = set(table["point"]) if "point" in table else None
     if planned and have is not None and not planned <= have:
         lost = sorted(planned - have)
@@ -147,8 +153,9 @@ def load_inputs(results: Path) -> ReportInputs:
     prov = read_json(results / "provenance.json")
     run = read_json(results / "run.json")
     inputs = ReportInputs(results, machine_label(prov) if prov else "unknown machine", prov, run)
+    planned = planned_points(run) or {}
     for name in experiment_names():
-        status, table = table_status(name, results, run)
+        status, table = table_status(name, results, run, planned.get(name))
         inputs.status[name] = status
         if table is not None:
             inputs.tables[name] = table

@@ -4,8 +4,10 @@ Snakemake shows SVG and HTML inline but offers CSV and parquet only as downloads
 groups files by category: so each claim gets a folder (its category) holding its verdict
 as a small HTML page and its figures, and every table is also written as HTML.
 
-    report/claims/<claim>/verdict.html, report/claims/<claim>/<figure>.svg
+    report/claims/<C01..C13>/verdict.html, report/claims/<C01..C13>/<figure>.svg
     report/tables/<experiment>.html, report/claims.html
+
+Folder names are zero-padded (C01) because Snakemake sorts categories by name.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def verdict_page(row: dict[str, str]) -> str:
     return page(f"{claim.id} verdict", body)
 
 
+def category(claim_id: str) -> str:
+    """C1 -> C01: the claim's folder, and its category in Snakemake's report."""
+    return f"C{int(claim_id.removeprefix('C')):02d}"
+
+
 def _reset(folder: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
@@ -52,7 +59,7 @@ def write_native(
     written = []
     claims_dir = _reset(report_dir / "claims")
     for row in claims.to_dict("records"):
-        folder = claims_dir / row["claim"]
+        folder = claims_dir / category(row["claim"])
         folder.mkdir()
         page_path = folder / "verdict.html"
         page_path.write_text(verdict_page(row), encoding="utf-8")

@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from coresweep.records import stable_hash
 from coresweep.report.rows import row_keys, row_labels
 
 log = logging.getLogger("coresweep")
 
 JOB_COLUMNS = ("experiment", "point", "seconds", "drift", "drift_flag", "load_per_core",
-               "load_warning", "readable", "detail")  # fmt: skip
+               "load_warning", "host", "commit", "versions", "readable", "detail")  # fmt: skip
 
 
 def _job_row(path: Path) -> dict:
@@ -29,7 +31,12 @@ def _job_row(path: Path) -> dict:
         job = rec["result"].get("job", {})
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return row | {"readable": False, "detail": f"unreadable raw file {path}: {exc}"}
+    prov = rec.get("provenance", {})
+    git = prov.get("git", {})
     return row | {
+        "host": prov.get("machine", {}).get("hostname", "?"),
+        "commit": f"{git.get('commit', '?')}{' (dirty)' if git.get('dirty') else ''}",
+        "versions": stable_hash([prov.get("packages"), prov.get("python", {}).get("version")]),
         "seconds": job.get("seconds", np.nan),
         "drift": job.get("drift", np.nan),
         "drift_flag": bool(job.get("drift_flag", False)),
@@ -130,3 +137,19 @@ def flagged_frame(
             out.append({"experiment": r.experiment, "row": f"job {r.point}", "flags": why,
                         "ci_halfwidth": np.nan, "stopped_on": ""})  # fmt: skip
     return pd.DataFrame(out, columns=["experiment", "row", "flags", "ci_halfwidth", "stopped_on"])
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How far to trust the numbers: per experiment, per doubtful row, per job."""
+
+    summary: pd.DataFrame
+    flagged: pd.DataFrame
+    jobs: pd.DataFrame
+    target: float  # the run's CI half-width target
+
+
+def assess(results: Path, tables: dict[str, pd.DataFrame], target: float) -> Quality:
+    """Everything the quality section shows, from the tables and the raw job records."""
+    jobs = job_frame(results)
+    return Quality(quality_frame(tables, jobs, target), flagged_frame(tables, jobs), jobs, target)

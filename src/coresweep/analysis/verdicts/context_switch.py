@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci
-from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
 from coresweep.experiments.base import Verdict
 
 NAME = "context_switch"
@@ -71,7 +71,6 @@ def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         results[str(pin)] = quicker
         evidence.append(f"{pin} (CPUs {g.cpus.iloc[0]}): {text}")
     undecided = [k for k, v in results.items() if v is None]
-    verdict = "inconclusive" if undecided else combine({k: bool(v) for k, v in results.items()})
     rtt = int(table.round_trips_per_call.iloc[0])
     where = (
         f"{machine}; µs per switch = round trip / 2, {rtt} round trips per call; threads hand "
@@ -79,4 +78,4 @@ def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         f"{1 + THRESHOLD:.2f}; threads quicker in {[k for k, v in results.items() if v] or 'none'}"
         + (f"; undecided in {undecided}" if undecided else "")
     )
-    return [Verdict("C7", verdict, "; ".join(evidence), where, NAME, PLOT)]
+    return [Verdict("C7", combine_undecided(results), "; ".join(evidence), where, NAME, PLOT)]

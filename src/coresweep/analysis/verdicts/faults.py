@@ -50,7 +50,8 @@ def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     first = table.iloc[0]
     where = (
         f"{first.tasks} tasks, task {first.faulty_task} faulty, {first.workers} workers, "
-        f"hung = no task settled for {first.hang_seconds} s; Dask allowed-failures "
+        f"hung = unsettled {first.hang_seconds} s after the last task settled and after the "
+        f"recovery test; Dask allowed-failures "
         f"{first.allowed_failures}; on {machine}; "
         f"worst-case faulty run {worst:.1f} s"
     )

@@ -12,7 +12,7 @@ PLOT = "hybrid_heatmap.svg"
 
 def _cell(row: pd.Series) -> str:
     return (
-        f"{row.P}x{row.T} {row.time_median:.3f} s [{row.time_ci_lo:.3f}, {row.time_ci_hi:.3f}]"
+        f"{row.processes}x{row.threads_per_process} {row.time_median:.3f} s [{row.time_ci_lo:.3f}, {row.time_ci_hi:.3f}]"
         f" (S={row.speedup:.2f})"
     )
 
@@ -24,8 +24,8 @@ def beats(a: pd.Series, b: pd.Series) -> bool:
 
 def hybrid_outcome(limited: pd.DataFrame) -> tuple[bool | None, str]:
     """True/False when the best hybrid split beats / loses to the best pure one; None if untold."""
-    pure = limited[(limited.P == 1) | (limited.T == 1)]
-    hyb = limited[(limited.P > 1) & (limited.T > 1)]
+    pure = limited[(limited.processes == 1) | (limited.threads_per_process == 1)]
+    hyb = limited[(limited.processes > 1) & (limited.threads_per_process > 1)]
     best_pure = pure.loc[pure.time_median.idxmin()]
     others = ", ".join(_cell(r) for _, r in pure.iterrows())
     if hyb.empty:
@@ -41,12 +41,14 @@ def hybrid_outcome(limited: pd.DataFrame) -> tuple[bool | None, str]:
 
 def penalty_text(unlimited: pd.DataFrame) -> str:
     """The largest oversubscription penalty of a family, with the thread counts behind it."""
+    if unlimited.empty or "penalty" not in unlimited:
+        return ""
     u = unlimited.dropna(subset=["penalty"])
     if u.empty:
         return ""
     w = u.loc[u.penalty.idxmax()]
     return (
-        f"unlimited {w.inner} pools at {w.P}x{w.T} ({w.threads_total} threads on {w.cores} "
+        f"unlimited {w.inner} pools at {w.processes}x{w.threads_per_process} ({w.threads_total} threads on {w.cores} "
         f"cores, {w.inner_threads} per pool seen): {w.penalty:.2f}x the limited time "
         f"[{w.penalty_ci_lo:.2f}, {w.penalty_ci_hi:.2f}]"
     )

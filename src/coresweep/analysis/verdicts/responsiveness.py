@@ -2,14 +2,15 @@
 
 A mode keeps the application responsive when its latency rises above the idle latency
 measured in the same job by less than one probe period: the probe still answers each
-request before the next one arrives. Typical (p50) and tail (p99) latency are judged apart.
+request before the next one arrives. Typical (p50) and tail (p99) latency are judged apart,
+each with the intervals of both sides, so a noisy baseline gives "inconclusive", not a pass.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import combine
+from coresweep.analysis.verdicts import combine_undecided
 from coresweep.experiments.base import Verdict
 from coresweep.experiments.responsiveness import IDLE
 
@@ -19,13 +20,16 @@ PLOT = "responsiveness.svg"
 
 
 def _judge(row: pd.Series, idle: pd.Series, q: str, tol: float) -> bool | None:
-    """True within tolerance, False above it, None when the interval straddles it."""
+    """True if even the largest excess over idle the intervals allow is within tolerance,
+    False if even the smallest exceeds it, None otherwise; None too when the idle baseline
+    itself misses the tolerance (a machine that busy cannot show the difference)."""
+    if idle[f"{q}_ci_lo_ms"] > tol:
+        return None
     if row.rate_ratio < MIN_RATE_RATIO:
         return False
-    base = idle[f"{q}_ms"]
-    if row[f"{q}_ci_hi_ms"] - base <= tol:
+    if row[f"{q}_ci_hi_ms"] - idle[f"{q}_ci_lo_ms"] <= tol:
         return True
-    if row[f"{q}_ci_lo_ms"] - base > tol:
+    if row[f"{q}_ci_lo_ms"] - idle[f"{q}_ci_hi_ms"] > tol:
         return False
     return None
 
@@ -39,14 +43,16 @@ def _fmt(row: pd.Series) -> str:
 
 
 def _default_rows(table: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
-    """Per background mode: its row at the default switch interval and its paired idle row."""
+    """Per background mode: its row at (or nearest) the default switch interval, and the
+    idle row of the same job."""
     out = {}
     for mode, g in table.groupby("paired_with"):
-        default = g.default_switch_interval_ms.iloc[0]
-        busy = g[(g["mode"] == mode) & (g.switch_interval_ms == default)]
+        busy = g[g["mode"] == mode]
         idle = g[g["mode"] == IDLE]
-        if not busy.empty and not idle.empty:
-            out[str(mode)] = (busy.iloc[0], idle.iloc[0])
+        if busy.empty or idle.empty:
+            continue
+        gap = (busy.switch_interval_ms - busy.default_switch_interval_ms).abs()
+        out[str(mode)] = (busy.loc[gap.idxmin()], idle.iloc[0])
     return out
 
 
@@ -71,7 +77,8 @@ def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     tol = float(any_row.probe_period_ms)
     where = (
         f"{int(any_row.workers)} background workers (= granted cores) on {machine}; probe every "
-        f"{tol:g} ms; default switch interval {any_row.default_switch_interval_ms:g} ms; "
+        f"{tol:g} ms; switch interval {any_row.switch_interval_ms:g} ms (default "
+        f"{any_row.default_switch_interval_ms:g}); "
         f"responsive = latency within one probe period ({tol:g} ms) of the idle latency "
         "measured in the same job, and >= 99% of requests answered"
     )
@@ -91,14 +98,18 @@ def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     undecided = [k for k, v in results.items() if v is None]
     holds = [k for k, v in results.items() if v]
     fails = [k for k, v in results.items() if v is False]
-    verdict = "inconclusive" if undecided else combine({k: bool(v) for k, v in results.items()})
     return [
         Verdict(
             "C3",
-            verdict,
+            combine_undecided(results),
             "; ".join(evidence) + _gil_part(table),
             f"{where}; holds for {holds or 'none'}; fails for {fails or 'none'}"
-            + (f"; undecided (interval straddles the tolerance): {undecided}" if undecided else ""),
+            + (
+                f"; undecided (an interval straddles the tolerance, or the idle baseline "
+                f"misses it): {undecided}"
+                if undecided
+                else ""
+            ),
             "responsiveness",
             PLOT,
         )

@@ -46,6 +46,11 @@ def _matrix(table: pd.DataFrame, path: Path, machine: str) -> Path:
         vmax=len(outcomes) - 0.5,
         aspect="auto",
     )
+    # white lines between cells
+    ax.set_xticks(np.arange(len(backends) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(faults) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=2)
+    ax.tick_params(which="minor", length=0)
     ax.set_xticks(range(len(backends)), labels=backends, fontsize=8)
     ax.set_yticks(range(len(faults)), labels=faults, fontsize=8)
     ax.set_xlabel("pool (backend)")

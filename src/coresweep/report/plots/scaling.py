@@ -18,6 +18,7 @@ from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gusta
 from coresweep.report.plots import color, flagged, marker, save
 
 MODELS = {"strong": ("amdahl", amdahl), "weak": ("gustafson", gustafson)}
+HOST_STYLES = ("-", "-.", (0, (5, 1)), (0, (1, 1, 3, 1)))
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,15 @@ def _draw_panel(ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Pa
     ps = np.arange(1, pmax + 1)
     dense = np.linspace(1, pmax, 50)
     ax.plot(ps, ps if panel.ideal == "p" else np.ones_like(ps), ":", color="grey", lw=1)
-    for backend, g in sub.groupby("backend"):
+    # merged runs from several hosts: one line style per host, colours still per backend
+    hosts = sorted(sub.host.unique()) if "host" in sub else []
+    by = ["host", "backend"] if len(hosts) > 1 else ["backend"]
+    for key, g in sub.groupby(by):
+        backend = key[-1]
+        style = HOST_STYLES[hosts.index(key[0]) % len(HOST_STYLES)] if len(by) > 1 else "-"
         g = g.sort_values("p")
         c = color(backend)
-        ax.plot(g.p, g[panel.y], marker=marker(backend), ms=4, color=c, lw=1.2)
+        ax.plot(g.p, g[panel.y], style, marker=marker(backend), ms=4, color=c, lw=1.2)
         if panel.lo != panel.hi:
             ax.fill_between(g.p, g[panel.lo], g[panel.hi], color=c, alpha=0.2, linewidth=0)
         curve = model_curve(g, mode, dense, panel.ideal == "1") if panel.fit else None
@@ -62,8 +68,13 @@ def _draw_panel(ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Pa
     ax.set_ylabel(panel.ylabel)
 
 
-def _legend(fig: plt.Figure, backends: list[str], fit: bool) -> None:
+def _legend(fig: plt.Figure, backends: list[str], hosts: list[str], fit: bool) -> None:
     handles = [Line2D([], [], color=color(b), marker=marker(b), ms=4, label=b) for b in backends]
+    if len(hosts) > 1:
+        handles += [
+            Line2D([], [], ls=HOST_STYLES[i % len(HOST_STYLES)], color="black", label=h)
+            for i, h in enumerate(hosts)
+        ]
     handles.append(Line2D([], [], ls=":", color="grey", label="ideal"))
     if fit:
         handles.append(
@@ -90,9 +101,10 @@ def _per_kernel(table: pd.DataFrame, panel: Panel, title: str, path: Path) -> Pa
             sub = table[(table.kernel == kernel) & (table["mode"] == mode)]
             _draw_panel(axes[i][j], sub, mode, pmax, panel)
             axes[i][j].set_title(f"{kernel} ({mode} scaling)", fontsize=9)
-    _legend(fig, sorted(table.backend.unique()), panel.fit)
+    hosts = sorted(table.host.unique()) if "host" in table else []
+    _legend(fig, sorted(table.backend.unique()), hosts, panel.fit)
     fig.suptitle(title, fontsize=10)
-    legend_rows = -(-(table.backend.nunique() + 3) // 4)  # four entries a row
+    legend_rows = -(-(table.backend.nunique() + len(hosts) + 3) // 4)  # four entries a row
     fig.tight_layout(rect=(0, 0.04 + 0.035 * legend_rows, 1, 0.96))
     return save(fig, path)
 

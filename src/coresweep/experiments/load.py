@@ -1,0 +1,322 @@
+"""Load: an open-loop stream of heavy requests at rising offered load, threads vs processes (C13).
+
+Requests arrive on a schedule (Poisson or fixed rate) that does not wait for answers, so a
+pool that falls behind shows it as growing latency instead of a politely lower rate. The
+offered load is a multiple of one core's capacity (1 / the serial service time of one
+request, measured in the job). Each level sends at most `requests` requests within at most
+`level_seconds`, then waits up to `drain_seconds` for the answers; unfinished ones are
+cancelled and counted. Latency runs from the scheduled arrival to the completion callback.
+
+Both pools (a ThreadPoolExecutor and a ProcessPoolExecutor of p workers) stay up for the
+whole job, and the (pool, load) levels run in a seeded random order so drift spreads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import math
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.stats import N_RESAMPLES, SEED, quantile_ci
+from coresweep.backends.base import chain_init
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import job_flags, kernel_params, point_id, pool_size
+from coresweep.kernels import Kernel, get_kernel
+from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
+from coresweep.measure.timer import timed
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "load"
+SERVICE_SAMPLES = 15  # serial runs of one request that fix one core's capacity
+
+
+@dataclass
+class Stream:
+    """One level's requests: scheduled arrival, actual submission and completion (s from t0)."""
+
+    scheduled: list[float]
+    submitted: list[float]
+    done: list[float]  # nan: cancelled, failed or still running at the drain deadline
+    results: list[Any]
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
+    p = pool_size(cfg["p"], config["cores"], granted, f"{key}.p")
+    out = []
+    for k in kernels:
+        params = {
+            "kernel": k.name,
+            "p": p,
+            "threads": p,
+            "loads": sorted(cfg["loads"]),
+            "request_seconds": cfg["request_seconds"],
+            "requests": cfg["requests"],
+            "level_seconds": cfg["level_seconds"],
+            "drain_seconds": cfg["drain_seconds"],
+            "arrivals": cfg["arrivals"],
+            "start_method": cfg["start_method"],
+            "seed": config["seed"],
+            **kernel_params(k),
+        }
+        out.append(Point(NAME, point_id(k.name, f"p{p}"), params))
+    return out
+
+
+def gaps(arrivals: str, rate: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Inter-arrival times of n requests at `rate` per second."""
+    if arrivals == "poisson":
+        return rng.exponential(1 / rate, n)
+    return np.full(n, 1 / rate)
+
+
+class _Stamps:
+    """Completion times written by the futures' callbacks, and a countdown to wait on.
+
+    `concurrent.futures.wait` can return before a done-callback has run, so the stream
+    waits on this countdown instead.
+    """
+
+    def __init__(self, n: int, t0: float) -> None:
+        self.done = [math.nan] * n
+        self.left = n
+        self.t0 = t0
+        self.cv = threading.Condition()
+
+    def stamp(self, i: int, f: Future) -> None:
+        t = time.perf_counter() - self.t0
+        with self.cv:
+            if not f.cancelled() and f.exception() is None:
+                self.done[i] = t
+            self.left -= 1
+            self.cv.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self.cv:
+            self.cv.wait_for(lambda: self.left == 0, timeout)
+
+
+def run_stream(
+    executor: Executor,
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    inter: Sequence[float],
+    drain_seconds: float,
+) -> Stream:
+    """Submit each task at its scheduled time, never waiting for answers; then drain."""
+    sched = np.cumsum(inter)
+    submitted = []
+    futures = []
+    t0 = time.perf_counter()
+    stamps = _Stamps(len(tasks), t0)
+    for i, task in enumerate(tasks):
+        delay = t0 + sched[i] - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        submitted.append(time.perf_counter() - t0)
+        f = executor.submit(fn, task)
+        f.add_done_callback(functools.partial(stamps.stamp, i))
+        futures.append(f)
+    stamps.wait(drain_seconds)
+    for f in futures:
+        f.cancel()  # only the ones still queued: a running request cannot be stopped
+    done = list(stamps.done)
+    results = [f.result() if math.isfinite(d) else None for f, d in zip(futures, done, strict=True)]
+    return Stream(list(sched), submitted, done, results)
+
+
+def _warm(executor: Executor, fn: Callable[[Any], Any], task: Any, workers: int) -> None:
+    """Bring every worker up (and through its init) before any stream is timed."""
+    for f in [executor.submit(fn, task) for _ in range(2 * workers)]:
+        f.result()
+
+
+def _check(kernel: Kernel, tasks: Sequence[Any], s: Stream) -> bool:
+    """The reference check over the requests that completed."""
+    idx = [i for i, d in enumerate(s.done) if math.isfinite(d)]
+    return not idx or kernel.check([tasks[i] for i in idx], [s.results[i] for i in idx]).ok
+
+
+def _level_count(rate: float, requests: int, level_seconds: float) -> int:
+    return max(1, min(requests, math.ceil(rate * level_seconds)))
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    kernel = get_kernel(prm["kernel"], prm.get("user_kernels"))
+    p, seed = prm["p"], prm["seed"]
+    rate = samples_per_second(kernel, seed)
+    size = size_for(prm["request_seconds"], rate)
+    service = [
+        timed(lambda t=t: kernel.run(t))[1].wall
+        for t in kernel.make_tasks(size, SERVICE_SAMPLES, seed)
+    ]
+    capacity = 1 / float(np.median(service))  # requests per second on one core
+    tiny = one_task(kernel, 1, seed)
+    steps = [kernel.compile] if kernel.compile is not None else []
+    init = chain_init(*steps, functools.partial(kernel.run, tiny))
+    procs_name = f"processes-{prm['start_method']}"
+    rng = np.random.default_rng(seed)
+    order = [(e, load) for e in ("threads", procs_name) for load in prm["loads"]]
+    order = [order[i] for i in rng.permutation(len(order))]
+    levels = []
+    with contextlib.ExitStack() as stack:
+        # the process pool forks before this process starts any thread of its own
+        procs = stack.enter_context(
+            ProcessPoolExecutor(p, mp_context=mp.get_context(prm["start_method"]), initializer=init)
+        )
+        _, t_procs = timed(lambda: _warm(procs, kernel.run, tiny, p))
+        threads = stack.enter_context(ThreadPoolExecutor(p, thread_name_prefix="load"))
+        _, t_threads = timed(lambda: (init(), _warm(threads, kernel.run, tiny, p)))
+        pools = {"threads": threads, procs_name: procs}
+        for i, (executor, load) in enumerate(order):
+            offered = load * capacity
+            n = _level_count(offered, prm["requests"], prm["level_seconds"])
+            tasks = kernel.make_tasks(size, n, seed + i)
+            inter = gaps(prm["arrivals"], offered, n, np.random.default_rng([seed, i]))
+            s = run_stream(pools[executor], kernel.run, tasks, inter, prm["drain_seconds"])
+            ok = _check(kernel, tasks, s)
+            log.info("%s load %.2f: %d/%d done", executor, load, np.isfinite(s.done).sum(), n)
+            levels.append(
+                {
+                    "backend": executor,
+                    "load": load,
+                    "offered_rate": offered,
+                    "n": n,
+                    "scheduled": s.scheduled,
+                    "submitted": s.submitted,
+                    "done": s.done,
+                    "check_ok": ok,
+                }
+            )
+    return {
+        "kernel": kernel.name,
+        "kind": kernel.kind,
+        "p": p,
+        "size": size,
+        "rate_samples_per_s": rate,
+        "service_s": service,
+        "capacity_per_core": capacity,
+        "start_s": {"threads": t_threads.wall, procs_name: t_procs.wall},
+        "levels": levels,
+    }
+
+
+def throughput_ci(scheduled: Sequence[float], done: Sequence[float]) -> tuple[float, float, float]:
+    """Completed requests per second from the first arrival to the last completion.
+
+    The interval resamples the gaps between successive completions (an approximation that
+    ignores their correlation; fixed seed).
+    """
+    d = np.sort(np.asarray(done, float)[np.isfinite(done)])
+    if d.size == 0:
+        return 0.0, 0.0, 0.0
+    gaps_ = np.diff(np.concatenate([[min(scheduled)], d]))
+    rate = d.size / gaps_.sum()
+    if d.size < 2:
+        return rate, rate, rate
+    rng = np.random.default_rng(SEED)
+    boot = d.size / rng.choice(gaps_, size=(N_RESAMPLES, gaps_.size)).sum(axis=1)
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    return float(rate), float(lo), float(hi)
+
+
+def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
+    r = rec["result"]
+    sched, done = np.asarray(lv["scheduled"]), np.asarray(lv["done"], float)
+    ok = np.isfinite(done)
+    lat = (done - sched)[ok]
+    lag = np.asarray(lv["submitted"]) - sched
+    p50 = quantile_ci(lat, 0.5) if lat.size else (np.nan,) * 3
+    p99 = quantile_ci(lat, 0.99) if lat.size else (np.nan,) * 3
+    thr = throughput_ci(sched, done)
+    flags = job_flags(r)
+    if (~ok).any():
+        flags.append("unfinished-requests")
+    if not lv["check_ok"]:
+        flags.append("check-failed")
+    if lat.size < 100:
+        flags.append("p99-from-<100-requests")
+    cap = r["capacity_per_core"]
+    return {
+        "kernel": r["kernel"],
+        "kind": r["kind"],
+        "backend": lv["backend"],
+        "executor": "threads" if lv["backend"] == "threads" else "processes",
+        "p": r["p"],
+        "load": lv["load"],
+        "level": f"load={lv['load']:g}",
+        "offered_rate": lv["offered_rate"],
+        "capacity_per_core": cap,
+        "service_s": float(np.median(r["service_s"])),
+        "requests": lv["n"],
+        "completed": int(ok.sum()),
+        "unfinished": int((~ok).sum()),
+        "throughput": thr[0],
+        "throughput_ci_lo": thr[1],
+        "throughput_ci_hi": thr[2],
+        "throughput_cores": thr[0] / cap,
+        "time_median": p50[0],
+        "time_ci_lo": p50[1],
+        "time_ci_hi": p50[2],
+        "time_rel_halfwidth": (p50[2] - p50[1]) / 2 / p50[0] if p50[0] else np.nan,
+        "latency_p50": p50[0],
+        "latency_p99": p99[0],
+        "latency_p99_ci_lo": p99[1],
+        "latency_p99_ci_hi": p99[2],
+        "latency_max": float(lat.max()) if lat.size else np.nan,
+        "submit_lag_p99": float(np.quantile(lag, 0.99)),
+        "start_s": r["start_s"][lv["backend"]],
+        "check_ok": lv["check_ok"],
+        "flags": ";".join(flags),
+        "point": rec["point"]["id"],
+        "provenance_hash": rec["provenance_hash"],
+    }
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = [_row(rec, lv) for rec in records for lv in rec["result"]["levels"]]
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["kernel", "executor", "load"]).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.load import load_verdicts
+
+    return load_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.load import load_plots
+
+    return load_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C13",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="open-loop request stream at rising load: throughput and p50/p99 latency",
+)

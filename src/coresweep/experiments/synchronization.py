@@ -1,0 +1,346 @@
+"""Synchronization risks of threads sharing memory: lost updates, lock cost, deadlock (claim C12).
+
+One job. p threads increment one shared counter without synchronization and with it:
+pure Python with the read-modify-write inline or split by a function call, guarded by a
+threading.Lock; a Numba nogil loop without atomics, and the lock-free alternative
+(per-thread partial sums on separate cache lines; nopython code has no lock). Every call
+records its final count, so the lost-update rate 1 - final/expected has a distribution;
+the shared sampling protocol times the calls, giving the cost per increment. Then two
+threads take two locks in opposite order behind a barrier; every acquire has a timeout,
+so the deadlock is detected and reported, never left hanging.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.common import job_flags, known_names, point_id
+from coresweep.measure.sampling import Protocol, sample_arms
+from coresweep.measure.timer import timed
+from coresweep.records import Point
+
+log = logging.getLogger("coresweep")
+NAME = "synchronization"
+MECHANISMS = ("python-inline", "python-call", "python-lock", "numba-unsync", "numba-partials")
+#: a synchronized mechanism and the unsynchronized one doing the same work
+BASELINE = {"python-lock": "python-call", "numba-partials": "numba-unsync"}
+PAD = 8  # int64 slots per 64-byte cache line: partial sums never share a line
+WHERE = 64  # length of the index array that keeps the compiler from fusing the increments
+
+
+def points(config: dict[str, Any], granted: int) -> list[Point]:
+    cfg = config["experiments"][NAME]
+    if not cfg["enabled"]:
+        return []
+    key = f"experiments.{NAME}"
+    mechanisms = known_names(cfg["mechanisms"], MECHANISMS, f"{key}.mechanisms")
+    params = {
+        "mechanisms": mechanisms,
+        "racing_threads": cfg["threads"],
+        "python_increments": cfg["python_increments"],
+        "numba_increments": cfg["numba_increments"],
+        "deadlock_trials": cfg["deadlock_trials"],
+        "lock_timeout_seconds": cfg["lock_timeout_seconds"],
+        "seed": config["seed"],
+        "protocol": config["protocol"],
+    }
+    # the race needs threads, not cores: book only the cores the machine can give
+    cores = min(cfg["threads"], granted)
+    return [Point(NAME, point_id(f"t{cfg['threads']}"), params | {"threads": cores})]
+
+
+# --- the shared counter -------------------------------------------------------------------
+
+
+def _read(counter: list[int]) -> int:
+    return counter[0]
+
+
+def _write(counter: list[int], value: int) -> None:
+    counter[0] = value
+
+
+def _python_inline(counter: list[int], n: int, lock: threading.Lock) -> None:
+    for _ in range(n):
+        x = counter[0]
+        counter[0] = x + 1
+
+
+def _python_call(counter: list[int], n: int, lock: threading.Lock) -> None:
+    # a call between read and write: where the interpreter may switch threads
+    for _ in range(n):
+        x = _read(counter)
+        _write(counter, x + 1)
+
+
+def _python_lock(counter: list[int], n: int, lock: threading.Lock) -> None:
+    for _ in range(n):
+        with lock:
+            x = _read(counter)
+            _write(counter, x + 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _numba_bump(counts: np.ndarray, where: np.ndarray, n: int) -> None:  # pragma: no cover
+    """n plain increments (load, add, store; no atomics) of counts[where[i]]."""
+    m = where.size - 1
+    for i in range(n):
+        counts[where[i & m]] += 1
+
+
+PYTHON = {"python-inline": _python_inline, "python-call": _python_call, "python-lock": _python_lock}
+
+
+def _together(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) -> None:
+    """Run target once per argument tuple, each in its own thread, released at once."""
+    barrier = threading.Barrier(len(args))
+
+    def go(a: tuple[Any, ...]) -> None:
+        barrier.wait()
+        target(*a)
+
+    threads = [threading.Thread(target=go, args=(a,), daemon=True) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def counter_call(mechanism: str, threads: int, n: int) -> Callable[[], int]:
+    """One call = p threads x n increments from zero; returns the final count."""
+    if mechanism in PYTHON:
+        body, lock = PYTHON[mechanism], threading.Lock()
+
+        def python_call() -> int:
+            counter = [0]
+            _together(body, [(counter, n, lock)] * threads)
+            return counter[0]
+
+        return python_call
+    # unsynchronized: every thread bumps slot 0; partials: thread t its own cache line
+    stride = PAD if mechanism == "numba-partials" else 0
+    wheres = [np.full(WHERE, t * stride, dtype=np.intp) for t in range(threads)]
+
+    def numba_call() -> int:
+        counts = np.zeros(threads * PAD, dtype=np.int64)
+        _together(_numba_bump, [(counts, w, n) for w in wheres])
+        return int(counts.sum())
+
+    return numba_call
+
+
+def _recorded(fn: Callable[[], int], finals: list[int]) -> Callable[[], int]:
+    def call() -> int:
+        finals.append(fn())
+        return finals[-1]
+
+    return call
+
+
+# --- the deadlock -------------------------------------------------------------------------
+
+
+def deadlock_trial(opposite: bool, timeout: float) -> dict[str, Any]:
+    """Two threads, two locks, every acquire bounded by timeout; opposite order deadlocks.
+
+    The barrier makes sure both hold their first lock before either asks for the second.
+    """
+    a, b = threading.Lock(), threading.Lock()
+    barrier = threading.Barrier(2)
+    failed_waits: list[float] = []
+
+    def worker(first: threading.Lock, second: threading.Lock) -> None:
+        if not first.acquire(timeout=timeout):
+            failed_waits.append(timeout)
+            return
+        try:
+            if opposite:
+                barrier.wait(timeout)
+            t0 = time.perf_counter()
+            if second.acquire(timeout=timeout):
+                second.release()
+            else:
+                failed_waits.append(time.perf_counter() - t0)
+        except threading.BrokenBarrierError:
+            failed_waits.append(timeout)
+        finally:
+            first.release()
+
+    pairs = [(a, b), (b, a)] if opposite else [(a, b), (a, b)]
+    workers = [threading.Thread(target=worker, args=p, daemon=True) for p in pairs]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(4 * timeout + 1)
+    return {
+        "deadlocked": bool(failed_waits),
+        "detect_s": min(failed_waits) if failed_waits else None,
+        "hung": any(w.is_alive() for w in workers),
+        "trial_s": time.perf_counter() - t0,
+    }
+
+
+def measure(point: Point) -> dict[str, Any]:
+    prm = point.params
+    p = prm["racing_threads"]
+    protocol = Protocol.from_config(prm["protocol"])
+    _, compile_t = timed(lambda: _numba_bump(np.zeros(1, np.int64), np.zeros(WHERE, np.intp), 1))
+    increments = {
+        m: prm["python_increments"] if m in PYTHON else prm["numba_increments"]
+        for m in prm["mechanisms"]
+    }
+    finals: dict[str, list[int]] = {m: [] for m in prm["mechanisms"]}
+    arms = {m: _recorded(counter_call(m, p, n), finals[m]) for m, n in increments.items()}
+    samples = sample_arms(arms, protocol, prm["seed"])
+    counters = [
+        {
+            "mechanism": m,
+            "increments": n,
+            "expected": p * n,
+            "finals": finals[m],
+            "wall": samples[m].wall,
+            "cpu": samples[m].cpu,
+            "inner": samples[m].inner,
+            "first_run": samples[m].first_run,
+            "stopped_on": samples[m].stopped_on,
+        }
+        for m, n in increments.items()
+    ]
+    timeout = prm["lock_timeout_seconds"]
+    deadlocks = {
+        order: [deadlock_trial(order == "opposite", timeout) for _ in range(prm["deadlock_trials"])]
+        for order in ("opposite", "same")
+    }
+    log.info(
+        "deadlocks: opposite order %d/%d, same order %d/%d",
+        sum(t["deadlocked"] for t in deadlocks["opposite"]),
+        len(deadlocks["opposite"]),
+        sum(t["deadlocked"] for t in deadlocks["same"]),
+        len(deadlocks["same"]),
+    )
+    return {
+        "threads": p,
+        "python": platform.python_version(),
+        "switch_interval_s": sys.getswitchinterval(),
+        "compile_s": compile_t.wall,
+        "counters": counters,
+        "lock_timeout_s": timeout,
+        "deadlocks": deadlocks,
+    }
+
+
+# --- table --------------------------------------------------------------------------------
+
+
+def _counter_row(r: dict[str, Any], c: dict[str, Any], walls: dict[str, np.ndarray]) -> dict:
+    lost = 1 - np.asarray(c["finals"], dtype=float) / c["expected"]
+    wall = np.asarray(c["wall"])
+    s = summarize(wall)
+    per_op = 1e9 / c["expected"]
+    synchronized = c["mechanism"] in BASELINE
+    flags = stability_flags(wall, c["first_run"]) + job_flags(r)
+    if synchronized and lost.max() > 0:
+        flags.append("synchronized-but-lost-updates")
+    base = BASELINE.get(c["mechanism"])
+    cost = ratio_ci(wall, walls[base]) if base in walls else (np.nan,) * 3
+    return {
+        "kind": "counter",
+        "mechanism": c["mechanism"],
+        "language": c["mechanism"].split("-")[0],
+        "synchronized": synchronized,
+        "threads": r["threads"],
+        "increments": c["increments"],
+        "expected": c["expected"],
+        "calls": len(lost),
+        "racy_calls": int((lost > 0).sum()),
+        "lost_rate": 1 - float(np.sum(c["finals"])) / (c["expected"] * len(lost)),
+        "lost_rate_median": float(np.median(lost)),
+        "lost_rate_max": float(lost.max()),
+        "n": s.n,
+        "time_median": s.median,
+        "time_ci_lo": s.ci_lo,
+        "time_ci_hi": s.ci_hi,
+        "time_rel_halfwidth": s.rel_halfwidth,
+        "ns_per_op": s.median * per_op,
+        "ns_per_op_ci_lo": s.ci_lo * per_op,
+        "ns_per_op_ci_hi": s.ci_hi * per_op,
+        "baseline": base or "",
+        "cost_vs_baseline": cost[0],
+        "cost_vs_baseline_ci_lo": cost[1],
+        "cost_vs_baseline_ci_hi": cost[2],
+        "stopped_on": c["stopped_on"],
+        "flags": ";".join(flags),
+    }
+
+
+def _deadlock_row(r: dict[str, Any], order: str, trials: list[dict[str, Any]]) -> dict:
+    detect = [t["detect_s"] for t in trials if t["detect_s"] is not None]
+    return {
+        "kind": "deadlock",
+        "mechanism": f"locks-{order}-order",
+        "language": "python",
+        "synchronized": True,
+        "threads": 2,
+        "trials": len(trials),
+        "deadlocks": sum(t["deadlocked"] for t in trials),
+        "hung": sum(t["hung"] for t in trials),
+        "detect_ms_median": 1e3 * float(np.median(detect)) if detect else np.nan,
+        "detect_ms_max": 1e3 * max(detect) if detect else np.nan,
+        "lock_timeout_ms": 1e3 * r["lock_timeout_s"],
+        "flags": ";".join(job_flags(r)),
+    }
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        r = rec["result"]
+        walls = {c["mechanism"]: np.asarray(c["wall"]) for c in r["counters"]}
+        out = [_counter_row(r, c, walls) for c in r["counters"]]
+        out += [_deadlock_row(r, o, trials) for o, trials in r["deadlocks"].items()]
+        meta = {
+            "python": r["python"],
+            "switch_interval_s": r["switch_interval_s"],
+            "point": rec["point"]["id"],
+            "provenance_hash": rec["provenance_hash"],
+        }
+        rows += [row | meta for row in out]
+    return pd.DataFrame(rows)
+
+
+def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.synchronization import synchronization_verdicts
+
+    return synchronization_verdicts(table, machine)
+
+
+def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
+    from coresweep.report.plots.synchronization import synchronization_plots
+
+    return synchronization_plots(table, outdir, machine)
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    claims=("C12",),
+    points=points,
+    measure=measure,
+    aggregate=aggregate,
+    verdicts=verdicts,
+    plots=plots,
+    description="lost updates of an unsynchronized counter, lock cost, a deadlock under timeouts",
+)

@@ -1,0 +1,73 @@
+"""A tiny real results folder for the report tests: measured once per test session.
+
+Scaling only (one pure-Python kernel; serial, threads and fork processes at p = 1..2),
+measured in-process with the real runner, aggregated by the real experiment code, with
+provenance and the run record the workflow writes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from coresweep import config as cs_config
+from coresweep.experiments import get_experiment, plan
+from coresweep.measure.cores import usable_cores
+from coresweep.measure.provenance import collect
+from coresweep.measure.runner import run_point
+from coresweep.records import read_raw, write_json_atomic
+
+
+def tiny_config() -> dict[str, Any]:
+    """Every experiment off except a very small scaling run."""
+    names = cs_config.schema()["properties"]["experiments"]["properties"]
+    cfg: dict[str, Any] = {
+        "seed": 7,
+        "protocol": {"warmup": 1, "repeats": 3, "max_repeats": 3,
+                     "min_sample_seconds": 0.01, "point_budget_seconds": 1},  # fmt: skip
+        "experiments": {n: {"enabled": False} for n in names},
+    }
+    cfg["experiments"]["scaling"] = {
+        "kernels": ["mc-python"],
+        "backends": ["serial", "threads", "processes-fork"],
+        "strong_tasks": 2,
+        "weak_tasks_per_worker": 1,
+        "sizes": {"mc-python": 2000},
+    }
+    return cs_config.validate(cfg)
+
+
+def aggregate_all(results: Path) -> None:
+    """results/raw/<experiment>/*.json -> results/tables/<experiment>.parquet, like the workflow."""
+    for folder in sorted((results / "raw").iterdir()):
+        records = [read_raw(p) for p in sorted(folder.glob("*.json"))]
+        table = get_experiment(folder.name).aggregate(records)
+        (results / "tables").mkdir(exist_ok=True)
+        table.to_parquet(results / "tables" / f"{folder.name}.parquet", index=False)
+
+
+@functools.cache
+def _measured() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="coresweep-report-"))
+    atexit.register(shutil.rmtree, root, True)
+    results = root / "results"
+    config = tiny_config()
+    cores = min(2, usable_cores())
+    for point in plan(config, cores):
+        write_json_atomic(results / "raw" / point.experiment / f"{point.id}.json", run_point(point))
+    aggregate_all(results)
+    write_json_atomic(results / "provenance.json", collect(Path(__file__).parents[1]))
+    (results / "run.json").write_text(json.dumps({"config": config, "cores": cores}))
+    return results
+
+
+def measured_results(dest: Path) -> Path:
+    """A fresh copy of the measured results folder under dest (tests may break it)."""
+    out = dest / "results"
+    shutil.copytree(_measured(), out)
+    return out

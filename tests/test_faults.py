@@ -1,0 +1,297 @@
+"""C6 robustness: sacrificial runs, fault cells under real pools, table, verdict, plot, cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.verdicts.faults import faults_verdicts
+from coresweep.experiments import faults as exp
+from coresweep.measure.faultinject import blow_up_memory
+from coresweep.measure.sacrificial import run_sacrificial
+
+TINY = {
+    "workers": 2,
+    "tasks": 6,
+    "faulty_task": 2,
+    "task_seconds": 0.02,
+    "hang_seconds": 0.5,
+    "recovery_seconds": 3,
+    "timeout_seconds": 15,
+    "memory_mib": 32,
+}
+
+
+def _config(**kw):
+    return cfg.validate({"experiments": {"faults": {**TINY, **kw}}})
+
+
+# --- the sacrificial subprocess -----------------------------------------------------------
+
+
+def _returns(emit, x):
+    emit("note", x=x)
+    return 2 * x
+
+
+def _raises(emit):
+    raise ValueError("bad input")
+
+
+def _exits_after_event(emit):
+    emit("before")
+    os._exit(3)
+
+
+def _sleeps(emit):
+    time.sleep(60)
+
+
+def _crashes_with_pool(emit):
+    import multiprocessing as mp
+
+    pool = mp.get_context("fork").Pool(2)
+    emit("pool", pids=[w.pid for w in pool._pool])
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _alive(pids):
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+
+def test_sacrificial_run_returns_value_and_events(no_leftover_children):
+    out = run_sacrificial(_returns, (21,), timeout=10)
+    assert (out.status, out.value, out.exitcode, out.killed) == ("ok", 42, 0, 0)
+    assert [(e.kind, e.data) for e in out.events] == [("note", {"x": 21})]
+
+
+def test_sacrificial_run_reports_exception_crash_and_hang(no_leftover_children):
+    err = run_sacrificial(_raises, timeout=10)
+    assert err.status == "error" and err.error == "ValueError: bad input"
+    crash = run_sacrificial(_exits_after_event, timeout=10)
+    assert (crash.status, crash.exitcode) == ("crashed", 3)
+    assert [e.kind for e in crash.events] == ["before"]  # what it said before dying is kept
+    t0 = time.monotonic()
+    hung = run_sacrificial(_sleeps, timeout=0.5)
+    assert hung.status == "hung" and hung.exitcode == -signal.SIGKILL and hung.killed == 1
+    assert time.monotonic() - t0 < 5
+
+
+def test_sacrificial_run_kills_the_orphans_of_a_crashed_child(no_leftover_children):
+    out = run_sacrificial(_crashes_with_pool, timeout=10)
+    assert out.status == "crashed" and out.exitcode == -signal.SIGKILL
+    workers = out.events[0].data["pids"]
+    assert len(workers) == 2 and not _alive(workers)
+
+
+def test_memory_blow_up_is_bounded_and_restores_the_limit():
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(MemoryError):
+        blow_up_memory(32)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+# --- planning and config errors -----------------------------------------------------------
+
+
+def test_one_point_per_backend_with_every_fault():
+    pts = exp.points(_config(), 2)
+    assert [p.id for p in pts] == [
+        "threads__w2",
+        "process-pool__w2",
+        "mp-pool__w2",
+        "dask-processes__w2",
+        "dask-threads__w2",
+    ]
+    assert all(p.params["faults"] == list(exp.FAULTS) for p in pts)
+    assert all(p.params["threads"] == 2 for p in pts)
+    assert exp.points(_config(), 1)[0].params["threads"] == 1
+    assert exp.points(_config(enabled=False), 2) == []
+
+
+@pytest.mark.parametrize(
+    ("kw", "needle"),
+    [
+        (
+            {"backends": ["mpi"]},
+            r"experiments.faults.backends: unknown \['mpi'\]; allowed: threads",
+        ),
+        (
+            {"faults": ["fire"]},
+            r"experiments.faults.faults: unknown \['fire'\]; allowed: exception",
+        ),
+        ({"faulty_task": 6}, r"experiments.faults.faulty_task: 6 .*allowed: 0..5"),
+        ({"timeout_seconds": 2}, r"experiments.faults.timeout_seconds: .*allowed: more than"),
+        ({"memory_mib": 10**9}, r"experiments.faults.memory_mib"),
+    ],
+)
+def test_bad_config_names_the_key(kw, needle):
+    with pytest.raises(cfg.ConfigError, match=needle):
+        exp.points(_config(**kw), 2)
+
+
+# --- measuring real cells -----------------------------------------------------------------
+
+CELLS = {
+    "threads": ["exception", "sigkill", "memory"],
+    "process-pool": ["segv"],
+    "mp-pool": ["exit"],
+    "dask-processes": ["sigkill"],
+}
+
+
+@pytest.fixture(scope="module")
+def table():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    records = []
+    for point in exp.points(_config(backends=list(CELLS)), 2):
+        point.params["faults"] = CELLS[point.params["backend"]]
+        result = exp.measure(point)
+        records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "h"})
+    left = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before
+        and p.status() != "zombie"
+        and "resource_tracker" not in " ".join(p.cmdline())
+    ]
+    assert not left, f"measure left {left}"
+    return exp.aggregate(records)
+
+
+def _cell(table: pd.DataFrame, backend: str, fault: str) -> pd.Series:
+    return table.set_index(["backend", "fault"]).loc[(backend, fault)]
+
+
+def test_every_requested_cell_is_filled(table):
+    assert len(table) == sum(map(len, CELLS.values()))
+    assert table.outcome.isin(["isolated", "others-lost", "pool-broken", "hung", "crashed"]).all()
+    assert (table.orphans == 0).all()
+    assert (table.run_s < 15).all()  # nothing reached the hard timeout
+
+
+def test_threads_isolate_an_exception_but_die_with_sigkill(table):
+    exc = _cell(table, "threads", "exception")
+    assert (exc.outcome, exc.others_completed, exc.error_seen) == ("isolated", 5, "InjectedFault")
+    assert exc.recovered and exc.detect_s > 0
+    kill = _cell(table, "threads", "sigkill")
+    assert (kill.outcome, kill.error_seen, kill.recovered) == (
+        "crashed",
+        "process died (SIGKILL)",
+        False,
+    )
+    assert kill.others_completed + kill.others_lost == 5
+    mem = _cell(table, "threads", "memory")
+    assert mem.error_seen == "MemoryError" and mem.faulty_outcome == "failed"
+
+
+def test_process_pool_executor_breaks_and_mp_pool_hangs(table):
+    ppe = _cell(table, "process-pool", "segv")
+    assert (ppe.outcome, ppe.error_seen, ppe.recovered) == (
+        "pool-broken",
+        "BrokenProcessPool",
+        False,
+    )
+    assert ppe.others_lost >= 1 and ppe.caller_survived
+    mp = _cell(table, "mp-pool", "exit")
+    assert (mp.outcome, mp.faulty_outcome, mp.error_seen) == ("hung", "hung", "none")
+    assert mp.others_completed == 5 and mp.recovered  # a new worker replaced the dead one
+
+
+def test_dask_nanny_reports_killed_worker_and_recovers(table):
+    dask = _cell(table, "dask-processes", "sigkill")
+    assert dask.error_seen == "KilledWorker" and dask.faulty_outcome == "failed"
+    assert dask.recovered and dask.caller_survived
+    assert dask.outcome in ("isolated", "others-lost")
+
+
+def test_verdict_is_conditional_with_the_matrix(table):
+    (v,) = faults_verdicts(table, "test machine")
+    assert v.claim == "C6" and v.verdict == "conditional"
+    assert "BrokenProcessPool" in v.evidence and "KilledWorker" in v.evidence
+    assert "the whole program died in 1/1" in v.evidence
+    assert "worst-case faulty run" in v.conditions and "test machine" in v.conditions
+
+
+def test_verdict_without_process_pools_is_inconclusive(table):
+    (v,) = faults_verdicts(table[table.backend == "threads"], "m")
+    assert v.verdict == "inconclusive"
+
+
+def test_matrix_plot_is_an_svg(table, tmp_path):
+    (path,) = exp.plots(table, tmp_path, "test machine")
+    assert path.name == "faults_matrix.svg"
+    text = path.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+
+
+# --- interrupting a running job -----------------------------------------------------------
+
+
+def _tagged(tag: str) -> list[psutil.Process]:
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("CORESWEEP_TEST_TAG") == tag and p.status() != "zombie":
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _start_job(backend: str, out: Path, tag: str) -> subprocess.Popen:
+    (point,) = exp.points(_config(backends=[backend], task_seconds=30, timeout_seconds=600), 2)
+    return subprocess.Popen(
+        [sys.executable, "-m", "coresweep.cli", "measure", "--spec", point.to_json()]
+        + ["--out", str(out)],
+        env={**os.environ, "CORESWEEP_TEST_TAG": tag},
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_interrupted_measure_leaves_no_process(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group) during a Dask cell, and `kill` (SIGTERM to
+    the job only) during a multiprocessing.Pool cell: both jobs stop with 130, nothing of
+    either process tree survives, no result file is written."""
+    cases = {  # tag -> backend, signal, whole group, processes to wait for
+        uuid.uuid4().hex: ("dask-processes", signal.SIGINT, True, 4),
+        uuid.uuid4().hex: ("mp-pool", signal.SIGTERM, False, 3),
+    }
+    jobs = {tag: _start_job(b, tmp_path / f"{b}.json", tag) for tag, (b, *_) in cases.items()}
+    try:
+        deadline = time.monotonic() + 90
+        waiting = dict(cases)
+        while waiting and time.monotonic() < deadline:
+            for tag, (_, sig, group, min_procs) in list(waiting.items()):
+                if len(_tagged(tag)) >= min_procs:  # mid-run: the pool is up
+                    job = jobs[tag]
+                    os.killpg(job.pid, sig) if group else job.send_signal(sig)
+                    del waiting[tag]
+            time.sleep(0.1)
+        assert not waiting, f"never started their pools: {[c[0] for c in waiting.values()]}"
+        for job in jobs.values():
+            assert job.wait(30) == 130, job.stderr.read()[-2000:]
+        time.sleep(0.5)
+        for tag, (backend, *_) in cases.items():
+            assert _tagged(tag) == [], f"{backend}: processes survived"
+            assert not (tmp_path / f"{backend}.json").exists()
+    finally:
+        for tag, job in jobs.items():
+            for p in _tagged(tag):
+                p.kill()
+            job.kill()
+            job.wait()

@@ -1,0 +1,129 @@
+"""C9 hybrids: the grid, a tiny real measurement with probed inner pools, verdict rules, heatmap."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
+from coresweep.experiments import hybrid as exp
+
+TINY = {"tasks_per_core": 2, "sizes": {"dgemm": 64, "mc-numba": 20000}}
+QUICK = {
+    "warmup": 1,
+    "repeats": 3,
+    "max_repeats": 3,
+    "min_sample_seconds": 0.001,
+    "point_budget_seconds": 0.1,
+}
+
+
+def _config(**kw):
+    return cfg.validate({"protocol": QUICK, "experiments": {"hybrid": {**TINY, **kw}}})
+
+
+def _measured(family: str, variants: list[str], split: list[int]) -> pd.DataFrame:
+    (point,) = exp.points(_config(families=[family], variants=variants), 2)
+    # one split keeps the test short; the planner's grid is tested apart
+    point.params["splits"] = [split]
+    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    return exp.aggregate([rec])
+
+
+@pytest.fixture(scope="module")
+def numba_table():
+    return _measured("processes-numba", ["limited", "unlimited"], [2, 1])
+
+
+def test_splits_cover_every_factorisation_of_the_cores():
+    assert exp.splits(2) == [(1, 2), (2, 1)]
+    assert exp.splits(4) == [(1, 4), (2, 2), (4, 1)]
+    assert exp.splits(1) == [(1, 1)]
+
+
+def test_chunked_keeps_order_and_balances():
+    chunks = exp.chunked(list(range(7)), 3)
+    assert chunks == [[0, 1, 2], [3, 4], [5, 6]]
+    assert exp.chunked([1], 4) == [[1]]
+
+
+def test_one_point_per_family_books_all_cores():
+    pts = exp.points(_config(), 2)
+    assert [p.id for p in pts] == ["dask-dgemm__c2", "processes-numba__c2"]
+    assert all(p.params["threads"] == 2 and p.params["splits"] == [(1, 2), (2, 1)] for p in pts)
+    assert pts[0].params["ntasks"] == 4
+
+
+def test_unlimited_inner_pools_oversubscribe_and_are_seen(numba_table, no_leftover_children):
+    t = numba_table.set_index("variant")
+    assert t.loc["limited", "inner_threads"] == 1
+    assert t.loc["unlimited", "inner_threads"] == min(
+        os.cpu_count(), __import__("numba").config.NUMBA_NUM_THREADS
+    )
+    assert t.loc["unlimited", "threads_total"] == 2 * t.loc["unlimited", "inner_threads"]
+    assert numba_table.check_ok.all()
+    assert t.loc["unlimited", "penalty"] > 0 and pd.isna(t.loc["limited", "penalty"])
+    assert t.loc["serial", "speedup"] == pytest.approx(1.0)
+
+
+def test_dask_workers_get_the_blas_threads_asked_for(no_leftover_children):
+    t = _measured("dask-dgemm", ["unlimited"], [1, 2]).set_index("variant")
+    assert t.loc["unlimited", "inner_threads"] == os.cpu_count()
+    assert t.loc["unlimited", "threads_total"] == 1 * 2 * os.cpu_count()
+    assert bool(t.loc["unlimited", "check_ok"])
+
+
+def test_verdict_and_heatmap_from_the_measured_table(numba_table, tmp_path):
+    (v,) = exp.verdicts(numba_table, "test box")
+    assert v.claim == "C9" and v.verdict == "inconclusive"  # no P>1, T>1 split on 2 cores
+    assert "no split with P>1 and T>1" in v.evidence and "unlimited numba pools" in v.evidence
+    assert "test box" in v.conditions and ">= 4 cores" in v.conditions
+    (path,) = exp.plots(numba_table, tmp_path, "test box")
+    assert path.name == "hybrid_heatmap.svg" and "<svg" in path.read_text()
+
+
+def _grid(times: dict[tuple[int, int], float], half: float = 0.01) -> pd.DataFrame:
+    rows = [
+        {
+            "family": "f",
+            "kernel": "k",
+            "inner": "numba",
+            "cores": 4,
+            "variant": "limited",
+            "processes": p,
+            "threads_per_process": t,
+            "time_median": m,
+            "time_ci_lo": m - half,
+            "time_ci_hi": m + half,
+            "speedup": 1 / m,
+        }
+        for (p, t), m in times.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_verdict_rule_needs_the_hybrid_to_win_beyond_its_interval():
+    win = _grid({(1, 4): 0.50, (2, 2): 0.30, (4, 1): 0.40})
+    assert hybrid_verdicts(win, "m")[0].verdict == "supported"
+    lose = _grid({(1, 4): 0.50, (2, 2): 0.45, (4, 1): 0.30})
+    assert hybrid_verdicts(lose, "m")[0].verdict == "refuted"
+    tie = _grid({(1, 4): 0.50, (2, 2): 0.31, (4, 1): 0.30}, half=0.05)
+    assert hybrid_verdicts(tie, "m")[0].verdict == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"families": ["mpi-openmp"]}, "experiments.hybrid.families"),
+        ({"start_method": "fork"}, "experiments.hybrid.start_method"),
+        ({"sizes": {"dgemm": 10**6}}, "experiments.hybrid.sizes.dgemm"),
+        ({"cores": 64}, "experiments.hybrid.cores"),
+    ],
+)
+def test_bad_config_names_the_key(bad, needle):
+    with pytest.raises(cfg.ConfigError) as e:
+        exp.points(_config(**bad), 2)
+    assert needle in str(e.value)

@@ -1,0 +1,144 @@
+"""C13 load: arrivals, the open-loop stream and its drain, a tiny real run, verdict rules, plot."""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.verdicts.load import load_verdicts
+from coresweep.experiments import load as exp
+
+TINY = {
+    "kernels": ["mc-python"],
+    "loads": [0.5, 2.0],
+    "request_seconds": 0.002,
+    "requests": 20,
+    "level_seconds": 0.2,
+    "start_method": "fork",
+}
+
+
+def _config(**kw):
+    return cfg.validate({"experiments": {"load": {**TINY, **kw}}})
+
+
+@pytest.fixture(scope="module")
+def table():
+    (point,) = exp.points(_config(), 2)
+    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    return exp.aggregate([rec])
+
+
+def test_one_point_per_kernel_books_p_cores():
+    pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), 2)
+    assert [p.id for p in pts] == ["mc-python__p2", "mc-numba__p2"]
+    assert all(p.params["threads"] == p.params["p"] == 2 for p in pts)
+
+
+def test_arrivals_have_the_offered_rate():
+    rng = np.random.default_rng(1)
+    assert np.mean(exp.gaps("poisson", 100.0, 20000, rng)) == pytest.approx(0.01, rel=0.03)
+    assert set(exp.gaps("fixed", 50.0, 5, rng)) == {0.02}
+
+
+def test_stream_is_open_loop_and_times_every_request():
+    with ThreadPoolExecutor(2) as pool:
+        s = exp.run_stream(pool, time.sleep, [0.002] * 10, [0.001] * 10, drain_seconds=5)
+    done, sched = np.array(s.done), np.array(s.scheduled)
+    assert np.isfinite(done).all()
+    assert (done - sched >= 0.002).all()  # latency includes the 2 ms of work
+    assert np.allclose(sched, np.arange(1, 11) * 0.001)
+    assert s.submitted[-1] < 0.1  # arrivals did not wait for answers
+
+
+def test_stream_cancels_what_the_drain_deadline_leaves():
+    with ThreadPoolExecutor(1) as pool:
+        s = exp.run_stream(pool, time.sleep, [0.3] * 4, [0.0] * 4, drain_seconds=0.1)
+    assert sum(math.isfinite(d) for d in s.done) == 0
+    assert s.results == [None] * 4
+
+
+def test_throughput_from_completions():
+    sched = [0.0]
+    done = list(np.arange(1, 101) * 0.01)  # one answer every 10 ms
+    rate, lo, hi = exp.throughput_ci(sched, done)
+    assert rate == pytest.approx(100.0)
+    assert lo <= rate <= hi
+    assert exp.throughput_ci([0.0], [math.nan])[0] == 0.0
+
+
+def test_measure_serves_every_request_of_both_pools(table, no_leftover_children):
+    assert len(table) == 2 * 2
+    assert set(table.backend) == {"threads", "processes-fork"}
+    assert (table.completed == table.requests).all() and table.check_ok.all()
+    assert (table.latency_p99 >= table.latency_p50).all()
+    assert (table.latency_p50 > 0).all() and (table.throughput > 0).all()
+    low = table[table.load == 0.5]
+    assert np.allclose(low.offered_rate, 0.5 * low.capacity_per_core)
+
+
+def test_verdict_and_plot_from_the_measured_table(table, tmp_path):
+    (v,) = exp.verdicts(table, "test box")
+    assert v.claim == "C13" and v.verdict in ("supported", "refuted")
+    assert "saturation threads" in v.evidence and "req/s" in v.evidence
+    assert "p=2" in v.conditions and "test box" in v.conditions
+    (path,) = exp.plots(table, tmp_path, "test box")
+    assert path.name == "load_latency.svg" and "<svg" in path.read_text()
+
+
+def _rows(kernel: str, kind: str, threads_rate: float, procs_rate: float) -> list[dict]:
+    out = []
+    for executor, backend, rate in (
+        ("threads", "threads", threads_rate),
+        ("processes", "processes-forkserver", procs_rate),
+    ):
+        for load in (1.0, 2.0):
+            out.append(
+                {
+                    "kernel": kernel,
+                    "kind": kind,
+                    "executor": executor,
+                    "backend": backend,
+                    "p": 2,
+                    "load": load,
+                    "throughput": rate * min(load, 2),
+                    "throughput_ci_lo": rate * min(load, 2) * 0.97,
+                    "throughput_ci_hi": rate * min(load, 2) * 1.03,
+                    "throughput_cores": rate * min(load, 2) / 200,
+                    "latency_p50": 0.01,
+                    "latency_p99": 0.05,
+                    "service_s": 0.005,
+                    "unfinished": 0,
+                }
+            )
+    return out
+
+
+def test_verdict_rule_is_conditional_on_the_kernel_kind():
+    t = pd.DataFrame(_rows("mc-python", "python", 100, 200) + _rows("mc-numba", "nogil", 200, 200))
+    (v,) = load_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert "holds for ['mc-python (python)'], not for ['mc-numba (nogil)']" in v.conditions
+    assert "at load 2: p99 threads 50 ms vs processes 50 ms" in v.evidence
+    assert load_verdicts(t.assign(p=1), "m")[0].verdict == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"kernels": ["triad"]}, "experiments.load.kernels: ['triad'] cannot be cut"),
+        ({"loads": [1.0]}, "experiments.load.loads"),
+        ({"arrivals": "bursty"}, "experiments.load.arrivals"),
+        ({"p": 64}, "experiments.load.p"),
+    ],
+)
+def test_bad_config_names_the_key(bad, needle):
+    with pytest.raises(cfg.ConfigError) as e:
+        exp.points(_config(**bad), 2)
+    assert needle in str(e.value)

@@ -1,0 +1,255 @@
+"""The report from a tiny real run: claims, standalone HTML, Snakemake's report files, bad
+input (missing, partial, corrupt tables; corrupt raw files) and `coresweep compare`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from reportdata import measured_results
+
+from coresweep.claims import CLAIMS
+from coresweep.cli import main
+from coresweep.experiments import EXPERIMENTS
+from coresweep.report.build import build_report
+from coresweep.report.compare import compare_runs, interval_ratio
+from coresweep.report.rows import row_keys
+
+DECIDED = {"supported", "refuted", "conditional", "inconclusive"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A measured results folder with its report built once: (results, paths)."""
+    results = measured_results(tmp_path_factory.mktemp("report"))
+    return results, build_report(results)
+
+
+def claims_of(results):
+    return pd.read_csv(results / "claims.csv", keep_default_na=False).set_index("claim")
+
+
+def test_claims_csv_lists_every_claim_and_never_a_blank(built):
+    results, _ = built
+    claims = claims_of(results)
+    assert list(claims.index) == list(CLAIMS)
+    for col in ("quote", "verdict", "evidence", "conditions", "experiment", "plot"):
+        assert (claims[col].str.strip() != "").all(), col
+
+
+def test_scaling_claims_carry_numbers_with_intervals_conditions_and_a_plot(built):
+    results, _ = built
+    claims = claims_of(results)
+    for cid in ("C1", "C2", "C11"):
+        row = claims.loc[cid]
+        assert row.verdict in DECIDED | {"not run"}
+    c11 = claims.loc["C11"]
+    assert c11.verdict in DECIDED
+    assert re.search(r"S=\d+\.\d+ \[\d+\.\d+, \d+\.\d+\]", c11.evidence)  # value [lo, hi]
+    assert "p=" in c11.conditions and "cores" in c11.conditions
+    assert c11["plot"] == "plots/scaling_speedup.svg"
+    assert (results / c11["plot"]).exists()
+
+
+def test_claims_of_experiments_that_did_not_run_say_why(built):
+    results, _ = built
+    claims = claims_of(results)
+    c4 = claims.loc["C4"]
+    assert c4.verdict == "not run"
+    assert "disabled in the config" in c4.reason and "memory" in c4.reason
+    assert c4.conditions == "not measured"
+
+
+def test_html_is_self_contained_small_and_ordered(built):
+    _, paths = built
+    html = paths["html"].read_text()
+    assert paths["html"].stat().st_size < 5_000_000
+    for pattern in (r"<script", r"<link", r"<img", r"\bsrc=", r"@import", r"url\((?!#)"):
+        assert not re.search(pattern, html), pattern
+    # the only URLs are SVG namespace names, which browsers never fetch
+    assert set(re.findall(r"https?://[^\s\"'<>]+", html)) <= {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }
+    order = [html.index(s) for s in ("id='summary'", "id='C1'", "id='C13'", "id='quality'",
+                                     "id='provenance'", "id='reproduce'")]  # fmt: skip
+    assert order == sorted(order)
+    for cid in CLAIMS:
+        assert f"<section id='{cid}'" in html
+
+
+def test_html_has_no_external_references(built):
+    _, paths = built
+    html = paths["html"].read_text()
+    refs = re.findall(r'(?:href|src)="([^"#][^"]*)"', html) + re.findall(
+        r"(?:href|src)='([^'#][^']*)'", html
+    )
+    assert refs == []
+
+
+def test_every_plot_is_inlined_once_and_ids_do_not_collide(built):
+    results, paths = built
+    html = paths["html"].read_text()
+    plots = sorted((results / "plots").glob("*.svg"))
+    assert len(plots) == 3
+    assert html.count("<svg ") == len(plots)
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+    refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', html))
+    assert refs <= set(ids)
+
+
+def test_speedup_plot_has_the_amdahl_fit_bands_and_the_machine(built):
+    results, _ = built
+    svg = (results / "plots" / "scaling_speedup.svg").read_text()
+    assert "fit: Amdahl (strong), Gustafson (weak)" in svg  # text stays text
+    assert "p = 1..2" in svg and "cores)" in svg  # core range and machine in the title
+    assert "speedup S(p) vs serial" in svg and "workers p (cores)" in svg
+    assert "stroke-dasharray" in svg  # the dashed fitted curves
+
+
+def test_quality_section_reports_intervals_flags_and_jobs(built):
+    _, paths = built
+    html = paths["html"].read_text()
+    assert "median CI ±" in html and "drifting jobs" in html
+    assert "All 5 jobs ran on host" in html or "jobs of this run span" in html
+
+
+def test_provenance_and_reproduce_name_commit_config_and_cores(built):
+    results, paths = built
+    html = paths["html"].read_text()
+    commit = json.loads((results / "provenance.json").read_text())["git"]["commit"]
+    assert f"git checkout {commit}" in html
+    assert "snakemake --cores 2 --configfile config.yaml" in html
+    assert (results / "report" / "config.yaml").read_text().startswith("seed: 7")
+
+
+def test_native_report_files_one_folder_per_claim_and_tables_as_html(built):
+    results, _ = built
+    folders = sorted(p.name for p in (results / "report" / "claims").iterdir())
+    assert folders == [f"C{i:02d}" for i in range(1, 14)]
+    assert all((results / "report" / "claims" / f / "verdict.html").exists() for f in folders)
+    assert (results / "report" / "claims" / "C11" / "scaling_speedup.svg").exists()
+    table = (results / "report" / "tables" / "scaling.html").read_text()
+    assert "<table>" in table and "time_median" in table
+
+
+def test_row_keys_tell_scaling_rows_apart(built):
+    results, _ = built
+    t = pd.read_parquet(results / "tables" / "scaling.parquet")
+    assert row_keys(t) == ["point", "mode"]
+
+
+def test_missing_tables_still_give_a_report_that_says_so(tmp_path):
+    results = measured_results(tmp_path)
+    shutil.rmtree(results / "tables")
+    (results / "run.json").unlink()  # no config: the reason is "did not run"
+    paths = build_report(results)
+    claims = claims_of(results)
+    assert set(claims.verdict) == {"not run"}
+    assert "no table" in claims.loc["C1"].reason and "scaling.parquet" in claims.loc["C1"].reason
+    assert "did not run" in paths["html"].read_text()
+
+
+def test_partial_table_is_marked_partial(tmp_path):
+    results = measured_results(tmp_path)
+    path = results / "tables" / "scaling.parquet"
+    t = pd.read_parquet(path)
+    t[t.backend != "processes-fork"].to_parquet(path)
+    paths = build_report(results)
+    html = paths["html"].read_text()
+    assert "partial" in html and "lacks 2 of 5 planned points" in html
+    claims = claims_of(results)
+    assert "from a partial table" in claims.loc["C11"].conditions
+    assert "lacks the points that decide C1" in claims.loc["C1"].reason  # no process backend
+
+
+def test_verdict_code_that_fails_does_not_sink_the_report(tmp_path, monkeypatch):
+    results = measured_results(tmp_path)
+
+    def broken(table, machine):
+        raise RuntimeError("bug in the rules")
+
+    exp = dataclasses.replace(EXPERIMENTS["scaling"], verdicts=broken)
+    monkeypatch.setitem(EXPERIMENTS, "scaling", exp)
+    build_report(results)
+    claims = claims_of(results)
+    assert "bug in the rules" in claims.loc["C1"].reason
+    assert (results / "plots" / "scaling_speedup.svg").exists()
+
+
+def test_corrupt_table_is_named_exit_2_and_the_report_is_still_written(tmp_path, capsys):
+    results = measured_results(tmp_path)
+    bad = results / "tables" / "scaling.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet")
+    assert main(["report", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert f"corrupt table {bad}" in err
+    html = (results / "report" / "index.html").read_text()
+    assert "unreadable" in html and str(bad) in html
+    assert claims_of(results).loc["C1"].verdict == "not run"
+
+
+def test_corrupt_raw_file_is_named_exit_2_and_nothing_else_is_lost(tmp_path, capsys):
+    results = measured_results(tmp_path)
+    raw = sorted((results / "raw" / "scaling").glob("*.json"))
+    broken = raw[0].with_name("zz_broken.json")
+    broken.write_text('{"point": {"id": "x"}, "result": ')
+    table = results / "tables" / "scaling.parquet"
+    before = table.read_bytes()
+    code = main(["aggregate", "--experiment", "scaling", "--out", str(table),
+                 *map(str, raw), str(broken)])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert str(broken) in err and "corrupt raw result file" in err
+    assert table.read_bytes() == before
+    assert all(p.exists() for p in raw)
+
+
+def test_compare_a_run_with_itself_finds_no_difference(built, tmp_path, capsys):
+    results, _ = built
+    c = compare_runs(results, results)
+    assert not c.rows.differs.fillna(False).any()
+    assert not c.claims.changed.any()
+    assert main(["compare", str(results), str(results), "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "no time difference exceeds its intervals" in out
+    assert "no claim changed its verdict" in out
+
+
+def test_compare_flags_a_run_twice_as_slow(built, tmp_path, capsys):
+    results, _ = built
+    slow = tmp_path / "slow"
+    shutil.copytree(results, slow)
+    t = pd.read_parquet(slow / "tables" / "scaling.parquet")
+    for col in ("time_median", "time_ci_lo", "time_ci_hi"):
+        t[col] *= 2
+    t.to_parquet(slow / "tables" / "scaling.parquet")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(results), str(slow), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = pd.read_csv(out / "comparison.csv")
+    time_rows = rows[rows.quantity == "time"]
+    assert len(time_rows) == 10 and (time_rows.ratio.round(6) == 2.0).all()
+    # doubled, a row differs exactly when its interval no longer overlaps the original one
+    apart = 2 * time_rows.a_ci_lo > time_rows.a_ci_hi
+    assert (time_rows.differs == apart).all() and apart.any()
+    assert f"B faster in 0, slower in {int(apart.sum())}" in printed
+    assert not rows[rows.quantity == "speedup"].differs.any()  # speedups were left alone
+    assert (out / "compare_scaling.svg").read_text().count("<svg") == 1
+    html = (out / "comparison.html").read_text()
+    assert "<svg" in html and "Differences beyond the intervals" in html
+
+
+def test_compare_needs_two_results_folders(tmp_path, capsys):
+    assert main(["compare", str(tmp_path / "nope"), str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "no results folder" in capsys.readouterr().err
+
+
+def test_interval_ratio_is_the_widest_the_intervals_allow():
+    r, lo, hi = interval_ratio((1.0, 0.9, 1.1), (2.0, 1.8, 2.2))
+    assert (r, round(lo, 6), round(hi, 6)) == (2.0, round(1.8 / 1.1, 6), round(2.2 / 0.9, 6))

@@ -1,0 +1,114 @@
+"""C12 synchronization: lost updates, lock cost, a bounded deadlock, table, verdict, plot."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+
+from coresweep import config as cfg
+from coresweep.experiments import synchronization as exp
+
+TINY = {
+    "python_increments": 20000,
+    "numba_increments": 100000,
+    "deadlock_trials": 2,
+    "lock_timeout_seconds": 0.05,
+}
+PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
+
+
+def _config(**kw):
+    return cfg.validate({"protocol": PROTOCOL, "experiments": {"synchronization": {**TINY, **kw}}})
+
+
+def test_one_point_booking_at_most_the_granted_cores():
+    (p,) = exp.points(_config(threads=4), 2)
+    assert p.id == "t4"
+    assert p.params["racing_threads"] == 4 and p.params["threads"] == 2
+    assert p.params["mechanisms"] == list(exp.MECHANISMS)
+    assert exp.points(_config(enabled=False), 2) == []
+
+
+def test_bad_config_names_the_key():
+    with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.mechanisms: .*'mutex'"):
+        exp.points(_config(mechanisms=["mutex"]), 2)
+    with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.threads"):
+        _config(threads=1)
+    with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.lock_timeout_seconds"):
+        _config(lock_timeout_seconds=60)
+
+
+def test_python_threads_lose_updates_without_a_lock_and_none_with_it():
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # many switches: the race shows within a few calls
+    try:
+        racy = exp.counter_call("python-call", 2, 20000)
+        finals = [racy() for _ in range(5)]
+        locked = exp.counter_call("python-lock", 2, 5000)
+        assert locked() == 10000
+    finally:
+        sys.setswitchinterval(before)
+    assert min(finals) < 40000 and max(finals) <= 40000
+
+
+def test_numba_partial_sums_are_exact_and_unsynchronized_never_overcounts():
+    assert exp.counter_call("numba-partials", 2, 100000)() == 200000
+    assert exp.counter_call("numba-unsync", 2, 100000)() <= 200000
+
+
+def test_opposite_lock_order_deadlocks_and_is_detected_not_hung():
+    threads = threading.active_count()
+    dead = exp.deadlock_trial(opposite=True, timeout=0.05)
+    assert dead["deadlocked"] and not dead["hung"]
+    assert 0.04 <= dead["detect_s"] < 1
+    ok = exp.deadlock_trial(opposite=False, timeout=0.05)
+    assert not ok["deadlocked"] and not ok["hung"] and ok["detect_s"] is None
+    assert threading.active_count() == threads
+
+
+@pytest.fixture(scope="module")
+def table():
+    (point,) = exp.points(_config(), 2)
+    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    return exp.aggregate([rec])
+
+
+def test_table_has_a_row_per_mechanism_and_lock_order(table):
+    assert list(table.mechanism) == [*exp.MECHANISMS, "locks-opposite-order", "locks-same-order"]
+    counters = table[table.kind == "counter"].set_index("mechanism")
+    assert (counters.calls >= 3).all() and (counters.ns_per_op > 0).all()
+    assert (counters.time_ci_lo <= counters.time_median).all()
+    for m in ("python-lock", "numba-partials"):
+        assert counters.loc[m, "lost_rate_max"] == 0
+        assert counters.loc[m, "cost_vs_baseline"] > 0
+    assert counters.loc["python-call", "lost_rate_max"] >= 0
+    locks = table[table.kind == "deadlock"].set_index("mechanism")
+    assert locks.loc["locks-opposite-order", "deadlocks"] == 2
+    assert locks.loc["locks-same-order", "deadlocks"] == 0
+    assert (locks.hung == 0).all()
+    assert locks.loc["locks-opposite-order", "detect_ms_median"] >= 40
+
+
+def test_verdict_states_the_numbers(table):
+    (v,) = exp.verdicts(table, "test machine")
+    assert v.claim == "C12"
+    # the deadlock half always holds; the race half depends on thread interleaving
+    assert v.verdict in ("supported", "conditional")
+    assert "locks-opposite-order: deadlocked in 2/2 trials" in v.evidence
+    assert "ns/increment" in v.evidence and "test machine" in v.conditions
+
+
+def test_verdict_is_refuted_when_nothing_races_or_deadlocks(table):
+    quiet = table.copy()
+    quiet.loc[quiet.kind == "counter", ["lost_rate", "lost_rate_max"]] = 0.0
+    quiet.loc[quiet.kind == "deadlock", "deadlocks"] = 0
+    (v,) = exp.verdicts(quiet, "m")
+    assert v.verdict == "refuted"
+
+
+def test_plot_is_an_svg(table, tmp_path):
+    (path,) = exp.plots(table, tmp_path, "test machine")
+    assert path.name == "synchronization.svg"
+    assert path.read_text().lstrip().startswith("<?xml")

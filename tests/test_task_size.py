@@ -1,0 +1,175 @@
+"""C8 task size: planning, crossover maths, a tiny real measurement, table, verdict, plots, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coresweep import config as cfg
+from coresweep.analysis.crossover import (
+    BELOW,
+    INTERPOLATED,
+    NEVER,
+    break_even,
+    crossover,
+    overhead_fit,
+)
+from coresweep.analysis.verdicts.task_size import task_size_verdicts
+from coresweep.experiments import task_size as exp
+
+TINY = {
+    "kernels": ["mc-python"],
+    "backends": ["threads", "processes-fork"],
+    "task_seconds": [0.0001, 0.002],
+    "work_seconds": 0.004,
+    "max_tasks": 12,
+    "protocol": {
+        "repeats": 3,
+        "max_repeats": 3,
+        "min_sample_seconds": 0.001,
+        "point_budget_seconds": 0.1,
+    },
+}
+
+
+def _config(**kw):
+    return cfg.validate({"experiments": {"task_size": {**TINY, **kw}}})
+
+
+@pytest.fixture(scope="module")
+def table():
+    """The tiny point measured for real and aggregated as `coresweep aggregate` would."""
+    (point,) = exp.points(_config(), 2)
+    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    return exp.aggregate([rec])
+
+
+def test_one_point_per_kernel_with_serial_added_first():
+    pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), 2)
+    assert [p.id for p in pts] == ["mc-python__p2", "mc-numba__p2"]
+    assert pts[0].params["backends"] == ["serial", "threads", "processes-fork"]
+    assert pts[0].params["threads"] == pts[0].params["p"] == 2
+    assert pts[0].params["protocol"]["repeats"] == 3  # the experiment's override wins
+    assert exp.points(_config(), 1)[0].params["p"] == 1  # granted cores cap p
+
+
+def test_levels_cap_tasks_and_keep_at_least_p():
+    lv = exp.levels([1e-5, 0.1], work_seconds=0.2, max_tasks=100, p=2, rate=1e6)
+    assert [(x.label, x.size, x.ntasks) for x in lv] == [
+        ("1e-05", 10, 100),
+        ("0.1", 100000, 2),
+        ("empty", 0, 100),
+    ]
+
+
+def test_crossover_interpolates_on_log_scale():
+    c = crossover([1e-5, 1e-4, 1e-3], [0.5, 0.5, 2.0])
+    assert c.status == INTERPOLATED
+    # log-linear between (1e-4, ln 0.5) and (1e-3, ln 2): ln 1 is half way
+    assert c.seconds == pytest.approx(10**-3.5)
+    assert crossover([1e-5, 1e-4], [1.2, 3.0]) == crossover([1e-4, 1e-5], [3.0, 1.2])
+    assert crossover([1e-5, 1e-4], [1.2, 3.0]).status == BELOW
+    assert crossover([1e-5, 1e-4], [0.2, 0.9]).status == NEVER
+    # a loss above a win moves the crossover past that loss
+    assert 1e-3 < crossover([1e-5, 1e-4, 1e-3, 1e-2], [1.5, 1.5, 0.8, 2]).seconds < 1e-2
+
+
+def test_overhead_fit_recovers_overhead_and_parallelism():
+    n = np.array([100, 100, 20, 2])
+    serial = np.array([0.001, 0.01, 0.2, 0.2])
+    par = n * 50e-6 + serial / 1.8
+    overhead, p_eff = overhead_fit(n, serial, par)
+    assert overhead == pytest.approx(50e-6)
+    assert p_eff == pytest.approx(1.8)
+    assert break_even(0.1, 2.0) == pytest.approx(0.2)
+    assert math.isinf(break_even(0.1, 0.9))
+
+
+def test_measure_gives_a_row_per_backend_and_level_checked_against_serial(
+    table, no_leftover_children
+):
+    assert len(table) == 3 * 3  # serial, threads, fork x two sizes + empty
+    assert set(table.backend) == {"serial", "threads", "processes-fork"}
+    assert table.check_ok.all()
+    lad = table[table.level == "ladder"]
+    assert (lad.task_seconds > 0).all() and lad.speedup.notna().all()
+    fork = table[table.backend == "processes-fork"].iloc[0]
+    assert fork.start_s > 0 and fork.overhead_task_s > 0
+    assert fork.crossover_status in (BELOW, INTERPOLATED, NEVER)
+    for col in ("time_median", "time_ci_lo", "time_ci_hi", "time_rel_halfwidth", "flags"):
+        assert col in table
+
+
+def test_verdict_and_plots_from_the_measured_table(table, tmp_path):
+    (v,) = exp.verdicts(table, "test box")
+    assert v.claim == "C8" and v.verdict in ("supported", "conditional", "refuted")
+    assert "processes-fork" in v.evidence and "cold start" in v.evidence
+    assert "p=2" in v.conditions and "test box" in v.conditions
+    paths = exp.plots(table, tmp_path, "test box")
+    assert [p.name for p in paths] == ["task_size_speedup.svg", "task_size_costs.svg"]
+    assert all(p.read_text().lstrip().startswith("<?xml") for p in paths)
+
+
+def _synthetic(status_by_backend: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for backend, status in status_by_backend.items():
+        for ts in (1e-5, 1e-3):
+            rows.append(
+                {
+                    "kernel": "mc-python",
+                    "kind": "python",
+                    "backend": backend,
+                    "p": 2,
+                    "level": "ladder",
+                    "task_seconds": ts,
+                    "crossover_s": 1e-4 if status == INTERPOLATED else math.nan,
+                    "crossover_status": status,
+                    "overhead_task_s": 1.5e-3 if backend.startswith("dask") else 60e-6,
+                    "overhead_task_ci_lo": 1e-6,
+                    "overhead_task_ci_hi": 2e-3,
+                    "start_s": 0.5,
+                    "start_first_s": 0.5,
+                    "speedup_largest": 1.9,
+                    "cold_break_even_s": 1.0,
+                    "check_ok": True,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_verdict_rule_supported_only_when_every_process_backend_crosses_over():
+    both = _synthetic({"processes-fork": INTERPOLATED, "dask-processes": INTERPOLATED})
+    (v,) = task_size_verdicts(both, "m")
+    assert v.verdict == "supported"
+    assert "dask-processes 1.5 ms per task (above the documented 200 µs – 1 ms)" in v.evidence
+    (v,) = task_size_verdicts(
+        _synthetic({"processes-fork": BELOW, "dask-processes": INTERPOLATED}), "m"
+    )
+    assert v.verdict == "conditional" and "['mc-python/processes-fork']" in v.conditions
+    (v,) = task_size_verdicts(_synthetic({"processes-fork": NEVER}), "m")
+    assert v.verdict == "refuted"
+    one_core = _synthetic({"processes-fork": INTERPOLATED}).assign(p=1)
+    assert task_size_verdicts(one_core, "m")[0].verdict == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("bad", "needle"),
+    [
+        ({"kernels": ["dgemm"]}, "experiments.task_size.kernels: ['dgemm'] cannot be cut"),
+        ({"backends": ["numba-parallel"]}, "experiments.task_size.backends: ['numba-parallel']"),
+        ({"backends": ["mpi"]}, "experiments.task_size.backends: unknown backend 'mpi'"),
+        ({"p": 64}, "experiments.task_size.p: p=[64] exceeds"),
+    ],
+)
+def test_bad_config_names_the_key(bad, needle):
+    with pytest.raises(cfg.ConfigError) as e:
+        exp.points(_config(**bad), 2)
+    assert needle in str(e.value)
+
+
+def test_schema_rejects_a_ladder_of_one():
+    with pytest.raises(cfg.ConfigError, match="experiments.task_size.task_seconds"):
+        _config(task_seconds=[0.001])
