@@ -28,8 +28,13 @@ def tiny_config() -> dict[str, Any]:
     names = cs_config.schema()["properties"]["experiments"]["properties"]
     cfg: dict[str, Any] = {
         "seed": 7,
-        "protocol": {"warmup": 1, "repeats": 3, "max_repeats": 3,
-                     "min_sample_seconds": 0.01, "point_budget_seconds": 1},  # fmt: skip
+        "protocol": {
+            "warmup": 1,
+            "repeats": 3,
+            "max_repeats": 3,
+            "min_sample_seconds": 0.01,
+            "point_budget_seconds": 1,
+        },  # fmt: skip
         "experiments": {n: {"enabled": False} for n in names},
     }
     cfg["experiments"]["scaling"] = {

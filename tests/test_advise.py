@@ -297,3 +297,21 @@ def test_advice_json_round_trips_its_recommendation_text():
     d = adv.to_dict()
     assert d["recommendation"]["text"].startswith("threads: your function releases the GIL")
     assert d["rows"][0]["efficiency"] == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "module, fn, size",
+    [
+        ("purepython", "collatz_steps", 50),
+        ("numpy_heavy", "gram_tanh", 32),
+        ("numba_nogil", "pair_energy", 40),
+    ],
+)
+def test_examples_import_by_name_and_pass_their_own_checks(module, fn, size):
+    root = str(Path(HERE).parent)
+    s = parse_spec(module, {"callable": f"examples.{module}:{fn}", "path": [root],
+                            "tasks": f"examples.{module}:make_tasks",
+                            "check": f"examples.{module}:check", "size": size})  # fmt: skip
+    kernel = get_kernel(module, {module: s})
+    tasks = kernel.make_tasks(0, 3, seed=5)  # 0: the spec's size
+    assert kernel.check(tasks, [kernel.run(t) for t in tasks]).ok

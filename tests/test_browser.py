@@ -8,6 +8,7 @@ CI installs the browser with `apt-get install -y chromium` (tests/setup-machine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -135,10 +136,8 @@ class Browser:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError, EOFError, OSError, RuntimeError):
             self.call("Browser.close", timeout=10)
-        except (TimeoutError, EOFError, OSError, RuntimeError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -25,9 +25,9 @@ TINY = {
     "tasks": 6,
     "faulty_task": 2,
     "task_seconds": 0.02,
-    "hang_seconds": 0.5,
-    "recovery_seconds": 3,
-    "timeout_seconds": 15,
+    "hang_seconds": 1,
+    "recovery_seconds": 20,  # waits only as long as needed; a busy machine restarts Dask slowly
+    "timeout_seconds": 40,
     "memory_mib": 32,
 }
 
@@ -179,7 +179,7 @@ def test_every_requested_cell_is_filled(table):
     assert len(table) == sum(map(len, CELLS.values()))
     assert table.outcome.isin(["isolated", "others-lost", "pool-broken", "hung", "crashed"]).all()
     assert (table.orphans == 0).all()
-    assert (table.run_s < 15).all()  # nothing reached the hard timeout
+    assert (table.status != "hung").all()  # nothing reached the hard timeout
 
 
 def test_threads_isolate_an_exception_but_die_with_sigkill(table):
@@ -251,12 +251,13 @@ def _tagged(tag: str) -> list[psutil.Process]:
     return out
 
 
-def _start_job(backend: str, out: Path, tag: str) -> subprocess.Popen:
+def _start_job(backend: str, out: Path, tag: str, tmp: Path) -> subprocess.Popen:
     (point,) = exp.points(_config(backends=[backend], task_seconds=30, timeout_seconds=600), 2)
+    tmp.mkdir()
     return subprocess.Popen(
         [sys.executable, "-m", "coresweep.cli", "measure", "--spec", point.to_json()]
         + ["--out", str(out)],
-        env={**os.environ, "CORESWEEP_TEST_TAG": tag},
+        env={**os.environ, "CORESWEEP_TEST_TAG": tag, "TMPDIR": str(tmp)},
         start_new_session=True,
         stderr=subprocess.PIPE,
         text=True,
@@ -266,12 +267,15 @@ def _start_job(backend: str, out: Path, tag: str) -> subprocess.Popen:
 def test_interrupted_measure_leaves_no_process(tmp_path):
     """Ctrl-C (SIGINT to the whole process group) during a Dask cell, and `kill` (SIGTERM to
     the job only) during a multiprocessing.Pool cell: both jobs stop with 130, nothing of
-    either process tree survives, no result file is written."""
+    either process tree survives, no result or temporary file is left."""
     cases = {  # tag -> backend, signal, whole group, processes to wait for
         uuid.uuid4().hex: ("dask-processes", signal.SIGINT, True, 4),
         uuid.uuid4().hex: ("mp-pool", signal.SIGTERM, False, 3),
     }
-    jobs = {tag: _start_job(b, tmp_path / f"{b}.json", tag) for tag, (b, *_) in cases.items()}
+    jobs = {
+        tag: _start_job(b, tmp_path / f"{b}.json", tag, tmp_path / f"tmp-{b}")
+        for tag, (b, *_) in cases.items()
+    }
     try:
         deadline = time.monotonic() + 90
         waiting = dict(cases)
@@ -289,6 +293,7 @@ def test_interrupted_measure_leaves_no_process(tmp_path):
         for tag, (backend, *_) in cases.items():
             assert _tagged(tag) == [], f"{backend}: processes survived"
             assert not (tmp_path / f"{backend}.json").exists()
+            assert list((tmp_path / f"tmp-{backend}").iterdir()) == []  # no temporary files
     finally:
         for tag, job in jobs.items():
             for p in _tagged(tag):

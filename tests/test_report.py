@@ -253,3 +253,15 @@ def test_compare_needs_two_results_folders(tmp_path, capsys):
 def test_interval_ratio_is_the_widest_the_intervals_allow():
     r, lo, hi = interval_ratio((1.0, 0.9, 1.1), (2.0, 1.8, 2.2))
     assert (r, round(lo, 6), round(hi, 6)) == (2.0, round(1.8 / 1.1, 6), round(2.2 / 0.9, 6))
+
+
+def test_drifting_jobs_and_unreadable_raw_files_show_in_the_quality_section(tmp_path):
+    results = measured_results(tmp_path)
+    raw = sorted((results / "raw" / "scaling").glob("*.json"))
+    rec = json.loads(raw[0].read_text())
+    rec["result"]["job"] |= {"drift": 0.2, "drift_flag": True}
+    raw[0].write_text(json.dumps(rec))
+    (raw[1].parent / "truncated.json").write_text('{"result": {')
+    html = build_report(results)["html"].read_text()
+    assert "reference kernel drifted +20.0% during the job" in html
+    assert "unreadable raw file" in html and "truncated.json" in html

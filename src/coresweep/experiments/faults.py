@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import logging
 import signal
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,13 @@ from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, job_flags, known_names, point_id
 from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
-from coresweep.measure.sacrificial import Outcome, kill_tree, leftovers, run_sacrificial
+from coresweep.measure.sacrificial import (
+    Outcome,
+    kill_tree,
+    leftovers,
+    run_sacrificial,
+    start_method,
+)
 from coresweep.records import Point
 
 log = logging.getLogger("coresweep")
@@ -101,9 +108,11 @@ def measure(point: Point) -> dict[str, Any]:
     for module in PRELOAD.get(backend, ()):
         importlib.import_module(module)
     cells = []
+    method = start_method()  # of the sacrificial subprocesses
     for fault in prm["faults"]:
         cell = Cell(pool=backend, fault=fault, **prm["cell"])
-        out = run_sacrificial(run_cell, (cell,), timeout=prm["timeout_seconds"])
+        with tempfile.TemporaryDirectory(prefix="coresweep-faults-") as scratch:
+            out = run_sacrificial(run_cell, (cell, scratch), timeout=prm["timeout_seconds"])
         left = leftovers()
         if left:  # run_sacrificial kills its tree; this is the check that it did
             log.error("%s/%s left %d processes; reaping them", backend, fault, len(left))
@@ -118,7 +127,7 @@ def measure(point: Point) -> dict[str, Any]:
             out.exitcode,
             out.killed,
         )
-    return {"backend": backend, "cells": cells}
+    return {"backend": backend, "sacrificial_start_method": method, "cells": cells}
 
 
 def _exit_text(code: int | None) -> str:

@@ -203,8 +203,9 @@ def measure(point: Point) -> dict[str, Any]:
     protocol = Protocol.from_config(prm["protocol"])
     cells = [_serial(kernel, prm, protocol)]
     tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
-    for variant in prm["variants"]:
-        for p, t in prm["splits"]:
+    # the variants of a split run back to back, so drift hardly enters their ratio
+    for p, t in prm["splits"]:
+        for variant in prm["variants"]:
             backend, init, fn, items = _cell(fam, kernel, prm, p, t, variant)
             with backend:
                 _, tm = timed(lambda b=backend, i=init: b.start(i))

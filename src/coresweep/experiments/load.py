@@ -154,6 +154,12 @@ def _check(kernel: Kernel, tasks: Sequence[Any], s: Stream) -> bool:
     return not idx or kernel.check([tasks[i] for i in idx], [s.results[i] for i in idx]).ok
 
 
+def _closing(stack: contextlib.ExitStack, executor: Executor) -> Executor:
+    """Shut the pool down when the stack closes, dropping queued requests (also on Ctrl-C)."""
+    stack.callback(executor.shutdown, wait=True, cancel_futures=True)
+    return executor
+
+
 def _level_count(rate: float, requests: int, level_seconds: float) -> int:
     return max(1, min(requests, math.ceil(rate * level_seconds)))
 
@@ -179,11 +185,10 @@ def measure(point: Point) -> dict[str, Any]:
     levels = []
     with contextlib.ExitStack() as stack:
         # the process pool forks before this process starts any thread of its own
-        procs = stack.enter_context(
-            ProcessPoolExecutor(p, mp_context=mp.get_context(prm["start_method"]), initializer=init)
-        )
+        ctx = mp.get_context(prm["start_method"])
+        procs = _closing(stack, ProcessPoolExecutor(p, mp_context=ctx, initializer=init))
         _, t_procs = timed(lambda: _warm(procs, kernel.run, tiny, p))
-        threads = stack.enter_context(ThreadPoolExecutor(p, thread_name_prefix="load"))
+        threads = _closing(stack, ThreadPoolExecutor(p, thread_name_prefix="load"))
         _, t_threads = timed(lambda: (init(), _warm(threads, kernel.run, tiny, p)))
         pools = {"threads": threads, procs_name: procs}
         for i, (executor, load) in enumerate(order):

@@ -8,10 +8,8 @@ memory per extra worker. Cheap backends share a job; each costly one has its own
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -24,7 +22,6 @@ import psutil
 from coresweep.analysis.stats import line_fit
 from coresweep.analysis.verdicts.memory import memory_verdicts
 from coresweep.backends import make_backend
-from coresweep.backends.base import Init
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import (
@@ -41,13 +38,15 @@ from coresweep.records import Point
 
 log = logging.getLogger("coresweep")
 NAME = "memory"
-#: which ways of giving workers the input each backend supports
+#: the sharing modes each backend runs: threads cannot copy (nothing is pickled) and only
+#: fork inherits; Dask skips "copied" because a 256 MiB task argument crawls through the
+#: scheduler for seconds per worker (the communication experiment measures that path)
 APPLICABLE: dict[str, tuple[str, ...]] = {
     "threads": ("none", "inherited"),
     "processes-fork": ("none", "copied", "inherited", "shm"),
     "processes-forkserver": ("none", "copied", "shm"),
     "processes-spawn": ("none", "copied", "shm"),
-    "dask-processes": ("none", "copied", "shm"),
+    "dask-processes": ("none", "shm"),
 }
 CHEAP = ("threads", "processes-fork")  # start in milliseconds: they share one job
 AUTO_INPUT_MIB = 256
@@ -111,6 +110,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             "idle_seconds": cfg["idle_seconds"],
             "work_seconds": cfg["work_seconds"],
             "hz": cfg["hz"],
+            "timeout_seconds": cfg["timeout_seconds"],
             "threads": cap,
             "seed": config["seed"],
             "protocol": config["protocol"],
@@ -133,72 +133,89 @@ class Inputs:
             self._array = si.make_array(self.nbytes)
         return self._array
 
-    def shm_name(self) -> str:
-        if self._shm is None:
-            self._shm = self._stack.enter_context(si.shared_array(self.nbytes))
-        return self._shm.name
-
-    def init(self, backend: str, sharing: str) -> Init | None:
-        """The per-worker init that hands the input over in this sharing mode."""
-        if sharing == "none":
-            return None
+    def payload(self, sharing: str) -> Any:
+        """What the load task carries: the array itself (pickled), the segment's name, nothing."""
+        if sharing == "copied":
+            return self.array()
         if sharing == "shm":
-            return functools.partial(si.hold_shared, self.shm_name(), self.nbytes)
-        # a fork worker inherits the init's array; only an explicit copy makes it private
-        step = si.hold_copy if sharing == "copied" and backend == "processes-fork" else si.hold
-        return functools.partial(step, self.array())
+            if self._shm is None:
+                self._shm = self._stack.enter_context(si.shared_array(self.nbytes))
+            return (self._shm.name, self.nbytes)
+        return None
 
 
 @contextmanager
-def _released() -> Iterator[None]:
-    """Threads hold the input in this process: drop it so the next N starts clean."""
+def _inherited(array: np.ndarray | None) -> Iterator[None]:
+    """Publish the parent's array for fork workers and threads; withdraw it afterwards."""
+    si.INHERITED = array
     try:
         yield
     finally:
-        si.release()
+        si.INHERITED = None
+        si.release()  # threads held the input in this process
 
 
-def _one(backend: str, sharing: str, n: int, init: Init | None, prm: dict[str, Any]) -> dict:
-    """Start n workers, sample them idle, then while they work; the tree is measured each time."""
+def _sample(b: Any, n: int, gate: Any, prm: dict[str, Any]) -> dict[str, Any]:
+    """The tree's memory with the workers idle, then while all n of them work."""
     hz = prm["hz"]
-    with _released():
-        baseline = scan_tree(os.getpid())
-        with make_backend(backend, n) as b:
-            _, t = timed(lambda: b.start(init))
-            idle = sample_for(prm["idle_seconds"], hz=hz)
-            order = (time.time() + prm["work_seconds"], prm["scratch_bytes"])
-            with TreeMemorySampler(hz=hz) as sampler:
-                who = b.map(si.work, [order] * n)
-            working = sampler.stop()
-    log.info(
-        "%s/%s N=%d: idle PSS %.0f MiB, working PSS %.0f MiB",
-        backend,
-        sharing,
-        n,
-        idle.median("pss"),
-        working.median("pss"),
-    )
+    idle = sample_for(prm["idle_seconds"], hz=hz)
+    order = (prm["work_seconds"], prm["scratch_bytes"], gate(n))
+    with TreeMemorySampler(hz=hz) as sampler:
+        who = b.map(si.work, [order] * n)
+    working = sampler.stop()
     return {
-        "backend": backend,
-        "sharing": sharing,
-        "workers": n,
-        "start_s": t.wall,
-        "baseline": {"pss": baseline.pss, "uss": baseline.uss, "nprocs": baseline.nprocs},
         "idle": idle.to_dict(),
         "working": working.to_dict(),
         "busy_workers": len({tuple(w) for w in who}),
     }
 
 
+def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) -> list[dict]:
+    """One pool of n workers measured in every sharing mode in turn (the input loaded, unloaded)."""
+    runs = []
+    baseline = scan_tree(os.getpid())
+    with make_backend(backend, n) as b:
+        _, t = timed(b.start)
+        for sharing in prm["sharing"][backend]:
+            holders = n
+            if sharing != "none":
+                order = (sharing, inputs.payload(sharing), gate(n))
+                holders = len(set(b.map(si.load, [order] * n)))
+            run = _sample(b, n, gate, prm)
+            if sharing != "none":
+                b.map(si.unload, [gate(n)] * n)
+            log.info(
+                "%s/%s N=%d: idle PSS %.0f MiB",
+                backend,
+                sharing,
+                n,
+                np.median(run["idle"]["pss"]) / MIB,
+            )
+            runs.append(
+                {
+                    "backend": backend,
+                    "sharing": sharing,
+                    "workers": n,
+                    "start_s": t.wall,
+                    "holders": holders,
+                    "baseline": {"pss": baseline.pss, "uss": baseline.uss, "nprocs": baseline.nprocs},
+                    **run,
+                }
+            )
+    return runs
+
+
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     runs = []
-    with ExitStack() as stack:  # the shared segment is unlinked here, also on Ctrl-C
+    inherit = any("inherited" in m for m in prm["sharing"].values())
+    with ExitStack() as stack:  # the segment is unlinked and the gates removed, also on Ctrl-C
         inputs = Inputs(prm["input_bytes"], stack)
+        gate = stack.enter_context(si.gates(prm["timeout_seconds"]))
+        stack.enter_context(_inherited(inputs.array() if inherit else None))
         for backend in prm["backends"]:
-            for sharing in prm["sharing"][backend]:
-                init = inputs.init(backend, sharing)
-                runs += [_one(backend, sharing, n, init, prm) for n in prm["workers"]]
+            for n in prm["workers"]:
+                runs += _pool(backend, n, inputs, gate, prm)
     return {
         "input_mib": prm["input_bytes"] / MIB,
         "scratch_mib": prm["scratch_bytes"] / MIB,
@@ -232,6 +249,8 @@ def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str
         flags.append("workers-missing")
     if state == "working" and run["busy_workers"] < run["workers"]:
         flags.append("not-all-workers-busy")
+    if run["backend"] != "threads" and run["holders"] < run["workers"]:
+        flags.append("not-all-workers-hold-input")
     return flags
 
 

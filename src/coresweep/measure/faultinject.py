@@ -223,10 +223,25 @@ def _recovery(
     return {**_settle(pool, fresh), "s": time.monotonic() - t0}
 
 
-def run_cell(emit: Callable[..., None], cell: Cell) -> None:
+def _use_scratch(scratch: str) -> None:
+    """Every temporary file of this process and its workers (Dask's worker directories,
+    multiprocessing's) goes under scratch, which the caller removes however the run ends."""
+    import tempfile
+
+    os.environ["TMPDIR"] = scratch  # spawned workers inherit it
+    tempfile.tempdir = scratch
+    with contextlib.suppress(ImportError):
+        import dask
+
+        dask.config.set({"temporary-directory": scratch})
+
+
+def run_cell(emit: Callable[..., None], cell: Cell, scratch: str | None = None) -> None:
     """Run one cell, reporting through emit: started, submitting, task (each, as it settles),
     waited (no task settled for hang_seconds), recovery, closed. A crash of this process
     ends the report wherever it is."""
+    if scratch:
+        _use_scratch(scratch)
     pool = open_pool(cell.pool, cell.workers, cell.allowed_failures)
     emit("started")
     try:

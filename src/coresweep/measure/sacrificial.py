@@ -96,9 +96,9 @@ def _child_main(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...])
         conn.close()
 
 
-def _context() -> mp.context.BaseContext:
+def start_method() -> str:
     """fork while this process runs one Python thread (fast, inherits imports), else spawn."""
-    return mp.get_context("fork" if threading.active_count() == 1 else "spawn")
+    return "fork" if threading.active_count() == 1 else "spawn"
 
 
 def _tree(proc: psutil.Process) -> list[psutil.Process]:
@@ -227,7 +227,7 @@ def run_sacrificial(
     more than one thread (then the child is spawned). `grace` bounds the child's own
     shutdown after fn returned; whatever of its tree is left then is killed and counted.
     """
-    ctx = _context()
+    ctx = mp.get_context(start_method())
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, args=(send, fn, args), name="coresweep-sacrificial")
     before = {p.pid for p in psutil.Process().children(recursive=True)}

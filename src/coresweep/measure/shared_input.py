@@ -1,53 +1,87 @@
 """How a large input reaches workers (copied, inherited, shared_memory) and what workers do with it.
 
-Spawned, forkserver and Dask workers import this module to run its functions, so it imports
-only numpy and the standard library: a heavier import would be counted as worker memory.
+Each step is a task sent to all N workers at once through the backend's `map`; a gate makes
+every task wait until N distinct workers hold one, so no worker takes two and every worker
+takes part. The gate is a directory of check-in files: it needs no object inherited at
+start-up, so it works the same for threads, every start method and Dask workers (one machine).
+
+Spawned, forkserver and Dask workers import this module, so it imports only numpy and the
+standard library: a heavier import would be counted as worker memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing import shared_memory
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: none: no input; copied: a private copy in each worker (pickled into spawn/forkserver/Dask
-#: workers, copied after the fork for fork workers); inherited: the parent's array used in
-#: place (threads share it, fork workers see it copy-on-write); shm: multiprocessing.shared_memory
+#: none: no input; copied: pickled into each worker as a task argument (a private copy);
+#: inherited: the parent's array used in place (threads share it, fork workers see it
+#: copy-on-write); shm: a multiprocessing.shared_memory segment attached by name
 SHARING = ("none", "copied", "inherited", "shm")
 DTYPE = np.float64
+POLL_SECONDS = 0.005
 
+#: the parent's input, set before fork workers start so they inherit it
+INHERITED: np.ndarray | None = None
 _HELD: list[Any] = []  # what this worker keeps alive: its view of the input, shm handles
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A check-in directory for one step and the number of workers that must check in."""
+
+    path: str
+    parties: int
+    timeout: float
+
+    def wait(self) -> None:
+        """Check in, then wait until every party has: a waiting task keeps its worker busy."""
+        Path(self.path, f"{os.getpid()}-{threading.get_ident()}").touch()
+        deadline = time.monotonic() + self.timeout
+        while len(os.listdir(self.path)) < self.parties:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"only {len(os.listdir(self.path))} of {self.parties} workers took a task "
+                    f"within {self.timeout:.0f} s"
+                )
+            time.sleep(POLL_SECONDS)
+
+
+@contextlib.contextmanager
+def gates(timeout: float) -> Iterator[Any]:
+    """A factory of fresh gates under one temporary directory, removed on exit."""
+    root = tempfile.mkdtemp(prefix="coresweep-gates-")
+    counter = itertools.count()
+    try:
+
+        def make(parties: int) -> Gate:
+            path = os.path.join(root, str(next(counter)))
+            os.mkdir(path)
+            return Gate(path, parties, timeout)
+
+        yield make
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def make_array(nbytes: int) -> np.ndarray:
-    """An input array whose every page is written (untouched pages would cost nothing)."""
+    """An array whose every page is written (untouched pages would cost nothing)."""
     a = np.empty(nbytes // np.dtype(DTYPE).itemsize, dtype=DTYPE)
     a.fill(1.0)
     return a
-
-
-def hold(array: np.ndarray) -> None:
-    """Init step: keep a reference (threads, fork copy-on-write, or the unpickled copy)."""
-    _HELD.append(array)
-    touch(array)
-
-
-def hold_copy(array: np.ndarray) -> None:
-    """Init step for fork workers: make the inherited array private, as unpickling would."""
-    hold(np.array(array, copy=True))
-
-
-def hold_shared(name: str, nbytes: int) -> None:
-    """Init step: attach the shared segment by name and read it through a numpy view."""
-    shm = shared_memory.SharedMemory(name=name)
-    _HELD.append(shm)
-    hold(np.ndarray((nbytes // np.dtype(DTYPE).itemsize,), dtype=DTYPE, buffer=shm.buf))
 
 
 def touch(array: np.ndarray) -> float:
@@ -55,21 +89,68 @@ def touch(array: np.ndarray) -> float:
     return float(array.sum())
 
 
-def work(order: tuple[float, int]) -> tuple[int, int]:
-    """A working task: hold a scratch buffer, read the input, until the shared deadline.
+def _hold(array: np.ndarray) -> None:
+    with _LOCK:
+        _HELD.append(array)
+    touch(array)
 
-    Every task stays busy until the same deadline, so all N are in flight together when the
-    sampler looks; it reads rather than spins so oversubscribed N do not starve the sampler.
-    Returns (pid, thread id) so the caller can count the workers that took part.
+
+def load(order: tuple[str, Any, Gate]) -> int:
+    """Task: take the input in the given sharing mode and keep it until `unload`."""
+    sharing, payload, gate = order
+    if sharing == "copied":
+        _hold(payload)  # the task argument arrived pickled: this worker's private copy
+    elif sharing == "inherited":
+        if INHERITED is None:
+            raise RuntimeError("no inherited input: set INHERITED before the workers start")
+        _hold(INHERITED)
+    elif sharing == "shm":
+        name, nbytes = payload
+        shm = shared_memory.SharedMemory(name=name)
+        with _LOCK:
+            _HELD.append(shm)
+        _hold(np.ndarray((nbytes // np.dtype(DTYPE).itemsize,), dtype=DTYPE, buffer=shm.buf))
+    gate.wait()
+    return os.getpid()
+
+
+def work(order: tuple[float, int, Gate]) -> tuple[int, int]:
+    """Task: hold a scratch buffer and read the input (or the scratch) for `seconds`.
+
+    All N tasks start together after the gate, so they are in flight together when the
+    sampler looks; they read and nap rather than spin, so oversubscribed N do not starve
+    the sampler. Returns (pid, thread id): the caller counts the workers that took part.
     """
-    deadline, scratch_bytes = order
+    seconds, scratch_bytes, gate = order
     scratch = make_array(scratch_bytes)
-    data = _HELD[-1] if _HELD else scratch
-    while time.time() < deadline:
+    gate.wait()
+    with _LOCK:
+        data = next((h for h in reversed(_HELD) if isinstance(h, np.ndarray)), scratch)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         touch(data)
         touch(scratch)
         time.sleep(0.02)
     return os.getpid(), threading.get_ident()
+
+
+def release() -> None:
+    """Drop what this process holds; views go before the segments they point into."""
+    with _LOCK:
+        held = _HELD[:]
+        _HELD.clear()
+    while held:
+        obj = held.pop()
+        if isinstance(obj, shared_memory.SharedMemory):
+            obj.close()
+        del obj
+
+
+def unload(gate: Gate) -> int:
+    """Task: drop the input in every worker (threads: the first one drops it for all)."""
+    release()
+    gate.wait()
+    return os.getpid()
 
 
 @contextlib.contextmanager
@@ -84,11 +165,3 @@ def shared_array(nbytes: int) -> Iterator[shared_memory.SharedMemory]:
     finally:
         shm.close()
         shm.unlink()
-
-
-def release() -> None:
-    """Drop what this process holds (threads backend: the input lives in the measuring process)."""
-    while _HELD:
-        obj = _HELD.pop()
-        if isinstance(obj, shared_memory.SharedMemory):
-            obj.close()

@@ -102,7 +102,8 @@ def claims_frame(
                 "reason": reason,
             }
         else:
-            caveat = f" — from a partial table: {st.detail}" if st and st.state == "partial" else ""
+            partial = st is not None and st.state == "partial"
+            caveat = f" — from a partial table: {st.detail}" if partial else ""
             row |= {
                 "verdict": v.verdict,
                 "evidence": v.evidence or "(the verdict rules gave no numbers)",

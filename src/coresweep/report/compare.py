@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.report.html import badge, e, frame_html, page
@@ -210,6 +211,9 @@ def ratio_plot(
         ax.plot(r.ratio, yi, "o", ms=4, color=col, mfc=col if r.differs else "white")
     ax.set_yticks(y, t.row, fontsize=6)
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("median time B / A (log scale; < 1 = B faster)")
     ax.set_title(
         f"{name}: time ratio with 95% interval bounds\nA = {c.label_a}\nB = {c.label_b}", fontsize=8

@@ -91,15 +91,16 @@ def page(title: str, body: str) -> str:
     )
 
 
+def _plot_link(name: str) -> str:
+    """'plots/x.svg' -> a link to the figure in this page; other text as it is."""
+    if not name.startswith("plots/"):
+        return e(name)
+    file = name.removeprefix("plots/")
+    return f"<a href='#fig-{e(file.removesuffix('.svg'))}'>{e(file)}</a>"
+
+
 def _plot_links(field: str) -> str:
-    names = [p for p in field.split(";") if p]
-    links = [
-        f"<a href='#fig-{e(n.removeprefix('plots/').removesuffix('.svg'))}'>{e(n.removeprefix('plots/'))}</a>"
-        if n.startswith("plots/")
-        else e(n)
-        for n in names
-    ]
-    return "<br>".join(links)
+    return "<br>".join(_plot_link(n) for n in field.split(";") if n)
 
 
 def summary_table(claims: pd.DataFrame) -> str:
@@ -122,13 +123,7 @@ def tally(claims: pd.DataFrame) -> str:
 
 
 def status_table(inputs: ReportInputs) -> str:
-    df = pd.DataFrame(
-        [
-            {"experiment": s.experiment, "state": s.state, "detail": s.detail}
-            for s in inputs.status.values()
-        ]  # fmt: skip
-    )
-    return frame_html(df)
+    return frame_html(inputs.status_frame())
 
 
 @dataclass(frozen=True)
@@ -227,7 +222,8 @@ def quality_section(q: Quality) -> str:
     )
     n = len(q.flagged)
     detail = (
-        f"<details><summary>{n} rows and jobs with a doubt</summary>{frame_html(q.flagged)}</details>"
+        f"<details><summary>{n} rows and jobs with a doubt</summary>"
+        f"{frame_html(q.flagged)}</details>"
         if n
         else "<p>No flagged rows.</p>"
     )
@@ -380,9 +376,10 @@ def render_html(
         "<a href='#provenance'>Provenance</a> <a href='#reproduce'>Reproduce</a>"
     )
     problems = "".join(f"<p class='warn'>{e(p)}</p>" for p in inputs.problems)
+    commit = str(inputs.provenance.get("git", {}).get("commit", "unknown"))
     body = f"""
 <header><h1>Multiprocessing vs. multithreading: the article's claims, measured</h1>
-<p>Machine: <b>{e(inputs.machine)}</b> · commit <code>{e(str(inputs.provenance.get("git", {}).get("commit", "unknown")))}</code>
+<p>Machine: <b>{e(inputs.machine)}</b> · commit <code>{e(commit)}</code>
 · {len(inputs.tables)} of {len(inputs.status)} experiments with data</p></header>
 <nav>{nav}</nav>{problems}
 <h2 id='summary'>Summary</h2>

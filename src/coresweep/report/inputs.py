@@ -60,6 +60,11 @@ class ReportInputs:
     def config(self) -> dict[str, Any] | None:
         return self.run.get("config")
 
+    def status_frame(self) -> pd.DataFrame:
+        """What was found per experiment, as a table."""
+        rows = [(s.experiment, s.state, s.detail) for s in self.status.values()]
+        return pd.DataFrame(rows, columns=["experiment", "state", "detail"])
+
     @property
     def problems(self) -> list[str]:
         """Errors the user must hear about (the report is written all the same)."""
@@ -88,8 +93,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def experiment_names() -> list[str]:
     """Registered experiments, then those the claims name but no module implements yet."""
-    names = list(EXPERIMENTS)
-    return names + [c.experiment for c in CLAIMS.values() if c.experiment not in names]
+    return list(dict.fromkeys([*EXPERIMENTS, *(c.experiment for c in CLAIMS.values())]))
 
 
 def planned_points(run: dict[str, Any]) -> dict[str, set[str]] | None:
@@ -118,7 +122,7 @@ def table_status(
 ) -> tuple[TableStatus, Any]:
     """The state of one experiment's table, and the table when it is usable."""
     path = results / "tables" / f"{name}.parquet"
-    rel = str(path)
+    where = str(path)
     if name not in EXPERIMENTS:
         return TableStatus(
             name, "not implemented", f"no experiment named '{name}' in this coresweep version"
@@ -126,26 +130,26 @@ def table_status(
     if not path.exists():
         if _enabled(name, run) is False:
             why = f"experiment '{name}' is disabled in the config (experiments.{name}.enabled)"
-            return TableStatus(name, "disabled", why, rel), None
+            return TableStatus(name, "disabled", why, where), None
         return TableStatus(
-            name, "missing", f"no table {rel}: experiment '{name}' did not run"
+            name, "missing", f"no table {where}: experiment '{name}' did not run"
         ), None
     try:
         table = read_table(path)
     except CorruptTable as exc:
         log.error("%s", exc)
-        return TableStatus(name, "unreadable", str(exc), rel), None
+        return TableStatus(name, "unreadable", str(exc), where), None
     if table.empty:
-        return TableStatus(name, "empty", f"table {rel} has no rows", rel), None
+        return TableStatus(name, "empty", f"table {where} has no rows", where), None
     have = set(table["point"]) if "point" in table else None
     if planned and have is not None and not planned <= have:
         lost = sorted(planned - have)
         detail = (
-            f"table {rel} lacks {len(lost)} of {len(planned)} planned points "
+            f"table {where} lacks {len(lost)} of {len(planned)} planned points "
             f"(e.g. {', '.join(lost[:3])})"
         )
-        return TableStatus(name, "partial", detail, rel, len(table)), table
-    return TableStatus(name, "ok", f"{len(table)} rows in {rel}", rel, len(table)), table
+        return TableStatus(name, "partial", detail, where, len(table)), table
+    return TableStatus(name, "ok", f"{len(table)} rows in {where}", where, len(table)), table
 
 
 def load_inputs(results: Path) -> ReportInputs:

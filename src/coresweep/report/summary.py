@@ -20,19 +20,13 @@ def md_table(df: pd.DataFrame) -> str:
 
 
 def render_summary(inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame) -> str:
-    status = pd.DataFrame(
-        [
-            {"experiment": s.experiment, "state": s.state, "detail": s.detail}
-            for s in inputs.status.values()
-        ]  # fmt: skip
-    )
     parts = [
         "# coresweep summary\n",
         f"Machine: {inputs.machine}\n",
         "## Claims\n",
         md_table(claims[["claim", "verdict", "evidence", "conditions", "plot"]]),
         "## Data found\n",
-        md_table(status),
+        md_table(inputs.status_frame()),
         "## Measurement quality\n",
         md_table(quality),
         "## Reproduce\n",

@@ -40,18 +40,31 @@ def hybrid_outcome(limited: pd.DataFrame) -> tuple[bool | None, str]:
 
 
 def penalty_text(unlimited: pd.DataFrame) -> str:
-    """The largest oversubscription penalty of a family, with the thread counts behind it."""
+    """The largest oversubscription penalty of a family, and a split that was not oversubscribed.
+
+    Unlimited pools that happen to match the split (e.g. 1 process x all threads) are a
+    control: their ratio to the limited run shows how much of a "penalty" is noise.
+    """
     if unlimited.empty or "penalty" not in unlimited:
         return ""
     u = unlimited.dropna(subset=["penalty"])
-    if u.empty:
+    over = u[u.threads_total > u.cores]
+    if over.empty:
         return ""
-    w = u.loc[u.penalty.idxmax()]
-    return (
-        f"unlimited {w.inner} pools at {w.processes}x{w.threads_per_process} ({w.threads_total} threads on {w.cores} "
+    w = over.loc[over.penalty.idxmax()]
+    text = (
+        f"unlimited {w.inner} pools at {w.split} ({w.threads_total} threads on {w.cores} "
         f"cores, {w.inner_threads} per pool seen): {w.penalty:.2f}x the limited time "
         f"[{w.penalty_ci_lo:.2f}, {w.penalty_ci_hi:.2f}]"
     )
+    control = u[u.threads_total <= u.cores]
+    if not control.empty:
+        c = control.iloc[0]
+        text += (
+            f" (control {c.split}, not oversubscribed: {c.penalty:.2f}x "
+            f"[{c.penalty_ci_lo:.2f}, {c.penalty_ci_hi:.2f}])"
+        )
+    return text
 
 
 def hybrid_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:

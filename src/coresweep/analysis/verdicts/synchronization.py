@@ -72,4 +72,9 @@ def synchronization_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]
     racy = list(unsync[unsync.lost_rate_max > 0].mechanism)
     safe = list(unsync[unsync.lost_rate_max == 0].mechanism)
     conditions += f"; updates lost by {racy or 'none'}, not by {safe or 'none'}"
+    if "python-inline" in safe:
+        conditions += (
+            " (python-inline has no point where CPython hands the GIL over, a call or a loop "
+            "back-edge, between its read and its write: an interpreter detail, not a guarantee)"
+        )
     return [Verdict("C12", combine(results), "; ".join(evidence), conditions, NAME, PLOT)]

@@ -52,11 +52,17 @@ def marker(name: str) -> str:
 SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "coresweep"}
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
-    """Write fig as a lean SVG and close it."""
+def save(fig: plt.Figure, path: Path, tight: bool = True) -> Path:
+    """Write fig as a lean SVG and close it.
+
+    tight=False keeps the figure's own margins: one layout pass less, for figures with
+    many panels that set their margins themselves (the report must build in seconds).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with plt.rc_context(SVG_RC):
-        fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(
+            path, format="svg", bbox_inches="tight" if tight else None, metadata={"Date": None}
+        )
     plt.close(fig)
     return path
 
