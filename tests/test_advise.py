@@ -315,3 +315,23 @@ def test_examples_import_by_name_and_pass_their_own_checks(module, fn, size):
     kernel = get_kernel(module, {module: s})
     tasks = kernel.make_tasks(0, 3, seed=5)  # 0: the spec's size
     assert kernel.check(tasks, [kernel.run(t) for t in tasks]).ok
+
+
+def test_task_size_measures_a_user_kernel_whose_work_grows_with_size(no_leftover_children):
+    from coresweep.experiments import task_size
+
+    raw = {
+        "user_kernels": {"mine": {"callable": "userfuncs:spin", "tasks": "userfuncs:spin_sized",
+                                  "unit": "sample", "path": [HERE]}},
+        "experiments": {"task_size": {"kernels": ["mine"], "backends": ["threads"],
+                                      "task_seconds": [0.0005, 0.002], "work_seconds": 0.004,
+                                      "max_tasks": 8, "protocol": {"repeats": 3, "max_repeats": 3,
+                                      "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}}},
+    }  # fmt: skip
+    (point,) = task_size.points(cfg.validate(raw), 2)
+    assert point.params["user_kernels"]["mine"]["unit"] == "sample"
+    result = task_size.measure(Point.from_json(point.to_json()))
+    assert result["kernel"] == "mine"
+    with pytest.raises(ConfigError, match=r"or set user_kernels.mine.size"):
+        conf = user_config(tasks="userfuncs:spin_sized", unit="sample")
+        scaling.points(conf, granted=2)

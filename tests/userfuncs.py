@@ -74,3 +74,8 @@ def make_scaled(k: int):
 
 scaled_closure = make_scaled(3)  # a closure: pickle refuses it, cloudpickle takes it
 tripled_lambda = lambda x: 3 * x  # noqa: E731 - the point of the test
+
+
+def spin_sized(ntasks: int, seed: int, size: int = 1000) -> list[tuple[int]]:
+    """ntasks spins of `size` iterations: work linear in size (unit: sample)."""
+    return [(size,)] * ntasks

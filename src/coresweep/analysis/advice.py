@@ -283,12 +283,11 @@ def _advice_for(pick: _Variant, top: list[Row], task_s: float, pmax: int) -> Rec
             f"your function {gil.phrase()} ({gil.evidence()}); "
             f"{_workers(row)} ran {pick.est.text()}"
         )
-    others = [r for r in top if r.in_process != row.in_process and r.speedup is not None]
-    if others and not pick.batched:
-        alt = max(others, key=lambda r: r.speedup.value if r.speedup else 0.0)
-        kind = "processes" if row.in_process else "threads"
+    procs = [r for r in top if not r.in_process and r.speedup is not None]
+    if row.in_process and procs and not pick.batched:  # why not processes, in figures
+        alt = max(procs, key=lambda r: r.speedup.value if r.speedup else 0.0)
         alt_s = alt.speedup.text() if alt.speedup else "–"
-        reason += f"; {kind} were no faster ({alt.backend} {alt_s}, {_extras(alt)})"
+        reason += f"; processes were no faster ({alt.backend} {alt_s}, {_extras(alt)})"
     if not row.in_process:
         reason += f"; the pool {_extras(row)}"
     return Recommendation(row.backend, size, headline, reason)

@@ -33,6 +33,17 @@ class Summary:
     def asdict(self) -> dict[str, float]:
         return {**asdict(self), "rel_halfwidth": self.rel_halfwidth}
 
+    def time_columns(self) -> dict[str, float]:
+        """The timing columns every table shares (the report's quality section reads them)."""
+        return {
+            "n": self.n,
+            "time_median": self.median,
+            "time_ci_lo": self.ci_lo,
+            "time_ci_hi": self.ci_hi,
+            "time_rel_halfwidth": self.rel_halfwidth,
+            "time_cv": self.cv,
+        }
+
 
 def median_ci(x: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Median and its percentile-bootstrap interval (fixed seed)."""

@@ -119,9 +119,12 @@ def kernel_size(kernel: Kernel, sizes: Mapping[str, int], key: str) -> int:
     if kernel.name in sizes:
         return int(sizes[kernel.name])
     spec = getattr(kernel, "spec", None)
-    if spec is not None:
+    if spec is not None and (spec.size or spec.unit == "task"):
         return spec.size or 0
-    raise ConfigError(f"config key {key}: no size for kernel {kernel.name!r}")
+    raise ConfigError(
+        f"config key {key}: no size for kernel {kernel.name!r}"
+        + (f" (or set user_kernels.{kernel.name}.size)" if spec is not None else "")
+    )
 
 
 def kernel_params(kernel: Kernel) -> dict[str, Any]:

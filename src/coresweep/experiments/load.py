@@ -259,6 +259,8 @@ def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
         flags.append("check-failed")
     if lat.size < 100:
         flags.append("p99-from-<100-requests")
+    if np.quantile(lag, 0.99) > np.median(r["service_s"]):
+        flags.append("arrivals-late")  # the submitter fell behind its schedule
     cap = r["capacity_per_core"]
     return {
         "kernel": r["kernel"],

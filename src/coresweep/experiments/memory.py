@@ -41,13 +41,16 @@ NAME = "memory"
 #: the sharing modes each backend runs: threads cannot copy (nothing is pickled) and only
 #: fork inherits; Dask skips "copied" because a 256 MiB task argument crawls through the
 #: scheduler for seconds per worker (the communication experiment measures that path)
+#: modes run in this order in one pool: "copied" last, because receiving a pickled input
+#: leaves heap residue in the worker that would inflate the modes after it
 APPLICABLE: dict[str, tuple[str, ...]] = {
     "threads": ("none", "inherited"),
-    "processes-fork": ("none", "copied", "inherited", "shm"),
-    "processes-forkserver": ("none", "copied", "shm"),
-    "processes-spawn": ("none", "copied", "shm"),
+    "processes-fork": ("none", "inherited", "shm", "copied"),
+    "processes-forkserver": ("none", "shm", "copied"),
+    "processes-spawn": ("none", "shm", "copied"),
     "dask-processes": ("none", "shm"),
 }
+METRICS = ("pss", "uss", "pss_data")
 CHEAP = ("threads", "processes-fork")  # start in milliseconds: they share one job
 AUTO_INPUT_MIB = 256
 MIN_HZ = 10.0
@@ -89,7 +92,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     cap = core_counts("auto", config["cores"], granted, f"{key}.workers")[-1]
     base = core_counts(cfg["workers"], config["cores"], granted, f"{key}.workers")
     ns = sorted({*base, *(f * cap for f in cfg["oversubscribe_factors"])})
-    sharing = {b: [m for m in cfg["sharing"] if m in APPLICABLE[b]] for b in backends}
+    sharing = {b: [m for m in APPLICABLE[b] if m in cfg["sharing"]] for b in backends}
     used = sorted({m for ms in sharing.values() for m in ms})
     nbytes = _input_bytes(cfg["input_mib"], _copies(ns, used), f"{key}.input_mib")
     scratch = cfg["scratch_mib"] * MIB
@@ -120,26 +123,22 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
 
 
 class Inputs:
-    """The job's input array and shared segment, made on first use and freed with the job."""
+    """The job's input array and shared segment, made before the first pool and freed with the job.
 
-    def __init__(self, nbytes: int, stack: ExitStack) -> None:
+    Both exist for the whole job, so the parent's share of the tree is the same at every N
+    and in every mode, and only the workers' share changes.
+    """
+
+    def __init__(self, nbytes: int, modes: set[str], stack: ExitStack) -> None:
         self.nbytes = nbytes
-        self._stack = stack
-        self._array: np.ndarray | None = None
-        self._shm: Any = None
-
-    def array(self) -> np.ndarray:
-        if self._array is None:
-            self._array = si.make_array(self.nbytes)
-        return self._array
+        self.array = si.make_array(nbytes) if modes & {"copied", "inherited"} else None
+        self._shm = stack.enter_context(si.shared_array(nbytes)) if "shm" in modes else None
 
     def payload(self, sharing: str) -> Any:
         """What the load task carries: the array itself (pickled), the segment's name, nothing."""
         if sharing == "copied":
-            return self.array()
+            return self.array
         if sharing == "shm":
-            if self._shm is None:
-                self._shm = self._stack.enter_context(si.shared_array(self.nbytes))
             return (self._shm.name, self.nbytes)
         return None
 
@@ -185,11 +184,11 @@ def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) 
             if sharing != "none":
                 b.map(si.unload, [gate(n)] * n)
             log.info(
-                "%s/%s N=%d: idle PSS %.0f MiB",
+                "%s/%s N=%d: idle data PSS %.0f MiB",
                 backend,
                 sharing,
                 n,
-                np.median(run["idle"]["pss"]) / MIB,
+                np.median(run["idle"]["pss_data"]) / MIB,
             )
             runs.append(
                 {
@@ -198,7 +197,7 @@ def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) 
                     "workers": n,
                     "start_s": t.wall,
                     "holders": holders,
-                    "baseline": {"pss": baseline.pss, "uss": baseline.uss, "nprocs": baseline.nprocs},
+                    "baseline": {"pss_data": baseline.pss_data, "nprocs": baseline.nprocs},
                     **run,
                 }
             )
@@ -208,11 +207,11 @@ def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) 
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     runs = []
-    inherit = any("inherited" in m for m in prm["sharing"].values())
+    modes = {m for ms in prm["sharing"].values() for m in ms}
     with ExitStack() as stack:  # the segment is unlinked and the gates removed, also on Ctrl-C
-        inputs = Inputs(prm["input_bytes"], stack)
+        inputs = Inputs(prm["input_bytes"], modes, stack)
         gate = stack.enter_context(si.gates(prm["timeout_seconds"]))
-        stack.enter_context(_inherited(inputs.array() if inherit else None))
+        stack.enter_context(_inherited(inputs.array))
         for backend in prm["backends"]:
             for n in prm["workers"]:
                 runs += _pool(backend, n, inputs, gate, prm)
@@ -225,25 +224,25 @@ def measure(point: Point) -> dict[str, Any]:
 
 
 def _window(run: dict[str, Any], state: str) -> dict[str, Any]:
+    """Median and peak MiB of one sampling window, per metric."""
     w = run[state]
-    pss, uss = np.asarray(w["pss"]) / MIB, np.asarray(w["uss"]) / MIB
-    return {
-        "pss_mib": float(np.median(pss)),
-        "pss_peak_mib": float(pss.max()),
-        "uss_mib": float(np.median(uss)),
-        "uss_peak_mib": float(uss.max()),
-        "rss_mib": float(np.median(w["rss"]) / MIB),
-        "nprocs": int(max(w["nprocs"])),
-        "samples": len(w["t"]),
-        "achieved_hz": w["achieved_hz"],
-    }
+    out: dict[str, Any] = {}
+    for metric in METRICS:
+        mib = np.asarray(w[metric]) / MIB
+        out[f"{metric}_mib"] = float(np.median(mib))
+        out[f"{metric}_peak_mib"] = float(mib.max())
+    out["rss_mib"] = float(np.median(w["rss"]) / MIB)
+    out["nprocs"] = int(max(w["nprocs"]))
+    out["samples"] = len(w["t"])
+    out["achieved_hz"] = w["achieved_hz"]
+    return out
 
 
 def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str]:
     flags = []
     if row["achieved_hz"] < MIN_HZ:
         flags.append(f"sampling<{MIN_HZ:.0f}Hz")
-    if row["pss_peak_mib"] > UNSTEADY * row["pss_mib"]:
+    if row["pss_data_peak_mib"] > UNSTEADY * row["pss_data_mib"]:
         flags.append("memory-unsteady")
     if run["backend"] != "threads" and row["nprocs"] < run["workers"] + 1:
         flags.append("workers-missing")
@@ -269,7 +268,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "input_mib": r["input_mib"] if run["sharing"] != "none" else 0.0,
                     "scratch_mib": r["scratch_mib"] if state == "working" else 0.0,
                     **_window(run, state),
-                    "baseline_pss_mib": run["baseline"]["pss"] / MIB,
+                    "baseline_pss_data_mib": run["baseline"]["pss_data"] / MIB,
                     "busy_workers": run["busy_workers"] if state == "working" else 0,
                     "start_s": run["start_s"],
                 }
@@ -284,11 +283,11 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
-    """MiB per extra worker: the slope of the tree's median PSS (and USS) over N."""
+    """MiB per extra worker: the slope of the tree's median PSS, USS and data PSS over N."""
     parts = []
     for _, g in df.groupby(["backend", "sharing", "state"], sort=True):
         g = g.sort_values("workers").copy()
-        for metric in ("pss", "uss"):
+        for metric in METRICS:
             fit = line_fit(g.workers, g[f"{metric}_mib"])
             g[f"{metric}_per_worker_mib"] = fit.slope
             g[f"{metric}_per_worker_ci_lo"] = fit.ci_lo

@@ -185,8 +185,9 @@ def make_user_tasks(
     assert spec.tasks is not None
     factory = resolve(spec.tasks, spec.path)
     n = ntasks if ntasks is not None else 8
-    size = size or spec.size  # 0 or None: leave the factory its own default
-    kwargs = {"size": size} if size and _takes_size(factory) else {}
+    if size is None or (size == 0 and spec.unit == "task"):
+        size = spec.size  # None: leave the factory its own default
+    kwargs = {"size": size} if size is not None and _takes_size(factory) else {}
     try:
         made = factory(n, seed, **kwargs)
     except Exception as exc:

@@ -4,6 +4,12 @@ RSS double-counts pages shared between processes (fork copy-on-write, shared mem
 shared libraries), so memory per worker is read from PSS (each shared page split among its
 users) and USS (pages only that process holds), summed over the whole tree. Snakemake's
 `benchmark:` samples every 0.5 s at best; this samples at `hz` (default 20) in a thread.
+
+The PSS of library code also depends on processes outside the tree (every process on the
+machine that maps the same file takes a share), so the sampler also sums the PSS of
+anonymous and shared-memory pages alone ("data PSS"): only the tree itself shares those.
+On Linux one read of /proc/<pid>/smaps_rollup gives all of them (the file psutil's
+memory_full_info reads); elsewhere psutil's figures are used and data PSS equals PSS.
 """
 
 from __future__ import annotations
@@ -30,7 +36,38 @@ class MemorySample:
     pss: int
     uss: int
     rss: int
+    pss_data: int  # PSS of anonymous and shared-memory pages
     nprocs: int
+
+
+#: smaps_rollup fields -> what they add to (USS is the sum of the Private_* lines)
+_FIELDS = {b"Rss:": "rss", b"Pss:": "pss", b"Pss_Anon:": "pss_data", b"Pss_Shmem:": "pss_data"}
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """Bytes of one process: pss, uss, rss and pss_data; NoSuchProcess if it is gone."""
+    out = dict.fromkeys(("pss", "uss", "rss", "pss_data"), 0)
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        if psutil.pid_exists(pid) and not os.path.exists("/proc/self/smaps_rollup"):
+            info = psutil.Process(pid).memory_full_info()  # no smaps_rollup: not Linux >= 4.14
+            return {"pss": info.pss, "uss": info.uss, "rss": info.rss, "pss_data": info.pss}
+        raise psutil.NoSuchProcess(pid) from None
+    except ProcessLookupError:
+        raise psutil.NoSuchProcess(pid) from None
+    anon_seen = False
+    for line in text.splitlines():
+        head = line.split(maxsplit=1)[0] if line else b""
+        if head in _FIELDS:
+            out[_FIELDS[head]] += int(line.split()[1]) * 1024
+            anon_seen |= head == b"Pss_Anon:"
+        elif head.startswith(b"Private_"):
+            out["uss"] += int(line.split()[1]) * 1024
+    if not anon_seen:  # kernels before 5.x lack the split: fall back to all of PSS
+        out["pss_data"] = out["pss"]
+    return out
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
@@ -41,21 +78,20 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
 
 
 def scan_tree(root_pid: int, t: float = 0.0) -> MemorySample:
-    """Sum PSS, USS and RSS over root_pid and every descendant alive during the scan."""
+    """Sum PSS, USS, RSS and data PSS over root_pid and every descendant alive during the scan."""
     try:
         root = psutil.Process(root_pid)
     except psutil.NoSuchProcess:
-        return MemorySample(t, 0, 0, 0, 0)
-    pss = uss = rss = n = 0
+        return MemorySample(t, 0, 0, 0, 0, 0)
+    total = dict.fromkeys(("pss", "uss", "rss", "pss_data"), 0)
+    n = 0
     for proc in _tree(root):
         # a worker may exit between listing and reading; it simply no longer counts
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            info = proc.memory_full_info()
-            pss += info.pss
-            uss += info.uss
-            rss += info.rss
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, PermissionError):
+            for k, v in process_memory(proc.pid).items():
+                total[k] += v
             n += 1
-    return MemorySample(t, pss, uss, rss, n)
+    return MemorySample(t, nprocs=n, **total)
 
 
 @dataclass(frozen=True)
@@ -90,6 +126,7 @@ class MemoryTrace:
             "pss": [s.pss for s in self.samples],
             "uss": [s.uss for s in self.samples],
             "rss": [s.rss for s in self.samples],
+            "pss_data": [s.pss_data for s in self.samples],
             "nprocs": [s.nprocs for s in self.samples],
         }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import mmap
 import os
 import shutil
 import tempfile
@@ -84,6 +85,18 @@ def make_array(nbytes: int) -> np.ndarray:
     return a
 
 
+def scratch_array(nbytes: int) -> np.ndarray:
+    """Working memory in its own mapping: freeing it unmaps it, so no later window sees it.
+
+    From malloc, a freed 8 MiB block can stay in the arena (glibc raises its mmap threshold
+    after such frees) and would inflate the next idle measurement of the same worker.
+    """
+    buf = mmap.mmap(-1, max(nbytes, np.dtype(DTYPE).itemsize))
+    a = np.frombuffer(buf, dtype=DTYPE, count=nbytes // np.dtype(DTYPE).itemsize)
+    a.fill(1.0)
+    return a
+
+
 def touch(array: np.ndarray) -> float:
     """Read every element: maps every page into this process without writing to it."""
     return float(array.sum())
@@ -115,22 +128,23 @@ def load(order: tuple[str, Any, Gate]) -> int:
 
 
 def work(order: tuple[float, int, Gate]) -> tuple[int, int]:
-    """Task: hold a scratch buffer and read the input (or the scratch) for `seconds`.
+    """Task: read the input once, then compute on a scratch buffer for `seconds`.
 
     All N tasks start together after the gate, so they are in flight together when the
-    sampler looks; they read and nap rather than spin, so oversubscribed N do not starve
-    the sampler. Returns (pid, thread id): the caller counts the workers that took part.
+    sampler looks; they compute in short bursts rather than spin, so oversubscribed N do
+    not starve the sampler. Returns (pid, thread id): the caller counts the participants.
     """
     seconds, scratch_bytes, gate = order
-    scratch = make_array(scratch_bytes)
+    scratch = scratch_array(scratch_bytes)
     gate.wait()
     with _LOCK:
-        data = next((h for h in reversed(_HELD) if isinstance(h, np.ndarray)), scratch)
+        data = [h for h in _HELD if isinstance(h, np.ndarray)]
+    for d in data:
+        touch(d)  # reading the input must not copy it (copy-on-write, shared memory)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        touch(data)
         touch(scratch)
-        time.sleep(0.02)
+        time.sleep(0.01)
     return os.getpid(), threading.get_ident()
 
 

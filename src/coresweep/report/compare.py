@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from coresweep.analysis.verdicts import THRESHOLD
+from coresweep.claims import CLAIMS
 from coresweep.report.html import badge, e, frame_html, page
 from coresweep.report.inputs import ReportInputs, load_inputs
 from coresweep.report.plots import color, save
@@ -123,7 +124,7 @@ def _claims(a: Path, b: Path) -> pd.DataFrame:
 
     m = read(a).merge(read(b), on="claim", how="outer", suffixes=("_a", "_b")).fillna("(none)")
     m["changed"] = m.verdict_a != m.verdict_b
-    order = {f"C{i}": i for i in range(1, 100)}
+    order = {cid: i for i, cid in enumerate(CLAIMS)}
     return m.sort_values("claim", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
@@ -189,7 +190,7 @@ def text_table(c: Comparison, limit: int = 40) -> str:
         B_over_A=[f"{r:.3f}" for r in d.ratio],
     )
     more = f"\n... and {len(d) - limit} more (see the CSV)" if len(d) > limit else ""
-    cols = ["experiment", "row", "A", "B", "B_over_A"]
+    cols = ["experiment", "row", "A", "B", "B_over_A"] + (["note"] if d.note.any() else [])
     return d[cols].head(limit).to_string(index=False) + more
 
 

@@ -51,6 +51,7 @@ pre,code{background:#f5f5f5;font-size:.88em}pre{padding:.6em;overflow-x:auto}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
 .scroll{overflow-x:auto}.warn{background:#fff4d6;padding:.5em .8em;border:1px solid #e7c96b}
 dl.kv{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dl.kv dt{font-weight:600}
+#claims td:nth-child(2){min-width:11em}#claims td:nth-child(4){min-width:18em}
 """
 
 
@@ -103,11 +104,19 @@ def _plot_links(field: str) -> str:
     return "<br>".join(_plot_link(n) for n in field.split(";") if n)
 
 
+def shorten(text: str, cid: str, limit: int = 260) -> str:
+    """The first sentence-ish of a long text, with a link to the claim's full section."""
+    if len(text) <= limit:
+        return e(text)
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return f"{e(cut)} … <a href='#{cid}'>(all in {cid})</a>"
+
+
 def summary_table(claims: pd.DataFrame) -> str:
     rows = "".join(
         f"<tr><td><a href='#{r.claim}'>{r.claim}</a></td><td>{e(r.quote)}</td>"
-        f"<td>{badge(r.verdict)}</td><td>{e(r.evidence)}</td><td>{e(r.conditions)}</td>"
-        f"<td>{_plot_links(r.plot)}</td></tr>"
+        f"<td>{badge(r.verdict)}</td><td>{shorten(r.evidence, r.claim)}</td>"
+        f"<td>{shorten(r.conditions, r.claim)}</td><td>{_plot_links(r.plot)}</td></tr>"
         for r in claims.itertuples()
     )
     return (

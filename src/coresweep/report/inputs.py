@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from pyarrow import ArrowException
 
+from coresweep import config as cs_config
 from coresweep.claims import CLAIMS
 from coresweep.config import ConfigError
 from coresweep.experiments import EXPERIMENTS, plan
@@ -102,7 +103,8 @@ def planned_points(run: dict[str, Any]) -> dict[str, set[str]] | None:
     if not config or not isinstance(cores, int):
         return None
     try:
-        points = plan(config, cores, bool(run.get("cluster", False)))
+        # the code may have grown keys since the run: fill their defaults as the run would
+        points = plan(cs_config.validate(config), cores, bool(run.get("cluster", False)))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         log.warning("cannot replan the recorded config (%s): partial tables go unnoticed", exc)
         return None

@@ -15,28 +15,32 @@ PLOT = "memory_per_worker.svg"
 LABELS = {"copied": "copied", "inherited": "fork copy-on-write", "shm": "shared_memory"}
 
 
+#: the deciding metric: PSS of anonymous and shared-memory pages, which only the tree
+#: itself shares (library PSS moves with every process on the machine that maps the file)
+METRIC = "pss_data"
+
+
+def _slope(row: pd.Series) -> tuple[float, float, float]:
+    return tuple(row[f"{METRIC}_per_worker_{k}"] for k in ("mib", "ci_lo", "ci_hi"))
+
+
 def _fmt(row: pd.Series) -> str:
-    return (
-        f"{row.pss_per_worker_mib:.1f} [{row.pss_per_worker_ci_lo:.1f}, "
-        f"{row.pss_per_worker_ci_hi:.1f}]"
-    )
+    s, lo, hi = _slope(row)
+    return f"{s:.1f} [{lo:.1f}, {hi:.1f}]"
 
 
 def _undetermined(*rows: pd.Series) -> bool:
-    return any(
-        math.isnan(r.pss_per_worker_ci_lo) or math.isnan(r.pss_per_worker_ci_hi) for r in rows
-    )
+    return any(math.isnan(v) for r in rows for v in _slope(r))
 
 
 def more_than(row: pd.Series, ref: pd.Series) -> bool | None:
     """Does a worker of row cost more than one of ref? None when the intervals cannot tell."""
     if _undetermined(row, ref):
         return None
-    if row.pss_per_worker_ci_lo > ref.pss_per_worker_ci_hi and (
-        row.pss_per_worker_mib - ref.pss_per_worker_mib > MIN_MIB
-    ):
+    (s, lo, hi), (rs, rlo, rhi) = _slope(row), _slope(ref)
+    if lo > rhi and s - rs > MIN_MIB:
         return True
-    if row.pss_per_worker_ci_hi - ref.pss_per_worker_ci_lo < MIN_MIB:
+    if hi - rlo < MIN_MIB:
         return False
     return None
 
@@ -46,9 +50,10 @@ def duplicated(row: pd.Series, base: pd.Series) -> bool | None:
     if _undetermined(row, base):
         return None
     need = DUPLICATED * row.input_mib
-    if row.pss_per_worker_ci_lo - base.pss_per_worker_ci_hi >= need:
+    (_, lo, hi), (_, blo, bhi) = _slope(row), _slope(base)
+    if lo - bhi >= need:
         return True
-    if row.pss_per_worker_ci_hi - base.pss_per_worker_ci_lo < need:
+    if hi - blo < need:
         return False
     return None
 
@@ -102,8 +107,8 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     input_mib = float(table.input_mib.max())
     where = (
         f"N = {', '.join(map(str, ns))} workers on {cores} cores of {machine} (N > {cores}: "
-        f"idle or lightly working workers); total PSS of the process tree; "
-        f"input {input_mib:.0f} MiB; more = per-worker interval above threads' by > {MIN_MIB:.0f} MiB; "
+        f"idle or lightly working workers); data PSS of the whole process tree; "
+        f"input {input_mib:.0f} MiB; more = per-worker interval above threads' and > {MIN_MIB:.0f} MiB more; "
         f"duplicated = each worker adds >= {DUPLICATED:.0%} of the input"
     )
     if not decided:
@@ -111,7 +116,8 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             Verdict(
                 "C4",
                 "inconclusive",
-                "MiB per extra worker (PSS) [95% CI]: " + " | ".join(evidence),
+                "MiB per extra worker (data PSS: anonymous + shared memory) [95% CI]: "
+                + " | ".join(evidence),
                 f"{where}; no scenario decided (intervals overlap or fewer than 3 N)",
                 "memory",
                 PLOT,
@@ -123,7 +129,8 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         Verdict(
             "C4",
             combine(decided),
-            "MiB per extra worker (PSS) [95% CI]: " + " | ".join(evidence),
+            "MiB per extra worker (data PSS: anonymous + shared memory) [95% CI]: "
+            + " | ".join(evidence),
             f"{where}; processes need more memory for: {holds or 'none'}; not for: "
             f"{fails or 'none'}" + (f"; undecided: {undecided}" if undecided else ""),
             "memory",
