@@ -11,18 +11,12 @@ from coresweep import config as cfg
 from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
 from coresweep.experiments import hybrid as exp
 
-TINY = {"tasks_per_core": 2, "sizes": {"dgemm": 64, "mc-numba": 20000}}
-QUICK = {
-    "warmup": 1,
-    "repeats": 3,
-    "max_repeats": 3,
-    "min_sample_seconds": 0.001,
-    "point_budget_seconds": 0.1,
-}
+QUICK = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}
+TINY = {"tasks_per_core": 2, "sizes": {"dgemm": 64, "mc-numba": 20000}, "protocol": QUICK}
 
 
 def _config(**kw):
-    return cfg.validate({"protocol": QUICK, "experiments": {"hybrid": {**TINY, **kw}}})
+    return cfg.validate({"experiments": {"hybrid": {**TINY, **kw}}})
 
 
 def _measured(family: str, variants: list[str], split: list[int]) -> pd.DataFrame:
@@ -55,6 +49,7 @@ def test_one_point_per_family_books_all_cores():
     assert [p.id for p in pts] == ["dask-dgemm__c2", "processes-numba__c2"]
     assert all(p.params["threads"] == 2 and p.params["splits"] == [(1, 2), (2, 1)] for p in pts)
     assert pts[0].params["ntasks"] == 4
+    assert pts[0].params["protocol"]["max_repeats"] == 3  # the experiment's override wins
 
 
 def test_unlimited_inner_pools_oversubscribe_and_are_seen(numba_table, no_leftover_children):

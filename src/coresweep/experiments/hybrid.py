@@ -108,7 +108,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             "variants": list(cfg["variants"]),
             "start_method": cfg["start_method"],
             "seed": config["seed"],
-            "protocol": config["protocol"],
+            "protocol": {**config["protocol"], **cfg["protocol"]},
         }
         out.append(Point(NAME, point_id(name, f"c{cores}"), params))
     return out

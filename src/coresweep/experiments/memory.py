@@ -51,8 +51,9 @@ APPLICABLE: dict[str, tuple[str, ...]] = {
     "dask-processes": ("none", "shm"),
 }
 METRICS = ("pss", "uss", "pss_data")
-CHEAP = ("threads", "processes-fork")  # start in milliseconds: they share one job
-AUTO_INPUT_MIB = 256
+#: backends measured in one job (each job pays ~2 s to start Python and the runner)
+JOBS = (("threads", "processes-fork"), ("processes-forkserver", "processes-spawn"))
+AUTO_INPUT_MIB = 64  # 256 MiB doubles the job time (copies, page-table walks) for the same verdict
 MIN_HZ = 10.0
 UNSTEADY = 1.10  # a window whose peak exceeds its median by 10% is flagged
 
@@ -63,7 +64,7 @@ def _copies(ns: Sequence[int], sharing: Sequence[str]) -> int:
 
 
 def _input_bytes(spec: Any, copies: int, key: str) -> int:
-    """ "auto": 256 MiB, shrunk so every copy fits in a quarter of the memory available now."""
+    """ "auto": 64 MiB, shrunk so every copy fits in a quarter of the memory available now."""
     if spec != "auto":
         return int(spec) * MIB
     available = psutil.virtual_memory().available
@@ -74,8 +75,10 @@ def _input_bytes(spec: Any, copies: int, key: str) -> int:
 
 
 def _groups(backends: Sequence[str]) -> list[list[str]]:
-    cheap = [b for b in backends if b in CHEAP]
-    return ([cheap] if cheap else []) + [[b] for b in backends if b not in CHEAP]
+    """Backends by job: the pairs in JOBS together, every other backend alone."""
+    paired = [[b for b in job if b in backends] for job in JOBS]
+    alone = [[b] for b in backends if not any(b in job for job in JOBS)]
+    return [g for g in paired if g] + alone
 
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
@@ -175,6 +178,8 @@ def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) 
     baseline = scan_tree(os.getpid())
     with make_backend(backend, n) as b:
         _, t = timed(b.start)
+        # every worker runs one task first: a fresh spawned worker has not imported numpy yet
+        ready = len(set(b.map(si.ready, [gate(n)] * n)))
         for sharing in prm["sharing"][backend]:
             holders = n
             if sharing != "none":
@@ -196,7 +201,7 @@ def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) 
                     "sharing": sharing,
                     "workers": n,
                     "start_s": t.wall,
-                    "holders": holders,
+                    "holders": min(holders, ready),
                     "baseline": {"pss_data": baseline.pss_data, "nprocs": baseline.nprocs},
                     **run,
                 }
@@ -224,13 +229,15 @@ def measure(point: Point) -> dict[str, Any]:
 
 
 def _window(run: dict[str, Any], state: str) -> dict[str, Any]:
-    """Median and peak MiB of one sampling window, per metric."""
+    """MiB of one sampling window per metric: the level (idle: median; working: peak,
+    when every worker holds its working memory), the median and the peak."""
     w = run[state]
     out: dict[str, Any] = {}
     for metric in METRICS:
         mib = np.asarray(w[metric]) / MIB
-        out[f"{metric}_mib"] = float(np.median(mib))
+        out[f"{metric}_median_mib"] = float(np.median(mib))
         out[f"{metric}_peak_mib"] = float(mib.max())
+        out[f"{metric}_mib"] = out[f"{metric}_{'peak' if state == 'working' else 'median'}_mib"]
     out["rss_mib"] = float(np.median(w["rss"]) / MIB)
     out["nprocs"] = int(max(w["nprocs"]))
     out["samples"] = len(w["t"])
@@ -242,7 +249,7 @@ def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str
     flags = []
     if row["achieved_hz"] < MIN_HZ:
         flags.append(f"sampling<{MIN_HZ:.0f}Hz")
-    if row["pss_data_peak_mib"] > UNSTEADY * row["pss_data_mib"]:
+    if state == "idle" and row["pss_data_peak_mib"] > UNSTEADY * row["pss_data_median_mib"]:
         flags.append("memory-unsteady")
     if run["backend"] != "threads" and row["nprocs"] < run["workers"] + 1:
         flags.append("workers-missing")
@@ -296,7 +303,7 @@ def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
             g[f"{metric}_intercept_mib"] = fit.intercept
         g["fit_levels"] = len(g)
         if len(g) < 3:
-            g["flags"] = [";".join(filter(None, [f, "fit<3-levels"])) for f in g.flags]
+            g["flags"] = [";".join(filter(None, [f, "fit<3-levels"])) for f in g["flags"]]
         parts.append(g)
     return pd.concat(parts, ignore_index=True)
 

@@ -59,6 +59,11 @@ class Transport(ABC):
 
     def __enter__(self) -> Transport:
         self.start()
+        try:
+            self.exchange(b"\x00")  # returns once the partner is up, so no sample waits for it
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

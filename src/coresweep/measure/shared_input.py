@@ -108,6 +108,12 @@ def _hold(array: np.ndarray) -> None:
     touch(array)
 
 
+def ready(gate: Gate) -> int:
+    """Task: the first one every worker runs, so each has imported numpy before it is measured."""
+    gate.wait()
+    return os.getpid()
+
+
 def load(order: tuple[str, Any, Gate]) -> int:
     """Task: take the input in the given sharing mode and keep it until `unload`."""
     sharing, payload, gate = order

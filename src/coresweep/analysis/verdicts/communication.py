@@ -33,8 +33,20 @@ def threads_faster(row: pd.Series) -> bool | None:
     return None
 
 
+def duration(us: float) -> str:
+    """12.3 µs, 4.56 ms, 1.23 s: three significant digits in a readable unit."""
+    if us >= 1e6:
+        return f"{us / 1e6:.3g} s"
+    if us >= 1e3:
+        return f"{us / 1e3:.3g} ms"
+    return f"{us:.3g} µs"
+
+
 def _rtt(row: pd.Series) -> str:
-    return f"{row.transport} {row.rtt_us:.4g} µs [{row.rtt_us_ci_lo:.4g}, {row.rtt_us_ci_hi:.4g}]"
+    return (
+        f"{row.transport} {duration(row.rtt_us)} "
+        f"[{duration(row.rtt_us_ci_lo)}, {duration(row.rtt_us_ci_hi)}]"
+    )
 
 
 def _family(table: pd.DataFrame, family: str) -> tuple[dict[int, bool | None], list[str]]:

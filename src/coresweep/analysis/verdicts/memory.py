@@ -58,9 +58,12 @@ def duplicated(row: pd.Series, base: pd.Series) -> bool | None:
     return None
 
 
-def _decide(fits: pd.DataFrame, state: str) -> tuple[dict[str, bool | None], list[str]]:
+Scenario = tuple[str, str, str]  # (what the process needs memory for, backend, state)
+
+
+def _decide(fits: pd.DataFrame, state: str) -> tuple[dict[Scenario, bool | None], list[str]]:
     """Scenario -> does the process backend need more memory; plus the evidence lines."""
-    out: dict[str, bool | None] = {}
+    out: dict[Scenario, bool | None] = {}
     at = fits.xs(state, level="state")
     base_ev, data_ev = [], []
     thr = at.loc[("threads", "none")] if ("threads", "none") in at.index else None
@@ -72,18 +75,30 @@ def _decide(fits: pd.DataFrame, state: str) -> tuple[dict[str, bool | None], lis
         if sharing == "none":
             base_ev.append(f"{backend} {_fmt(row)}")
             if thr is not None:
-                out[f"{backend} without input ({state})"] = more_than(row, thr)
+                out[("its own interpreter (no input)", backend, state)] = more_than(row, thr)
         elif (backend, "none") in at.index:
             data_ev.append(f"{backend} {LABELS[sharing]} {_fmt(row)}")
-            key = f"{backend} {LABELS[sharing]} input ({state})"
-            out[key] = duplicated(row, at.loc[(backend, "none")])
-    inherited = at.loc[("threads", "inherited")] if ("threads", "inherited") in at.index else None
-    if inherited is not None:
-        data_ev.insert(0, f"threads sharing it {_fmt(inherited)}")
+            what = f"a {LABELS[sharing]} input"
+            out[(what, backend, state)] = duplicated(row, at.loc[(backend, "none")])
+    if ("threads", "inherited") in at.index:
+        data_ev.insert(0, f"threads sharing it {_fmt(at.loc[('threads', 'inherited')])}")
     lines = [f"{state}, no input: " + "; ".join(base_ev)]
     if data_ev:
         lines.append(f"{state}, with the input: " + "; ".join(data_ev))
     return out, lines
+
+
+def summary(scenarios: dict[Scenario, bool | None], value: bool | None) -> str:
+    """Scenarios with this outcome, grouped: 'a copied input: fork, spawn (idle only)'."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for (what, backend, state), v in scenarios.items():
+        if v is value:
+            groups.setdefault(what, {}).setdefault(backend, []).append(state)
+    parts = []
+    for what, backends in groups.items():
+        names = [b if len(s) > 1 else f"{b} ({s[0]} only)" for b, s in backends.items()]
+        parts.append(f"{what}: {', '.join(names)}")
+    return "; ".join(parts) or "none"
 
 
 def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
@@ -93,7 +108,7 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     fits = table.drop_duplicates(["backend", "sharing", "state"]).set_index(
         ["backend", "sharing", "state"]
     )
-    scenarios: dict[str, bool | None] = {}
+    scenarios: dict[Scenario, bool | None] = {}
     evidence = []
     for state in ("idle", "working"):
         if state in fits.index.get_level_values("state"):
@@ -101,39 +116,26 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             scenarios.update(s)
             evidence += ev
     decided = {k: v for k, v in scenarios.items() if v is not None}
-    undecided = [k for k, v in scenarios.items() if v is None]
     ns = sorted(table.workers.unique())
     cores = int(table.cores.max())
-    input_mib = float(table.input_mib.max())
     where = (
         f"N = {', '.join(map(str, ns))} workers on {cores} cores of {machine} (N > {cores}: "
-        f"idle or lightly working workers); data PSS of the whole process tree; "
-        f"input {input_mib:.0f} MiB; more = per-worker interval above threads' and > {MIN_MIB:.0f} MiB more; "
-        f"duplicated = each worker adds >= {DUPLICATED:.0%} of the input"
+        f"idle or lightly working workers); data PSS of the whole process tree; input "
+        f"{table.input_mib.max():.0f} MiB; more = per-worker interval above threads' and "
+        f"> {MIN_MIB:.0f} MiB more; duplicated = each worker adds >= {DUPLICATED:.0%} of the input"
     )
-    if not decided:
-        return [
-            Verdict(
-                "C4",
-                "inconclusive",
-                "MiB per extra worker (data PSS: anonymous + shared memory) [95% CI]: "
-                + " | ".join(evidence),
-                f"{where}; no scenario decided (intervals overlap or fewer than 3 N)",
-                "memory",
-                PLOT,
-            )
-        ]
-    holds = [k for k, v in decided.items() if v]
-    fails = [k for k, v in decided.items() if not v]
-    return [
-        Verdict(
-            "C4",
-            combine(decided),
-            "MiB per extra worker (data PSS: anonymous + shared memory) [95% CI]: "
-            + " | ".join(evidence),
-            f"{where}; processes need more memory for: {holds or 'none'}; not for: "
-            f"{fails or 'none'}" + (f"; undecided: {undecided}" if undecided else ""),
-            "memory",
-            PLOT,
+    if decided:
+        verdict = combine({str(k): v for k, v in decided.items()})
+        conditions = (
+            f"{where}. Processes need more memory for {summary(scenarios, True)}. "
+            f"Not for {summary(scenarios, False)}"
         )
+    else:
+        verdict = "inconclusive"
+        conditions = f"{where}; no scenario decided (intervals overlap or fewer than 3 N)"
+    if len(decided) < len(scenarios):
+        conditions += f". Undecided: {summary(scenarios, None)}"
+    evidence_text = "MiB per extra worker (data PSS: anonymous + shared memory) [95% CI]: "
+    return [
+        Verdict("C4", verdict, evidence_text + " | ".join(evidence), conditions, "memory", PLOT)
     ]

@@ -11,6 +11,7 @@ import pandas as pd
 from coresweep.report.plots import color, flagged, marker, save
 
 LINESTYLES = {"none": "-", "copied": "--", "inherited": ":", "shm": "-."}
+METRICS = {"pss": "PSS", "pss_data": "data PSS (anon + shm)", "uss": "USS"}
 
 
 def _title(table: pd.DataFrame, what: str, machine: str) -> str:
@@ -23,9 +24,9 @@ def _title(table: pd.DataFrame, what: str, machine: str) -> str:
 
 def _tree_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
     states = [s for s in ("idle", "working") if s in set(table.state)]
-    fig, axes = plt.subplots(len(states), 2, figsize=(11, 3.8 * len(states)), squeeze=False)
+    fig, axes = plt.subplots(len(states), 3, figsize=(15, 3.8 * len(states)), squeeze=False)
     for i, state in enumerate(states):
-        for j, metric in enumerate(("pss", "uss")):
+        for j, (metric, label) in enumerate(METRICS.items()):
             ax = axes[i][j]
             sub = table[table.state == state]
             for (backend, sharing), g in sub.groupby(["backend", "sharing"]):
@@ -45,8 +46,8 @@ def _tree_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(sub.workers.unique()), labels=sorted(sub.workers.unique()))
             ax.set_xlabel("workers N")
-            ax.set_ylabel(f"total {metric.upper()} of the process tree (MiB)")
-            ax.set_title(f"{state} workers, {metric.upper()}", fontsize=9)
+            ax.set_ylabel("process tree total (MiB)")
+            ax.set_title(f"{state} workers, {label}", fontsize=9)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(_title(table, "Memory vs workers (red rings = flagged)", machine), fontsize=10)
@@ -65,14 +66,11 @@ def _per_worker_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
             if (backend, sharing) not in sub.index:
                 continue
             row = sub.loc[(backend, sharing)]
-            lo, hi = row.pss_per_worker_ci_lo, row.pss_per_worker_ci_hi
-            err = (
-                None
-                if np.isnan(lo)
-                else [[row.pss_per_worker_mib - lo], [hi - row.pss_per_worker_mib]]
-            )
+            mid = row.pss_data_per_worker_mib
+            lo, hi = row.pss_data_per_worker_ci_lo, row.pss_data_per_worker_ci_hi
+            err = None if np.isnan(lo) else [[mid - lo], [hi - mid]]
             ax.errorbar(
-                row.pss_per_worker_mib,
+                mid,
                 y[i] + (0.15 if k else -0.15),
                 xerr=err,
                 fmt="o" if state == "idle" else "s",
@@ -83,7 +81,11 @@ def _per_worker_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
             )
     ax.set_yticks(y, labels=[f"{b} / {s}" for b, s in groups], fontsize=8)
     ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("PSS per extra worker (MiB, slope over N, 95% CI; filled = idle, open = working)")
+    top = np.nanmax(fits[["pss_data_per_worker_mib", "pss_data_per_worker_ci_hi"]].to_numpy())
+    ax.set_xlim(-1, max(10.0, 2 * top))
+    ax.set_xlabel(
+        "data PSS per extra worker (MiB; slope over N, 95% CI; filled = idle, open = working)"
+    )
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(_title(table, "Memory per extra worker", machine), fontsize=9)
