@@ -240,6 +240,8 @@ def test_advise_command_bad_input_exits_2_and_says_why(tmp_path, capsys):
     out = tmp_path / "advice.json"
     assert main(["advise", "userfuncs:nap", "--args", "[[0.1]", "--path", HERE]) == 2
     assert "--args is not valid JSON" in capsys.readouterr().err
+    assert main(["advise", "userfuncs:nap", "--path", HERE]) == 2
+    assert "say how to build the tasks: --tasks" in capsys.readouterr().err
     assert main(["advise", "nowhere_mod:f", "--args", "[[1]]", "--json", str(out)]) == 2
     assert "cannot import 'nowhere_mod:f'" in capsys.readouterr().err
     assert "ModuleNotFoundError" in json.loads(out.read_text())["error"]

@@ -38,8 +38,9 @@ FLAGS = (
     "--disable-extensions", "--mute-audio", "--hide-scrollbars",
 )  # fmt: skip
 
-# What the page looks like once loaded: every figure's size and drawn extent, the claims
-# listed in the summary table, the sections, and any <img> (there should be none).
+# What the page looks like once loaded: every figure's size and drawn extent, raster images
+# (matplotlib embeds heatmaps in its SVG as data: URIs), the claims listed in the summary
+# table, the sections and the headings.
 PROBE = """(() => {
   const box = el => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
   return {
@@ -48,6 +49,8 @@ PROBE = """(() => {
       return {box: box(s), drawn: [b.width, b.height], label: s.getAttribute('aria-label')};
     }),
     imgs: [...document.querySelectorAll('img')].map(i => [i.naturalWidth, i.naturalHeight]),
+    svgImages: [...document.querySelectorAll('svg image')].map(i => {
+      const b = i.getBBox(); return [b.width, b.height]; }),
     claims: [...document.querySelectorAll('#claims tr td:first-child')].map(t => t.textContent.trim()),
     sections: [...document.querySelectorAll('section.claim')].map(s => s.id),
     headings: [...document.querySelectorAll('h2')].map(h => h.id || h.textContent.trim()),
@@ -193,12 +196,13 @@ def test_every_figure_renders_with_a_size_and_drawn_content(page):
     for svg in probe["svgs"]:
         assert min(svg["box"]) > 50, svg
         assert min(svg["drawn"]) > 50, svg
-    assert all(w > 0 and h > 0 for w, h in probe["imgs"])
+    assert all(w > 0 and h > 0 for w, h in probe["imgs"] + probe["svgImages"])
 
 
 def test_no_request_leaves_the_page(page):
     browser, _, url, _ = page
-    assert browser.requests() == [url]
+    # the page itself, and images inlined in the figures as data: URIs, nothing else
+    assert [r for r in browser.requests() if not r.startswith("data:")] == [url]
 
 
 def test_console_shows_no_errors(page):

@@ -64,9 +64,11 @@ def test_unlimited_inner_pools_oversubscribe_and_are_seen(numba_table, no_leftov
     assert t.loc["serial", "speedup"] == pytest.approx(1.0)
 
 
-def test_dask_workers_get_the_blas_threads_asked_for(no_leftover_children):
-    t = _measured("dask-dgemm", ["unlimited"], [1, 2]).set_index("variant")
+def test_one_dask_cluster_switches_blas_threads_between_arms(no_leftover_children):
+    t = _measured("dask-dgemm", ["limited", "unlimited"], [1, 2]).set_index("variant")
+    assert t.loc["limited", "inner_threads"] == 1
     assert t.loc["unlimited", "inner_threads"] == os.cpu_count()
+    assert t.loc["limited", "start_s"] == t.loc["unlimited", "start_s"]  # one start
     assert t.loc["unlimited", "threads_total"] == 1 * 2 * os.cpu_count()
     assert bool(t.loc["unlimited", "check_ok"])
 

@@ -21,7 +21,7 @@ from coresweep.analysis.verdicts.task_size import task_size_verdicts
 from coresweep.experiments import task_size as exp
 
 TINY = {
-    "kernels": ["mc-python"],
+    "kernels": ["mc-python", "mc-numba"],
     "backends": ["threads", "processes-fork"],
     "task_seconds": [0.0001, 0.002],
     "work_seconds": 0.004,
@@ -47,12 +47,12 @@ def table():
     return exp.aggregate([rec])
 
 
-def test_one_point_per_kernel_with_serial_added_first():
-    pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), 2)
-    assert [p.id for p in pts] == ["mc-python__p2", "mc-numba__p2"]
-    assert pts[0].params["backends"] == ["serial", "threads", "processes-fork"]
-    assert pts[0].params["threads"] == pts[0].params["p"] == 2
-    assert pts[0].params["protocol"]["repeats"] == 3  # the experiment's override wins
+def test_one_point_for_all_kernels_with_serial_added_first():
+    (pt,) = exp.points(_config(kernels=["mc-python", "mc-numba"]), 2)
+    assert pt.id == "p2" and pt.params["kernels"] == ["mc-python", "mc-numba"]
+    assert pt.params["backends"] == ["serial", "threads", "processes-fork"]
+    assert pt.params["threads"] == pt.params["p"] == 2
+    assert pt.params["protocol"]["repeats"] == 3  # the experiment's override wins
     assert exp.points(_config(), 1)[0].params["p"] == 1  # granted cores cap p
 
 
@@ -91,8 +91,9 @@ def test_overhead_fit_recovers_overhead_and_parallelism():
 def test_measure_gives_a_row_per_backend_and_level_checked_against_serial(
     table, no_leftover_children
 ):
-    assert len(table) == 3 * 3  # serial, threads, fork x two sizes + empty
+    assert len(table) == 2 * 3 * 3  # two kernels x serial, threads, fork x two sizes + empty
     assert set(table.backend) == {"serial", "threads", "processes-fork"}
+    assert set(table.kernel) == {"mc-python", "mc-numba"}
     assert table.check_ok.all()
     lad = table[table.level == "ladder"]
     assert (lad.task_seconds > 0).all() and lad.speedup.notna().all()

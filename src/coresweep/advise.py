@@ -61,6 +61,7 @@ DEFAULT_BACKENDS = (
 )
 #: rough start-up seconds, only to keep the sweep inside its budget
 START_GUESS_S = {"processes-forkserver": 1.0, "processes-spawn": 1.5, "dask-processes": 3.0}
+PLAN_SHARE = 0.85  # the sweep plans to end by this share of --budget-seconds
 PASS_SECONDS = 0.3  # when advise chooses ntasks, one serial pass lasts about this long
 MAX_TASKS = 256  # Dask dispatch costs ~1-5 ms per task: more tasks would blow the budget
 BATCH_WORTH = 0.02  # batching is measured when dispatch is over 2% of the serial work
@@ -302,7 +303,9 @@ def advise(
     from threadpoolctl import threadpool_limits
 
     t0 = time.monotonic()
-    deadline = t0 + opts.budget_seconds
+    # plan to finish early: the last job may overrun its share, and the command still has
+    # to import and shut down inside the budget
+    deadline = t0 + PLAN_SHARE * opts.budget_seconds
     # the most cores first: the recommendation rests on them, should the budget run out
     jobs = [(b, p) for p in sorted(opts.cores, reverse=True) for b in opts.backends]
     with threadpool_limits(limits=1, user_api="blas"):  # the backend, not BLAS, parallelises
@@ -320,7 +323,7 @@ def advise(
             if row.status in ("failed", "check-failed"):
                 advice.problems.append(f"{b} p={p}: {row.reason}")
             _update(advice, t0, on_update)
-    _conclude(advice, spec, opts, time.monotonic() > deadline)
+    _conclude(advice, spec, opts, time.monotonic() > t0 + opts.budget_seconds)
     _update(advice, t0, on_update)
     return advice
 
@@ -408,6 +411,11 @@ def spec_from_args(args: Any) -> UserSpec:
     """A UserSpec from `coresweep advise` arguments; bad JSON or spec is an AdviseError."""
     from coresweep.kernels.user import parse_spec
 
+    if args.tasks is None and args.args is None:
+        raise AdviseError(
+            "say how to build the tasks: --tasks package.module:factory or --args JSON "
+            "(a list of argument lists; --args '[[]]' for a function without arguments)"
+        )
     arg_sets = None
     if args.args is not None:
         try:
@@ -437,7 +445,14 @@ def options_from_args(args: Any) -> Options:
 
     usable = usable_cores()
     spec = "auto" if args.cores == "auto" else [int(c) for c in args.cores.split(",") if c]
-    cores = core_counts(spec, {"oversubscribe": args.oversubscribe}, usable, "--cores")
+    try:
+        cores = core_counts(spec, {"oversubscribe": args.oversubscribe}, usable, "--cores")
+    except ValueError as exc:  # the config wording, said in flags
+        raise AdviseError(
+            str(exc)
+            .replace("config key ", "")
+            .replace("set cores.oversubscribe: true", "pass --oversubscribe")
+        ) from None
     backends = (
         tuple(b for b in args.backends.split(",") if b) if args.backends else DEFAULT_BACKENDS
     )

@@ -2,11 +2,8 @@ rule aggregate:
     input:
         get_raw_files,
     output:
-        parquet=report(
-            "results/tables/{experiment}.parquet",
-            caption="../report/table.rst",
-            category="Tables",
-        ),
+        # shown in Snakemake's report as HTML by the report rule (parquet is binary)
+        parquet="results/tables/{experiment}.parquet",
         csv="results/tables/{experiment}.csv",
     log:
         "logs/aggregate/{experiment}.log",

@@ -2,7 +2,7 @@
 
 For every transport (coresweep.measure.pingpong) and message size, round trips are sampled
 with the shared protocol, sizes interleaved. Bandwidth follows the usual ping-pong
-definition: message bytes / half the round trip. One job per transport family.
+definition: message bytes / half the round trip. Two jobs: local transports, and Dask.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from coresweep.records import Point
 
 log = logging.getLogger("coresweep")
 NAME = "communication"
-FAMILIES = ("threads", "multiprocessing", "dask")
+#: jobs by transport family: the thread queue shares a job with the process transports it
+#: is compared with (each job pays ~2 s to start Python and the runner); Dask has its own
+JOBS = {"local": ("threads", "multiprocessing"), "dask": ("dask",)}
 #: the thread-side reference each transport is compared with
 THREAD_REF = {"multiprocessing": "thread-queue", "dask": "dask-threads"}
 COPIES_IN_FLIGHT = 8  # payload, echoes, pickles and first/last outputs at the largest size
@@ -56,12 +58,12 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
     # a ping-pong keeps two sides busy: the sender and the echo
     cores = min(2, core_counts("auto", config["cores"], granted, key)[-1])
     out = []
-    for family in FAMILIES:
-        transports = [t for t in cfg["transports"] if TRANSPORTS[t].family == family]
+    for job, families in JOBS.items():
+        transports = [t for t in cfg["transports"] if TRANSPORTS[t].family in families]
         if not transports:
             continue
         params = {
-            "family": family,
+            "job": job,
             "transports": transports,
             "sizes": {t: sizes_for(t, sizes, cfg["dask_max_bytes"]) for t in transports},
             "start_method": cfg["start_method"],
@@ -75,7 +77,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(family), params))
+        out.append(Point(NAME, point_id(job), params))
     return out
 
 
@@ -113,7 +115,7 @@ def measure(point: Point) -> dict[str, Any]:
                     "check_ok": ok[s],
                 }
             )
-    return {"family": prm["family"], "cores": prm["threads"], "runs": runs}
+    return {"job": prm["job"], "cores": prm["threads"], "runs": runs}
 
 
 def _flags(run: dict[str, Any]) -> list[str]:
@@ -128,10 +130,11 @@ def _flags(run: dict[str, Any]) -> list[str]:
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     rows = []
+    walls: dict[tuple[str, int], np.ndarray] = {}  # round trips by (transport, size)
     for rec in records:
         r = rec["result"]
         for run in r["runs"]:
-            wall = np.asarray(run["wall"])
+            wall = walls[(run["transport"], run["size"])] = np.asarray(run["wall"])
             s = summarize(wall)
             bw = 2 * run["size"] / 1e9  # GB per round trip, counted one way
             rows.append(
@@ -160,27 +163,24 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "flags": ";".join(_flags(run) + job_flags(r)),
                     "point": rec["point"]["id"],
                     "provenance_hash": rec["provenance_hash"],
-                    "_wall": wall,
                 }
             )
-    df = pd.DataFrame(rows)
+    return _with_ratios(pd.DataFrame(rows), walls)
+
+
+def _with_ratios(df: pd.DataFrame, walls: dict[tuple[str, int], np.ndarray]) -> pd.DataFrame:
+    """Round trip relative to the thread-side reference of the same size (> 1: threads faster)."""
     if df.empty:
         return df
-    return _add_ratios(df).drop(columns="_wall")
-
-
-def _add_ratios(df: pd.DataFrame) -> pd.DataFrame:
-    """Round trip relative to the thread-side reference of the same size (> 1: threads faster)."""
-    cols = ("thread_ref", "vs_thread", "vs_thread_ci_lo", "vs_thread_ci_hi")
-    df = df.assign(**{c: np.nan for c in cols})
-    df["thread_ref"] = ""
-    refs = df.set_index(["transport", "size"])["_wall"]
-    for i, row in df.iterrows():
+    ratios = []
+    for row in df.itertuples():
         ref = THREAD_REF.get(row.family)
-        if ref in (None, row.transport) or (ref, row["size"]) not in refs.index:
+        if ref in (None, row.transport) or (ref, row.size) not in walls:
+            ratios.append(("", np.nan, np.nan, np.nan))
             continue
-        r, lo, hi = ratio_ci(row["_wall"], refs.loc[(ref, row["size"])])
-        df.loc[i, list(cols)] = [ref, r, lo, hi]
+        ratios.append((ref, *ratio_ci(walls[(row.transport, row.size)], walls[(ref, row.size)])))
+    cols = ["thread_ref", "vs_thread", "vs_thread_ci_lo", "vs_thread_ci_hi"]
+    df[cols] = pd.DataFrame(ratios, index=df.index, columns=cols)
     return df.sort_values(["family", "transport", "size"]).reset_index(drop=True)
 
 

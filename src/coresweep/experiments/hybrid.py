@@ -7,11 +7,13 @@ Two families, one job each:
 * processes-numba — a multiprocessing pool of P processes (forkserver or spawn), each running
   a Numba prange batch of Monte Carlo tasks on T threads; the inner pool is Numba's.
 
-Every split P x T (P·T = cores) runs twice: "limited" (the inner pool holds exactly the T
-threads the split grants, or 1 for BLAS) and "unlimited" (the inner pool left at its library
-default of one thread per CPU, as happens when nobody sets it), which shows the
-oversubscription penalty. The inner pool sizes each worker really had are probed and kept.
-The serial reference runs in the job process with every inner pool at one thread.
+Every split P x T (P·T = cores) starts one pool and runs two arms on it, sampled
+interleaved: "limited" (the inner pool holds exactly the T threads the split grants, or 1
+for BLAS) and "unlimited" (the inner pool at its library default of one thread per CPU, as
+happens when nobody sets it), which shows the oversubscription penalty. The task wrapper
+`with_inner_pools` switches the inner pool when the arm changes. The inner pool sizes the
+workers really had under each arm are probed and kept. The serial reference runs in the job
+process with every inner pool at one thread.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, job_flags, point_id, pool_size
 from coresweep.kernels import Kernel, get_kernel
-from coresweep.measure.guard import inner_pools, limit_inner_pools
+from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
@@ -119,26 +121,32 @@ def unlimited_threads() -> int:
     return os.cpu_count() or 1
 
 
-def _cell(
-    fam: Family, kernel: Kernel, prm: dict[str, Any], p: int, t: int, variant: str
+def inner_threads(fam: Family, t: int, variant: str) -> int:
+    """The inner pool a variant asks for: the split's T Numba threads (or 1 BLAS thread per
+    worker thread) when limited, the library default otherwise."""
+    if variant != LIMITED:
+        return unlimited_threads()
+    return 1 if fam.inner == "blas" else t
+
+
+def _split(
+    fam: Family, kernel: Kernel, prm: dict[str, Any], p: int, t: int
 ) -> tuple[Backend, Any, Any, list[Any]]:
-    """Backend, init, function and items for one split and variant."""
+    """Backend, init, function and items for one P x T split (both variants share them)."""
     size, ntasks, seed = prm["size"], prm["ntasks"], prm["seed"]
-    inner = t if variant == LIMITED else unlimited_threads()
     tasks = kernel.make_tasks(size, ntasks, seed)
     if fam.inner == "blas":
         backend: Backend = DaskProcessesBackend(p, threads_per_worker=t)
-        blas = 1 if variant == LIMITED else inner
-        init = chain_init(
-            functools.partial(limit_inner_pools, 1, blas),
-            functools.partial(kernel.prepare, size, ntasks, seed),
-        )
-        return backend, init, kernel.run, tasks
+        return backend, functools.partial(kernel.prepare, size, ntasks, seed), kernel.run, tasks
     backend = make_backend(f"processes-{prm['start_method']}", p)
-    init = chain_init(
-        functools.partial(limit_inner_pools, inner, 1), kernel.compile, kernel.compile_parallel
-    )
+    init = chain_init(kernel.compile, kernel.compile_parallel)
     return backend, init, kernel.run_parallel, chunked(tasks, p * CHUNKS_PER_PROCESS)
+
+
+def _probe(backend: Backend, inner: str, threads: int, p: int) -> list[dict[str, Any]]:
+    """The inner pools the workers really have under a variant (one answer per process)."""
+    infos = backend.map(functools.partial(with_inner_pools, inner, threads, probe), range(p))
+    return list({i["pid"]: i for i in infos}.values())
 
 
 def chunked(items: Sequence[Any], n: int) -> list[list[Any]]:
@@ -203,20 +211,26 @@ def measure(point: Point) -> dict[str, Any]:
     protocol = Protocol.from_config(prm["protocol"])
     cells = [_serial(kernel, prm, protocol)]
     tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
-    # the variants of a split run back to back, so drift hardly enters their ratio
+    # one warm pool per split; its variants are arms sampled interleaved, so drift hardly
+    # enters their ratio (the inner pool is switched by the task wrapper, not a restart)
     for p, t in prm["splits"]:
-        for variant in prm["variants"]:
-            backend, init, fn, items = _cell(fam, kernel, prm, p, t, variant)
-            with backend:
-                _, tm = timed(lambda b=backend, i=init: b.start(i))
-                pools = inner_pools(backend)
-                s = sample_arms(
-                    {variant: functools.partial(backend.map, fn, items)}, protocol, prm["seed"]
-                )[variant]
+        backend, init, fn, items = _split(fam, kernel, prm, p, t)
+        threads = {v: inner_threads(fam, t, v) for v in prm["variants"]}
+        with backend:
+            _, tm = timed(lambda b=backend, i=init: b.start(i))
+            arms = {
+                v: functools.partial(
+                    backend.map, functools.partial(with_inner_pools, fam.inner, n, fn), items
+                )
+                for v, n in threads.items()
+            }
+            samples = sample_arms(arms, protocol, prm["seed"])
+            pools = {v: _probe(backend, fam.inner, n, p) for v, n in threads.items()}
+        for v, s in samples.items():
             out = _flatten(s.last_output)
             ok = kernel.check(tasks, out).ok
-            cells.append(_record(variant, p, t, tm.wall, pools, s, ok, stable_hash(out)))
-            log.info("%s %s %dx%d: %.3f s, pools %s", fam.name, variant, p, t, min(s.wall), pools)
+            cells.append(_record(v, p, t, tm.wall, pools[v], s, ok, stable_hash(out)))
+            log.info("%s %s %dx%d: %.3f s, pools %s", fam.name, v, p, t, min(s.wall), pools[v])
     return {
         "family": fam.name,
         "kernel": kernel.name,

@@ -160,6 +160,7 @@ def _inherited(array: np.ndarray | None) -> Iterator[None]:
 def _sample(b: Any, n: int, gate: Any, prm: dict[str, Any]) -> dict[str, Any]:
     """The tree's memory with the workers idle, then while all n of them work."""
     hz = prm["hz"]
+    si.settle_allocator()  # the parent's pickle buffers of the last step are not in use
     idle = sample_for(prm["idle_seconds"], hz=hz)
     order = (prm["work_seconds"], prm["scratch_bytes"], gate(n))
     with TreeMemorySampler(hz=hz) as sampler:
@@ -213,6 +214,7 @@ def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     runs = []
     modes = {m for ms in prm["sharing"].values() for m in ms}
+    si.settle_allocator()  # before any large block is freed; fork workers inherit it
     with ExitStack() as stack:  # the segment is unlinked and the gates removed, also on Ctrl-C
         inputs = Inputs(prm["input_bytes"], modes, stack)
         gate = stack.enter_context(si.gates(prm["timeout_seconds"]))

@@ -2,10 +2,11 @@
 
 A fixed amount of serial work (`work_seconds`) is cut into tasks of 10 µs .. 100 ms of
 serial time (calibrated per kernel on one core), capped at `max_tasks` tasks, so tiny
-tasks measure overhead without taking minutes. One job per kernel runs every backend in
-turn against the serial reference measured in the same job. Per backend it records:
+tasks measure overhead without taking minutes. One job runs every backend in turn against
+the serial reference measured in the same job; on each backend the levels of all kernels
+are sampled interleaved on one warm pool, so a pool starts once. Per backend it records:
 
-* cold start: pool or cluster start-up, up to workers that have imported and warmed the
+* cold start: pool or cluster start-up, up to workers that have imported and warmed every
   kernel (every start timed apart from the work; the first is the coldest);
 * warm per-task overhead: wall seconds per empty task (size 0), and the fit
   t = ntasks x overhead + t_serial / p_eff over the ladder;
@@ -51,6 +52,7 @@ from coresweep.records import Point, stable_hash
 log = logging.getLogger("coresweep")
 NAME = "task_size"
 EMPTY = "empty"
+SEP = "|"  # joins kernel and level into one arm name
 # in-process backends first, then fork before anything that leaves helper threads behind
 # (Dask's event loop), so no process forks while other threads of ours are alive
 RUN_ORDER = (
@@ -93,25 +95,21 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             f"allowed: {allowed}"
         )
     p = pool_size(cfg["p"], config["cores"], granted, f"{key}.p")
-    backends = sorted({"serial", *backends}, key=_rank)  # serial is the reference
-    protocol = {**config["protocol"], **cfg["protocol"]}
-    out = []
+    params = {
+        "kernels": [k.name for k in kernels],
+        "backends": sorted({"serial", *backends}, key=_rank),  # serial is the reference
+        "p": p,
+        "threads": p,
+        "task_seconds": sorted(cfg["task_seconds"]),
+        "work_seconds": cfg["work_seconds"],
+        "max_tasks": cfg["max_tasks"],
+        "start_repeats": cfg["start_repeats"],
+        "seed": config["seed"],
+        "protocol": {**config["protocol"], **cfg["protocol"]},
+    }
     for k in kernels:
-        params = {
-            "kernel": k.name,
-            "backends": [b for b in backends if runs_on(k, b)],
-            "p": p,
-            "threads": p,
-            "task_seconds": sorted(cfg["task_seconds"]),
-            "work_seconds": cfg["work_seconds"],
-            "max_tasks": cfg["max_tasks"],
-            "start_repeats": cfg["start_repeats"],
-            "seed": config["seed"],
-            "protocol": protocol,
-            **kernel_params(k),
-        }
-        out.append(Point(NAME, point_id(k.name, f"p{p}"), params))
-    return out
+        params.setdefault("user_kernels", {}).update(kernel_params(k).get("user_kernels", {}))
+    return [Point(NAME, point_id(f"p{p}"), params)]
 
 
 def levels(
@@ -126,98 +124,113 @@ def levels(
     return out
 
 
+@dataclass(frozen=True)
+class Ladder:
+    """One kernel's calibrated ladder and the tasks of every level."""
+
+    kernel: Kernel
+    rate: float  # samples per second on one core
+    levels: list[Level]
+    tasks: dict[str, list[Any]]
+
+
+def _ladder(kernel: Kernel, prm: dict[str, Any]) -> Ladder:
+    rate = samples_per_second(kernel, prm["seed"])
+    lv = levels(prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], prm["p"], rate)
+    tasks = {x.label: kernel.make_tasks(x.size, x.ntasks, prm["seed"]) for x in lv}
+    return Ladder(kernel, rate, lv, tasks)
+
+
+def _arm_record(s: Any) -> dict[str, Any]:
+    return {
+        "wall": s.wall,
+        "cpu": s.cpu,
+        "inner": s.inner,
+        "first_run": s.first_run,
+        "stopped_on": s.stopped_on,
+        "output": list(s.last_output),
+        "deterministic": list(s.first_output) == list(s.last_output),
+    }
+
+
 def _measure_backend(
-    name: str,
-    p: int,
-    kernel: Kernel,
-    tasks: dict[str, list[Any]],
-    init: Any,
-    protocol: Protocol,
-    seed: int,
-    start_repeats: int,
+    name: str, prm: dict[str, Any], ladders: list[Ladder], init: Any, protocol: Protocol
 ) -> dict[str, Any]:
-    """Start the backend start_repeats times (each timed), sample all levels on the last."""
-    workers = 1 if name == "serial" else p
+    """Start the backend start_repeats times (each timed), sample every kernel's levels on the
+    last start, interleaved."""
+    workers = 1 if name == "serial" else prm["p"]
+    runnable = [lad for lad in ladders if runs_on(lad.kernel, name)]
     starts, stops, samples = [], [], {}
-    for i in range(start_repeats):
+    for i in range(prm["start_repeats"]):
         with make_backend(name, workers) as backend:
             _, t = timed(lambda b=backend: b.start(init))
             starts.append(t.wall)
-            if i == start_repeats - 1:
+            if i == prm["start_repeats"] - 1:
                 arms = {
-                    label: functools.partial(backend.map, kernel.run, ts)
-                    for label, ts in tasks.items()
+                    f"{lad.kernel.name}{SEP}{label}": functools.partial(
+                        backend.map, lad.kernel.run, ts
+                    )
+                    for lad in runnable
+                    for label, ts in lad.tasks.items()
                 }
-                samples = sample_arms(arms, protocol, seed)
+                samples = sample_arms(arms, protocol, prm["seed"])
             _, t = timed(backend.shutdown)
             stops.append(t.wall)
     log.info("%s: start %s s", name, ", ".join(f"{s:.3f}" for s in starts))
-    return {
-        "backend": name,
-        "workers": workers,
-        "start_s": starts,
-        "stop_s": stops,
-        "arms": {
-            label: {
-                "wall": s.wall,
-                "cpu": s.cpu,
-                "inner": s.inner,
-                "first_run": s.first_run,
-                "stopped_on": s.stopped_on,
-                "output": list(s.last_output),
-                "deterministic": list(s.first_output) == list(s.last_output),
-            }
-            for label, s in samples.items()
-        },
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for key, s in samples.items():
+        kernel, label = key.split(SEP)
+        out.setdefault(kernel, {})[label] = _arm_record(s)
+    return {"backend": name, "workers": workers, "start_s": starts, "stop_s": stops, "arms": out}
 
 
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
-    kernel = get_kernel(prm["kernel"], prm.get("user_kernels"))
-    p, seed = prm["p"], prm["seed"]
+    kernels = [get_kernel(k, prm.get("user_kernels")) for k in prm["kernels"]]
     protocol = Protocol.from_config(prm["protocol"])
-    compile_s = timed(kernel.compile)[1].wall if kernel.compile is not None else 0.0
-    rate = samples_per_second(kernel, seed)
-    ladder = levels(prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], p, rate)
-    tasks = {lv.label: kernel.make_tasks(lv.size, lv.ntasks, seed) for lv in ladder}
-    # workers import and warm the kernel during start, so the start cost is the whole cold cost
-    steps = [kernel.compile] if kernel.compile is not None else []
-    init = chain_init(*steps, functools.partial(kernel.run, one_task(kernel, 1, seed)))
-    runs = [
-        _measure_backend(b, p, kernel, tasks, init, protocol, seed, prm["start_repeats"])
-        for b in sorted(prm["backends"], key=_rank)
-    ]
-    _check(kernel, ladder, tasks, runs)
+    ladders = [_ladder(k, prm) for k in kernels]
+    # workers import and warm every kernel during start: the start cost is the whole cold cost
+    steps = []
+    for k in kernels:
+        steps += [k.compile] if k.compile is not None else []
+        steps.append(functools.partial(k.run, one_task(k, 1, prm["seed"])))
+    init = chain_init(*steps)
+    runs = [_measure_backend(b, prm, ladders, init, protocol) for b in prm["backends"]]
+    for lad in ladders:
+        _check(lad, runs)
     return {
-        "kernel": kernel.name,
-        "kind": kernel.kind,
-        "p": p,
-        "rate_samples_per_s": rate,
-        "compile_s": compile_s,
-        "levels": [asdict(lv) for lv in ladder],
+        "p": prm["p"],
+        "kernels": [
+            {
+                "kernel": lad.kernel.name,
+                "kind": lad.kernel.kind,
+                "rate_samples_per_s": lad.rate,
+                "levels": [asdict(x) for x in lad.levels],
+            }
+            for lad in ladders
+        ],
         "backends": runs,
     }
 
 
-def _check(
-    kernel: Kernel, ladder: list[Level], tasks: dict[str, list[Any]], runs: list[dict]
-) -> None:
+def _check(lad: Ladder, runs: list[dict]) -> None:
     """Reference check per level, and every backend's results identical to serial's."""
-    serial = next(r for r in runs if r["backend"] == "serial")
-    for run in runs:
-        for lv in ladder:
-            arm = run["arms"][lv.label]
+    name = lad.kernel.name
+    arms = [(r["backend"], r["arms"][name]) for r in runs if name in r["arms"]]
+    for _, by_label in arms:
+        for lv in lad.levels:
+            arm = by_label[lv.label]
             out = arm.pop("output")
-            ok = lv.size == 0 or kernel.check(tasks[lv.label], out).ok
+            ok = lv.size == 0 or lad.kernel.check(lad.tasks[lv.label], out).ok
             arm["check_ok"] = ok and arm["deterministic"]
             arm["checksum"] = stable_hash(out)
-    for run in runs:
-        for lv in ladder:
-            arm = run["arms"][lv.label]
-            arm["same_as_serial"] = arm["checksum"] == serial["arms"][lv.label]["checksum"]
+    serial = dict(arms)["serial"]
+    for backend, by_label in arms:
+        for lv in lad.levels:
+            arm = by_label[lv.label]
+            arm["same_as_serial"] = arm["checksum"] == serial[lv.label]["checksum"]
             if not (arm["check_ok"] and arm["same_as_serial"]):
-                log.error("%s %s: result check failed", run["backend"], lv.label)
+                log.error("%s %s %s: result check failed", name, backend, lv.label)
 
 
 def _flags(wall: np.ndarray, arm: dict[str, Any], job: list[str]) -> list[str]:
@@ -233,49 +246,61 @@ def _flags(wall: np.ndarray, arm: dict[str, Any], job: list[str]) -> list[str]:
 
 def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     r = rec["result"]
-    ladder = [Level(**lv) for lv in r["levels"]]
     serial = next(b for b in r["backends"] if b["backend"] == "serial")
     job = job_flags(r)
     rows = []
-    for run in r["backends"]:
-        for lv in ladder:
-            arm = run["arms"][lv.label]
-            wall = np.asarray(arm["wall"])
-            base = np.asarray(serial["arms"][lv.label]["wall"])
-            s = summarize(wall)
-            speed = ratio_ci(base, wall) if lv.size else (np.nan,) * 3
-            rows.append(
-                {
-                    "kernel": r["kernel"],
-                    "kind": r["kind"],
-                    "backend": run["backend"],
-                    "p": r["p"],
-                    "workers": run["workers"],
-                    "level": "empty" if lv.label == EMPTY else "ladder",
-                    "arm": lv.label,  # the nominal task size, as a row label
-                    "task_seconds_nominal": lv.task_seconds,
-                    "task_seconds": float(np.median(base)) / lv.ntasks if lv.size else 0.0,
-                    "size": lv.size,
-                    "ntasks": lv.ntasks,
-                    "serial_seconds": float(np.median(base)),
-                    **s.time_columns(),
-                    "speedup": speed[0],
-                    "speedup_ci_lo": speed[1],
-                    "speedup_ci_hi": speed[2],
-                    "busy_cores": float(np.median(arm["cpu"])) / s.median if s.median else np.nan,
-                    "start_s": float(np.median(run["start_s"])),
-                    "start_first_s": run["start_s"][0],
-                    "start_n": len(run["start_s"]),
-                    "stop_s": float(np.median(run["stop_s"])),
-                    "rate_samples_per_s": r["rate_samples_per_s"],
-                    "stopped_on": arm["stopped_on"],
-                    "check_ok": arm["check_ok"] and arm["same_as_serial"],
-                    "flags": ";".join(_flags(wall, arm, job)),
-                    "point": rec["point"]["id"],
-                    "provenance_hash": rec["provenance_hash"],
-                }
-            )
+    for k in r["kernels"]:
+        for run in r["backends"]:
+            if k["kernel"] not in run["arms"]:
+                continue  # a user kernel this backend cannot ship
+            for lv in (Level(**x) for x in k["levels"]):
+                arm = run["arms"][k["kernel"]][lv.label]
+                base = np.asarray(serial["arms"][k["kernel"]][lv.label]["wall"])
+                rows.append(_row(rec, k, run, lv, arm, base, job))
     return rows
+
+
+def _row(
+    rec: dict[str, Any],
+    k: dict[str, Any],
+    run: dict[str, Any],
+    lv: Level,
+    arm: dict[str, Any],
+    base: np.ndarray,
+    job: list[str],
+) -> dict[str, Any]:
+    wall = np.asarray(arm["wall"])
+    s = summarize(wall)
+    speed = ratio_ci(base, wall) if lv.size else (np.nan,) * 3
+    return {
+        "kernel": k["kernel"],
+        "kind": k["kind"],
+        "backend": run["backend"],
+        "p": rec["result"]["p"],
+        "workers": run["workers"],
+        "level": "empty" if lv.label == EMPTY else "ladder",
+        "arm": lv.label,  # the nominal task size, as a row label
+        "task_seconds_nominal": lv.task_seconds,
+        "task_seconds": float(np.median(base)) / lv.ntasks if lv.size else 0.0,
+        "size": lv.size,
+        "ntasks": lv.ntasks,
+        "serial_seconds": float(np.median(base)),
+        **s.time_columns(),
+        "speedup": speed[0],
+        "speedup_ci_lo": speed[1],
+        "speedup_ci_hi": speed[2],
+        "busy_cores": float(np.median(arm["cpu"])) / s.median if s.median else np.nan,
+        "start_s": float(np.median(run["start_s"])),
+        "start_first_s": run["start_s"][0],
+        "start_n": len(run["start_s"]),
+        "stop_s": float(np.median(run["stop_s"])),
+        "rate_samples_per_s": k["rate_samples_per_s"],
+        "stopped_on": arm["stopped_on"],
+        "check_ok": arm["check_ok"] and arm["same_as_serial"],
+        "flags": ";".join(_flags(wall, arm, job)),
+        "point": rec["point"]["id"],
+        "provenance_hash": rec["provenance_hash"],
+    }
 
 
 def _summaries(df: pd.DataFrame) -> pd.DataFrame:

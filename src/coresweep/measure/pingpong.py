@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import queue
+import secrets
 import struct
 import threading
 import warnings
@@ -22,6 +24,18 @@ from typing import Any, ClassVar
 
 STOP = None
 HEADER = struct.calcsize("q")  # the message length, written before the message
+
+
+UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def size_label(size: int) -> str:
+    """8 B, 64 KiB, 16 MiB: binary units, as the message sizes are chosen."""
+    for factor, unit in UNITS:
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} B"
 
 
 class Transport(ABC):
@@ -58,8 +72,8 @@ class Transport(ABC):
         return bytes(got) == payload
 
     def __enter__(self) -> Transport:
-        self.start()
         try:
+            self.start()
             self.exchange(b"\x00")  # returns once the partner is up, so no sample waits for it
         except BaseException:
             self.close()
@@ -169,11 +183,12 @@ class MpQueue(_EchoProcess):
 
     def close(self) -> None:
         if getattr(self, "_in", None) is not None:
-            self._in.put(STOP)
+            if getattr(self, "_proc", None) is not None and self._proc.is_alive():
+                self._in.put(STOP)
             self._stop_process()
             for q in (self._in, self._out):
+                q.cancel_join_thread()  # the echo is gone: nothing left to flush to it
                 q.close()
-                q.join_thread()
             self._in = None
 
 
@@ -201,7 +216,11 @@ class ShmEvent(_EchoProcess):
     name = "shm-event"
 
     def start(self) -> None:
-        self._shm = shared_memory.SharedMemory(create=True, size=HEADER + 2 * self.max_bytes)
+        self._shm = shared_memory.SharedMemory(
+            create=True,
+            size=HEADER + 2 * self.max_bytes,
+            name=f"coresweep-{os.getpid()}-pingpong-{secrets.token_hex(4)}",
+        )
         self._ping, self._pong = self.ctx.Event(), self.ctx.Event()
         self._spawn(_shm_echo, self._shm.name, self.max_bytes, self._ping, self._pong)
 

@@ -12,9 +12,12 @@ standard library: a heavier import would be counted as worker memory.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import itertools
 import mmap
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -37,6 +40,7 @@ POLL_SECONDS = 0.005
 #: the parent's input, set before fork workers start so they inherit it
 INHERITED: np.ndarray | None = None
 _HELD: list[Any] = []  # what this worker keeps alive: its view of the input, shm handles
+_LIBC: Any = None  # glibc through ctypes; False where there is none
 _LOCK = threading.Lock()
 
 
@@ -64,7 +68,7 @@ class Gate:
 @contextlib.contextmanager
 def gates(timeout: float) -> Iterator[Any]:
     """A factory of fresh gates under one temporary directory, removed on exit."""
-    root = tempfile.mkdtemp(prefix="coresweep-gates-")
+    root = tempfile.mkdtemp(prefix=f"coresweep-gates-{os.getpid()}-")
     counter = itertools.count()
     try:
 
@@ -76,6 +80,11 @@ def gates(timeout: float) -> Iterator[Any]:
         yield make
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def segment_name() -> str:
+    """A shared-memory name that says who made it: a leak is traceable to its process."""
+    return f"coresweep-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def make_array(nbytes: int) -> np.ndarray:
@@ -108,9 +117,38 @@ def _hold(array: np.ndarray) -> None:
     touch(array)
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD = 2**20
+
+
+def _libc() -> Any:
+    global _LIBC
+    if _LIBC is None:
+        name = ctypes.util.find_library("c")
+        lib = ctypes.CDLL(name) if name else None
+        _LIBC = lib if lib is not None and hasattr(lib, "mallopt") else False
+    return _LIBC
+
+
+def settle_allocator() -> None:
+    """Make freed large blocks leave the process, so a window measures what is in use.
+
+    glibc raises its mmap threshold after a large block is freed and then serves blocks of
+    that size from a heap, where freeing keeps them resident (in a thread's arena even
+    malloc_trim cannot return them): a pickle buffer of one step would still count in the
+    next. A fixed 1 MiB threshold keeps every large block in its own mapping; fork children
+    inherit it. A no-op without glibc.
+    """
+    libc = _libc()
+    if libc:
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.malloc_trim(0)
+
+
 def ready(gate: Gate) -> int:
     """Task: the first one every worker runs, so each has imported numpy before it is measured."""
     gate.wait()
+    settle_allocator()
     return os.getpid()
 
 
@@ -129,6 +167,8 @@ def load(order: tuple[str, Any, Gate]) -> int:
         with _LOCK:
             _HELD.append(shm)
         _hold(np.ndarray((nbytes // np.dtype(DTYPE).itemsize,), dtype=DTYPE, buffer=shm.buf))
+    del order, payload  # a copied input stays alive only in _HELD
+    settle_allocator()
     gate.wait()
     return os.getpid()
 
@@ -169,6 +209,7 @@ def release() -> None:
 def unload(gate: Gate) -> int:
     """Task: drop the input in every worker (threads: the first one drops it for all)."""
     release()
+    settle_allocator()
     gate.wait()
     return os.getpid()
 
@@ -176,7 +217,7 @@ def unload(gate: Gate) -> int:
 @contextlib.contextmanager
 def shared_array(nbytes: int) -> Iterator[shared_memory.SharedMemory]:
     """A filled shared_memory segment, closed and unlinked on exit, also on Ctrl-C."""
-    shm = shared_memory.SharedMemory(create=True, size=nbytes)
+    shm = shared_memory.SharedMemory(create=True, size=nbytes, name=segment_name())
     try:
         view = np.ndarray((nbytes // np.dtype(DTYPE).itemsize,), dtype=DTYPE, buffer=shm.buf)
         view.fill(1.0)

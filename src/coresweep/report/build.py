@@ -7,6 +7,8 @@ command exits with an error after writing everything else.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import multiprocessing as mp
 import time
@@ -49,20 +51,32 @@ def draw(name: str, table: pd.DataFrame, plots_dir: Path, machine: str) -> list[
         return []
 
 
+def preload_plotting(names: list[str]) -> None:
+    """Import matplotlib and each experiment's plot module once, before forking workers."""
+    import coresweep.report.plots  # noqa: F401  (matplotlib with the Agg backend)
+
+    for name in names:
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(f"coresweep.report.plots.{name}")
+
+
 def draw_all(inputs: ReportInputs, plots_dir: Path) -> dict[str, list[Path]]:
     """Every experiment's figures, experiments side by side on the usable cores.
 
-    Drawing is most of the build time; forked workers share the imported modules, so each
-    starts in milliseconds.
+    Drawing is most of the build time. Forked workers share the modules imported here, so
+    each starts in milliseconds; the biggest tables go first, so the cores finish together.
     """
-    names = list(inputs.tables)
+    names = sorted(inputs.tables, key=lambda n: -len(inputs.tables[n]))
     workers = min(len(names), usable_cores())
     args = (names, [inputs.tables[n] for n in names], [plots_dir] * len(names),
             [inputs.machine] * len(names))  # fmt: skip
     if workers < 2 or "fork" not in mp.get_all_start_methods():
-        return dict(zip(names, map(draw, *args), strict=True))
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        return dict(zip(names, pool.map(draw, *args), strict=True))
+        drawn = dict(zip(names, map(draw, *args), strict=True))
+    else:
+        preload_plotting(names)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            drawn = dict(zip(names, pool.map(draw, *args), strict=True))
+    return {n: drawn[n] for n in inputs.tables}
 
 
 def run_experiments(inputs: ReportInputs, plots_dir: Path) -> Findings:
@@ -75,6 +89,14 @@ def run_experiments(inputs: ReportInputs, plots_dir: Path) -> Findings:
             log.exception("verdicts of %s failed", name)
             found.failures[name] = f"{type(exc).__name__}: {exc}"
     return found
+
+
+def svg_files(experiment: str, paths: list[Path]) -> list[Path]:
+    """The plots that exist and are SVG (the page inlines them); others are logged."""
+    keep = [p for p in paths if p.suffix == ".svg" and p.is_file()]
+    for p in set(paths) - set(keep):
+        log.warning("%s: plot %s is missing or not an SVG; left out of the report", experiment, p)
+    return keep
 
 
 def quality_target(inputs: ReportInputs) -> float:
@@ -93,9 +115,10 @@ def build_report(results: Path) -> dict[str, Path]:
     plots_dir = results / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
     found = run_experiments(inputs, plots_dir)
-    available = {p.name for ps in found.plots.values() for p in ps if p.exists()}
+    drawn = {name: svg_files(name, paths) for name, paths in found.plots.items()}
+    available = {p.name for ps in drawn.values() for p in ps}
     claims = claims_frame(found.verdicts, inputs.status, found.failures, available)
-    figures = assign_figures(claims, found.plots)
+    figures = assign_figures(claims, drawn)
     quality = assess(results, inputs.tables, quality_target(inputs))
 
     report_dir = results / "report"

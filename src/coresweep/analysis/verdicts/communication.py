@@ -8,18 +8,9 @@ import pandas as pd
 
 from coresweep.analysis.verdicts import THRESHOLD, combine
 from coresweep.experiments.base import Verdict
+from coresweep.measure.pingpong import size_label
 
 PLOT = "communication_latency.svg"
-UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
-
-
-def size_label(size: int) -> str:
-    """8 B, 64 KiB, 16 MiB: binary units, as the sizes are chosen."""
-    for factor, unit in UNITS:
-        if size >= factor:
-            value = size / factor
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{size} B"
 
 
 def threads_faster(row: pd.Series) -> bool | None:

@@ -68,7 +68,8 @@ def _draw_panel(ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Pa
         curve = model_curve(g, mode, dense, panel.ideal == "1") if panel.fit else None
         if curve is not None:
             ax.plot(dense, curve, "--", color=c, lw=0.9, alpha=0.8)
-        bad = g[flagged(g)]
+    bad = sub[flagged(sub)]
+    if not bad.empty:
         ax.scatter(bad.p, bad[panel.y], s=70, facecolors="none", edgecolors="red", zorder=5)
     ax.set_xticks(ps)
     ax.set_xlabel("workers p (cores)")
