@@ -63,7 +63,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
         if not transports:
             continue
         params = {
-            "job": job,
+            "group": job,
             "transports": transports,
             "sizes": {t: sizes_for(t, sizes, cfg["dask_max_bytes"]) for t in transports},
             "start_method": cfg["start_method"],
@@ -115,7 +115,7 @@ def measure(point: Point) -> dict[str, Any]:
                     "check_ok": ok[s],
                 }
             )
-    return {"job": prm["job"], "cores": prm["threads"], "runs": runs}
+    return {"group": prm["group"], "cores": prm["threads"], "runs": runs}
 
 
 def _flags(run: dict[str, Any]) -> list[str]:

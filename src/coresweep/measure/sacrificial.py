@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -73,9 +74,15 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
-def _child_main(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+RUN_TAG = "CORESWEEP_SACRIFICIAL_RUN"  # inherited by every process of one run
+
+
+def _child_main(
+    conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], tag: str = ""
+) -> None:
     # The supervisor decides about interrupts; injected crashes write no core files;
     # the child dies with the supervisor even if that is killed outright.
+    os.environ[RUN_TAG] = tag
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash on purpose needs no traceback dump (pytest enables it)
@@ -148,9 +155,21 @@ def _alive(p: psutil.Process) -> bool:
         return False
 
 
-def _adopted(before: set[int]) -> list[psutil.Process]:
-    """Our descendants that were not there before the run: its orphans, via the subreaper."""
-    return [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+def _of_run(p: psutil.Process, tag: str) -> bool:
+    try:
+        return p.environ().get(RUN_TAG) == tag
+    except psutil.Error:
+        return False
+
+
+def _adopted(before: set[int], tag: str) -> list[psutil.Process]:
+    """The run's orphans, adopted via the subreaper: new descendants carrying its tag (other
+    threads of this process may start children meanwhile; those are not the run's)."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and _of_run(p, tag)
+    ]
 
 
 def _reap(procs: list[psutil.Process]) -> None:
@@ -160,7 +179,7 @@ def _reap(procs: list[psutil.Process]) -> None:
             os.waitpid(p.pid, os.WNOHANG)
 
 
-def _clean_up(proc: mp.process.BaseProcess, before: set[int], grace: float) -> int:
+def _clean_up(proc: mp.process.BaseProcess, before: set[int], tag: str, grace: float) -> int:
     """Kill the child's tree, then every orphan it left; return how many had to be killed."""
     killed = 0
     if proc.pid is None:  # never started; psutil.Process(None) would be this process
@@ -169,7 +188,7 @@ def _clean_up(proc: mp.process.BaseProcess, before: set[int], grace: float) -> i
         killed += kill_tree(_tree(psutil.Process(proc.pid)), grace)
     proc.join(1.0)
     for _ in range(5):  # an orphan killed now may leave orphans of its own
-        orphans = [p for p in _adopted(before) if p.pid != proc.pid]
+        orphans = [p for p in _adopted(before, tag) if p.pid != proc.pid]
         if not any(map(_alive, orphans)):
             _reap(orphans)
             break
@@ -229,7 +248,10 @@ def run_sacrificial(
     """
     ctx = mp.get_context(start_method())
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(send, fn, args), name="coresweep-sacrificial")
+    tag = uuid.uuid4().hex
+    proc = ctx.Process(
+        target=_child_main, args=(send, fn, args, tag), name="coresweep-sacrificial"
+    )
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with _subreaper():
         out = Outcome(status="hung", started=time.monotonic(), ended=float("nan"))
@@ -240,7 +262,7 @@ def run_sacrificial(
             if out.status in ("ok", "error"):
                 proc.join(grace)
         finally:
-            out.killed = _clean_up(proc, before, min(grace, 1.0))
+            out.killed = _clean_up(proc, before, tag, min(grace, 1.0))
             out.exitcode = proc.exitcode
             recv.close()
     return out

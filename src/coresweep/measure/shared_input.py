@@ -111,10 +111,11 @@ def touch(array: np.ndarray) -> float:
     return float(array.sum())
 
 
-def _hold(array: np.ndarray) -> None:
+def _hold(array: np.ndarray, map_pages: bool = True) -> None:
     with _LOCK:
         _HELD.append(array)
-    touch(array)
+    if map_pages:
+        touch(array)  # a shared or inherited input counts only once this worker reads it
 
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -156,7 +157,7 @@ def load(order: tuple[str, Any, Gate]) -> int:
     """Task: take the input in the given sharing mode and keep it until `unload`."""
     sharing, payload, gate = order
     if sharing == "copied":
-        _hold(payload)  # the task argument arrived pickled: this worker's private copy
+        _hold(payload, map_pages=False)  # arrived pickled: a private copy, already written
     elif sharing == "inherited":
         if INHERITED is None:
             raise RuntimeError("no inherited input: set INHERITED before the workers start")

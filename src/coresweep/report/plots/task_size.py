@@ -51,14 +51,16 @@ def _costs(table: pd.DataFrame, path: Path, title: str) -> Path:
     backends = list(dict.fromkeys(s.backend))
     kernels = list(dict.fromkeys(s.kernel))
     x = np.arange(len(backends))
-    width = 0.8 / max(1, len(kernels))
+    colors = [color(b) for b in backends]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    # a pool starts once per backend and job, warm for every kernel
+    starts = s.groupby("backend").first().reindex(backends)
+    ax1.bar(x, starts.start_first_s, 0.6, color=colors)
+    ax1.scatter(x, starts.start_s, color="black", s=10, zorder=3, label="median of starts")
+    width = 0.8 / max(1, len(kernels))
     for j, kernel in enumerate(kernels):
         sub = s[s.kernel == kernel].set_index("backend").reindex(backends)
         off = x - 0.4 + width * (j + 0.5)
-        colors = [color(b) for b in backends]
-        ax1.bar(off, sub.start_first_s, width, color=colors, alpha=1 - 0.45 * j, label=kernel)
-        ax1.scatter(off, sub.start_s, color="black", s=10, zorder=3)
         err = np.vstack(
             [
                 sub.overhead_task_s - sub.overhead_task_ci_lo,
@@ -68,18 +70,20 @@ def _costs(table: pd.DataFrame, path: Path, title: str) -> Path:
         ax2.errorbar(
             off, sub.overhead_task_s, yerr=np.clip(err, 0, None), fmt="none", ecolor="grey"
         )
-        ax2.scatter(off, sub.overhead_task_s, c=colors, marker="os"[j % 2], label=kernel, zorder=3)
+        ax2.scatter(
+            off, sub.overhead_task_s, c=colors, marker="os^D"[j % 4], label=kernel, zorder=3
+        )
     lo, hi = DASK_DOCUMENTED
     ax2.axhspan(lo, hi, color="grey", alpha=0.15, label="Dask docs: 200 µs – 1 ms")
     for ax in (ax1, ax2):
         ax.set_yscale("log")
         ax.set_xticks(x)
         ax.set_xticklabels(backends, rotation=30, ha="right", fontsize=8)
-    ax1.set_ylabel("cold start (s); dots = median of starts")
-    ax1.set_title("pool / cluster start, bar shade = kernel", fontsize=9)
+    ax1.set_ylabel("cold start (s)")
+    ax1.set_title("pool / cluster start up to warm workers (first start)", fontsize=9)
     ax1.legend(fontsize=7)
     ax2.set_ylabel("warm overhead per empty task (s)")
-    ax2.set_title("per-task overhead (median, 95% CI)", fontsize=9)
+    ax2.set_title("per-task overhead (median, 95% CI), marker = kernel", fontsize=9)
     ax2.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
