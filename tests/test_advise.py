@@ -333,7 +333,7 @@ def test_task_size_measures_a_user_kernel_whose_work_grows_with_size(no_leftover
     (point,) = task_size.points(cfg.validate(raw), 2)
     assert point.params["user_kernels"]["mine"]["unit"] == "sample"
     result = task_size.measure(Point.from_json(point.to_json()))
-    assert result["kernel"] == "mine"
+    assert [k["kernel"] for k in result["kernels"]] == ["mine"]
     with pytest.raises(ConfigError, match=r"or set user_kernels.mine.size"):
         conf = user_config(tasks="userfuncs:spin_sized", unit="sample")
         scaling.points(conf, granted=2)

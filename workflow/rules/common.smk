@@ -5,7 +5,6 @@ from snakemake.utils import validate
 from snakemake.exceptions import WorkflowError
 
 from coresweep import config as cs_config
-from coresweep.measure import cores as cs_cores
 from coresweep.experiments import EXPERIMENTS, plan
 
 # Friendly errors first (naming the key and the allowed values), then Snakemake's own
@@ -15,13 +14,17 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 
 def granted_cores():
-    """(cores, cluster?): `--cores` locally; on a cluster executor, a compute node's cores
-    from cores.max (the submit host's cores when it is "auto")."""
-    try:
+    """(cores, cluster?): `--cores` in a local run; on a cluster, cores.max — the submit
+    host and every job (which re-plans on its node) must agree on the same points."""
+    if workflow.is_main_process and workflow.local_exec:
         return workflow.cores, False
-    except WorkflowError:
-        cap = config["cores"]["max"]
-        return (cs_cores.usable_cores() if cap == "auto" else cap), True
+    cap = config["cores"]["max"]
+    if cap == "auto":
+        raise WorkflowError(
+            "config key cores.max: on a cluster executor set it to the cores of a compute "
+            "node (e.g. --config 'cores={max: 32}'), so that every job plans the same points"
+        )
+    return cap, True
 
 
 POINTS = {(p.experiment, p.id): p for p in plan(config, *granted_cores())}
