@@ -57,8 +57,8 @@ CLAIMS: dict[str, Claim] = {
             "per scenario, a process backend needs more memory when its per-worker data PSS "
             "interval lies above the threads' by > 1 MiB (no input), or when the input adds "
             ">= half its size per worker (copied, fork copy-on-write, shared_memory); "
-            "supported if every scenario holds, conditional if some, refuted if none; "
-            "inconclusive when no interval decides",
+            "supported if every scenario holds, conditional if some hold and some fail, "
+            "refuted if none holds; inconclusive while a scenario is undecided otherwise",
         ),
         Claim(
             "C5",
@@ -67,9 +67,10 @@ CLAIMS: dict[str, Claim] = {
             "ping-pong round trip (µs) and bandwidth (GB/s), 8 B .. 64 MiB: thread queue vs "
             "Pipe, Queue and shared_memory + Event; Dask threads vs Dask processes",
             "per message size, threads are faster when the round-trip ratio (fastest process "
-            "transport / thread side) has its CI above 1 + threshold; supported at every size, "
-            "conditional at some (crossover stated), refuted at none; the 'complex "
-            "synchronization' half is not measured",
+            "transport / thread side) has its CI above 1 + threshold, not faster when it is "
+            "below; supported at every size, conditional when faster at some and not at others "
+            "(crossover stated), refuted at none, inconclusive while a size is undecided "
+            "otherwise; the 'complex synchronization' half is not measured",
         ),
         Claim(
             "C6",

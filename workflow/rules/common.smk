@@ -17,7 +17,10 @@ def granted_cores():
     """(cores, cluster?): `--cores` in a local run; on a cluster, cores.max — the submit
     host and every job (which re-plans on its node) must agree on the same points."""
     if workflow.is_main_process and workflow.local_exec:
-        return workflow.cores, False
+        try:
+            return workflow.cores, False
+        except WorkflowError:  # a cluster executor: no --cores
+            pass
     cap = config["cores"]["max"]
     if cap == "auto":
         raise WorkflowError(

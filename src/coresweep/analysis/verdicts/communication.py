@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
 from coresweep.experiments.base import Verdict
 from coresweep.measure.pingpong import size_label
 
@@ -56,25 +56,34 @@ def _family(table: pd.DataFrame, family: str) -> tuple[dict[int, bool | None], l
     return outcomes, lines
 
 
+def labels(sizes: list[int]) -> str:
+    return ", ".join(size_label(s) for s in sizes)
+
+
 def crossover(outcomes: dict[int, bool | None]) -> str:
-    """Where the winner changes along the size ladder, in words."""
+    """Where the winner changes along the size ladder, and which sizes stay undecided."""
     ahead = sorted(s for s, v in outcomes.items() if v)
     level = sorted(s for s, v in outcomes.items() if v is False)
-    if not ahead:
-        return "threads faster at no size"
-    if not level:
-        return "threads faster at every size"
-    if max(level) < min(ahead):
-        return (
+    open_ = sorted(s for s, v in outcomes.items() if v is None)
+    if not ahead and not level:
+        text = "no size decided"
+    elif not level:
+        text = f"threads faster at {labels(ahead)}"
+    elif not ahead:
+        text = f"a process transport as fast or faster at {labels(level)}"
+    elif max(level) < min(ahead):
+        text = (
             f"a process transport is as fast up to {size_label(max(level))}; threads pull "
             f"ahead from {size_label(min(ahead))}"
         )
-    if max(ahead) < min(level):
-        return (
+    elif max(ahead) < min(level):
+        text = (
             f"threads faster up to {size_label(max(ahead))}; a process transport is as fast "
             f"from {size_label(min(level))}"
         )
-    return f"no single crossover: threads faster at {[size_label(s) for s in ahead]}"
+    else:
+        text = f"no single crossover: threads faster at {labels(ahead)}, not at {labels(level)}"
+    return text + (f" (undecided at {labels(open_)})" if open_ else "")
 
 
 def _bandwidths(table: pd.DataFrame, family: str) -> str:
@@ -109,9 +118,5 @@ def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         "message once into shared memory; the 'complex synchronization' half of the claim "
         "(code and primitives needed) is not measured"
     )
-    decided = {k: v for k, v in scenarios.items() if v is not None}
-    undecided = [k for k, v in scenarios.items() if v is None]
-    if undecided:
-        conditions += f"; undecided: {undecided}"
-    verdict = combine(decided) if decided else "inconclusive"
+    verdict = combine_undecided(scenarios) if scenarios else "inconclusive"
     return [Verdict("C5", verdict, " | ".join(evidence), conditions, "communication", PLOT)]

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import combine
+from coresweep.analysis.verdicts import combine_undecided
 from coresweep.experiments.base import Verdict
 
 MIN_MIB = 1.0  # per-worker differences below 1 MiB count as no difference
@@ -125,7 +125,7 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         f"> {MIN_MIB:.0f} MiB more; duplicated = each worker adds >= {DUPLICATED:.0%} of the input"
     )
     if decided:
-        verdict = combine({str(k): v for k, v in decided.items()})
+        verdict = combine_undecided({str(k): v for k, v in scenarios.items()})
         conditions = (
             f"{where}. Processes need more memory for {summary(scenarios, True)}. "
             f"Not for {summary(scenarios, False)}"
