@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
 from coresweep.experiments.base import Verdict
 
 COMPUTE_KINDS = ("python", "nogil", "blas")
@@ -12,6 +12,22 @@ COMPUTE_KINDS = ("python", "nogil", "blas")
 
 def _fmt(row: pd.Series) -> str:
     return f"S={row.speedup:.2f} [{row.speedup_ci_lo:.2f}, {row.speedup_ci_hi:.2f}]"
+
+
+def _doubt(row: pd.Series | tuple, serial: pd.DataFrame) -> str:
+    """Why a point cannot decide anything: its own or its serial baseline's stability flags,
+    or a speedup beyond p (a disturbed baseline); empty when it is trustworthy."""
+    base = serial[serial.kernel == row.kernel]
+    flags = row["flags"] if isinstance(row, pd.Series) else row.flags  # Series.flags is pandas'
+    reasons = [f"{row.backend}: {flags}"] if flags else []
+    reasons += [f"serial baseline: {f}" for f in base["flags"] if f]
+    if row.speedup_ci_lo > row.p * 1.1:
+        reasons.append(f"speedup above p={row.p}")
+    return "; ".join(reasons)
+
+
+def _decide(value: bool, doubt: str) -> bool | None:
+    return None if doubt else value
 
 
 def _strong_at_pmax(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -32,6 +48,9 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             for c in ("C1", "C2", "C11")
         ]
     half_gain = 1 + (pmax - 1) / 2
+    serial = table[(table["mode"] == "strong") & (table.backend == "serial")]
+    serial = serial.assign(flags=serial["flags"].fillna(""))
+    top = top.assign(flags=top["flags"].fillna(""))
     out = []
 
     # C1: processes on compute-bound kernels
@@ -39,8 +58,12 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     c1, ev = {}, []
     for kernel, g in procs[procs.kind.isin(COMPUTE_KINDS)].groupby("kernel"):
         best = g.loc[g.speedup.idxmax()]
-        c1[kernel] = best.speedup_ci_lo >= half_gain
-        ev.append(f"{kernel}: best {best.backend} {_fmt(best)}")
+        doubt = _doubt(best, serial)
+        c1[kernel] = _decide(best.speedup_ci_lo >= half_gain, doubt)
+        ev.append(
+            f"{kernel}: best {best.backend} {_fmt(best)}"
+            + (f" (undecided: {doubt})" if doubt else "")
+        )
     mem = procs[procs.kind == "memory"]
     mem_note = ""
     if not mem.empty:
@@ -50,10 +73,11 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         out.append(
             Verdict(
                 "C1",
-                combine(c1),
+                combine_undecided(c1),
                 "; ".join(ev) + mem_note,
                 f"{where}; significant = CI lower bound >= {half_gain:.2f}; "
-                f"holds for {[k for k, v in c1.items() if v]}, not for {[k for k, v in c1.items() if not v]}",
+                f"holds for {[k for k, v in c1.items() if v]}, not for {[k for k, v in c1.items() if v is False]}; "
+                f"undecided (flagged points) for {[k for k, v in c1.items() if v is None]}",
                 "scaling",
                 "scaling_speedup.svg",
             )
@@ -64,18 +88,21 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     c2, c11, ev2, ev11 = {}, {}, [], []
     for row in thr.itertuples():
         faster = row.speedup_ci_lo > 1 + THRESHOLD
-        c2[row.kernel] = row.busy_cores >= half_gain and faster
-        c11[row.kernel] = faster
+        doubt = _doubt(row, serial)
+        note = f" (undecided: {doubt})" if doubt else ""
+        c2[row.kernel] = _decide(row.busy_cores >= half_gain and faster, doubt)
+        c11[row.kernel] = _decide(faster, doubt)
         ev2.append(
             f"{row.kernel} ({row.kind}): {row.busy_cores:.2f} busy cores, S={row.speedup:.2f}"
+            + note
         )
-        ev11.append(f"{row.kernel} ({row.kind}): {_fmt(pd.Series(row._asdict()))}")
+        ev11.append(f"{row.kernel} ({row.kind}): {_fmt(pd.Series(row._asdict()))}{note}")
     if c2:
-        gil = [k for k, v in c11.items() if not v]
+        gil = [k for k, v in c11.items() if v is False]
         out.append(
             Verdict(
                 "C2",
-                combine(c2),
+                combine_undecided(c2),
                 "; ".join(ev2),
                 f"{where}; improved = >= {half_gain:.2f} busy cores and faster than serial; "
                 f"fails for {gil or 'none'} (the GIL serialises pure-Python threads)",
@@ -86,10 +113,11 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         out.append(
             Verdict(
                 "C11",
-                combine(c11),
+                combine_undecided(c11),
                 "; ".join(ev11),
                 f"{where}; faster = speedup CI above {1 + THRESHOLD:.2f}; "
-                f"holds for {[k for k, v in c11.items() if v]}, not for {gil or 'none'}",
+                f"holds for {[k for k, v in c11.items() if v]}, not for {gil or 'none'}; "
+                f"undecided (flagged points) for {[k for k, v in c11.items() if v is None]}",
                 "scaling",
                 "scaling_speedup.svg",
             )
