@@ -7,9 +7,7 @@ import contextlib
 import psutil
 import pytest
 
-# multiprocessing's per-interpreter helpers live until the interpreter exits, by design;
-# `coresweep measure` reaps them at exit (measure.cleanup), a long-lived pytest cannot
-INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+from coresweep.measure.cleanup import INTERPRETER_HELPERS
 
 
 def _running(p: psutil.Process) -> bool:
@@ -19,7 +17,7 @@ def _running(p: psutil.Process) -> bool:
         cmd = " ".join(p.cmdline())
     except psutil.NoSuchProcess:
         return False
-    return not any(h in cmd for h in INTERPRETER_HELPERS)
+    return not any(h in cmd for h in INTERPRETER_HELPERS)  # they live as long as pytest
 
 
 def _describe(p: psutil.Process) -> str:

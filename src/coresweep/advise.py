@@ -49,7 +49,7 @@ from coresweep.kernels.user import (
 from coresweep.measure.guard import limit_inner_pools
 from coresweep.measure.memory import MIB, TreeMemorySampler, scan_tree
 from coresweep.measure.sampling import ArmSamples, Protocol, sample_arms
-from coresweep.measure.timer import timed
+from coresweep.measure.timer import timed, tree_cpu_seconds
 
 DEFAULT_BACKENDS = (
     "threads",
@@ -66,7 +66,7 @@ PASS_SECONDS = 0.3  # when advise chooses ntasks, one serial pass lasts about th
 MAX_TASKS = 256  # Dask dispatch costs ~1-5 ms per task: more tasks would blow the budget
 BATCH_WORTH = 0.02  # batching is measured when dispatch is over 2% of the serial work
 MEMORY_HZ = 2.0  # a slow scan rate: scanning /proc steals CPU from the workers measured
-BUSY_LOAD = 1.0  # load average per usable core above which the machine counts as busy
+OTHERS_BUSY = 0.1  # other programs using more of the machine's CPU time: a busy machine
 
 
 OUT_OF_TIME = "the time budget ran out (--budget-seconds)"
@@ -303,6 +303,7 @@ def advise(
     from threadpoolctl import threadpool_limits
 
     t0 = time.monotonic()
+    cpu_at_start = CpuSnapshot.now()
     # plan to finish early: the last job may overrun its share, and the command still has
     # to import and shut down inside the budget
     deadline = t0 + PLAN_SHARE * opts.budget_seconds
@@ -323,7 +324,7 @@ def advise(
             if row.status in ("failed", "check-failed"):
                 advice.problems.append(f"{b} p={p}: {row.reason}")
             _update(advice, t0, on_update)
-    _conclude(advice, spec, opts, time.monotonic() > t0 + opts.budget_seconds)
+    _conclude(advice, spec, opts, time.monotonic() > t0 + opts.budget_seconds, cpu_at_start)
     _update(advice, t0, on_update)
     return advice
 
@@ -352,7 +353,9 @@ def _baseline(spec: UserSpec, opts: Options, budget_s: float) -> tuple[Advice, B
     return advice, Baseline(list(tasks), reference, serial.seconds or 0.0)
 
 
-def _conclude(advice: Advice, spec: UserSpec, opts: Options, late: bool) -> None:
+def _conclude(
+    advice: Advice, spec: UserSpec, opts: Options, late: bool, cpu_at_start: CpuSnapshot
+) -> None:
     """GIL finding, recommendation, and notes on budget and load."""
     advice.gil = gil_verdict(advice.rows, spec.releases_gil)
     advice.recommendation = recommend(advice.rows, advice.task_seconds, opts.threshold)
@@ -363,15 +366,44 @@ def _conclude(advice: Advice, spec: UserSpec, opts: Options, late: bool) -> None
             + (f" and skipped {', '.join(skipped)}" if skipped else "")
             + ": give a larger --budget-seconds, shorter tasks or fewer --args"
         )
-    from coresweep.measure.cores import usable_cores
 
-    load = max(advice.load_average[0], os.getloadavg()[0])
-    if load > BUSY_LOAD * usable_cores():
+    advice.others_cpu_share = cpu_at_start.others_share()
+    if advice.others_cpu_share > OTHERS_BUSY:
         advice.notes.append(
-            f"the machine was busy (load average {load:.1f} on {usable_cores()} usable cores): "
-            "other programs took CPU time, so intervals are wide and speedups understated; "
+            f"the machine was busy: other programs used {advice.others_cpu_share:.0%} of its "
+            f"CPU time during the sweep, so intervals are wide and speedups understated; "
             "rerun on an idle machine for a firm answer"
         )
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds the whole machine and this process tree had spent, at one moment.
+
+    The load average cannot tell a busy machine from this sweep's own workers; the
+    difference of the two counters can.
+    """
+
+    machine_busy: float
+    mine: float
+    t: float
+
+    @classmethod
+    def now(cls) -> CpuSnapshot:
+        import psutil
+
+        c = psutil.cpu_times()
+        busy = c.user + c.nice + c.system + c.irq + c.softirq + getattr(c, "steal", 0.0)
+        return cls(busy, tree_cpu_seconds(), time.monotonic())
+
+    def others_share(self) -> float:
+        """Share of all CPUs' time since this snapshot used by other programs (0..1)."""
+        import psutil
+
+        end = CpuSnapshot.now()
+        capacity = (end.t - self.t) * (psutil.cpu_count() or 1)
+        others = (end.machine_busy - self.machine_busy) - (end.mine - self.mine)
+        return min(1.0, max(0.0, others / capacity)) if capacity > 0 else 0.0
 
 
 def machine() -> str:

@@ -5,6 +5,7 @@ from snakemake.utils import validate
 from snakemake.exceptions import WorkflowError
 
 from coresweep import config as cs_config
+from coresweep.measure.cores import usable_cores
 from coresweep.experiments import EXPERIMENTS, plan
 
 # Friendly errors first (naming the key and the allowed values), then Snakemake's own
@@ -16,12 +17,13 @@ validate(config, schema="../schemas/config.schema.yaml")
 def granted_cores():
     """(cores, cluster?): `--cores` in a local run; on a cluster, cores.max — the submit
     host and every job (which re-plans on its node) must agree on the same points."""
-    if workflow.is_main_process and workflow.local_exec:
+    cap = config["cores"]["max"]
+    if workflow.is_main_process:
         try:
             return workflow.cores, False
-        except WorkflowError:  # a cluster executor: no --cores
-            pass
-    cap = config["cores"]["max"]
+        except WorkflowError:
+            # no --cores: a cluster executor, or `--report` (which plans the same points)
+            return (usable_cores() if cap == "auto" else cap), True
     if cap == "auto":
         raise WorkflowError(
             "config key cores.max: on a cluster executor set it to the cores of a compute "

@@ -102,6 +102,7 @@ class Advice:
     problems: list[str] = field(default_factory=list)
     machine: str = ""
     load_average: list[float] = field(default_factory=list)
+    others_cpu_share: float = 0.0  # of the machine's CPU time, used by other programs
     elapsed_s: float = 0.0
     budget_seconds: float = 0.0
 

@@ -10,20 +10,32 @@ from collections.abc import Iterator
 
 import psutil
 
+# multiprocessing's per-interpreter helpers: they exit on their own when this process
+# does (their pipes close), and killing them early breaks every later pool of this
+# process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
+INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def is_interpreter_helper(p: psutil.Process) -> bool:
+    try:
+        cmd = " ".join(p.cmdline())
+    except psutil.Error:
+        return False
+    return any(h in cmd for h in INTERPRETER_HELPERS)
+
 
 def descendants() -> list[psutil.Process]:
-    """Live descendants of this process."""
+    """Live descendants of this process, except multiprocessing's interpreter helpers."""
     try:
-        return psutil.Process().children(recursive=True)
+        procs = psutil.Process().children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    return [p for p in procs if not is_interpreter_helper(p)]
 
 
 def reap_descendants(timeout: float = 0.5) -> int:
-    """Terminate, then kill, every descendant; return how many were still alive.
-
-    The timeout is short because multiprocessing's resource tracker ignores SIGTERM.
-    """
+    """Terminate, then kill, every descendant (but the interpreter helpers); return how many
+    were still alive."""
     procs = descendants()
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess):

@@ -249,9 +249,7 @@ def run_sacrificial(
     ctx = mp.get_context(start_method())
     recv, send = ctx.Pipe(duplex=False)
     tag = uuid.uuid4().hex
-    proc = ctx.Process(
-        target=_child_main, args=(send, fn, args, tag), name="coresweep-sacrificial"
-    )
+    proc = ctx.Process(target=_child_main, args=(send, fn, args, tag), name="coresweep-sacrificial")
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with _subreaper():
         out = Outcome(status="hung", started=time.monotonic(), ended=float("nan"))

@@ -14,6 +14,7 @@ def format_advice(advice: Advice) -> str:
         f"{fmt_seconds(advice.task_seconds)} per task in a plain loop "
         f"(first call {fmt_seconds(advice.first_call_s)}); load average at start "
         + "/".join(f"{x:.1f}" for x in advice.load_average)
+        + f", other programs used {advice.others_cpu_share:.0%} of the CPU time during the sweep"
     ]
     for p in sorted({r.p for r in advice.rows}):
         lines += ["", f"p = {p}", _table([r for r in advice.rows if r.p == p])]
