@@ -15,8 +15,16 @@ import pytest
 import userfuncs
 
 from coresweep import config as cfg
-from coresweep.advise import AdviseError, Options, _summarise, advise
-from coresweep.analysis.advice import Advice, Row, batch_advice, gil_verdict, recommend
+from coresweep.advise import AdviseError, Options, _summarise, advise, context_notes
+from coresweep.analysis.advice import (
+    Advice,
+    Estimate,
+    Row,
+    batch_advice,
+    gil_verdict,
+    recommend,
+)
+from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.cli import main
 from coresweep.config import ConfigError
 from coresweep.experiments import scaling
@@ -95,6 +103,24 @@ def test_tiny_tasks_get_processes_in_batches_sized_from_dispatch_cost():
     assert rec.headline == "processes-fork, in batches of ≥ 4 tasks"
     assert "each task takes 800 µs and processes-fork dispatch costs 300 µs" in rec.reason
     assert "one task at a time ran 0.71×" in rec.reason
+
+
+def test_within_processes_the_fastest_wins_over_a_cheaper_start():
+    rows = [
+        row("threads", 2, 1.0),
+        row("processes-spawn", 2, 0.51, start_s=0.41),
+        row("processes-forkserver", 2, 0.6, start_s=0.40),
+    ]
+    rows[2].speedup = Estimate(1.67, 1.41, 1.99)  # wide: overlaps spawn's interval
+    assert recommend(rows, task_s=0.01).backend == "processes-spawn"
+
+
+def test_gil_is_judged_against_one_thread_when_one_worker_was_faster_than_the_loop():
+    rows = [row("threads", 1, 0.8), row("threads", 2, 0.41)]  # main-thread loop is slow
+    text = gil_verdict(rows, None)
+    assert "releases the GIL (2 threads ran 1.95×" in text and "against 1 thread" in text
+    (note,) = context_notes(rows, THRESHOLD)
+    assert note.startswith("threads with 1 worker ran 1.25×") and "glibc malloc" in note
 
 
 def test_nothing_faster_than_a_plain_loop_gets_serial():

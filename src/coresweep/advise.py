@@ -180,6 +180,7 @@ def measure_serial(
     spec: UserSpec, tasks: Sequence[Any], protocol: Protocol, seed: int
 ) -> tuple[Row, list[Any]]:
     """The plain-loop row and its results; AdviseError naming the task when the function raises."""
+    cpu0 = CpuSnapshot.now()
     try:
         s = sample_arms({"serial": functools.partial(_serial_pass, spec, tasks)}, protocol, seed)[
             "serial"
@@ -192,6 +193,7 @@ def measure_serial(
     med = summarize(s.wall).median
     row = Row("serial", 1, speedup=Estimate(1.0, 1.0, 1.0), seconds=med, serial_seconds=med)
     row.samples = {"serial": s.wall}
+    row.others_cpu_share = cpu0.others_share()
     row.start_s, row.extra_mib, row.dispatch_s, row.same_as_serial = 0.0, 0.0, 0.0, True
     _apply_check(row, spec, tasks, s.first_output)
     return row, list(s.first_output)
@@ -255,8 +257,10 @@ def measure_backend(
                 row.batch_size = len(chunks[0])
                 run_batch = functools.partial(call_batch, spec.callable, spec.path)
                 arms["batched"] = functools.partial(be.map, run_batch, chunks)
+            cpu0 = CpuSnapshot.now()  # workers are up: their CPU time counts as ours
             with TreeMemorySampler(hz=MEMORY_HZ) as mem:
                 samples = sample_arms(arms, protocol, seed)
+            row.others_cpu_share = cpu0.others_share()
     except Exception as exc:
         row.status = "failed"
         row.reason = f"{backend} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
@@ -303,7 +307,6 @@ def advise(
     from threadpoolctl import threadpool_limits
 
     t0 = time.monotonic()
-    cpu_at_start = CpuSnapshot.now()
     # plan to finish early: the last job may overrun its share, and the command still has
     # to import and shut down inside the budget
     deadline = t0 + PLAN_SHARE * opts.budget_seconds
@@ -324,7 +327,7 @@ def advise(
             if row.status in ("failed", "check-failed"):
                 advice.problems.append(f"{b} p={p}: {row.reason}")
             _update(advice, t0, on_update)
-    _conclude(advice, spec, opts, time.monotonic() > t0 + opts.budget_seconds, cpu_at_start)
+    _conclude(advice, spec, opts, time.monotonic() > t0 + opts.budget_seconds)
     _update(advice, t0, on_update)
     return advice
 
@@ -353,9 +356,7 @@ def _baseline(spec: UserSpec, opts: Options, budget_s: float) -> tuple[Advice, B
     return advice, Baseline(list(tasks), reference, serial.seconds or 0.0)
 
 
-def _conclude(
-    advice: Advice, spec: UserSpec, opts: Options, late: bool, cpu_at_start: CpuSnapshot
-) -> None:
+def _conclude(advice: Advice, spec: UserSpec, opts: Options, late: bool) -> None:
     """GIL finding, recommendation, and notes on budget and load."""
     advice.gil = gil_verdict(advice.rows, spec.releases_gil)
     advice.recommendation = recommend(advice.rows, advice.task_seconds, opts.threshold)
@@ -367,13 +368,29 @@ def _conclude(
             + ": give a larger --budget-seconds, shorter tasks or fewer --args"
         )
 
-    advice.others_cpu_share = cpu_at_start.others_share()
-    if advice.others_cpu_share > OTHERS_BUSY:
+    shares = [r.others_cpu_share for r in advice.rows if r.others_cpu_share is not None]
+    advice.others_cpu_share = max(shares, default=0.0)
+    busy = [f"{r.backend} p={r.p} {r.others_cpu_share:.0%}" for r in advice.rows
+            if (r.others_cpu_share or 0.0) > OTHERS_BUSY]  # fmt: skip
+    if busy:
         advice.notes.append(
-            f"the machine was busy: other programs used {advice.others_cpu_share:.0%} of its "
-            f"CPU time during the sweep, so intervals are wide and speedups understated; "
-            "rerun on an idle machine for a firm answer"
+            "the machine was busy: other programs used this share of its CPU time while "
+            f"these rows were measured: {', '.join(busy)}; their intervals are wide and "
+            "speedups understated: rerun on an idle machine for a firm answer"
         )
+    advice.notes += context_notes(advice.rows, opts.threshold)
+
+
+def context_notes(rows: Sequence[Row], threshold: float) -> list[str]:
+    """One worker faster than the plain loop: not parallelism, the place the code runs."""
+    return [
+        f"{r.backend} with 1 worker ran {r.speedup.text()} against the plain loop in the main "
+        "thread: something besides parallelism differs (e.g. glibc malloc treats the main "
+        "thread's heap differently from a worker's), and speedups at more workers include it; "
+        "the GIL line compares p workers with 1 worker of the same backend instead"
+        for r in rows
+        if r.p == 1 and r.backend != "serial" and r.speedup and r.speedup.gain(threshold)
+    ]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class Row:
     start_s: float | None = None
     extra_mib: float | None = None  # peak process-tree PSS above this process before start
     same_as_serial: bool | None = None
+    others_cpu_share: float | None = None  # of all CPUs' time, used by other programs meanwhile
     check: str = ""
     samples: dict[str, list[float]] = field(default_factory=dict)
 
@@ -102,7 +103,7 @@ class Advice:
     problems: list[str] = field(default_factory=list)
     machine: str = ""
     load_average: list[float] = field(default_factory=list)
-    others_cpu_share: float = 0.0  # of the machine's CPU time, used by other programs
+    others_cpu_share: float = 0.0  # the largest share any row saw other programs use
     elapsed_s: float = 0.0
     budget_seconds: float = 0.0
 
@@ -128,12 +129,22 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def thread_estimate(rows: Sequence[Row], p: int) -> Estimate | None:
-    """The thread backend's best speedup at p (batched counts: it removes dispatch cost)."""
+def thread_estimate(rows: Sequence[Row], p: int) -> tuple[Estimate, str] | None:
+    """How much faster p threads ran, and against what.
+
+    Against 1 worker of the same thread backend when that was measured: it isolates the
+    GIL from dispatch cost and from anything else that differs between a pool thread and
+    the main thread. Otherwise against the plain loop, batched or not, whichever was faster.
+    """
     for name in ("threads", "dask-threads"):
         for r in _at(rows, p):
-            if r.backend == name:
-                return max((e for e in (r.speedup, r.batched) if e), key=lambda e: e.value)
+            if r.backend != name:
+                continue
+            one = [o for o in _at(rows, 1) if o.backend == name and "work" in o.samples]
+            if one and "work" in r.samples:
+                return Estimate.ratio(one[0].samples["work"], r.samples["work"]), "1 thread"
+            best = max((e for e in (r.speedup, r.batched) if e), key=lambda e: e.value)
+            return best, "a plain loop"
     return None
 
 
@@ -145,6 +156,7 @@ class GilFinding:
     est: Estimate | None
     releases: bool | None
     partly: bool = False
+    against: str = "a plain loop"
 
     @classmethod
     def from_rows(cls, rows: Sequence[Row]) -> GilFinding:
@@ -152,16 +164,18 @@ class GilFinding:
         if not ps:
             return cls(1, None, None)
         p = max(ps)
-        est = thread_estimate(rows, p)
-        assert est is not None
+        found = thread_estimate(rows, p)
+        if found is None:
+            return cls(1, None, None)
+        est, against = found
         ideal = p - 1
         if est.hi < 1 + GIL_HOLDS * ideal:
-            return cls(p, est, False)
+            return cls(p, est, False, against=against)
         if est.lo > 1 + GIL_RELEASES * ideal:
-            return cls(p, est, True)
+            return cls(p, est, True, against=against)
         if est.lo > 1 + GIL_HOLDS * ideal:
-            return cls(p, est, True, partly=True)
-        return cls(p, est, None)
+            return cls(p, est, True, partly=True, against=against)
+        return cls(p, est, None, against=against)
 
     def phrase(self) -> str:
         if self.est is None:
@@ -173,7 +187,9 @@ class GilFinding:
         return "releases the GIL only in part" if self.partly else "releases the GIL"
 
     def evidence(self) -> str:
-        return f"{self.p} threads ran {self.est.text()}" if self.est else "no thread runs"
+        if self.est is None:
+            return "no thread runs"
+        return f"{self.p} threads ran {self.est.text()} against {self.against}"
 
 
 def gil_verdict(rows: Sequence[Row], note: bool | None) -> str:
@@ -181,7 +197,7 @@ def gil_verdict(rows: Sequence[Row], note: bool | None) -> str:
     g = GilFinding.from_rows(rows)
     if g.est is None:
         return "not measured: no thread backend ran at p >= 2"
-    text = f"your function {g.phrase()} ({g.evidence()} against a plain loop)"
+    text = f"your function {g.phrase()} ({g.evidence()})"
     if note is not None and g.releases is not None:
         agree = "agree" if note == g.releases else "disagree"
         text += f"; you noted releases_gil: {str(note).lower()}, the runs {agree}"
@@ -194,9 +210,9 @@ class _Variant:
     batched: bool
     est: Estimate
 
-    def cost(self) -> tuple[bool, bool, float]:
-        # shared memory first, then no batching needed, then the cheaper start
-        return (not self.row.in_process, self.batched, self.row.start_s or 0.0)
+    def family(self) -> tuple[bool, bool]:
+        # shared memory first, then no batching needed
+        return (not self.row.in_process, self.batched)
 
 
 def batch_advice(task_s: float, dispatch_s: float) -> int:
@@ -224,8 +240,10 @@ def recommend(rows: Sequence[Row], task_s: float, threshold: float = THRESHOLD) 
     if not good:
         return _serial_advice(top, variants, task_s, pmax)
     best = max(good, key=lambda v: v.est.value)
-    pick = min((v for v in good if v.est.overlaps(best.est)), key=_Variant.cost)
-    return _advice_for(pick, top, task_s, pmax)
+    close = [v for v in good if v.est.overlaps(best.est)]
+    cheapest = min(v.family() for v in close)
+    pick = max((v for v in close if v.family() == cheapest), key=lambda v: v.est.value)
+    return _advice_for(pick, rows, top, task_s, pmax)
 
 
 def _serial_advice(
@@ -265,11 +283,13 @@ def _extras(row: Row) -> str:
     return f"starts in {fmt_seconds(row.start_s)}, {mem} extra memory"
 
 
-def _advice_for(pick: _Variant, top: list[Row], task_s: float, pmax: int) -> Recommendation:
+def _advice_for(
+    pick: _Variant, rows: Sequence[Row], top: list[Row], task_s: float, pmax: int
+) -> Recommendation:
     row = pick.row
     size = batch_advice(task_s, row.dispatch_s or 0.0) if pick.batched else 0
     headline = row.backend + (f", in batches of ≥ {size} tasks" if size else "")
-    gil = GilFinding.from_rows(top)
+    gil = GilFinding.from_rows(rows)
     unbatched = row.speedup.text() if row.speedup else "–"
     if pick.batched:
         reason = (
@@ -278,11 +298,15 @@ def _advice_for(pick: _Variant, top: list[Row], task_s: float, pmax: int) -> Rec
             f"one batch of {row.batch_size} per worker ran {pick.est.text()} on {pmax} cores"
         )
     elif row.in_process:
-        reason = f"your function {gil.phrase()} ({_workers(row)} ran {pick.est.text()})"
+        vs_one = f"; {gil.evidence()}" if gil.against != "a plain loop" else ""
+        reason = (
+            f"your function {gil.phrase()} ({_workers(row)} ran {pick.est.text()} "
+            f"against a plain loop{vs_one})"
+        )
     else:
         reason = (
             f"your function {gil.phrase()} ({gil.evidence()}); "
-            f"{_workers(row)} ran {pick.est.text()}"
+            f"{_workers(row)} ran {pick.est.text()} against a plain loop"
         )
     procs = [r for r in top if not r.in_process and r.speedup is not None]
     if row.in_process and procs and not pick.batched:  # why not processes, in figures

@@ -14,7 +14,7 @@ def format_advice(advice: Advice) -> str:
         f"{fmt_seconds(advice.task_seconds)} per task in a plain loop "
         f"(first call {fmt_seconds(advice.first_call_s)}); load average at start "
         + "/".join(f"{x:.1f}" for x in advice.load_average)
-        + f", other programs used {advice.others_cpu_share:.0%} of the CPU time during the sweep"
+        + f"; other programs used up to {advice.others_cpu_share:.0%} of the CPU time meanwhile"
     ]
     for p in sorted({r.p for r in advice.rows}):
         lines += ["", f"p = {p}", _table([r for r in advice.rows if r.p == p])]
@@ -35,6 +35,7 @@ HEADER = (
     "dispatch/task",
     "extra mem",
     "start",
+    "others' CPU",
 )
 
 
@@ -50,6 +51,7 @@ def _cells(r: Row) -> tuple[str, ...]:
         fmt_seconds(r.dispatch_s) if r.backend != "serial" else "–",
         f"{round(r.extra_mib) or 0:+d} MiB" if r.extra_mib is not None else "–",
         fmt_seconds(r.start_s) if r.backend != "serial" else "–",
+        f"{r.others_cpu_share:.0%}" if r.others_cpu_share is not None else "–",
     )
 
 
