@@ -65,4 +65,4 @@ def _table(rows: Sequence[Row]) -> str:
             out.append("  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)))
         else:
             out.append(f"{c[0].ljust(widths[0])}  {c[1]}")
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)
