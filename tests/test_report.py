@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shutil
 
@@ -110,6 +111,22 @@ def test_speedup_plot_has_the_amdahl_fit_bands_and_the_machine(built):
     assert "p = 1..2" in svg and "cores)" in svg  # core range and machine in the title
     assert "speedup S(p) vs serial" in svg and "workers p (cores)" in svg
     assert "stroke-dasharray" in svg  # the dashed fitted curves
+
+
+def test_scaling_model_gives_a_holdout_error_for_every_curve(built):
+    results, paths = built
+    table = pd.read_parquet(results / "tables" / "scaling.parquet")
+    curves = table[table.backend != "serial"][["kernel", "backend", "mode"]].drop_duplicates()
+    html = paths["html"].read_text()
+    assert "<h2 id='model'>Scaling model</h2>" in html
+    summary = (results / "summary.md").read_text()
+    assert "## Scaling model" in summary
+    rows = [line for line in summary.splitlines() if "scaling from the" in line]
+    assert len(rows) == len(curves)  # p = 1, 2: each curve is checked against the other mode
+    header = next(line for line in summary.splitlines() if "| predicted S |" in line)
+    col = [c.strip() for c in header.split("|")].index("error")
+    for line in rows:
+        assert math.isfinite(float(line.split("|")[col])), line
 
 
 def test_quality_section_reports_intervals_flags_and_jobs(built):

@@ -119,3 +119,39 @@ def test_fit_models_says_why_two_core_counts_cannot_be_held_out():
     assert math.isnan(row.holdout_rel_error)
     assert "needs >= 3 core counts" in row.holdout_note
     assert row.S_at_16 == pytest.approx(float(amdahl(16, 0.2)), rel=1e-4)
+
+
+def _overhead_table(r, n_strong=8, n_weak=4, ps=(1, 2), weak_r=None):
+    """Speedups of a backend that adds r serial task times per call (T = a + N w / p)."""
+    import pandas as pd
+
+    rows = []
+    for mode, n, rr in (("strong", n_strong, r), ("weak", n_weak, weak_r or r)):
+        for p in ps:
+            ntasks = n if mode == "strong" else n * p
+            speedup = n / (rr + n / p) if mode == "strong" else p * n / (rr + n)
+            rows.append(dict(host="h", kernel="k", backend="b", mode=mode, p=p,
+                             ntasks=ntasks, speedup=speedup))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_two_core_counts_are_validated_across_modes():
+    from coresweep.analysis.scaling_models import fit_models
+
+    fits = fit_models(_overhead_table(0.5), [16]).set_index("mode")
+    for mode, other in (("strong", "weak"), ("weak", "strong")):
+        row = fits.loc[mode]
+        assert row.holdout_kind.startswith(f"{other} scaling from the {mode} curve")
+        assert row.holdout_p == 2
+        assert row.holdout_rel_error == pytest.approx(0.0, abs=1e-9)
+    # measured weak S(2) = 2 * 4 / 4.5; the strong curve predicts it exactly
+    assert fits.loc["strong"].holdout_measured == pytest.approx(8 / 4.5)
+
+
+def test_cross_mode_holdout_reports_a_model_that_misses():
+    from coresweep.analysis.scaling_models import fit_models
+
+    # weak runs pay 2 task times per call, strong runs 0.5: one overhead cannot explain both
+    row = fit_models(_overhead_table(0.5, weak_r=2.0), [16]).set_index("mode").loc["strong"]
+    assert row.holdout_predicted == pytest.approx(8 / 4.5)
+    assert row.holdout_rel_error == pytest.approx((8 / 4.5) / (8 / 6) - 1)

@@ -105,6 +105,17 @@ def quality_target(inputs: ReportInputs) -> float:
     return float(conf["protocol"]["target_rel_halfwidth"])
 
 
+def scaling_model(inputs: ReportInputs) -> pd.DataFrame:
+    """Amdahl/Gustafson fits, hold-out errors and extrapolations (empty without scaling data)."""
+    from coresweep.analysis.scaling_models import fit_models
+
+    table = inputs.tables.get("scaling")
+    if table is None or table.empty:
+        return pd.DataFrame()
+    conf = inputs.config or cs_config.validate({})
+    return fit_models(table, conf["experiments"]["scaling"]["extrapolate_to"])
+
+
 def build_report(results: Path) -> dict[str, Path]:
     """Write every report artefact under results/; returns their paths by name."""
     t0 = time.perf_counter()
@@ -120,6 +131,7 @@ def build_report(results: Path) -> dict[str, Path]:
     claims = claims_frame(found.verdicts, inputs.status, found.failures, available)
     figures = assign_figures(claims, drawn)
     quality = assess(results, inputs.tables, quality_target(inputs))
+    models = scaling_model(inputs)
 
     report_dir = results / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -129,8 +141,12 @@ def build_report(results: Path) -> dict[str, Path]:
         "html": report_dir / "index.html",
     }
     claims.to_csv(paths["claims"], index=False)
-    paths["summary"].write_text(render_summary(inputs, claims, quality.summary), encoding="utf-8")
-    paths["html"].write_text(render_html(inputs, claims, figures, quality), encoding="utf-8")
+    paths["summary"].write_text(
+        render_summary(inputs, claims, quality.summary, models), encoding="utf-8"
+    )
+    paths["html"].write_text(
+        render_html(inputs, claims, figures, quality, models), encoding="utf-8"
+    )
     write_native(report_dir, inputs, claims, figures)
     if inputs.config:
         paths["config"] = report_dir / "config.yaml"

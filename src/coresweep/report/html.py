@@ -356,6 +356,33 @@ def reproduce_section(inputs: ReportInputs) -> str:
     return f"<h2 id='reproduce'>Reproduce</h2>{note}<pre>{e(reproduce_commands(inputs))}</pre>"
 
 
+def model_columns(models: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the scaling-model table a reader needs, with readable names."""
+    if models.empty:
+        return models
+    targets = [c for c in models.columns if c.startswith("S_at_") and c[5:].isdigit()]
+    cols = {"kernel": "kernel", "backend": "backend", "mode": "mode", "model": "model",
+            "f": "serial fraction", "f_se": "± se", "holdout_kind": "hold-out",
+            "holdout_p": "at p", "holdout_measured": "measured S",
+            "holdout_predicted": "predicted S", "holdout_rel_error": "error"}  # fmt: skip
+    cols |= {c: f"S at p={c[5:]}" for c in targets}
+    return models[list(cols)].rename(columns=cols)
+
+
+def model_section(models: pd.DataFrame) -> str:
+    if models.empty:
+        return ""
+    return (
+        "<h2 id='model'>Scaling model</h2><p>Amdahl's serial fraction fitted to strong scaling, "
+        "Gustafson's to weak scaling, per kernel and backend, and the speedups they extrapolate "
+        "to (also in results/tables/scaling_model.csv). The hold-out refits without the largest "
+        "p and predicts it when three or more core counts were measured; with two, the other "
+        "mode's largest-p speedup is predicted from this curve alone through one fixed backend "
+        "overhead per call. <i>error</i> = predicted / measured − 1.</p>"
+        + frame_html(model_columns(models))
+    )
+
+
 def data_section(inputs: ReportInputs) -> str:
     parts = ["<h2 id='data'>Data</h2><p>The tidy tables the verdicts were computed from "
              "(also in results/tables/*.parquet and .csv).</p>"]  # fmt: skip
@@ -367,7 +394,11 @@ def data_section(inputs: ReportInputs) -> str:
 
 
 def render_html(
-    inputs: ReportInputs, claims: pd.DataFrame, figures: list[Figure], quality: Quality
+    inputs: ReportInputs,
+    claims: pd.DataFrame,
+    figures: list[Figure],
+    quality: Quality,
+    models: pd.DataFrame,
 ) -> str:
     """The whole report page."""
     fr = FigureRenderer(inputs.machine)
@@ -381,7 +412,7 @@ def render_html(
         else ""
     )
     nav = " ".join(f"<a href='#{c}'>{c}</a>" for c in claims.claim) + (
-        " · <a href='#quality'>Quality</a> <a href='#data'>Data</a> "
+        " · <a href='#model'>Model</a> <a href='#quality'>Quality</a> <a href='#data'>Data</a> "
         "<a href='#provenance'>Provenance</a> <a href='#reproduce'>Reproduce</a>"
     )
     problems = "".join(f"<p class='warn'>{e(p)}</p>" for p in inputs.problems)
@@ -401,6 +432,7 @@ means true under the stated conditions only; <i>not run</i> says why there is no
 <details><summary>What data the report found, per experiment</summary>{status_table(inputs)}</details>
 {"".join(sections)}
 {other_html}
+{model_section(models)}
 {quality_section(quality)}
 {data_section(inputs)}
 {provenance_section(inputs, quality.jobs)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.report.html import reproduce_commands
+from coresweep.report.html import model_columns, reproduce_commands
 from coresweep.report.inputs import ReportInputs
 
 
@@ -19,7 +19,9 @@ def md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_summary(inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame) -> str:
+def render_summary(
+    inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame, models: pd.DataFrame
+) -> str:
     parts = [
         "# coresweep summary\n",
         f"Machine: {inputs.machine}\n",
@@ -27,6 +29,10 @@ def render_summary(inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataF
         md_table(claims[["claim", "verdict", "evidence", "conditions", "plot"]]),
         "## Data found\n",
         md_table(inputs.status_frame()),
+        "## Scaling model\n",
+        "Serial fractions, hold-out prediction errors and extrapolations "
+        "(results/tables/scaling_model.csv).\n",
+        md_table(model_columns(models)),
         "## Measurement quality\n",
         md_table(quality),
         "## Reproduce\n",
