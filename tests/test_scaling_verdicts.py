@@ -8,7 +8,7 @@ import coresweep.experiments  # noqa: F401  (registry first: verdict modules imp
 from coresweep.analysis.verdicts.scaling import scaling_verdicts
 
 
-def _row(kernel, kind, backend, p, s, busy, flags=""):
+def _row(kernel, kind, backend, p, s, busy, flags="", baseline_flags=""):
     return {
         "kernel": kernel,
         "kind": kind,
@@ -21,15 +21,18 @@ def _row(kernel, kind, backend, p, s, busy, flags=""):
         "speedup_ci_hi": s * 1.03,
         "busy_cores": busy,
         "flags": flags,
+        "baseline_flags": baseline_flags,
     }
 
 
 def _table(serial_flags=""):
+    """serial_flags: stability flags of the in-job serial baseline of every point."""
     rows = []
     for kernel, kind, thr in (("mc-python", "python", 1.0), ("mc-numba", "nogil", 1.95)):
-        rows.append(_row(kernel, kind, "serial", 1, 1.0, 1.0, serial_flags))
-        rows.append(_row(kernel, kind, "threads", 2, thr, 1.0 if kind == "python" else 1.95))
-        rows.append(_row(kernel, kind, "processes-fork", 2, 1.9, 1.9))
+        busy = 1.0 if kind == "python" else 1.95
+        rows.append(_row(kernel, kind, "serial", 1, 1.0, 1.0, "", serial_flags))
+        rows.append(_row(kernel, kind, "threads", 2, thr, busy, "", serial_flags))
+        rows.append(_row(kernel, kind, "processes-fork", 2, 1.9, 1.9, "", serial_flags))
     return pd.DataFrame(rows)
 
 

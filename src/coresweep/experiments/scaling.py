@@ -1,7 +1,10 @@
 """Strong and weak scaling of every kernel under every backend (claims C1, C2, C11).
 
-One job per (kernel, backend, p); inside it the strong and weak workloads are sampled
-interleaved. Start-up and Numba compilation are timed apart from the samples.
+One job per (kernel, backend, p); inside it the strong and weak workloads and a serial
+baseline (the kernel in a plain loop in the job's own process) are sampled round by round.
+Every speedup is the median over rounds of baseline / parallel time from the same round,
+so a change of the machine's speed between or during jobs cancels out. Start-up and
+Numba compilation are timed apart from the samples.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.scaling_models import karp_flatt
-from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.stats import median_ci, stability_flags, summarize
 from coresweep.analysis.verdicts.scaling import scaling_verdicts
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
+from coresweep.backends.serial import SerialBackend
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import (
     backend_names,
@@ -43,6 +47,7 @@ from coresweep.records import Point, stable_hash
 
 log = logging.getLogger("coresweep")
 NAME = "scaling"
+BASELINE = "serial-baseline"  # the in-job serial arm
 PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn", "dask-processes")
 
 
@@ -96,6 +101,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
                     "backend": b,
                     "p": p,
                     "modes": modes,
+                    "baseline": {"size": size, "ntasks": cfg["weak_tasks_per_worker"]},
                     "seed": config["seed"],
                     "protocol": config["protocol"],
                     **kernel_params(k),
@@ -130,6 +136,8 @@ def measure(point: Point) -> dict[str, Any]:
             functools.partial(kernel.prepare, m["size"], m["ntasks"], seed) for m in modes.values()
         ]
     tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
+    base = prm["baseline"]
+    base_tasks = kernel.make_tasks(base["size"], base["ntasks"], seed)
 
     if "dask_cluster" in prm:
         configure_dask_cluster(prm["dask_cluster"])
@@ -141,7 +149,11 @@ def measure(point: Point) -> dict[str, Any]:
         pools = inner_pools(backend)
         fn = kernel.run_parallel if backend.batch else kernel.run
         arms = {mode: functools.partial(backend.map, fn, tasks[mode]) for mode in modes}
-        samples = sample_arms(arms, protocol, seed)
+        # the baseline runs here, in this process's main thread: one BLAS thread, and the
+        # Numba thread count the batch backend (if any) needs in this thread
+        chain_init(*steps)()
+        arms[BASELINE] = functools.partial(SerialBackend().map, kernel.run, base_tasks)
+        samples = sample_arms(arms, protocol, seed, together=True)
         info = backend.describe()
 
     out_modes = []
@@ -171,11 +183,21 @@ def measure(point: Point) -> dict[str, Any]:
                 "checksum": stable_hash(results),
             }
         )
+    b = samples[BASELINE]
+    base_check = kernel.check(base_tasks, list(b.last_output))
     return {
         "kernel": kernel.name,
         "kind": kernel.kind,
         "backend": prm["backend"],
         "p": p,
+        "baseline": {
+            "size": base["size"],
+            "ntasks": base["ntasks"],
+            "wall": b.wall,
+            "cpu": b.cpu,
+            "first_run": b.first_run,
+            "check_ok": base_check.ok,
+        },
         "startup_s": startup_s,
         "compile_s": compile_s,
         "inner_pools": pools,
@@ -185,10 +207,22 @@ def measure(point: Point) -> dict[str, Any]:
     }
 
 
+def paired_speedup(base: dict[str, Any], mode: dict[str, Any]) -> tuple[float, float, float]:
+    """Median and 95% interval over rounds of the serial time of this mode's work (the
+    baseline's time per task x the mode's tasks) over its parallel time in the same round."""
+    scale = mode["ntasks"] / base["ntasks"]
+    ratios = scale * np.asarray(base["wall"]) / np.asarray(mode["wall"])
+    return median_ci(ratios)
+
+
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for rec in records:
         r = rec["result"]
+        base = r["baseline"]
+        base_flags = stability_flags(base["wall"], base["first_run"])
+        if not base["check_ok"]:
+            base_flags.append("check-failed")
         for m in r["modes"]:
             wall = np.asarray(m["wall"])
             s = summarize(wall)
@@ -199,6 +233,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 flags.append("oversubscribed")
             if not m["check_ok"]:
                 flags.append("check-failed")
+            speedup, lo, hi = paired_speedup(base, m)
             rows.append(
                 {
                     "host": rec["provenance"]["machine"]["hostname"],
@@ -223,6 +258,12 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "cpu_utilization": busy / r["p"],
                     "cpu_seconds_per_unit": cpu_med / m["work"],
                     "rate": m["work"] / s.median,
+                    "speedup": speedup,
+                    "speedup_ci_lo": lo,
+                    "speedup_ci_hi": hi,
+                    "speedup_rel_halfwidth": (hi - lo) / 2 / speedup,
+                    "baseline_time_median": float(np.median(base["wall"])),
+                    "baseline_flags": ";".join(base_flags),
                     "startup_s": r["startup_s"],
                     "compile_s": r["compile_s"],
                     "first_run": m["first_run"],
@@ -232,43 +273,15 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "flags": ";".join(flags),
                     "point": rec["point"]["id"],
                     "provenance_hash": rec["provenance_hash"],
-                    "_wall": wall,
                 }
             )
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    return _add_speedup(df).drop(columns="_wall")
-
-
-def _add_speedup(df: pd.DataFrame) -> pd.DataFrame:
-    """Speedup against the serial run of the same host, kernel, mode and size (scaled for weak)."""
-    cols = {c: np.nan for c in ("speedup", "speedup_ci_lo", "speedup_ci_hi")}
-    df = df.assign(**cols)
-    serial = df[(df.backend == "serial") & (df.p == 1)].set_index(
-        ["host", "kernel", "mode", "size"]
-    )
-    for i, row in df.iterrows():
-        key = (row.host, row.kernel, row["mode"], row["size"])
-        if key not in serial.index:
-            continue
-        base = serial.loc[key, "_wall"]
-        r, lo, hi = ratio_ci(base, row["_wall"])
-        scale = row.p if row["mode"] == "weak" else 1  # weak: p times the work in the same time
-        df.loc[i, ["speedup", "speedup_ci_lo", "speedup_ci_hi"]] = [
-            r * scale,
-            lo * scale,
-            hi * scale,
-        ]
     df["efficiency"] = df.speedup / df.p
     df["efficiency_ci_lo"] = df.speedup_ci_lo / df.p
     df["efficiency_ci_hi"] = df.speedup_ci_hi / df.p
     df["karp_flatt"] = [karp_flatt(s, p) for s, p in zip(df.speedup, df.p, strict=True)]
-    serial_rate = df[df.backend == "serial"].set_index(["host", "kernel", "mode", "size"])["rate"]
-    df["rate_per_worker_vs_serial"] = [
-        (row.rate / row.p) / serial_rate.get((row.host, row.kernel, row.mode, row.size), np.nan)
-        for row in df.itertuples()
-    ]
     return df.sort_values(["host", "kernel", "mode", "backend", "p"]).reset_index(drop=True)
 
 

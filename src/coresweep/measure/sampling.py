@@ -55,10 +55,29 @@ def _precise(wall: list[float], target: float) -> bool:
     return (hi - lo) / 2 <= target * med
 
 
+def _stop_reason(wall: list[float], protocol: Protocol, deadline: float) -> str:
+    """Why an arm may stop sampling now ("precision", "max_repeats", "budget"), or ""."""
+    n = len(wall)
+    if n < protocol.repeats:
+        return ""
+    if _precise(wall, protocol.target_rel_halfwidth):
+        return "precision"
+    if n >= protocol.max_repeats:
+        return "max_repeats"
+    if time.monotonic() > deadline:
+        return "budget"
+    return ""
+
+
 def sample_arms(
-    arms: Mapping[str, Callable[[], Any]], protocol: Protocol, seed: int
+    arms: Mapping[str, Callable[[], Any]], protocol: Protocol, seed: int, together: bool = False
 ) -> dict[str, ArmSamples]:
-    """Sample every arm until precise, or out of repeats or time; one call = one unit of work."""
+    """Sample every arm until precise, or out of repeats or time; one call = one unit of work.
+
+    together: every arm keeps sampling until all of them may stop, so sample i of each arm
+    comes from the same round, close in time: ratios of paired samples cancel slow changes
+    of the machine's speed.
+    """
     out = {name: ArmSamples() for name in arms}
     for name, fn in arms.items():
         for i in range(protocol.warmup):
@@ -92,20 +111,10 @@ def sample_arms(
             s.last_output, t = timed(body)
             s.wall.append(t.wall / inner)
             s.cpu.append(t.cpu / inner)
-        still = []
-        for name in pending:
-            s = out[name]
-            n = len(s.wall)
-            if n < protocol.repeats:
-                still.append(name)
-            elif _precise(s.wall, protocol.target_rel_halfwidth):
-                s.stopped_on = "precision"
-            elif n >= protocol.max_repeats:
-                s.stopped_on = "max_repeats"
-            elif time.monotonic() > deadline:
-                s.stopped_on = "budget"
-            else:
-                still.append(name)
-        pending = still
+        reasons = {name: _stop_reason(out[name].wall, protocol, deadline) for name in pending}
+        if not together or all(reasons.values()):
+            for name, why in reasons.items():
+                out[name].stopped_on = why
+            pending = [name for name, why in reasons.items() if not why]
         log.info("round %d: %d arm(s) still sampling", rounds, len(pending))
     return out

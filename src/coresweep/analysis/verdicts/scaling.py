@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
@@ -14,13 +16,14 @@ def _fmt(row: pd.Series) -> str:
     return f"S={row.speedup:.2f} [{row.speedup_ci_lo:.2f}, {row.speedup_ci_hi:.2f}]"
 
 
-def _doubt(row: pd.Series | tuple, serial: pd.DataFrame) -> str:
-    """Why a point cannot decide anything: its own or its serial baseline's stability flags,
-    or a speedup beyond p (a disturbed baseline); empty when it is trustworthy."""
-    base = serial[serial.kernel == row.kernel]
-    flags = row["flags"] if isinstance(row, pd.Series) else row.flags  # Series.flags is pandas'
+def _doubt(row: pd.Series | tuple) -> str:
+    """Why a point cannot decide anything: its own or its in-job serial baseline's stability
+    flags, or a speedup beyond p (a disturbed baseline); empty when it is trustworthy."""
+    get = row.get if isinstance(row, pd.Series) else functools.partial(getattr, row)
+    flags = get("flags") or ""  # (Series.flags is pandas' own attribute)
     reasons = [f"{row.backend}: {flags}"] if flags else []
-    reasons += [f"serial baseline: {f}" for f in base["flags"] if f]
+    if base := get("baseline_flags", ""):
+        reasons.append(f"serial baseline: {base}")
     if row.speedup_ci_lo > row.p * 1.1:
         reasons.append(f"speedup above p={row.p}")
     return "; ".join(reasons)
@@ -48,9 +51,9 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             for c in ("C1", "C2", "C11")
         ]
     half_gain = 1 + (pmax - 1) / 2
-    serial = table[(table["mode"] == "strong") & (table.backend == "serial")]
-    serial = serial.assign(flags=serial["flags"].fillna(""))
     top = top.assign(flags=top["flags"].fillna(""))
+    if "baseline_flags" in top:
+        top = top.assign(baseline_flags=top["baseline_flags"].fillna(""))
     out = []
 
     # C1: processes on compute-bound kernels
@@ -58,7 +61,7 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     c1, ev = {}, []
     for kernel, g in procs[procs.kind.isin(COMPUTE_KINDS)].groupby("kernel"):
         best = g.loc[g.speedup.idxmax()]
-        doubt = _doubt(best, serial)
+        doubt = _doubt(best)
         c1[kernel] = _decide(best.speedup_ci_lo >= half_gain, doubt)
         ev.append(
             f"{kernel}: best {best.backend} {_fmt(best)}"
@@ -88,7 +91,7 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     c2, c11, ev2, ev11 = {}, {}, [], []
     for row in thr.itertuples():
         faster = row.speedup_ci_lo > 1 + THRESHOLD
-        doubt = _doubt(row, serial)
+        doubt = _doubt(row)
         note = f" (undecided: {doubt})" if doubt else ""
         c2[row.kernel] = _decide(row.busy_cores >= half_gain and faster, doubt)
         c11[row.kernel] = _decide(faster, doubt)
