@@ -34,6 +34,7 @@ def tiny_config() -> dict[str, Any]:
             "max_repeats": 3,
             "min_sample_seconds": 0.01,
             "point_budget_seconds": 1,
+            "capacity_wait_seconds": 2,
         },  # fmt: skip
         "experiments": {n: {"enabled": False} for n in names},
     }

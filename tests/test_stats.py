@@ -155,3 +155,38 @@ def test_cross_mode_holdout_reports_a_model_that_misses():
     row = fit_models(_overhead_table(0.5, weak_r=2.0), [16]).set_index("mode").loc["strong"]
     assert row.holdout_predicted == pytest.approx(8 / 4.5)
     assert row.holdout_rel_error == pytest.approx((8 / 4.5) / (8 / 6) - 1)
+
+
+def test_arms_sampled_together_stop_together_with_paired_samples(monkeypatch):
+    import itertools
+
+    from coresweep.measure import sampling
+    from coresweep.measure.timer import Timing
+
+    # a clock under the test's control: "steady" always takes 1 s, "noisy" 1 s or 2 s
+    walls = {"steady": itertools.repeat(1.0), "noisy": itertools.cycle([1.0, 2.0])}
+
+    def fake_timed(fn):
+        name = fn()
+        return name, Timing(wall=next(walls[name]), cpu=0.0)
+
+    monkeypatch.setattr(sampling, "timed", fake_timed)
+    proto = sampling.Protocol(warmup=1, repeats=3, max_repeats=8, min_sample_seconds=0.0,
+                              target_rel_halfwidth=0.02, point_budget_seconds=60.0)  # fmt: skip
+    arms = {"steady": lambda: "steady", "noisy": lambda: "noisy"}
+    apart = sampling.sample_arms(arms, proto, seed=3)
+    assert len(apart["steady"].wall) == 3 and apart["steady"].stopped_on == "precision"
+    assert len(apart["noisy"].wall) == 8 and apart["noisy"].stopped_on == "max_repeats"
+    together = sampling.sample_arms(arms, proto, seed=3, together=True)
+    assert len(together["steady"].wall) == len(together["noisy"].wall) == 8
+    assert together["steady"].stopped_on == "precision"
+
+
+def test_paired_speedup_cancels_a_machine_that_slows_down_mid_job():
+    from coresweep.experiments.scaling import paired_speedup
+
+    slow = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0])  # the machine halves its speed
+    base = {"ntasks": 4, "wall": list(0.4 * slow)}  # 4 tasks serially
+    mode = {"ntasks": 8, "wall": list(0.2 * slow)}  # 8 tasks on 4 workers
+    s, lo, hi = paired_speedup(base, mode)
+    assert s == lo == hi == pytest.approx(4.0)  # 8 tasks' serial time 0.8 / 0.2

@@ -43,8 +43,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     point = Point.from_json(args.spec)
     log.info("measuring %s/%s -> %s", point.experiment, point.id, args.out)
-    load_warning = point.params.get("protocol", {}).get("load_warning", 0.5)
-    measure_to_file(point, args.out, load_warning)
+    measure_to_file(point, args.out)
     log.info("wrote %s", args.out)
     return 0
 

@@ -11,6 +11,8 @@ rule aggregate:
         experiment="[a-z_]+",
     conda:
         "../../environment.yml"
+    resources:
+        measure_slot=1,  # never alongside a measurement (profiles/default)
     shell:
         "coresweep aggregate --experiment {wildcards.experiment} --out {output.parquet} "
         "{input} 2> {log}"

@@ -5,6 +5,8 @@ rule provenance:
         "logs/provenance.log",
     conda:
         "../../environment.yml"
+    resources:
+        measure_slot=1,  # never alongside a measurement (profiles/default)
     shell:
         "coresweep env --out {output} 2> {log}"
 

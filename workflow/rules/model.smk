@@ -11,6 +11,8 @@ rule scaling_model:
         "logs/scaling_model.log",
     conda:
         "../../environment.yml"
+    resources:
+        measure_slot=1,  # never alongside a measurement (profiles/default)
     params:
         targets=" ".join(map(str, config["experiments"]["scaling"]["extrapolate_to"])),
     shell:

@@ -220,6 +220,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     for rec in records:
         r = rec["result"]
         base = r["baseline"]
+        job_flags = ["low-capacity"] if r.get("job", {}).get("capacity_flag") else []
         base_flags = stability_flags(base["wall"], base["first_run"])
         if not base["check_ok"]:
             base_flags.append("check-failed")
@@ -228,7 +229,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             s = summarize(wall)
             cpu_med = float(np.median(m["cpu"]))
             busy = cpu_med / s.median if s.median else float("nan")
-            flags = stability_flags(wall, m["first_run"])
+            flags = stability_flags(wall, m["first_run"]) + job_flags
             if busy > r["p"] * 1.05:
                 flags.append("oversubscribed")
             if not m["check_ok"]:

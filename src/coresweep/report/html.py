@@ -203,6 +203,8 @@ QUALITY_NAMES = {
     "drift_flagged_jobs": "drifting jobs",
     "worst_drift": "worst drift",
     "load_warnings": "busy-machine starts",
+    "low_capacity_jobs": "jobs short of cores",
+    "capacity_wait_s": "waited for cores (s)",
     "unreadable_raw": "unreadable raw files",
 }
 PERCENT = ("median_ci_halfwidth", "worst_ci_halfwidth", "within_target", "worst_drift")

@@ -21,7 +21,8 @@ from coresweep.report.rows import row_keys, row_labels
 log = logging.getLogger("coresweep")
 
 JOB_COLUMNS = ("experiment", "point", "seconds", "drift", "drift_flag", "load_per_core",
-               "load_warning", "host", "commit", "versions", "readable", "detail")  # fmt: skip
+               "load_warning", "capacity", "capacity_flag", "capacity_waited_s", "host",
+               "commit", "versions", "readable", "detail")  # fmt: skip
 
 
 def _job_row(path: Path) -> dict:
@@ -42,6 +43,11 @@ def _job_row(path: Path) -> dict:
         "drift_flag": bool(job.get("drift_flag", False)),
         "load_per_core": job.get("load_per_core_start", np.nan),
         "load_warning": bool(job.get("load_warning", False)),
+        "capacity": min(
+            job.get(k, {}).get("capacity", np.nan) for k in ("capacity_start", "capacity_end")
+        ),
+        "capacity_flag": bool(job.get("capacity_flag", False)),
+        "capacity_waited_s": job.get("capacity_start", {}).get("waited_s", 0.0),
     }
 
 
@@ -87,6 +93,8 @@ def _experiment_quality(name: str, t: pd.DataFrame, jobs: pd.DataFrame, target: 
             "drift_flagged_jobs": int(ok.drift_flag.fillna(False).astype(bool).sum()),
             "worst_drift": float(ok.drift.abs().max()) if ok.drift.notna().any() else np.nan,
             "load_warnings": int(ok.load_warning.fillna(False).astype(bool).sum()),
+            "low_capacity_jobs": int(ok.capacity_flag.fillna(False).astype(bool).sum()),
+            "capacity_wait_s": float(ok.capacity_waited_s.fillna(0).sum()),
             "unreadable_raw": int((~mine.readable).sum()),
         }
     return row

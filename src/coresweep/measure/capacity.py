@@ -1,0 +1,70 @@
+"""How many cores the machine delivers right now, checked before and after every job.
+
+On a shared host (a VM whose virtual CPUs compete with other guests) a single thread can
+run at full speed while two threads get one core between them. A single-thread reference
+cannot see that; this probe times the same GIL-free work on one thread and on all cores
+at once: capacity = cores x (one-thread time) / (all-threads time), in cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+log = logging.getLogger("coresweep")
+
+PROBE_CALLS = 150  # ~30-50 ms of sin() over a cache-resident array
+LOW = 0.85  # fraction of the cores below which the machine counts as contended
+
+
+def _spin(calls: int = PROBE_CALLS) -> float:
+    """Compute-bound NumPy work that releases the GIL inside every call."""
+    a = np.linspace(0.0, 1.0, 16384)
+    b = np.empty_like(a)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        np.sin(a, out=b)
+    return time.perf_counter() - t0
+
+
+def capacity(cores: int) -> float:
+    """Cores delivered now: cores x t(1 thread) / t(cores threads), each doing the same work."""
+    if cores < 2:
+        return float(cores)
+    single = min(_spin() for _ in range(2))
+    start = threading.Barrier(cores)
+
+    def run() -> float:
+        start.wait()
+        return _spin()
+
+    with ThreadPoolExecutor(cores) as pool:
+        together = max(pool.map(lambda _: run(), range(cores)))
+    return cores * single / together
+
+
+@dataclass(frozen=True)
+class CapacityCheck:
+    cores: int
+    capacity: float  # cores delivered at the last probe
+    waited_s: float  # time spent waiting for the machine to free up
+    ok: bool  # capacity >= LOW x cores
+
+    def as_dict(self) -> dict[str, float | int | bool]:
+        return asdict(self)
+
+
+def check_capacity(cores: int, wait_seconds: float = 0.0, pause: float = 1.0) -> CapacityCheck:
+    """Probe; while below LOW x cores, wait up to wait_seconds for the machine to free up."""
+    t0 = time.monotonic()
+    cap = capacity(cores)
+    while cap < LOW * cores and time.monotonic() - t0 + pause <= wait_seconds:
+        log.warning("the machine delivers %.2f of %d cores: waiting %.0f s", cap, cores, pause)
+        time.sleep(pause)
+        cap = capacity(cores)
+    return CapacityCheck(cores, cap, time.monotonic() - t0, cap >= LOW * cores)
