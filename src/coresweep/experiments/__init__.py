@@ -2,42 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from coresweep.config import ConfigError
-from coresweep.experiments import (
-    common,
-    communication,
-    context_switch,
-    faults,
-    hybrid,
-    load,
-    memory,
-    responsiveness,
-    scaling,
-    single_core,
-    synchronization,
-    task_size,
-)
+from coresweep.experiments import common
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.records import Point
 
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        scaling.EXPERIMENT,
-        task_size.EXPERIMENT,
-        hybrid.EXPERIMENT,
-        load.EXPERIMENT,
-        memory.EXPERIMENT,
-        communication.EXPERIMENT,
-        responsiveness.EXPERIMENT,
-        single_core.EXPERIMENT,
-        context_switch.EXPERIMENT,
-        faults.EXPERIMENT,
-        synchronization.EXPERIMENT,
-    )
-}
+#: every experiment module, in report order; each defines EXPERIMENT
+NAMES = ("scaling", "task_size", "hybrid", "load", "memory", "communication",
+         "responsiveness", "single_core", "context_switch", "faults", "synchronization")  # fmt: skip
+
+
+class _Registry(Mapping[str, Experiment]):
+    """Experiments by name, each module imported on first use: a measurement job loads
+    only its own experiment (and its dependencies), not every experiment's."""
+
+    def __getitem__(self, name: str) -> Experiment:
+        if name not in NAMES:
+            raise KeyError(name)
+        return importlib.import_module(f"coresweep.experiments.{name}").EXPERIMENT
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(NAMES)
+
+    def __len__(self) -> int:
+        return len(NAMES)
+
+
+EXPERIMENTS: Mapping[str, Experiment] = _Registry()
 
 
 def get_experiment(name: str) -> Experiment:
