@@ -15,7 +15,6 @@ from reportdata import measured_results
 
 from coresweep.claims import CLAIMS
 from coresweep.cli import main
-from coresweep.experiments import EXPERIMENTS
 from coresweep.report.build import build_report
 from coresweep.report.compare import compare_runs, interval_ratio
 from coresweep.report.rows import row_keys
@@ -191,8 +190,11 @@ def test_verdict_code_that_fails_does_not_sink_the_report(tmp_path, monkeypatch)
     def broken(table, machine):
         raise RuntimeError("bug in the rules")
 
-    exp = dataclasses.replace(EXPERIMENTS["scaling"], verdicts=broken)
-    monkeypatch.setitem(EXPERIMENTS, "scaling", exp)
+    import coresweep.experiments.scaling as scaling
+
+    monkeypatch.setattr(
+        scaling, "EXPERIMENT", dataclasses.replace(scaling.EXPERIMENT, verdicts=broken)
+    )
     build_report(results)
     claims = claims_of(results)
     assert "bug in the rules" in claims.loc["C1"].reason
