@@ -32,11 +32,15 @@ def _spin(calls: int = PROBE_CALLS) -> float:
     return time.perf_counter() - t0
 
 
-def capacity(cores: int) -> float:
-    """Cores delivered now: cores x t(1 thread) / t(cores threads), each doing the same work."""
+def capacity(cores: int, tries: int = 3) -> float:
+    """Cores delivered now: cores x t(1 thread) / t(cores threads), each doing the same work.
+
+    Best of `tries` for both timings: noise only ever slows a run down, so a short dip does
+    not count; a machine that stays short of cores does.
+    """
     if cores < 2:
         return float(cores)
-    single = min(_spin() for _ in range(2))
+    single = min(_spin() for _ in range(tries))
     start = threading.Barrier(cores)
 
     def run() -> float:
@@ -44,7 +48,7 @@ def capacity(cores: int) -> float:
         return _spin()
 
     with ThreadPoolExecutor(cores) as pool:
-        together = max(pool.map(lambda _: run(), range(cores)))
+        together = min(max(pool.map(lambda _: run(), range(cores))) for _ in range(tries))
     return cores * single / together
 
 
@@ -59,7 +63,7 @@ class CapacityCheck:
         return asdict(self)
 
 
-def check_capacity(cores: int, wait_seconds: float = 0.0, pause: float = 1.0) -> CapacityCheck:
+def check_capacity(cores: int, wait_seconds: float = 0.0, pause: float = 0.5) -> CapacityCheck:
     """Probe; while below LOW x cores, wait up to wait_seconds for the machine to free up."""
     t0 = time.monotonic()
     cap = capacity(cores)

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-REFERENCE_REPEATS = 3
+REFERENCE_REPEATS = 5
 
 
 def _reference_work() -> float:

@@ -135,13 +135,15 @@ def flagged_frame(
                 }
             )
     if jobs is not None and not jobs.empty:
-        bad = jobs[~jobs.readable | jobs.drift_flag.fillna(False).astype(bool)]
-        for r in bad.itertuples():
-            why = (
-                r.detail
-                if not r.readable
-                else f"reference kernel drifted {r.drift:+.1%} during the job"
-            )
+        drifted = jobs.drift_flag.fillna(False).astype(bool)
+        short = jobs.capacity_flag.fillna(False).astype(bool)
+        for r in jobs[~jobs.readable | drifted | short].itertuples():
+            reasons = []
+            if r.drift_flag:
+                reasons.append(f"reference kernel drifted {r.drift:+.1%} during the job")
+            if r.capacity_flag:
+                reasons.append(f"the machine delivered only {r.capacity:.2f} cores")
+            why = r.detail if not r.readable else "; ".join(reasons)
             out.append({"experiment": r.experiment, "row": f"job {r.point}", "flags": why,
                         "ci_halfwidth": np.nan, "stopped_on": ""})  # fmt: skip
     return pd.DataFrame(out, columns=["experiment", "row", "flags", "ci_halfwidth", "stopped_on"])
