@@ -190,3 +190,33 @@ def test_paired_speedup_cancels_a_machine_that_slows_down_mid_job():
     mode = {"ntasks": 8, "wall": list(0.2 * slow)}  # 8 tasks on 4 workers
     s, lo, hi = paired_speedup(base, mode)
     assert s == lo == hi == pytest.approx(4.0)  # 8 tasks' serial time 0.8 / 0.2
+
+
+def _scaling_record(capacity_flag: bool, base_wall: list[float]) -> dict:
+    mode = {"mode": "strong", "size": 10, "ntasks": 8, "work": 80.0, "unit": "sample",
+            "wall": [0.2, 0.21, 0.2], "cpu": [0.4, 0.42, 0.4], "inner": 1, "first_run": 0.2,
+            "stopped_on": "precision", "check_ok": True}  # fmt: skip
+    return {
+        "point": {"id": "k__threads__p2"},
+        "provenance": {"machine": {"hostname": "h"}},
+        "provenance_hash": "x",
+        "result": {
+            "kernel": "k", "kind": "python", "backend": "threads", "p": 2,
+            "startup_s": 0.0, "compile_s": 0.0, "modes": [mode],
+            "baseline": {"ntasks": 4, "size": 10, "wall": base_wall, "cpu": base_wall,
+                         "first_run": base_wall[0], "check_ok": True},
+            "job": {"capacity_flag": capacity_flag},
+        },
+    }  # fmt: skip
+
+
+def test_scaling_rows_carry_the_jobs_capacity_and_baseline_doubts():
+    from coresweep.experiments.scaling import aggregate
+
+    ok = aggregate([_scaling_record(False, [0.2, 0.2, 0.2])]).iloc[0]
+    assert ok["flags"] == "" and ok.baseline_flags == ""  # (Series.flags is pandas' own)
+    assert ok.speedup == pytest.approx(2 * 0.2 / 0.2, rel=0.06)  # 8 tasks vs a 4-task baseline
+    assert ok.efficiency == pytest.approx(ok.speedup / 2)
+    short = aggregate([_scaling_record(True, [0.2, 0.4, 0.2])]).iloc[0]
+    assert "low-capacity" in short["flags"]
+    assert "cv>10%" in short.baseline_flags

@@ -43,7 +43,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     point = Point.from_json(args.spec)
     log.info("measuring %s/%s -> %s", point.experiment, point.id, args.out)
-    measure_to_file(point, args.out)
+    measure_to_file(point, args.out, args.cores)
     log.info("wrote %s", args.out)
     return 0
 
@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("measure", help="measure one point and write its raw JSON")
     p.add_argument("--spec", required=True, help="point as JSON (see `coresweep plan`)")
     p.add_argument("--out", required=True)
+    p.add_argument(
+        "--cores",
+        type=int,
+        help="cores this job books (Snakemake's threads); the capacity probe checks these "
+        "(default: the usable cores)",
+    )
     p.set_defaults(fn=cmd_measure)
 
     p = sub.add_parser("aggregate", help="raw JSON files of one experiment -> tidy table")

@@ -31,4 +31,4 @@ rule measure:
     params:
         spec=get_point_spec,
     shell:
-        "coresweep measure --spec {params.spec:q} --out {output} 2> {log}"
+        "coresweep measure --spec {params.spec:q} --cores {threads} --out {output} 2> {log}"

@@ -18,7 +18,9 @@ import numpy as np
 
 log = logging.getLogger("coresweep")
 
-PROBE_CALLS = 150  # ~30-50 ms of sin() over a cache-resident array
+# ~60 ms of sin() over a cache-resident array: long enough that the head start Linux gives
+# a freshly woken thread over a busy process (a few ms) does not hide the competition
+PROBE_CALLS = 400
 LOW = 0.85  # fraction of the cores below which the machine counts as contended
 
 
@@ -32,7 +34,7 @@ def _spin(calls: int = PROBE_CALLS) -> float:
     return time.perf_counter() - t0
 
 
-def capacity(cores: int, tries: int = 3) -> float:
+def capacity(cores: int, tries: int = 2) -> float:
     """Cores delivered now: cores x t(1 thread) / t(cores threads), each doing the same work.
 
     Best of `tries` for both timings: noise only ever slows a run down, so a short dip does
@@ -68,7 +70,7 @@ def check_capacity(cores: int, wait_seconds: float = 0.0, pause: float = 0.5) ->
     t0 = time.monotonic()
     cap = capacity(cores)
     while cap < LOW * cores and time.monotonic() - t0 + pause <= wait_seconds:
-        log.warning("the machine delivers %.2f of %d cores: waiting %.0f s", cap, cores, pause)
+        log.warning("the machine delivers %.2f of %d cores: waiting %.1f s", cap, cores, pause)
         time.sleep(pause)
         cap = capacity(cores)
     return CapacityCheck(cores, cap, time.monotonic() - t0, cap >= LOW * cores)

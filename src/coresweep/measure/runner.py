@@ -18,19 +18,20 @@ log = logging.getLogger("coresweep")
 DRIFT_LIMIT = 0.05
 
 
-def run_point(point: Point) -> dict[str, Any]:
+def run_point(point: Point, cores: int | None = None) -> dict[str, Any]:
     """Measure one point and return its raw record; every child process is gone afterwards.
 
     Before measuring, wait (up to protocol.capacity_wait_seconds) until the machine delivers
-    its cores; the probe is repeated at the end, and a shortfall at either end is recorded.
+    the job's cores (`cores`, default all usable ones); the probe is repeated at the end,
+    and a shortfall at either end is recorded.
     """
     exp = get_experiment(point.experiment)
     protocol = point.params.get("protocol", {})
     load_warning = protocol.get("load_warning", 0.5)
     prov = provenance.collect()
     start_state = provenance.dynamic()
-    cores = usable_cores()
-    load_per_core = start_state["load_average"][0] / cores
+    load_per_core = start_state["load_average"][0] / usable_cores()
+    cores = min(cores or usable_cores(), usable_cores())
     if load_per_core > load_warning:
         log.warning(
             "load average %.2f per usable core at start exceeds %.2f: timings may be noisy",
@@ -72,6 +73,6 @@ def run_point(point: Point) -> dict[str, Any]:
     return raw_record(point, result, prov)
 
 
-def measure_to_file(point: Point, out: str | Path) -> Path:
+def measure_to_file(point: Point, out: str | Path, cores: int | None = None) -> Path:
     """Measure and write atomically: an interrupted job leaves no partial file."""
-    return write_json_atomic(out, run_point(point))
+    return write_json_atomic(out, run_point(point, cores))
