@@ -91,6 +91,7 @@ def test_interrupted_measure_leaves_no_child_process(tmp_path):
             "p": 2,
             "seed": 1,
             "modes": {"strong": {"size": 200000, "ntasks": 8}},
+            "baseline": {"size": 200000, "ntasks": 4},
             "protocol": {"repeats": 50, "max_repeats": 50, "point_budget_seconds": 60},
         },
     )

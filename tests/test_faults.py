@@ -252,14 +252,18 @@ def _tagged(tag: str) -> list[psutil.Process]:
 
 
 def _start_job(backend: str, out: Path, tag: str, tmp: Path) -> subprocess.Popen:
-    (point,) = exp.points(_config(backends=[backend], task_seconds=30, timeout_seconds=600), 2)
+    config = _config(backends=[backend], task_seconds=30, timeout_seconds=600)
+    config["protocol"]["capacity_wait_seconds"] = 0  # two jobs at once: do not wait for cores
+    (point,) = exp.points(config, 2)
     tmp.mkdir()
+    # stderr to a file, not a pipe: nobody reads a pipe until the job ends, and a full pipe
+    # would block the job's logging (and so its exit)
     return subprocess.Popen(
         [sys.executable, "-m", "coresweep.cli", "measure", "--spec", point.to_json()]
         + ["--out", str(out)],
         env={**os.environ, "CORESWEEP_TEST_TAG": tag, "TMPDIR": str(tmp)},
         start_new_session=True,
-        stderr=subprocess.PIPE,
+        stderr=out.with_suffix(".log").open("w"),
         text=True,
     )
 
@@ -288,7 +292,7 @@ def test_interrupted_measure_leaves_no_process(tmp_path):
             time.sleep(0.1)
         assert not waiting, f"never started their pools: {[c[0] for c in waiting.values()]}"
         for job in jobs.values():
-            assert job.wait(30) == 130, job.stderr.read()[-2000:]
+            assert job.wait(30) == 130, Path(job.stderr.name).read_text()[-2000:]
         time.sleep(0.5)
         for tag, (backend, *_) in cases.items():
             assert _tagged(tag) == [], f"{backend}: processes survived"

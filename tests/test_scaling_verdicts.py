@@ -58,3 +58,11 @@ def test_one_core_is_too_few_to_tell():
     t = _table()
     v = _verdicts(t[t.p == 1])
     assert {x.verdict for x in v.values()} == {"inconclusive"}
+
+
+def test_a_slow_warm_up_alone_does_not_undecide_a_point():
+    t = _table()
+    t.loc[t.backend == "processes-fork", "flags"] = "slow-first-run"
+    assert _verdicts(t)["C1"].verdict == "supported"
+    t.loc[t.backend == "processes-fork", "flags"] = "slow-first-run;cv>10%"
+    assert _verdicts(t)["C1"].verdict == "inconclusive"

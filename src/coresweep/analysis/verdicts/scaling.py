@@ -16,13 +16,18 @@ def _fmt(row: pd.Series) -> str:
     return f"S={row.speedup:.2f} [{row.speedup_ci_lo:.2f}, {row.speedup_ci_hi:.2f}]"
 
 
+def _sample_doubts(flags: str | None) -> str:
+    """The flags that doubt the samples; a slow first run was a discarded warm-up."""
+    return ";".join(f for f in (flags or "").split(";") if f and f != "slow-first-run")
+
+
 def _doubt(row: pd.Series | tuple) -> str:
     """Why a point cannot decide anything: its own or its in-job serial baseline's stability
     flags, or a speedup beyond p (a disturbed baseline); empty when it is trustworthy."""
     get = row.get if isinstance(row, pd.Series) else functools.partial(getattr, row)
-    flags = get("flags") or ""  # (Series.flags is pandas' own attribute)
+    flags = _sample_doubts(get("flags"))  # (Series.flags is pandas' own attribute)
     reasons = [f"{row.backend}: {flags}"] if flags else []
-    if base := get("baseline_flags", ""):
+    if base := _sample_doubts(get("baseline_flags", "")):
         reasons.append(f"serial baseline: {base}")
     if row.speedup_ci_lo > row.p * 1.1:
         reasons.append(f"speedup above p={row.p}")
