@@ -78,6 +78,12 @@ def test_unknown_backend_names_the_known_ones():
         make_backend("gpu", 2)
 
 
+def _ctrl_c_reaches_the_job() -> None:
+    """As in a terminal: a job started from a background shell (`pytest &`) would inherit
+    SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_measure_leaves_no_child_process(tmp_path):
     """SIGINT during a measurement: the command exits and every worker it started is gone."""
     from coresweep.records import Point
@@ -109,6 +115,7 @@ def test_interrupted_measure_leaves_no_child_process(tmp_path):
         ],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_reaches_the_job,
     )
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60

@@ -263,6 +263,7 @@ def _start_job(backend: str, out: Path, tag: str, tmp: Path) -> subprocess.Popen
         + ["--out", str(out)],
         env={**os.environ, "CORESWEEP_TEST_TAG": tag, "TMPDIR": str(tmp)},
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
         stderr=out.with_suffix(".log").open("w"),
         text=True,
     )
