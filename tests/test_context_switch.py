@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
-import psutil
 import pytest
+from pinned import measure_restoring
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
@@ -23,17 +21,7 @@ def _config(**kw):
 
 @pytest.fixture(scope="module")
 def records():
-    before = os.sched_getaffinity(0)
-    children = {c.pid for c in psutil.Process().children(recursive=True)}
-    out = []
-    for point in exp.points(_config(), 2):
-        out.append(
-            {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
-        )
-    assert os.sched_getaffinity(0) == before
-    left = {c.pid for c in psutil.Process().children(recursive=True)} - children
-    assert not left, f"measure left child processes {left}"
-    return out
+    return measure_restoring(exp, _config())
 
 
 def test_one_point_per_pin_mode():

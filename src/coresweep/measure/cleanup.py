@@ -6,22 +6,29 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import psutil
 
 # multiprocessing's per-interpreter helpers: they exit on their own when this process
 # does (their pipes close), and killing them early breaks every later pool of this
 # process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
-INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+#: multiprocessing's resource tracker unlinks leaked semaphores once its clients are gone
+TRACKER = "multiprocessing.resource_tracker"
+INTERPRETER_HELPERS = (TRACKER, "multiprocessing.forkserver")
 
 
-def is_interpreter_helper(p: psutil.Process) -> bool:
+def runs_module(p: psutil.Process, names: Sequence[str]) -> bool:
+    """Whether p's command line names one of these modules (False once p is gone)."""
     try:
         cmd = " ".join(p.cmdline())
     except psutil.Error:
         return False
-    return any(h in cmd for h in INTERPRETER_HELPERS)
+    return any(n in cmd for n in names)
+
+
+def is_interpreter_helper(p: psutil.Process) -> bool:
+    return runs_module(p, INTERPRETER_HELPERS)
 
 
 def descendants() -> list[psutil.Process]:

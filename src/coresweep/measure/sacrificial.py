@@ -20,19 +20,17 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import psutil
 
+from coresweep.measure.cleanup import TRACKER, descendants, runs_module
+
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
-#: multiprocessing's resource tracker unlinks leaked semaphores once its clients are gone
-TRACKER = "multiprocessing.resource_tracker"
-#: per-interpreter helpers that live as long as the interpreter that started them, by design
-HELPERS = (TRACKER, "multiprocessing.forkserver")
 
 
 @dataclass(frozen=True)
@@ -115,18 +113,9 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def _is_one_of(p: psutil.Process, names: Sequence[str]) -> bool:
-    try:
-        cmd = " ".join(p.cmdline())
-    except psutil.Error:
-        return False
-    return any(n in cmd for n in names)
-
-
 def leftovers() -> list[psutil.Process]:
     """Live descendants of this process, not counting multiprocessing's own helpers."""
-    procs = psutil.Process().children(recursive=True)
-    return [p for p in procs if _alive(p) and not _is_one_of(p, HELPERS)]
+    return [p for p in descendants() if _alive(p)]
 
 
 def kill_tree(procs: list[psutil.Process], grace: float = 1.0) -> int:
@@ -136,7 +125,7 @@ def kill_tree(procs: list[psutil.Process], grace: float = 1.0) -> int:
     psutil handles are checked against their start time, so a recycled pid is never signalled.
     """
     alive = [p for p in procs if _alive(p)]
-    trackers = [p for p in alive if _is_one_of(p, (TRACKER,))]
+    trackers = [p for p in alive if runs_module(p, (TRACKER,))]
     others = [p for p in alive if p not in trackers]
     for p in others:
         with contextlib.suppress(psutil.Error):
