@@ -130,28 +130,32 @@ def measure(point: Point) -> dict[str, Any]:
         compile_s += t.wall
     # numba-parallel gets p Numba threads; every other worker exactly one inner thread.
     # Workers compile too: spawned ones load the on-disk cache (cache=True).
-    steps = [functools.partial(limit_inner_pools, p if batch else 1), *compiles]
-    if kernel.prepare is not None:
-        steps += [
-            functools.partial(kernel.prepare, m["size"], m["ntasks"], seed) for m in modes.values()
-        ]
-    tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
+    inner = functools.partial(limit_inner_pools, p if batch else 1)
     base = prm["baseline"]
+
+    def prepares(*workloads: dict[str, int]) -> list[functools.partial[None]]:
+        if kernel.prepare is None:
+            return []
+        return [functools.partial(kernel.prepare, w["size"], w["ntasks"], seed) for w in workloads]
+
+    tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
     base_tasks = kernel.make_tasks(base["size"], base["ntasks"], seed)
 
     if "dask_cluster" in prm:
         configure_dask_cluster(prm["dask_cluster"])
     with make_backend(prm["backend"], p) as backend:
-        _, t = timed(lambda: backend.start(chain_init(*steps)))
+        _, t = timed(
+            lambda: backend.start(chain_init(inner, *compiles, *prepares(*modes.values())))
+        )
         startup_s = t.wall
         log.info("%s started in %.3f s (compile %.3f s)", prm["backend"], startup_s, compile_s)
         pinned = backend.pin(affinity()) if protocol_cfg.get("pin_workers") else {}
         pools = inner_pools(backend)
         fn = kernel.run_parallel if backend.batch else kernel.run
         arms = {mode: functools.partial(backend.map, fn, tasks[mode]) for mode in modes}
-        # the baseline runs here, in this process's main thread: one BLAS thread, and the
-        # Numba thread count the batch backend (if any) needs in this thread
-        chain_init(*steps)()
+        # the baseline runs here, in this process's main thread, which compiled above: it
+        # needs one BLAS thread (and the batch backend's Numba threads) and its inputs
+        chain_init(inner, *prepares(base))()
         arms[BASELINE] = functools.partial(SerialBackend().map, kernel.run, base_tasks)
         samples = sample_arms(arms, protocol, seed, together=True)
         info = backend.describe()

@@ -10,11 +10,11 @@ from collections.abc import Iterator, Sequence
 
 import psutil
 
-# multiprocessing's per-interpreter helpers: they exit on their own when this process
-# does (their pipes close), and killing them early breaks every later pool of this
-# process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
 #: multiprocessing's resource tracker unlinks leaked semaphores once its clients are gone
 TRACKER = "multiprocessing.resource_tracker"
+#: multiprocessing's per-interpreter helpers: they exit on their own when this process
+#: does (their pipes close), and killing them early breaks every later pool of this
+#: process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
 INTERPRETER_HELPERS = (TRACKER, "multiprocessing.forkserver")
 
 

@@ -30,8 +30,9 @@ def run_point(point: Point, cores: int | None = None) -> dict[str, Any]:
     load_warning = protocol.get("load_warning", 0.5)
     prov = provenance.collect()
     start_state = provenance.dynamic()
-    load_per_core = start_state["load_average"][0] / usable_cores()
-    cores = min(cores or usable_cores(), usable_cores())
+    usable = usable_cores()
+    load_per_core = start_state["load_average"][0] / usable
+    cores = min(cores or usable, usable)
     if load_per_core > load_warning:
         log.warning(
             "load average %.2f per usable core at start exceeds %.2f: timings may be noisy",

@@ -44,7 +44,8 @@ def _job_row(path: Path) -> dict:
         "load_per_core": job.get("load_per_core_start", np.nan),
         "load_warning": bool(job.get("load_warning", False)),
         "capacity": min(
-            job.get(k, {}).get("capacity", np.nan) for k in ("capacity_start", "capacity_end")
+            (job[k]["capacity"] for k in ("capacity_start", "capacity_end") if k in job),
+            default=np.nan,
         ),
         "capacity_flag": bool(job.get("capacity_flag", False)),
         "capacity_waited_s": job.get("capacity_start", {}).get("waited_s", 0.0),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -12,25 +13,26 @@ from coresweep.experiments.base import Verdict
 COMPUTE_KINDS = ("python", "nogil", "blas")
 
 
-def _fmt(row: pd.Series) -> str:
-    return f"S={row.speedup:.2f} [{row.speedup_ci_lo:.2f}, {row.speedup_ci_hi:.2f}]"
+def _fmt(row: Mapping[str, Any]) -> str:
+    return f"S={row['speedup']:.2f} [{row['speedup_ci_lo']:.2f}, {row['speedup_ci_hi']:.2f}]"
 
 
-def _sample_doubts(flags: str | None) -> str:
-    """The flags that doubt the samples; a slow first run was a discarded warm-up."""
-    return ";".join(f for f in (flags or "").split(";") if f and f != "slow-first-run")
+def _sample_doubts(flags: object) -> str:
+    """The flags that doubt the samples (a missing cell has none); a slow first run was a
+    discarded warm-up."""
+    cells = flags.split(";") if isinstance(flags, str) else []
+    return ";".join(f for f in cells if f and f != "slow-first-run")
 
 
-def _doubt(row: pd.Series | tuple) -> str:
+def _doubt(row: Mapping[str, Any]) -> str:
     """Why a point cannot decide anything: its own or its in-job serial baseline's stability
     flags, or a speedup beyond p (a disturbed baseline); empty when it is trustworthy."""
-    get = row.get if isinstance(row, pd.Series) else functools.partial(getattr, row)
-    flags = _sample_doubts(get("flags"))  # (Series.flags is pandas' own attribute)
-    reasons = [f"{row.backend}: {flags}"] if flags else []
-    if base := _sample_doubts(get("baseline_flags", "")):
+    flags = _sample_doubts(row["flags"])
+    reasons = [f"{row['backend']}: {flags}"] if flags else []
+    if base := _sample_doubts(row.get("baseline_flags")):
         reasons.append(f"serial baseline: {base}")
-    if row.speedup_ci_lo > row.p * 1.1:
-        reasons.append(f"speedup above p={row.p}")
+    if row["speedup_ci_lo"] > row["p"] * 1.1:
+        reasons.append(f"speedup above p={row['p']}")
     return "; ".join(reasons)
 
 
@@ -56,20 +58,17 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             for c in ("C1", "C2", "C11")
         ]
     half_gain = 1 + (pmax - 1) / 2
-    top = top.assign(flags=top["flags"].fillna(""))
-    if "baseline_flags" in top:
-        top = top.assign(baseline_flags=top["baseline_flags"].fillna(""))
     out = []
 
     # C1: processes on compute-bound kernels
     procs = top[top.backend.str.startswith(("processes", "dask-processes"))]
     c1, ev = {}, []
     for kernel, g in procs[procs.kind.isin(COMPUTE_KINDS)].groupby("kernel"):
-        best = g.loc[g.speedup.idxmax()]
+        best = g.loc[g.speedup.idxmax()].to_dict()
         doubt = _doubt(best)
-        c1[kernel] = _decide(best.speedup_ci_lo >= half_gain, doubt)
+        c1[kernel] = _decide(best["speedup_ci_lo"] >= half_gain, doubt)
         ev.append(
-            f"{kernel}: best {best.backend} {_fmt(best)}"
+            f"{kernel}: best {best['backend']} {_fmt(best)}"
             + (f" (undecided: {doubt})" if doubt else "")
         )
     mem = procs[procs.kind == "memory"]
@@ -94,17 +93,17 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     # C2 and C11: the thread backend per kernel
     thr = top[top.backend == "threads"]
     c2, c11, ev2, ev11 = {}, {}, [], []
-    for row in thr.itertuples():
-        faster = row.speedup_ci_lo > 1 + THRESHOLD
+    for row in thr.to_dict("records"):
+        kernel, busy = row["kernel"], row["busy_cores"]
+        faster = row["speedup_ci_lo"] > 1 + THRESHOLD
         doubt = _doubt(row)
         note = f" (undecided: {doubt})" if doubt else ""
-        c2[row.kernel] = _decide(row.busy_cores >= half_gain and faster, doubt)
-        c11[row.kernel] = _decide(faster, doubt)
+        c2[kernel] = _decide(busy >= half_gain and faster, doubt)
+        c11[kernel] = _decide(faster, doubt)
         ev2.append(
-            f"{row.kernel} ({row.kind}): {row.busy_cores:.2f} busy cores, S={row.speedup:.2f}"
-            + note
+            f"{kernel} ({row['kind']}): {busy:.2f} busy cores, S={row['speedup']:.2f}" + note
         )
-        ev11.append(f"{row.kernel} ({row.kind}): {_fmt(pd.Series(row._asdict()))}{note}")
+        ev11.append(f"{kernel} ({row['kind']}): {_fmt(row)}{note}")
     if c2:
         gil = [k for k, v in c11.items() if v is False]
         out.append(
