@@ -36,9 +36,10 @@ def test_tiny_run_table_has_speedups_against_serial(tiny_run):
     t = pd.read_parquet(tiny_run / "results" / "tables" / "scaling.parquet")
     assert len(t) == 20
     # the serial backend against the serial baseline of its own job: the same loop, so the
-    # ratio is harness noise only (tiny samples here), never the 2x of a mis-scaled baseline
+    # ratio is harness noise only (3 samples of 10 ms on a shared host: up to ~30% here),
+    # never the 2x (strong: 8 tasks vs the baseline's 4) of a mis-scaled baseline
     serial = t[t.backend == "serial"]
-    assert serial.speedup.between(0.75, 1.33).all(), serial.speedup
+    assert serial.speedup.between(0.6, 1.65).all(), serial.speedup
     assert t.speedup.notna().all()
     assert (t.time_ci_lo <= t.time_median).all() and (t.time_median <= t.time_ci_hi).all()
     for col in ("efficiency", "karp_flatt", "cpu_utilization", "flags", "stopped_on"):
