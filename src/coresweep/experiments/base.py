@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 VERDICTS = ("supported", "refuted", "conditional", "inconclusive", "not run")
 

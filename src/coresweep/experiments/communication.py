@@ -12,19 +12,21 @@ import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdicts.communication import communication_verdicts
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, core_counts, job_flags, point_id
 from coresweep.measure.pingpong import TRANSPORTS
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "communication"
@@ -134,6 +136,8 @@ def _flags(run: dict[str, Any]) -> list[str]:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     walls: dict[tuple[str, int], np.ndarray] = {}  # round trips by (transport, size)
     for rec in records:
@@ -175,6 +179,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def _with_ratios(df: pd.DataFrame, walls: dict[tuple[str, int], np.ndarray]) -> pd.DataFrame:
     """Round trip relative to the thread-side reference of the same size (> 1: threads faster)."""
+    import pandas as pd
+
     if df.empty:
         return df
     ratios = []
@@ -190,6 +196,8 @@ def _with_ratios(df: pd.DataFrame, walls: dict[tuple[str, int], np.ndarray]) -> 
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.communication import communication_verdicts
+
     return communication_verdicts(table, machine)
 
 

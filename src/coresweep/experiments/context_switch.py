@@ -19,10 +19,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import stability_flags, summarize
 from coresweep.experiments.base import Experiment, Verdict
@@ -31,6 +30,10 @@ from coresweep.measure.cores import affinity
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, ctx_switches, pinned
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "context_switch"
@@ -311,6 +314,8 @@ def measure(point: Point) -> dict[str, Any]:
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per (pin mode, mechanism): µs per switch = wall / (2 x round trips)."""
+    import pandas as pd
+
     rows = []
     for rec in records:
         r = rec["result"]

@@ -17,10 +17,9 @@ import signal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
@@ -34,6 +33,10 @@ from coresweep.measure.sacrificial import (
     start_method,
 )
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "faults"
@@ -205,6 +208,8 @@ def classify(cell: dict[str, Any]) -> dict[str, Any]:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for rec in records:
         r = rec["result"]

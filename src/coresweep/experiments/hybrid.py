@@ -24,10 +24,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.backends import Backend, make_backend
@@ -41,6 +40,10 @@ from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "hybrid"
@@ -320,6 +323,8 @@ def _add_penalty(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [row for rec in records for row in _rows(rec)]
     if not rows:
         return pd.DataFrame()

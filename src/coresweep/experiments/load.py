@@ -24,10 +24,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import N_RESAMPLES, SEED, quantile_ci
 from coresweep.backends.base import chain_init
@@ -37,6 +36,10 @@ from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
 from coresweep.measure.timer import timed
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "load"
@@ -299,6 +302,8 @@ def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [_row(rec, lv) for rec in records for lv in rec["result"]["levels"]]
     if not rows:
         return pd.DataFrame()

@@ -13,14 +13,12 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import psutil
 
 from coresweep.analysis.stats import line_fit
-from coresweep.analysis.verdicts.memory import memory_verdicts
 from coresweep.backends import make_backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
@@ -35,6 +33,10 @@ from coresweep.measure import shared_input as si
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
 from coresweep.measure.timer import timed
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "memory"
@@ -263,6 +265,8 @@ def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for rec in records:
         r = rec["result"]
@@ -293,6 +297,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
     """MiB per extra worker: the slope of the tree's median PSS, USS and data PSS over N."""
+    import pandas as pd
+
     parts = []
     for _, g in df.groupby(["backend", "sharing", "state"], sort=True):
         g = g.sort_values("workers").copy()
@@ -311,6 +317,8 @@ def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.memory import memory_verdicts
+
     return memory_verdicts(table, machine)
 
 

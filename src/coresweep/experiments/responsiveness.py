@@ -14,10 +14,9 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import quantile_ci
 from coresweep.backends import make_backend
@@ -27,6 +26,10 @@ from coresweep.experiments.common import job_flags, known_names, point_id, pool_
 from coresweep.kernels import get_kernel
 from coresweep.measure.sched import switch_interval
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "responsiveness"
@@ -255,6 +258,8 @@ def _condition_row(
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per (background mode, switch interval), plus each job's paired idle row."""
+    import pandas as pd
+
     rows = []
     for rec in records:
         r = rec["result"]

@@ -13,14 +13,11 @@ import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from coresweep.analysis.scaling_models import karp_flatt
 from coresweep.analysis.stats import median_ci, stability_flags, summarize
-from coresweep.analysis.verdicts.scaling import scaling_verdicts
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.serial import SerialBackend
@@ -44,6 +41,10 @@ from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "scaling"
@@ -220,6 +221,10 @@ def paired_speedup(base: dict[str, Any], mode: dict[str, Any]) -> tuple[float, f
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    from coresweep.analysis.scaling_models import karp_flatt
+
     rows = []
     for rec in records:
         r = rec["result"]
@@ -291,6 +296,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+    from coresweep.analysis.verdicts.scaling import scaling_verdicts
+
     return scaling_verdicts(table, machine)
 
 

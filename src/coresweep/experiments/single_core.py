@@ -21,10 +21,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.backends import make_backend
@@ -37,6 +36,10 @@ from coresweep.kernels.montecarlo import hits_python
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, pinned
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "single_core"
@@ -302,6 +305,8 @@ def _arm_row(r: dict[str, Any], a: dict[str, Any], base_wall: np.ndarray) -> dic
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per (kind, thread count); gain = throughput relative to 1 thread, with CI."""
+    import pandas as pd
+
     rows = []
     for rec in records:
         r = rec["result"]

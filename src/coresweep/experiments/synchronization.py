@@ -19,11 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.experiments.base import Experiment, Verdict
@@ -31,6 +30,10 @@ from coresweep.experiments.common import job_flags, known_names, point_id
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "synchronization"
@@ -306,6 +309,8 @@ def _deadlock_row(r: dict[str, Any], order: str, trials: list[dict[str, Any]]) -
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for rec in records:
         r = rec["result"]

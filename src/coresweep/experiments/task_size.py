@@ -24,10 +24,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from coresweep.analysis.crossover import break_even, crossover, overhead_fit
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
@@ -48,6 +47,10 @@ from coresweep.measure.calibrate import one_task, samples_per_second, size_for, 
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 log = logging.getLogger("coresweep")
 NAME = "task_size"
@@ -339,6 +342,8 @@ def _summaries(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [row for rec in records for row in _rows(rec)]
     if not rows:
         return pd.DataFrame()
