@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from coresweep import config as cfg
-from coresweep.experiments import plan
+from coresweep.experiments import NAMES, plan
 from coresweep.measure.cores import usable_cores
 
 
@@ -36,6 +36,16 @@ def test_default_config_file_is_valid_and_plans_points():
     assert "mc-python__serial__p1" in ids
     assert "mc-numba__numba-parallel__p2" in ids
     assert "mc-python__numba-parallel__p2" not in ids  # no prange version: not applicable
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_plan_skips_a_disabled_experiment_and_only_that_one(name):
+    c = cfg.load("config/config.yaml")
+    before = {p.experiment for p in plan(c, 2)}
+    c["experiments"][name]["enabled"] = False
+    after = {p.experiment for p in plan(c, 2)}
+    assert name in before
+    assert after == before - {name}
 
 
 @pytest.mark.parametrize(

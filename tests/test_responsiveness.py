@@ -168,10 +168,6 @@ def test_probe_reports_lateness_against_a_fixed_schedule():
     assert span >= 0.02
 
 
-def test_disabled_experiment_plans_nothing():
-    assert exp.points(_config(enabled=False), 2) == []
-
-
 @pytest.mark.parametrize(
     ("results", "verdict"),
     [

@@ -51,8 +51,9 @@ def plan(config: dict[str, Any], granted: int, cluster: bool = False) -> list[Po
     """
     points: list[Point] = []
     common.CLUSTER_NODE_CORES[:] = [granted] if cluster else []
-    for name in config["experiments"]:
-        points += get_experiment(name).points(config, granted)
+    for name, section in config["experiments"].items():
+        if section["enabled"]:
+            points += get_experiment(name).points(config, granted)
     ids = [(p.experiment, p.id) for p in points]
     if len(ids) != len(set(ids)):
         raise ConfigError("two points share an id; check the experiment's point_id parts")

@@ -42,7 +42,8 @@ class Experiment:
 
     name: str
     claims: tuple[str, ...]
-    #: (config, cores granted) -> points; raises ConfigError on impossible requests
+    #: (config, cores granted) -> points of this (enabled) experiment; raises ConfigError on
+    #: impossible requests. `plan` skips experiments whose `enabled` is false.
     points: Callable[[dict[str, Any], int], list[Point]]
     #: point -> JSON-able result (samples, checks); progress goes to the logger
     measure: Callable[[Point], dict[str, Any]]

@@ -48,8 +48,6 @@ def sizes_for(transport: str, sizes: Sequence[int], dask_max: int) -> list[int]:
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     bad = [t for t in cfg["transports"] if t not in TRANSPORTS]
     if bad:

@@ -232,8 +232,6 @@ MECHANISMS = {
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     mechanisms = known_names(cfg["mechanisms"], list(MECHANISMS), f"{key}.mechanisms")
     pin_modes = known_names(cfg["pin_modes"], PIN_MODES, f"{key}.pin_modes")

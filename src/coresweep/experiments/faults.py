@@ -46,8 +46,6 @@ PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     backends = known_names(cfg["backends"], POOLS, f"{key}.backends")
     faults = known_names(cfg["faults"], FAULTS, f"{key}.faults")

@@ -87,8 +87,6 @@ def splits(cores: int) -> list[tuple[int, int]]:
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     bad = [f for f in cfg["families"] if f not in FAMILIES]
     if bad:

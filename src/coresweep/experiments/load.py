@@ -58,8 +58,6 @@ class Stream:
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     p = pool_size(cfg["p"], config["cores"], granted, f"{key}.p")

@@ -85,8 +85,6 @@ def _groups(backends: Sequence[str]) -> list[list[str]]:
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     backends = backend_names(cfg["backends"], f"{key}.backends")
     bad = [b for b in backends if b not in APPLICABLE]

@@ -49,8 +49,6 @@ MIN_RATE_RATIO = 0.99  # the probe keeps up when it answers 99% of the offered r
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     modes = known_names(cfg["modes"], list(MODES), f"{key}.modes")
     workers = pool_size(cfg["workers"], config["cores"], granted, f"{key}.workers")

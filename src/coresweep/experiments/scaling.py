@@ -68,8 +68,6 @@ def _memory_per_worker(kernel: Kernel, size: int, ntasks: int) -> float:
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")

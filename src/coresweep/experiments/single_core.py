@@ -54,8 +54,6 @@ PEER_TIMEOUT = 30.0  # seconds a TCP request may wait: a hung peer fails the job
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     kinds = known_names(cfg["kinds"], list(KINDS), f"{key}.kinds")
     cpu = cpu_spec(cfg["cpu"], f"{key}.cpu")

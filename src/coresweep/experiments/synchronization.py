@@ -46,8 +46,6 @@ WHERE = 64  # length of the index array that keeps the compiler from fusing the 
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     mechanisms = known_names(cfg["mechanisms"], MECHANISMS, f"{key}.mechanisms")
     params = {

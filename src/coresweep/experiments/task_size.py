@@ -85,8 +85,6 @@ def _rank(backend: str) -> int:
 
 def points(config: dict[str, Any], granted: int) -> list[Point]:
     cfg = config["experiments"][NAME]
-    if not cfg["enabled"]:
-        return []
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")
