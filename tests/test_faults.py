@@ -118,7 +118,6 @@ def test_one_point_per_backend_with_every_fault():
     assert all(p.params["faults"] == list(exp.FAULTS) for p in pts)
     assert all(p.params["threads"] == 2 for p in pts)
     assert exp.points(_config(), 1)[0].params["threads"] == 1
-    assert exp.points(_config(enabled=False), 2) == []
 
 
 @pytest.mark.parametrize(
