@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -30,3 +32,17 @@ def test_workflow_schema_is_the_package_schema():
     wf = ROOT / "workflow" / "schemas" / "config.schema.yaml"
     pkg = ROOT / "src" / "coresweep" / "schemas" / "config.schema.yaml"
     assert wf.read_text() == pkg.read_text()
+
+
+def test_measurement_jobs_do_not_import_pandas():
+    """What `coresweep measure` loads for any experiment: no pandas (tables are built later)."""
+    code = (
+        "import sys\n"
+        "from coresweep.measure import runner\n"
+        "from coresweep.experiments import NAMES, get_experiment\n"
+        "for name in NAMES:\n"
+        "    get_experiment(name)\n"
+        "print(len(NAMES), 'pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["11", "False"]

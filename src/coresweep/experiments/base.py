@@ -2,6 +2,10 @@
 
 An experiment is a record of module-level functions, like a kernel. Adding a claim is
 one experiment module plus one line in the registry and one entry in `coresweep.claims`.
+
+Experiment modules import pandas and their verdict rules inside `aggregate` and `verdicts`
+only: a measurement job imports what it measures with, not the table library (~0.5 s of
+every job's start-up; tests/test_packaging.py keeps it so).
 """
 
 from __future__ import annotations
