@@ -7,17 +7,16 @@ import contextlib
 import psutil
 import pytest
 
-from coresweep.measure.cleanup import INTERPRETER_HELPERS
+from coresweep.measure.cleanup import is_interpreter_helper
 
 
 def _running(p: psutil.Process) -> bool:
     try:
         if p.status() == psutil.STATUS_ZOMBIE:
             return False
-        cmd = " ".join(p.cmdline())
     except psutil.NoSuchProcess:
         return False
-    return not any(h in cmd for h in INTERPRETER_HELPERS)  # they live as long as pytest
+    return not is_interpreter_helper(p)  # they live as long as pytest
 
 
 def _describe(p: psutil.Process) -> str:
