@@ -490,12 +490,11 @@ def spec_from_args(args: Any) -> UserSpec:
 def options_from_args(args: Any) -> Options:
     """Options from `coresweep advise` arguments; core counts checked like a config's."""
     from coresweep.experiments.common import core_counts
-    from coresweep.measure.cores import usable_cores
+    from coresweep.measure.cores import Node
 
-    usable = usable_cores()
     spec = "auto" if args.cores == "auto" else [int(c) for c in args.cores.split(",") if c]
     try:
-        cores = core_counts(spec, {"oversubscribe": args.oversubscribe}, usable, "--cores")
+        cores = core_counts(spec, {"oversubscribe": args.oversubscribe}, Node.here(), "--cores")
     except ValueError as exc:  # the config wording, said in flags
         raise AdviseError(
             str(exc)

@@ -24,27 +24,44 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
+def _node(args: argparse.Namespace):  # -> Node
+    """The node to plan for: --node-cores/--node-memory-gib (simulated), else this machine."""
+    from coresweep.measure.cores import Node
+
+    here = Node.here(args.cores)
+    if args.node_cores is None and args.node_memory_gib is None:
+        return here
+    cores = here.usable if args.node_cores is None else args.node_cores
+    memory = 4.0 * cores if args.node_memory_gib is None else args.node_memory_gib
+    return Node.sized(cores, memory)
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from coresweep import config as cfg
     from coresweep.experiments import plan
-    from coresweep.measure.cores import usable_cores
+    from coresweep.planning import summary_text
 
     conf = cfg.load(args.config)
-    points = plan(conf, args.cores or usable_cores())
+    node = _node(args)
+    points = plan(conf, node)
     for p in points:
         print(p.to_json())
-    log.info("%d points", len(points))
+    print(summary_text(points, node), file=sys.stderr)
     return 0
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from coresweep.measure.runner import measure_to_file
-    from coresweep.records import Point
+    from coresweep.experiments import get_experiment
+    from coresweep.measure.runner import run_job
+    from coresweep.records import Point, write_json_atomic
 
-    point = Point.from_json(args.spec)
-    log.info("measuring %s/%s -> %s", point.experiment, point.id, args.out)
-    measure_to_file(point, args.out, args.cores)
-    log.info("wrote %s", args.out)
+    data = json.loads(args.spec)
+    points = [Point.from_dict(d) for d in (data if isinstance(data, list) else [data])]
+    log.info("measuring %d point(s) -> %s", len(points), args.raw_dir)
+    record = run_job(points, lambda name: get_experiment(name).measure, args.raw_dir, args.cores)
+    if args.record:
+        write_json_atomic(args.record, record)
+    log.info("job done in %.1f s (predicted %.1f s)", record["seconds"], record["predicted_s"])
     return 0
 
 
@@ -131,14 +148,32 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("plan", help="print every measurement point of a config as JSON lines")
+    p = sub.add_parser(
+        "plan",
+        help="print every measurement point of a config as JSON lines; a summary with "
+        "jobs and predicted duration per experiment goes to stderr",
+    )
     p.add_argument("--config", help="YAML config (default: all defaults)")
     p.add_argument("--cores", type=int, help="cores granted (default: usable cores)")
+    p.add_argument(
+        "--node-cores",
+        type=int,
+        help="plan for a node with this many cores instead of this machine (a compute node "
+        "seen from a login node)",
+    )
+    p.add_argument(
+        "--node-memory-gib",
+        type=float,
+        help="memory of that node in GiB (default: 4 GiB per core of --node-cores)",
+    )
     p.set_defaults(fn=cmd_plan)
 
-    p = sub.add_parser("measure", help="measure one point and write its raw JSON")
-    p.add_argument("--spec", required=True, help="point as JSON (see `coresweep plan`)")
-    p.add_argument("--out", required=True)
+    p = sub.add_parser(
+        "measure", help="measure a job's points, each into its own raw JSON (kept ones skipped)"
+    )
+    p.add_argument("--spec", required=True, help="a point as JSON, or a job: a JSON list of points")
+    p.add_argument("--raw-dir", required=True, help="folder of the raw files: <point id>.json")
+    p.add_argument("--record", help="write the job record (timings per point) here")
     p.add_argument(
         "--cores",
         type=int,

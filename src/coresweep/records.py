@@ -15,19 +15,50 @@ from coresweep import RESULT_SCHEMA_VERSION
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement job: an experiment, its parameters and everything needed to rerun it."""
+    """One measurement point: an experiment, its parameters and everything needed to rerun it.
+
+    Points that share a `job` are measured one after another in one process (one Snakemake
+    job), each into its own raw file. `seconds` and `mem_mb` are the planner's predictions
+    of the point's measuring time and of the peak memory its processes hold at once.
+    """
 
     experiment: str
     id: str  # unique within the experiment; safe as a file name
     params: dict[str, Any] = field(default_factory=dict)
+    job: str = ""  # "" = a job of its own (named by id)
+    seconds: float = 0.0
+    mem_mb: int = 0
+
+    @property
+    def job_id(self) -> str:
+        return self.job or self.id
+
+    @property
+    def threads(self) -> int:
+        """Cores the point uses: params "threads", else its p."""
+        return int(self.params.get("threads", self.params.get("p", 1)))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def same_work(self, other: Point) -> bool:
+        """Whether two points measure the same thing (predictions aside)."""
+        return (self.experiment, self.id, self.params) == (other.experiment, other.id, other.params)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Point:
+        return cls(
+            experiment=d["experiment"],
+            id=d["id"],
+            params=d.get("params", {}),
+            job=d.get("job", ""),
+            seconds=float(d.get("seconds", 0.0)),
+            mem_mb=int(d.get("mem_mb", 0)),
+        )
+
     @classmethod
     def from_json(cls, text: str) -> Point:
-        d = json.loads(text)
-        return cls(experiment=d["experiment"], id=d["id"], params=d.get("params", {}))
+        return cls.from_dict(json.loads(text))
 
 
 def stable_hash(obj: Any) -> str:

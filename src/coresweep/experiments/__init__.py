@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from coresweep.config import ConfigError
-from coresweep.experiments import common
 from coresweep.experiments.base import Experiment, Verdict
+from coresweep.measure.cores import Node
 from coresweep.records import Point
 
 #: every experiment module, in report order; each defines EXPERIMENT
@@ -44,16 +44,16 @@ def get_experiment(name: str) -> Experiment:
         ) from None
 
 
-def plan(config: dict[str, Any], granted: int, cluster: bool = False) -> list[Point]:
+def plan(config: dict[str, Any], node: Node) -> list[Point]:
     """Every point of every enabled experiment; ConfigError before anything is measured.
 
-    On a cluster, `granted` is the cores of a compute node, not of the submitting host.
+    `node` is the node that runs the points: this machine, a compute node of a cluster seen
+    from its submit host, or a simulated size (`coresweep plan --node-cores`).
     """
     points: list[Point] = []
-    common.CLUSTER_NODE_CORES[:] = [granted] if cluster else []
     for name, section in config["experiments"].items():
         if section["enabled"]:
-            points += get_experiment(name).points(config, granted)
+            points += get_experiment(name).points(config, node)
     ids = [(p.experiment, p.id) for p in points]
     if len(ids) != len(set(ids)):
         raise ConfigError("two points share an id; check the experiment's point_id parts")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coresweep.measure.cores import Node
 from coresweep.records import Point
 
 if TYPE_CHECKING:
@@ -46,9 +47,10 @@ class Experiment:
 
     name: str
     claims: tuple[str, ...]
-    #: (config, cores granted) -> points of this (enabled) experiment; raises ConfigError on
-    #: impossible requests. `plan` skips experiments whose `enabled` is false.
-    points: Callable[[dict[str, Any], int], list[Point]]
+    #: (config, node) -> points of this (enabled) experiment, each with its job, predicted
+    #: seconds and memory; raises ConfigError on impossible requests. `plan` skips
+    #: experiments whose `enabled` is false.
+    points: Callable[[dict[str, Any], Node], list[Point]]
     #: point -> JSON-able result (samples, checks); progress goes to the logger
     measure: Callable[[Point], dict[str, Any]]
     #: raw records (as read from results/raw) -> one tidy table, one row per point/level

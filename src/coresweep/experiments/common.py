@@ -6,30 +6,20 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import psutil
-
 from coresweep.config import ConfigError
 from coresweep.kernels import Kernel, UserKernelError, get_kernel
-from coresweep.measure.cores import affinity, usable_cores
+from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sched import choose_cpu
 
-#: cores of a compute node when planning a cluster run on a submit host (set by `plan`)
-CLUSTER_NODE_CORES: list[int] = []
 
-
-def node_cores() -> int:
-    """Cores a measurement job can use: the compute node's on a cluster, else this machine's."""
-    return CLUSTER_NODE_CORES[-1] if CLUSTER_NODE_CORES else usable_cores()
-
-
-def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> list[int]:
+def core_counts(spec: Any, cores_cfg: dict[str, Any], node: Node, key: str) -> list[int]:
     """The p values to measure: "auto" = 1, 2, 4, ... up to the cap, or an explicit list.
 
-    The cap is min(cores granted, usable cores, cores.max). An explicit p above the usable
-    cores is an error unless cores.oversubscribe is true.
+    The cap is min(cores granted, the node's usable cores, cores.max). An explicit p above
+    the node's usable cores is an error unless cores.oversubscribe is true.
     """
-    usable = node_cores()
-    cap = min(granted, usable)
+    usable = node.usable
+    cap = node.cap
     if cores_cfg.get("max", "auto") != "auto":
         cap = min(cap, int(cores_cfg["max"]))
     if spec == "auto":
@@ -51,9 +41,9 @@ def core_counts(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) ->
     return ps
 
 
-def pool_size(spec: Any, cores_cfg: dict[str, Any], granted: int, key: str) -> int:
+def pool_size(spec: Any, cores_cfg: dict[str, Any], node: Node, key: str) -> int:
     """One worker count p: "auto" = the largest p core_counts allows, or an explicit integer."""
-    return core_counts("auto" if spec == "auto" else [spec], cores_cfg, granted, key)[-1]
+    return core_counts("auto" if spec == "auto" else [spec], cores_cfg, node, key)[-1]
 
 
 def check_pinning(protocol: dict[str, Any], workers: int, key: str) -> None:
@@ -152,13 +142,15 @@ def known_names(names: Sequence[str], allowed: Sequence[str], key: str) -> list[
     return list(names)
 
 
-def check_memory(needed_bytes: float, what: str, key: str) -> None:
-    """Refuse a config that would need more than half the memory available now."""
-    available = psutil.virtual_memory().available
+def check_memory(needed_bytes: float, what: str, key: str, node: Node) -> None:
+    """Refuse a point that would hold more than half the memory of the node that runs it."""
+    available = node.memory_bytes
     if needed_bytes > available / 2:
+        where = {"here": "available", "cluster": "of the compute node", "simulated": "of the node"}
         raise ConfigError(
             f"config key {key}: {what} needs {needed_bytes / 2**30:.1f} GiB, more than half of "
-            f"the {available / 2**30:.1f} GiB available; choose a smaller size"
+            f"the {available / 2**30:.1f} GiB {where.get(node.kind, 'available')}; "
+            "choose a smaller size"
         )
 
 

@@ -20,6 +20,7 @@ from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, core_counts, job_flags, point_id
+from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.records import Point
@@ -46,7 +47,7 @@ def sizes_for(transport: str, sizes: Sequence[int], dask_max: int) -> list[int]:
     return list(sizes)
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     bad = [t for t in cfg["transports"] if t not in TRANSPORTS]
@@ -55,9 +56,11 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             f"config key {key}.transports: unknown {bad}; allowed: {list(TRANSPORTS)}"
         )
     sizes = sorted(cfg["sizes"])
-    check_memory(COPIES_IN_FLIGHT * sizes[-1], f"messages of {sizes[-1]} bytes", f"{key}.sizes")
+    check_memory(
+        COPIES_IN_FLIGHT * sizes[-1], f"messages of {sizes[-1]} bytes", f"{key}.sizes", node
+    )
     # a ping-pong keeps two sides busy: the sender and the echo
-    cores = min(2, core_counts("auto", config["cores"], granted, key)[-1])
+    cores = min(2, core_counts("auto", config["cores"], node, key)[-1])
     out = []
     for job, families in JOBS.items():
         transports = [t for t in cfg["transports"] if TRANSPORTS[t].family in families]

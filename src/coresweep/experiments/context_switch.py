@@ -26,7 +26,7 @@ import numpy as np
 from coresweep.analysis.stats import stability_flags, summarize
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id, pool_size
-from coresweep.measure.cores import affinity
+from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, ctx_switches, pinned
 from coresweep.records import Point
@@ -230,13 +230,13 @@ MECHANISMS = {
 # --- planning and measuring ------------------------------------------------------------
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     mechanisms = known_names(cfg["mechanisms"], list(MECHANISMS), f"{key}.mechanisms")
     pin_modes = known_names(cfg["pin_modes"], PIN_MODES, f"{key}.pin_modes")
     cpu = cpu_spec(cfg["cpu"], f"{key}.cpu")
-    both = pool_size("auto", config["cores"], granted, key)  # unpinned: up to 2 cores
+    both = pool_size("auto", config["cores"], node, key)  # unpinned: up to 2 cores
     out = []
     for mode in pin_modes:
         params = {

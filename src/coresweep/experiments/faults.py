@@ -24,6 +24,7 @@ import numpy as np
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, job_flags, known_names, point_id
+from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
 from coresweep.measure.sacrificial import (
     Outcome,
@@ -44,7 +45,7 @@ NAME = "faults"
 PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     backends = known_names(cfg["backends"], POOLS, f"{key}.backends")
@@ -62,7 +63,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             f"({needed:.1f} s); allowed: more than {needed:.1f}"
         )
     # the blow-up is bounded by RLIMIT_AS, but the machine must have that much to give
-    check_memory(cfg["memory_mib"] * MIB, "the memory fault", f"{key}.memory_mib")
+    check_memory(cfg["memory_mib"] * MIB, "the memory fault", f"{key}.memory_mib", node)
     cell = {k: cfg[k] for k in ("workers", "tasks", "task_seconds", "hang_seconds")}
     cell |= {
         "faulty": cfg["faulty_task"],
@@ -79,7 +80,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
                 "faults": faults,
                 "cell": cell,
                 "timeout_seconds": cfg["timeout_seconds"],
-                "threads": min(cfg["workers"], granted),
+                "threads": min(cfg["workers"], node.cap),
                 "seed": config["seed"],
                 "protocol": config["protocol"],
             },

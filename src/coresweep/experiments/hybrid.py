@@ -36,6 +36,7 @@ from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import check_memory, job_flags, point_id, pool_size
 from coresweep.kernels import Kernel, get_kernel
+from coresweep.measure.cores import Node
 from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
@@ -85,13 +86,13 @@ def splits(cores: int) -> list[tuple[int, int]]:
     return [(p, cores // p) for p in range(1, cores + 1) if cores % p == 0]
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     bad = [f for f in cfg["families"] if f not in FAMILIES]
     if bad:
         raise ConfigError(f"config key {key}.families: unknown {bad}; allowed: {list(FAMILIES)}")
-    cores = pool_size(cfg["cores"], config["cores"], granted, f"{key}.cores")
+    cores = pool_size(cfg["cores"], config["cores"], node, f"{key}.cores")
     out = []
     for name in cfg["families"]:
         fam = FAMILIES[name]
@@ -99,7 +100,9 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             raise ConfigError(f"config key {key}.sizes: no size for kernel {fam.kernel!r}")
         size = cfg["sizes"][fam.kernel]
         if fam.kernel == "dgemm":
-            check_memory(cores * 3 * 8.0 * size**2, f"dgemm at order {size}", f"{key}.sizes.dgemm")
+            check_memory(
+                cores * 3 * 8.0 * size**2, f"dgemm at order {size}", f"{key}.sizes.dgemm", node
+            )
         params = {
             "family": name,
             "kernel": fam.kernel,

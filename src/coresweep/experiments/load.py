@@ -34,6 +34,7 @@ from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import job_flags, kernel_params, point_id, pool_size
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
+from coresweep.measure.cores import Node
 from coresweep.measure.timer import timed
 from coresweep.records import Point
 
@@ -56,11 +57,11 @@ class Stream:
     results: list[Any]
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
-    p = pool_size(cfg["p"], config["cores"], granted, f"{key}.p")
+    p = pool_size(cfg["p"], config["cores"], node, f"{key}.p")
     out = []
     for k in kernels:
         params = {

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import psutil
 
 from coresweep.analysis.stats import line_fit
 from coresweep.backends import make_backend
@@ -30,6 +29,7 @@ from coresweep.experiments.common import (
     point_id,
 )
 from coresweep.measure import shared_input as si
+from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
 from coresweep.measure.timer import timed
 from coresweep.records import Point
@@ -65,11 +65,11 @@ def _copies(ns: Sequence[int], sharing: Sequence[str]) -> int:
     return 1 + ("shm" in sharing) + max(ns) * ("copied" in sharing)
 
 
-def _input_bytes(spec: Any, copies: int, key: str) -> int:
-    """ "auto": 64 MiB, shrunk so every copy fits in a quarter of the memory available now."""
+def _input_bytes(spec: Any, copies: int, key: str, node: Node) -> int:
+    """ "auto": 64 MiB, shrunk so every copy fits in a quarter of the node's memory."""
     if spec != "auto":
         return int(spec) * MIB
-    available = psutil.virtual_memory().available
+    available = node.memory_bytes
     mib = min(AUTO_INPUT_MIB, int(available / 4 / copies / MIB))
     if mib < 1:
         raise ConfigError(f"config key {key}: too little memory available for any input")
@@ -83,7 +83,7 @@ def _groups(backends: Sequence[str]) -> list[list[str]]:
     return [g for g in paired if g] + alone
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     backends = backend_names(cfg["backends"], f"{key}.backends")
@@ -92,17 +92,18 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
         raise ConfigError(
             f"config key {key}.backends: {bad} not supported; allowed: {list(APPLICABLE)}"
         )
-    cap = core_counts("auto", config["cores"], granted, f"{key}.workers")[-1]
-    base = core_counts(cfg["workers"], config["cores"], granted, f"{key}.workers")
+    cap = core_counts("auto", config["cores"], node, f"{key}.workers")[-1]
+    base = core_counts(cfg["workers"], config["cores"], node, f"{key}.workers")
     ns = sorted({*base, *(f * cap for f in cfg["oversubscribe_factors"])})
     sharing = {b: [m for m in APPLICABLE[b] if m in cfg["sharing"]] for b in backends}
     used = sorted({m for ms in sharing.values() for m in ms})
-    nbytes = _input_bytes(cfg["input_mib"], _copies(ns, used), f"{key}.input_mib")
+    nbytes = _input_bytes(cfg["input_mib"], _copies(ns, used), f"{key}.input_mib", node)
     scratch = cfg["scratch_mib"] * MIB
     check_memory(
         _copies(ns, used) * nbytes * (used != ["none"]) + max(ns) * scratch,
         f"a {nbytes // MIB} MiB input for up to {max(ns)} workers ({', '.join(used)})",
         f"{key}.input_mib",
+        node,
     )
     out = []
     for group in _groups(backends):

@@ -24,6 +24,7 @@ from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import job_flags, known_names, point_id, pool_size
 from coresweep.kernels import get_kernel
+from coresweep.measure.cores import Node
 from coresweep.measure.sched import switch_interval
 from coresweep.records import Point
 
@@ -47,11 +48,11 @@ MIN_P99_SAMPLES = 500
 MIN_RATE_RATIO = 0.99  # the probe keeps up when it answers 99% of the offered rate
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     modes = known_names(cfg["modes"], list(MODES), f"{key}.modes")
-    workers = pool_size(cfg["workers"], config["cores"], granted, f"{key}.workers")
+    workers = pool_size(cfg["workers"], config["cores"], node, f"{key}.workers")
     period = cfg["probe_period_ms"]
     window = cfg["seconds_per_condition"] / cfg["rounds"]
     if window * 1000 < 20 * period:

@@ -36,7 +36,7 @@ from coresweep.experiments.common import (
 )
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.kernels.user import runs_on
-from coresweep.measure.cores import affinity
+from coresweep.measure.cores import Node, affinity
 from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
@@ -66,12 +66,12 @@ def _memory_per_worker(kernel: Kernel, size: int, ntasks: int) -> float:
     return 0.0
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")
-    ps = core_counts(cfg["p"], config["cores"], granted, f"{key}.p")
+    ps = core_counts(cfg["p"], config["cores"], node, f"{key}.p")
     if "dask-cluster" in backends:
         check_dask_cluster(config["dask_cluster"])
     sizes = cfg["sizes"]
@@ -94,6 +94,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
                     workers * _memory_per_worker(k, size, worst),
                     f"kernel {k.name} at size {size} with p={p}",
                     f"{key}.sizes.{k.name}",
+                    node,
                 )
                 params = {
                     "kernel": k.name,

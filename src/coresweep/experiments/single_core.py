@@ -33,6 +33,7 @@ from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id
 from coresweep.kernels import Task, make_tasks
 from coresweep.kernels.montecarlo import hits_python
+from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, pinned
 from coresweep.records import Point
@@ -52,7 +53,7 @@ KINDS = {
 PEER_TIMEOUT = 30.0  # seconds a TCP request may wait: a hung peer fails the job, never hangs it
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kinds = known_names(cfg["kinds"], list(KINDS), f"{key}.kinds")

@@ -27,6 +27,7 @@ import numpy as np
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.experiments.common import job_flags, known_names, point_id
+from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point
@@ -44,7 +45,7 @@ PAD = 8  # int64 slots per 64-byte cache line: partial sums never share a line
 WHERE = 64  # length of the index array that keeps the compiler from fusing the increments
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     mechanisms = known_names(cfg["mechanisms"], MECHANISMS, f"{key}.mechanisms")
@@ -59,7 +60,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
         "protocol": config["protocol"],
     }
     # the race needs threads, not cores: book only the cores the machine can give
-    cores = min(cfg["threads"], granted)
+    cores = min(cfg["threads"], node.cap)
     return [Point(NAME, point_id(f"t{cfg['threads']}"), params | {"threads": cores})]
 
 

@@ -44,6 +44,7 @@ from coresweep.experiments.common import (
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.kernels.user import runs_on
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
+from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
@@ -83,7 +84,7 @@ def _rank(backend: str) -> int:
     return RUN_ORDER.index(backend) if backend in RUN_ORDER else len(RUN_ORDER)
 
 
-def points(config: dict[str, Any], granted: int) -> list[Point]:
+def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
@@ -95,7 +96,7 @@ def points(config: dict[str, Any], granted: int) -> list[Point]:
             f"config key {key}.backends: {batch} run one batch, not separate tasks; "
             f"allowed: {allowed}"
         )
-    p = pool_size(cfg["p"], config["cores"], granted, f"{key}.p")
+    p = pool_size(cfg["p"], config["cores"], node, f"{key}.p")
     params = {
         "kernels": [k.name for k in kernels],
         "backends": sorted({"serial", *backends}, key=_rank),  # serial is the reference

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -46,3 +47,45 @@ def usable_cores(root: Path = CGROUP_ROOT) -> int:
     if quota is not None:
         n = min(n, max(1, math.floor(quota)))
     return max(1, n)
+
+
+@dataclass(frozen=True)
+class Node:
+    """The node a run plans for: this machine, a cluster's compute node, or a simulated size.
+
+    `cores` is what the run was granted (the cap on p); `usable` is what the node has (an
+    explicit p above it oversubscribes); `memory_bytes` is what a point may use at once.
+    """
+
+    cores: int
+    usable: int
+    memory_bytes: int
+    kind: str = "here"  # "here", "cluster" (a compute node, not this host) or "simulated"
+
+    def __post_init__(self) -> None:
+        if self.cores < 1 or self.usable < 1:
+            raise ValueError(f"a node needs at least 1 core, got {self.cores}")
+        if self.memory_bytes <= 0:
+            raise ValueError(f"a node needs memory, got {self.memory_bytes} bytes")
+
+    @property
+    def cap(self) -> int:
+        """The largest p that "auto" plans: the granted cores the node really has."""
+        return min(self.cores, self.usable)
+
+    @classmethod
+    def here(cls, granted: int | None = None) -> Node:
+        """This machine: usable cores (affinity, cgroup quota), memory available now."""
+        import psutil
+
+        usable = usable_cores()
+        return cls(granted or usable, usable, psutil.virtual_memory().available)
+
+    @classmethod
+    def sized(cls, cores: int, memory_gib: float, kind: str = "simulated") -> Node:
+        """A node of a given size: a compute node seen from a login node, or a simulation."""
+        if cores < 1:
+            raise ValueError(f"--node-cores must be at least 1, got {cores}")
+        if memory_gib <= 0:
+            raise ValueError(f"--node-memory-gib must be positive, got {memory_gib}")
+        return cls(cores, cores, int(memory_gib * 2**30), kind)

@@ -1,38 +1,74 @@
-"""Run one point: provenance, drift reference, load check, the experiment's measure, cleanup."""
+"""Run one job: its points one after another in this process, each into its own raw file.
+
+Per point: load check, capacity probe, drift reference, the experiment's measure, cleanup.
+A point whose machine was short of cores or whose reference drifted is measured again
+(up to protocol.retries times) before its doubt is recorded. A point whose raw file
+already holds the same work is kept, so an interrupted job resumes where it stopped.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from coresweep.experiments import get_experiment
+import psutil
+
 from coresweep.measure import drift, provenance
 from coresweep.measure.capacity import check_capacity
 from coresweep.measure.cleanup import reaped_on_exit
 from coresweep.measure.cores import usable_cores
-from coresweep.records import Point, raw_record, write_json_atomic
+from coresweep.records import CorruptRawFile, Point, raw_record, read_raw, write_json_atomic
 
 log = logging.getLogger("coresweep")
 DRIFT_LIMIT = 0.05
 
+Measure = Callable[[Point], dict[str, Any]]
 
-def run_point(point: Point, cores: int | None = None) -> dict[str, Any]:
+
+def run_point(
+    point: Point,
+    measure: Measure,
+    cores: int | None = None,
+    prov: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Measure one point and return its raw record; every child process is gone afterwards.
 
     Before measuring, wait (up to protocol.capacity_wait_seconds) until the machine delivers
-    the job's cores (`cores`, default all usable ones); the probe is repeated at the end,
-    and a shortfall at either end is recorded.
+    the point's cores (at most `cores`, the job's); the probe is repeated at the end. A
+    shortfall or a drifted reference is retried up to protocol.retries times, then recorded.
     """
-    exp = get_experiment(point.experiment)
     protocol = point.params.get("protocol", {})
+    retries = int(protocol.get("retries", 0))
+    prov = prov if prov is not None else provenance.collect()
+    attempts = []
+    for attempt in range(retries + 1):
+        result = _measure_once(point, measure, cores, protocol)
+        job = result["job"]
+        attempts.append({k: job[k] for k in ("capacity_flag", "drift_flag", "drift", "seconds")})
+        if not (job["capacity_flag"] or job["drift_flag"]) or attempt == retries:
+            break
+        log.warning(
+            "%s: %s; measuring again (retry %d of %d)",
+            point.id,
+            "short of cores" if job["capacity_flag"] else f"reference drifted {job['drift']:+.1%}",
+            attempt + 1,
+            retries,
+        )
+    result["job"]["attempts"] = attempts
+    return raw_record(point, result, prov)
+
+
+def _measure_once(
+    point: Point, measure: Measure, cores: int | None, protocol: dict[str, Any]
+) -> dict[str, Any]:
     load_warning = protocol.get("load_warning", 0.5)
-    prov = provenance.collect()
     start_state = provenance.dynamic()
     usable = usable_cores()
     load_per_core = start_state["load_average"][0] / usable
-    cores = min(cores or usable, usable)
+    cores = min(point.threads, cores or usable, usable)
     if load_per_core > load_warning:
         log.warning(
             "load average %.2f per usable core at start exceeds %.2f: timings may be noisy",
@@ -43,7 +79,7 @@ def run_point(point: Point, cores: int | None = None) -> dict[str, Any]:
     with reaped_on_exit():
         ref_start = drift.reference_seconds()
         t0 = time.time()
-        result = exp.measure(point)
+        result = measure(point)
         t1 = time.time()
         ref_end = drift.reference_seconds()
     cap_end = check_capacity(cores)
@@ -54,7 +90,7 @@ def run_point(point: Point, cores: int | None = None) -> dict[str, Any]:
             )
     d = drift.drift(ref_start, ref_end)
     if abs(d) > DRIFT_LIMIT:
-        log.warning("reference kernel drifted %.1f%% during the job", 100 * d)
+        log.warning("reference kernel drifted %.1f%% during the point", 100 * d)
     result["job"] = {
         "started": t0,
         "finished": t1,
@@ -71,9 +107,75 @@ def run_point(point: Point, cores: int | None = None) -> dict[str, Any]:
         "capacity_end": cap_end.as_dict(),
         "capacity_flag": not (cap_start.ok and cap_end.ok),
     }
-    return raw_record(point, result, prov)
+    return result
 
 
-def measure_to_file(point: Point, out: str | Path, cores: int | None = None) -> Path:
-    """Measure and write atomically: an interrupted job leaves no partial file."""
-    return write_json_atomic(out, run_point(point, cores))
+def raw_path(raw_dir: str | Path, point: Point) -> Path:
+    return Path(raw_dir) / f"{point.id}.json"
+
+
+def already_measured(path: Path, point: Point) -> bool:
+    """A raw file that holds this very work (same experiment, id and params)."""
+    if not path.exists():
+        return False
+    try:
+        return Point.from_dict(read_raw(path)["point"]).same_work(point)
+    except (CorruptRawFile, KeyError, TypeError):
+        return False
+
+
+def run_job(
+    points: Sequence[Point],
+    measure_of: Callable[[str], Measure],
+    raw_dir: str | Path,
+    cores: int | None = None,
+) -> dict[str, Any]:
+    """Measure a job's points in order, each written atomically as soon as it is done.
+
+    Returns the job record: per point its predicted and measured seconds, whether it was
+    kept from an earlier run, and the process start-up before the first point.
+    """
+    started = time.time()
+    startup_s = started - psutil.Process().create_time()
+    prov = provenance.collect()
+    rows = []
+    for i, point in enumerate(points):
+        path = raw_path(raw_dir, point)
+        left = sum(p.seconds for p in points[i:])
+        if already_measured(path, point):
+            log.info("[%d/%d] %s: kept from an earlier run", i + 1, len(points), point.id)
+            rows.append(_row(point, 0.0, kept=True))
+            continue
+        log.info(
+            "[%d/%d] %s/%s (predicted %.0f s; about %.0f s left in this job)",
+            i + 1,
+            len(points),
+            point.experiment,
+            point.id,
+            point.seconds,
+            left,
+        )
+        t0 = time.time()
+        write_json_atomic(path, run_point(point, measure_of(point.experiment), cores, prov))
+        rows.append(_row(point, time.time() - t0, kept=False))
+        log.info(
+            "[%d/%d] %s done in %.1f s -> %s",
+            i + 1,
+            len(points),
+            point.id,
+            rows[-1]["seconds"],
+            path,
+        )
+    return {
+        "job": points[0].job_id if points else "",
+        "experiment": points[0].experiment if points else "",
+        "host": prov["machine"]["hostname"],
+        "startup_s": startup_s,
+        "seconds": time.time() - started,
+        "predicted_s": sum(p.seconds for p in points),
+        "points": rows,
+    }
+
+
+def _row(point: Point, seconds: float, kept: bool) -> dict[str, Any]:
+    return {"id": point.id, "predicted_s": point.seconds, "seconds": seconds, "kept": kept}

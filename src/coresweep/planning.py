@@ -1,0 +1,131 @@
+"""A plan in numbers: its jobs, and how long they will take on the node it was planned for.
+
+The prediction adds, per job, the process start-up that every job pays (interpreter,
+imports, provenance) to the points' own predicted seconds, and per experiment the
+aggregation; the constants come from job records of real runs (results/jobs/*/*.json:
+`startup_s`, and measured against predicted seconds per point).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from coresweep.measure.cores import Node
+from coresweep.records import Point
+
+#: measured start-up of one `coresweep measure` job before its first point (python,
+#: imports, provenance) plus Snakemake's own scheduling of a local job
+JOB_START_S = 3.0
+#: per experiment: the aggregate job; per run: provenance, model, report, Snakemake start
+AGGREGATE_S = 3.0
+FIXED_S = 25.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """Points measured one after another in one process (one Snakemake job)."""
+
+    experiment: str
+    id: str
+    points: tuple[Point, ...]
+
+    @property
+    def threads(self) -> int:
+        return max(p.threads for p in self.points)
+
+    @property
+    def mem_mb(self) -> int:
+        return max(p.mem_mb for p in self.points)
+
+    @property
+    def seconds(self) -> float:
+        return JOB_START_S + sum(p.seconds for p in self.points)
+
+    def spec(self) -> str:
+        """The job's points as one JSON list: what `coresweep measure --spec` reads."""
+        return "[" + ", ".join(p.to_json() for p in self.points) + "]"
+
+
+def jobs_of(points: list[Point]) -> list[Job]:
+    """Points grouped by (experiment, job id), in plan order."""
+    groups: dict[tuple[str, str], list[Point]] = defaultdict(list)
+    for p in points:
+        groups[(p.experiment, p.job_id)].append(p)
+    return [Job(e, j, tuple(ps)) for (e, j), ps in groups.items()]
+
+
+@dataclass(frozen=True)
+class ExperimentLine:
+    experiment: str
+    jobs: int
+    points: int
+    seconds: float
+
+
+def summarize(points: list[Point]) -> list[ExperimentLine]:
+    """Jobs, points and predicted seconds per experiment, in plan order."""
+    by_exp: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs_of(points):
+        by_exp[job.experiment].append(job)
+    return [
+        ExperimentLine(
+            e,
+            len(jobs),
+            sum(len(j.points) for j in jobs),
+            sum(j.seconds for j in jobs) + AGGREGATE_S,
+        )
+        for e, jobs in by_exp.items()
+    ]
+
+
+def predicted_seconds(points: list[Point]) -> float:
+    """The whole run, jobs one after another (measurement jobs never share cores)."""
+    return FIXED_S + sum(line.seconds for line in summarize(points))
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
+
+
+def summary_text(points: list[Point], node: Node) -> str:
+    """What the user is about to run: a table per experiment and the predicted total."""
+    lines = summarize(points)
+    where = {
+        "here": "this machine",
+        "cluster": "a compute node",
+        "simulated": "a simulated node (not this machine)",
+    }[node.kind]
+    out = [
+        f"plan for {where}: {node.cores} cores ({node.usable} usable), "
+        f"{node.memory_bytes / 2**30:.1f} GiB",
+        f"{'experiment':<16} {'jobs':>5} {'points':>7} {'predicted':>14}",
+    ]
+    for line in lines:
+        out.append(
+            f"{line.experiment:<16} {line.jobs:>5} {line.points:>7} {_duration(line.seconds):>14}"
+        )
+    out.append(
+        f"{'total':<16} {sum(x.jobs for x in lines):>5} {sum(x.points for x in lines):>7} "
+        f"{_duration(predicted_seconds(points)):>14}  (prediction; jobs run one at a time)"
+    )
+    return "\n".join(out)
+
+
+def summary_record(points: list[Point], node: Node) -> dict[str, Any]:
+    """The same summary as data (run.json, tests)."""
+    return {
+        "node": {
+            "cores": node.cores,
+            "usable": node.usable,
+            "memory_bytes": node.memory_bytes,
+            "kind": node.kind,
+        },
+        "experiments": [line.__dict__ for line in summarize(points)],
+        "jobs": len(jobs_of(points)),
+        "points": len(points),
+        "predicted_seconds": predicted_seconds(points),
+    }
