@@ -7,6 +7,8 @@ from typing import Any
 
 import psutil
 
+from coresweep.measure.cores import Node
+
 
 def measure_restoring(exp: Any, config: dict[str, Any], granted: int = 2) -> list[dict]:
     """Raw records of every point; asserts the pin is undone and no child process is left."""
@@ -14,7 +16,7 @@ def measure_restoring(exp: Any, config: dict[str, Any], granted: int = 2) -> lis
     children = {c.pid for c in psutil.Process().children(recursive=True)}
     out = [
         {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
-        for point in exp.points(config, granted)
+        for point in exp.points(config, Node.here(granted))
     ]
     assert os.sched_getaffinity(0) == before  # the pin is undone
     left = {c.pid for c in psutil.Process().children(recursive=True)} - children

@@ -17,7 +17,7 @@ from typing import Any
 
 from coresweep import config as cs_config
 from coresweep.experiments import get_experiment, plan
-from coresweep.measure.cores import usable_cores
+from coresweep.measure.cores import Node, usable_cores
 from coresweep.measure.provenance import collect
 from coresweep.measure.runner import run_point
 from coresweep.records import read_raw, write_json_atomic
@@ -64,8 +64,8 @@ def _measured() -> Path:
     results = root / "results"
     config = tiny_config()
     cores = min(2, usable_cores())
-    for point in plan(config, cores):
-        write_json_atomic(results / "raw" / point.experiment / f"{point.id}.json", run_point(point))
+    for point in plan(config, Node.here(cores)):
+        write_json_atomic(results / "raw" / point.experiment / f"{point.id}.json", run_point(point, get_experiment(point.experiment).measure))
     aggregate_all(results)
     write_json_atomic(results / "provenance.json", collect(Path(__file__).parents[1]))
     (results / "run.json").write_text(json.dumps({"config": config, "cores": cores}))

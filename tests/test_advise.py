@@ -35,6 +35,7 @@ from coresweep.kernels.user import (
     resolve,
     unpicklable_backends,
 )
+from coresweep.measure.cores import Node
 from coresweep.measure.sampling import ArmSamples
 from coresweep.records import Point
 from coresweep.report.advice import format_advice
@@ -290,7 +291,7 @@ def user_config(**kernel) -> dict:
 
 def test_scaling_plans_and_measures_a_user_kernel_from_its_point_alone(no_leftover_children):
     conf = user_config(tasks="userfuncs:spin_tasks")
-    points = scaling.points(conf, granted=2)
+    points = scaling.points(conf, Node.here(2))
     assert {p.params["backend"] for p in points} == {"serial", "threads", "processes-fork"}
     point = next(p for p in points if p.params["backend"] == "processes-fork")
     carried = json.loads(point.to_json())["params"]["user_kernels"]["mine"]
@@ -304,7 +305,7 @@ def test_scaling_plans_and_measures_a_user_kernel_from_its_point_alone(no_leftov
 def test_scaling_skips_process_backends_for_a_lambda_user_kernel():
     conf = user_config(args=[[1], [2]])
     conf["user_kernels"]["mine"]["callable"] = "userfuncs:tripled_lambda"
-    backends = {p.params["backend"] for p in scaling.points(conf, granted=2)}
+    backends = {p.params["backend"] for p in scaling.points(conf, Node.here(2))}
     assert backends == {"serial", "threads"}
 
 
@@ -312,7 +313,7 @@ def test_config_errors_name_the_user_kernel_key():
     conf = user_config(args=[[1]])
     conf["user_kernels"]["mine"]["callable"] = "userfuncs:nope"
     with pytest.raises(ConfigError, match=r"config key user_kernels.mine: cannot import "):
-        scaling.points(conf, granted=2)
+        scaling.points(conf, Node.here(2))
     with pytest.raises(ConfigError, match=r"user_kernels.mine.callable"):
         cfg.validate({"user_kernels": {"mine": {"callable": "no colon"}}})
     with pytest.raises(UserKernelError, match="the name of a built-in kernel"):
@@ -356,10 +357,10 @@ def test_task_size_measures_a_user_kernel_whose_work_grows_with_size(no_leftover
                                       "max_tasks": 8, "protocol": {"repeats": 3, "max_repeats": 3,
                                       "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}}},
     }  # fmt: skip
-    (point,) = task_size.points(cfg.validate(raw), 2)
+    (point,) = task_size.points(cfg.validate(raw), Node.here(2))
     assert point.params["user_kernels"]["mine"]["unit"] == "sample"
     result = task_size.measure(Point.from_json(point.to_json()))
     assert [k["kernel"] for k in result["kernels"]] == ["mine"]
     with pytest.raises(ConfigError, match=r"or set user_kernels.mine.size"):
         conf = user_config(tasks="userfuncs:spin_sized", unit="sample")
-        scaling.points(conf, granted=2)
+        scaling.points(conf, Node.here(2))

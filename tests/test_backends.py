@@ -101,7 +101,7 @@ def test_interrupted_measure_leaves_no_child_process(tmp_path):
             "protocol": {"repeats": 50, "max_repeats": 50, "point_budget_seconds": 60},
         },
     )
-    out = tmp_path / "raw.json"
+    out = tmp_path / "raw" / f"{point.id}.json"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -110,8 +110,8 @@ def test_interrupted_measure_leaves_no_child_process(tmp_path):
             "measure",
             "--spec",
             point.to_json(),
-            "--out",
-            str(out),
+            "--raw-dir",
+            str(out.parent),
         ],
         stderr=subprocess.PIPE,
         text=True,

@@ -13,6 +13,7 @@ from coresweep import config as cs_config
 from coresweep.config import ConfigError
 from coresweep.experiments import communication
 from coresweep.experiments.base import VERDICTS
+from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS, size_label
 
 SIZES = [8, 65536]
@@ -55,7 +56,7 @@ def test_dask_threads_transport_round_trips_through_a_task():
 
 
 def test_points_make_one_job_per_family_and_cap_dask_sizes():
-    pts = communication.points(_config(), 2)
+    pts = communication.points(_config(), Node.here(2))
     assert [p.id for p in pts] == ["local", "dask"]
     assert pts[0].params["transports"][0] == "thread-queue"
     assert pts[0].params["sizes"]["mp-queue"][-1] == 64 * 2**20
@@ -65,7 +66,7 @@ def test_points_make_one_job_per_family_and_cap_dask_sizes():
 
 def test_messages_needing_too_much_memory_are_refused_naming_the_key():
     with pytest.raises(ConfigError, match=r"experiments\.communication\.sizes"):
-        communication.points(_config(sizes=[2**44]), 2)
+        communication.points(_config(sizes=[2**44]), Node.here(2))
     with pytest.raises(ConfigError, match=r"experiments\.communication\.transports"):
         _config(transports=["carrier-pigeon"])
 
@@ -81,7 +82,7 @@ def tiny_table():
     )
     cfg["protocol"]["max_repeats"] = 4
     records = []
-    for point in communication.points(cfg, 2):
+    for point in communication.points(cfg, Node.here(2)):
         result = communication.measure(point)
         records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "t"})
     assert not _segments()

@@ -10,7 +10,7 @@ import yaml
 
 from coresweep import config as cfg
 from coresweep.experiments import NAMES, plan
-from coresweep.measure.cores import usable_cores
+from coresweep.measure.cores import Node, usable_cores
 
 
 def _scaling(**kw):
@@ -31,7 +31,7 @@ def test_defaults_fill_every_section():
 
 def test_default_config_file_is_valid_and_plans_points():
     c = cfg.load("config/config.yaml")
-    points = plan(c, 2)
+    points = plan(c, Node.here(2))
     ids = {p.id for p in points}
     assert "mc-python__serial__p1" in ids
     assert "mc-numba__numba-parallel__p2" in ids
@@ -41,9 +41,9 @@ def test_default_config_file_is_valid_and_plans_points():
 @pytest.mark.parametrize("name", NAMES)
 def test_plan_skips_a_disabled_experiment_and_only_that_one(name):
     c = cfg.load("config/config.yaml")
-    before = {p.experiment for p in plan(c, 2)}
+    before = {p.experiment for p in plan(c, Node.here(2))}
     c["experiments"][name]["enabled"] = False
-    after = {p.experiment for p in plan(c, 2)}
+    after = {p.experiment for p in plan(c, Node.here(2))}
     assert name in before
     assert after == before - {name}
 
@@ -69,30 +69,32 @@ def test_unknown_kernel_and_backend_name_the_allowed_values():
     with pytest.raises(
         cfg.ConfigError, match=r"experiments.scaling.kernels: unknown kernel 'fft'.*mc-numba"
     ):
-        plan(_scaling(kernels=["fft"]), 2)
+        plan(_scaling(kernels=["fft"]), Node.here(2))
     with pytest.raises(
         cfg.ConfigError, match=r"experiments.scaling.backends: unknown backend 'mpi'.*threads"
     ):
-        plan(_scaling(backends=["mpi"]), 2)
+        plan(_scaling(backends=["mpi"]), Node.here(2))
 
 
 def test_p_above_usable_cores_needs_oversubscription():
     too_many = usable_cores() + 1
     with pytest.raises(cfg.ConfigError, match="oversubscribe"):
-        plan(_scaling(p=[1, too_many]), too_many)
+        plan(_scaling(p=[1, too_many]), Node.here(too_many))
     c = _scaling(p=[1, too_many], kernels=["mc-python"], backends=["threads"])
     c["cores"]["oversubscribe"] = True
-    assert {p.params["p"] for p in plan(c, too_many)} == {1, too_many}
+    assert {p.params["p"] for p in plan(c, Node.here(too_many))} == {1, too_many}
 
 
 def test_auto_p_stops_at_the_granted_cores():
     c = _scaling(kernels=["mc-python"], backends=["threads"])
-    assert {p.params["p"] for p in plan(c, 1)} == {1}
+    assert {p.params["p"] for p in plan(c, Node.here(1))} == {1}
 
 
 def test_size_that_cannot_fit_in_memory_is_refused():
     with pytest.raises(cfg.ConfigError, match="more than half"):
-        plan(_scaling(kernels=["dgemm"], backends=["serial"], sizes={"dgemm": 200_000}), 2)
+        plan(
+            _scaling(kernels=["dgemm"], backends=["serial"], sizes={"dgemm": 200_000}), Node.here(2)
+        )
 
 
 def test_malformed_yaml_exits_2_with_a_clear_message(tmp_path):
@@ -124,4 +126,4 @@ def test_pinning_more_workers_than_the_affinity_set_is_refused():
     c["cores"]["oversubscribe"] = True
     c["protocol"]["pin_workers"] = True
     with pytest.raises(cfg.ConfigError, match="protocol.pin_workers.*affinity set"):
-        plan(c, 64)
+        plan(c, Node.here(64))

@@ -9,7 +9,7 @@ from pinned import measure_restoring
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
 from coresweep.experiments import context_switch as exp
-from coresweep.measure.cores import affinity
+from coresweep.measure.cores import Node, affinity
 
 PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
 TINY = {"round_trips_per_call": 20, "count_round_trips": 200}
@@ -25,7 +25,7 @@ def records():
 
 
 def test_one_point_per_pin_mode():
-    pts = exp.points(_config(), 2)
+    pts = exp.points(_config(), Node.here(2))
     assert [p.id for p in pts] == ["pinned__cpu-auto", "unpinned__all"]
     assert pts[0].params["threads"] == 1
     assert len(pts[0].params["mechanisms"]) == 5
@@ -112,4 +112,4 @@ def test_overlapping_costs_are_inconclusive():
 )
 def test_bad_settings_name_the_key(bad, needle):
     with pytest.raises(cfg.ConfigError, match=needle):
-        exp.points(_config(**bad), 2)
+        exp.points(_config(**bad), Node.here(2))

@@ -17,6 +17,7 @@ import pytest
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.faults import faults_verdicts
 from coresweep.experiments import faults as exp
+from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import blow_up_memory
 from coresweep.measure.sacrificial import run_sacrificial
 
@@ -107,7 +108,7 @@ def test_memory_blow_up_is_bounded_and_restores_the_limit():
 
 
 def test_one_point_per_backend_with_every_fault():
-    pts = exp.points(_config(), 2)
+    pts = exp.points(_config(), Node.here(2))
     assert [p.id for p in pts] == [
         "threads__w2",
         "process-pool__w2",
@@ -117,7 +118,7 @@ def test_one_point_per_backend_with_every_fault():
     ]
     assert all(p.params["faults"] == list(exp.FAULTS) for p in pts)
     assert all(p.params["threads"] == 2 for p in pts)
-    assert exp.points(_config(), 1)[0].params["threads"] == 1
+    assert exp.points(_config(), Node.here(1))[0].params["threads"] == 1
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_one_point_per_backend_with_every_fault():
 )
 def test_bad_config_names_the_key(kw, needle):
     with pytest.raises(cfg.ConfigError, match=needle):
-        exp.points(_config(**kw), 2)
+        exp.points(_config(**kw), Node.here(2))
 
 
 # --- measuring real cells -----------------------------------------------------------------
@@ -155,7 +156,7 @@ CELLS = {
 def table():
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     records = []
-    for point in exp.points(_config(backends=list(CELLS)), 2):
+    for point in exp.points(_config(backends=list(CELLS)), Node.here(2)):
         point.params["faults"] = CELLS[point.params["backend"]]
         result = exp.measure(point)
         records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "h"})
@@ -253,13 +254,13 @@ def _tagged(tag: str) -> list[psutil.Process]:
 def _start_job(backend: str, out: Path, tag: str, tmp: Path) -> subprocess.Popen:
     config = _config(backends=[backend], task_seconds=30, timeout_seconds=600)
     config["protocol"]["capacity_wait_seconds"] = 0  # two jobs at once: do not wait for cores
-    (point,) = exp.points(config, 2)
+    (point,) = exp.points(config, Node.here(2))
     tmp.mkdir()
     # stderr to a file, not a pipe: nobody reads a pipe until the job ends, and a full pipe
     # would block the job's logging (and so its exit)
     return subprocess.Popen(
         [sys.executable, "-m", "coresweep.cli", "measure", "--spec", point.to_json()]
-        + ["--out", str(out)],
+        + ["--raw-dir", str(out.parent), "--record", str(out)],
         env={**os.environ, "CORESWEEP_TEST_TAG": tag, "TMPDIR": str(tmp)},
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal

@@ -10,6 +10,7 @@ import pytest
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
 from coresweep.experiments import hybrid as exp
+from coresweep.measure.cores import Node
 
 QUICK = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}
 TINY = {"tasks_per_core": 2, "sizes": {"dgemm": 64, "mc-numba": 20000}, "protocol": QUICK}
@@ -20,7 +21,7 @@ def _config(**kw):
 
 
 def _measured(family: str, variants: list[str], split: list[int]) -> pd.DataFrame:
-    (point,) = exp.points(_config(families=[family], variants=variants), 2)
+    (point,) = exp.points(_config(families=[family], variants=variants), Node.here(2))
     # one split keeps the test short; the planner's grid is tested apart
     point.params["splits"] = [split]
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
@@ -45,7 +46,7 @@ def test_chunked_keeps_order_and_balances():
 
 
 def test_one_point_per_family_books_all_cores():
-    pts = exp.points(_config(), 2)
+    pts = exp.points(_config(), Node.here(2))
     assert [p.id for p in pts] == ["dask-dgemm__c2", "processes-numba__c2"]
     assert all(p.params["threads"] == 2 and p.params["splits"] == [(1, 2), (2, 1)] for p in pts)
     assert pts[0].params["ntasks"] == 4
@@ -122,5 +123,5 @@ def test_verdict_rule_needs_the_hybrid_to_win_beyond_its_interval():
 )
 def test_bad_config_names_the_key(bad, needle):
     with pytest.raises(cfg.ConfigError) as e:
-        exp.points(_config(**bad), 2)
+        exp.points(_config(**bad), Node.here(2))
     assert needle in str(e.value)

@@ -13,6 +13,7 @@ import pytest
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.load import load_verdicts
 from coresweep.experiments import load as exp
+from coresweep.measure.cores import Node
 
 TINY = {
     "kernels": ["mc-python"],
@@ -30,13 +31,13 @@ def _config(**kw):
 
 @pytest.fixture(scope="module")
 def table():
-    (point,) = exp.points(_config(), 2)
+    (point,) = exp.points(_config(), Node.here(2))
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
     return exp.aggregate([rec])
 
 
 def test_one_point_per_kernel_books_p_cores():
-    pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), 2)
+    pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), Node.here(2))
     assert [p.id for p in pts] == ["mc-python__p2", "mc-numba__p2"]
     assert all(p.params["threads"] == p.params["p"] == 2 for p in pts)
 
@@ -140,5 +141,5 @@ def test_verdict_rule_is_conditional_on_the_kernel_kind():
 )
 def test_bad_config_names_the_key(bad, needle):
     with pytest.raises(cfg.ConfigError) as e:
-        exp.points(_config(**bad), 2)
+        exp.points(_config(**bad), Node.here(2))
     assert needle in str(e.value)

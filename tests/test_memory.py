@@ -20,6 +20,7 @@ from coresweep.config import ConfigError
 from coresweep.experiments import memory
 from coresweep.experiments.base import VERDICTS
 from coresweep.measure import shared_input as si
+from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
 
 INPUT_MIB = 16
@@ -96,7 +97,7 @@ def test_sampler_rejects_a_zero_rate_and_sample_for_returns_a_trace():
 
 def test_points_group_backends_into_jobs_and_add_oversubscribed_n():
     cfg = _config(input_mib=INPUT_MIB)
-    pts = memory.points(cfg, 2)
+    pts = memory.points(cfg, Node.here(2))
     assert [p.id for p in pts] == [
         "threads__processes-fork",
         "processes-forkserver__processes-spawn",
@@ -112,7 +113,7 @@ def test_points_group_backends_into_jobs_and_add_oversubscribed_n():
 def test_input_needing_more_than_half_the_memory_is_refused():
     cfg = _config(input_mib=10**8)
     with pytest.raises(ConfigError, match=r"experiments\.memory\.input_mib"):
-        memory.points(cfg, 2)
+        memory.points(cfg, Node.here(2))
 
 
 def test_unknown_backend_and_sharing_mode_are_refused_naming_the_key():
@@ -133,7 +134,7 @@ def tiny_records():
         idle_seconds=0.05,
         work_seconds=0.05,
     )
-    (point,) = memory.points(cfg, 1)  # one granted core: N = 1, 2, 3
+    (point,) = memory.points(cfg, Node.here(1))  # one granted core: N = 1, 2, 3
     assert point.params["workers"] == [1, 2, 3]
     before = {c.pid for c in _own_children()}
     result = memory.measure(point)
@@ -199,10 +200,11 @@ def test_sigterm_mid_run_leaves_no_segment_children_or_gates(tmp_path):
         idle_seconds=2,
         work_seconds=2,
     )
-    (point,) = memory.points(cfg, 1)
-    out = tmp_path / "raw.json"
+    (point,) = memory.points(cfg, Node.here(1))
+    out = tmp_path / "raw" / f"{point.id}.json"
     spec = point.to_json()
-    cmd = [sys.executable, "-m", "coresweep.cli", "measure", "--spec", spec, "--out", str(out)]
+    cmd = [sys.executable, "-m", "coresweep.cli", "measure", "--spec", spec, "--raw-dir"]
+    cmd += [str(out.parent)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     # the idle window has begun once the pool's workers exist
     deadline = time.monotonic() + 60

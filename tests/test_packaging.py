@@ -46,3 +46,63 @@ def test_measurement_jobs_do_not_import_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["11", "False"]
+
+
+#: import name -> distribution name, where the two differ
+DISTRIBUTION_OF = {"yaml": "pyyaml", "dask_jobqueue": "dask-jobqueue", "sklearn": "scikit-learn"}
+#: the project's own top-level modules (the package, test helpers, examples)
+OWN = {"coresweep", "examples", "conftest", "wfhelpers", "reportdata", "userfuncs", "pinned"}
+SMK_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", re.M)
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Top-level module names a file imports (every import, also inside functions)."""
+    import ast
+
+    text = path.read_text()
+    if path.suffix != ".py":  # Snakefile / .smk: Python statements among Snakemake's
+        return set(SMK_IMPORT.findall(text))
+    names = set()
+    for node in ast.walk(ast.parse(text, str(path))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _third_party_imports() -> dict[str, list[str]]:
+    files = [*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    files += [*(ROOT / "workflow").rglob("*.smk"), ROOT / "workflow" / "Snakefile"]
+    found: dict[str, list[str]] = {}
+    for f in files:
+        for name in _top_level_imports(f):
+            if name not in sys.stdlib_module_names and name not in OWN and name != "__future__":
+                found.setdefault(name, []).append(str(f.relative_to(ROOT)))
+    return found
+
+
+def test_every_third_party_import_is_declared():
+    """A package that src/, tests/ or workflow/ imports but no dependency list names works
+    only where someone installed it by hand: a fresh machine fails."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_name(d) for d in meta["dependencies"]}
+    declared |= {_name(d) for d in meta["optional-dependencies"]["test"]}
+    imports = _third_party_imports()
+    assert {"numpy", "snakemake", "pytest"} <= imports.keys()  # the walk sees real imports
+    missing = {
+        name: files[:3]
+        for name, files in imports.items()
+        if DISTRIBUTION_OF.get(name, name).replace("_", "-").lower() not in declared
+    }
+    assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def test_workflow_catalog_file_has_the_standardized_usage_fields():
+    usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert usage["mandatory-flags"]["desc"].strip() and usage["mandatory-flags"]["flags"]
+    deploy = usage["software-stack-deployment"]
+    assert deploy["conda"] is True and set(deploy) == {"conda", "apptainer", "apptainer+conda"}
+    assert usage["report"] is True
+    # the catalog's other requirements: the entry point and the config docs
+    assert (ROOT / "workflow" / "Snakefile").exists() and (ROOT / "config" / "README.md").exists()

@@ -14,6 +14,7 @@ from coresweep.analysis.verdicts import combine_undecided
 from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
 from coresweep.experiments import responsiveness as exp
 from coresweep.experiments.responsiveness import IDLE
+from coresweep.measure.cores import Node
 
 TINY = {
     "modes": ["threads-python", "processes-python"],
@@ -36,7 +37,7 @@ def records():
     before = sys.getswitchinterval()
     children = {c.pid for c in psutil.Process().children(recursive=True)}
     out = []
-    for point in exp.points(_config(), 2):
+    for point in exp.points(_config(), Node.here(2)):
         out.append(
             {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
         )
@@ -47,7 +48,7 @@ def records():
 
 
 def test_one_point_per_mode_books_the_background_workers():
-    pts = exp.points(_config(), 2)
+    pts = exp.points(_config(), Node.here(2))
     assert [p.params["mode"] for p in pts] == ["threads-python", "processes-python"]
     assert all(p.params["threads"] == 1 and p.params["workers"] == 1 for p in pts)
     assert [p.id for p in pts] == ["threads-python__p1", "processes-python__p1"]
@@ -154,7 +155,7 @@ def test_noisy_idle_baseline_is_inconclusive_not_a_pass():
 )
 def test_impossible_requests_name_the_key(bad, needle):
     with pytest.raises(cfg.ConfigError, match=needle.replace(".", r"\.")):
-        exp.points(_config(**bad), 2)
+        exp.points(_config(**bad), Node.here(2))
 
 
 def test_unknown_mode_is_rejected_by_the_schema():

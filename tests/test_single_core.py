@@ -9,7 +9,7 @@ from pinned import measure_restoring
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.single_core import single_core_verdicts
 from coresweep.experiments import single_core as exp
-from coresweep.measure.cores import affinity
+from coresweep.measure.cores import Node, affinity
 
 TINY = {
     "kinds": ["tcp", "cpu"],
@@ -31,7 +31,7 @@ def records():
 
 
 def test_one_single_cpu_point_per_kind():
-    pts = exp.points(_config(), 2)
+    pts = exp.points(_config(), Node.here(2))
     assert [p.params["kind"] for p in pts] == ["tcp", "cpu"]
     assert all(p.params["threads"] == 1 and p.params["cpu"] == "auto" for p in pts)
     assert pts[0].id == "tcp__cpu-auto"
@@ -99,7 +99,7 @@ def test_every_kind_gaining_is_supported_and_none_refuted():
 )
 def test_impossible_requests_name_the_key(bad, needle):
     with pytest.raises(cfg.ConfigError, match=needle):
-        exp.points(_config(**bad), 2)
+        exp.points(_config(**bad), Node.here(2))
 
 
 def test_unknown_kind_is_rejected_by_the_schema():

@@ -9,6 +9,7 @@ import pytest
 
 from coresweep import config as cfg
 from coresweep.experiments import synchronization as exp
+from coresweep.measure.cores import Node
 
 TINY = {
     "python_increments": 20000,
@@ -24,7 +25,7 @@ def _config(**kw):
 
 
 def test_one_point_booking_at_most_the_granted_cores():
-    (p,) = exp.points(_config(threads=4), 2)
+    (p,) = exp.points(_config(threads=4), Node.here(2))
     assert p.id == "t4"
     assert p.params["racing_threads"] == 4 and p.params["threads"] == 2
     assert p.params["mechanisms"] == list(exp.MECHANISMS)
@@ -32,7 +33,7 @@ def test_one_point_booking_at_most_the_granted_cores():
 
 def test_bad_config_names_the_key():
     with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.mechanisms: .*'mutex'"):
-        exp.points(_config(mechanisms=["mutex"]), 2)
+        exp.points(_config(mechanisms=["mutex"]), Node.here(2))
     with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.threads"):
         _config(threads=1)
     with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.lock_timeout_seconds"):
@@ -69,7 +70,7 @@ def test_opposite_lock_order_deadlocks_and_is_detected_not_hung():
 
 @pytest.fixture(scope="module")
 def table():
-    (point,) = exp.points(_config(), 2)
+    (point,) = exp.points(_config(), Node.here(2))
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
     return exp.aggregate([rec])
 

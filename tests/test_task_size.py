@@ -19,6 +19,7 @@ from coresweep.analysis.crossover import (
 )
 from coresweep.analysis.verdicts.task_size import task_size_verdicts
 from coresweep.experiments import task_size as exp
+from coresweep.measure.cores import Node
 
 TINY = {
     "kernels": ["mc-python", "mc-numba"],
@@ -42,18 +43,18 @@ def _config(**kw):
 @pytest.fixture(scope="module")
 def table():
     """The tiny point measured for real and aggregated as `coresweep aggregate` would."""
-    (point,) = exp.points(_config(), 2)
+    (point,) = exp.points(_config(), Node.here(2))
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
     return exp.aggregate([rec])
 
 
 def test_one_point_for_all_kernels_with_serial_added_first():
-    (pt,) = exp.points(_config(kernels=["mc-python", "mc-numba"]), 2)
+    (pt,) = exp.points(_config(kernels=["mc-python", "mc-numba"]), Node.here(2))
     assert pt.id == "p2" and pt.params["kernels"] == ["mc-python", "mc-numba"]
     assert pt.params["backends"] == ["serial", "threads", "processes-fork"]
     assert pt.params["threads"] == pt.params["p"] == 2
     assert pt.params["protocol"]["repeats"] == 3  # the experiment's override wins
-    assert exp.points(_config(), 1)[0].params["p"] == 1  # granted cores cap p
+    assert exp.points(_config(), Node.here(1))[0].params["p"] == 1  # granted cores cap p
 
 
 def test_levels_cap_tasks_and_keep_at_least_p():
@@ -167,7 +168,7 @@ def test_verdict_rule_supported_only_when_every_process_backend_crosses_over():
 )
 def test_bad_config_names_the_key(bad, needle):
     with pytest.raises(cfg.ConfigError) as e:
-        exp.points(_config(**bad), 2)
+        exp.points(_config(**bad), Node.here(2))
     assert needle in str(e.value)
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import copy
+import re
+import shutil
+import subprocess
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
 
 from coresweep.records import stable_hash
+
+if TYPE_CHECKING:
+    from coresweep.measure.cores import Node
 
 
 class ConfigError(ValueError):
@@ -61,11 +67,59 @@ def _explain(err: jsonschema.ValidationError) -> str:
     return f"config key {key}: {err.message}"
 
 
+def _types(sch: dict[str, Any]) -> set[str]:
+    """JSON types a schema node allows, its oneOf/anyOf alternatives included."""
+    t = sch.get("type", [])
+    out = {t} if isinstance(t, str) else set(t)
+    for alt in (*sch.get("oneOf", ()), *sch.get("anyOf", ())):
+        out |= _types(alt)
+    return out
+
+
+def _scalar(value: str, allowed: set[str]) -> Any:
+    """A number or boolean written as a string, as the schema allows; else the string."""
+    text = value.strip()
+    if "integer" in allowed and re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if "number" in allowed:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if "boolean" in allowed and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return value
+
+
+def coerce(instance: Any, sch: dict[str, Any]) -> Any:
+    """Numbers and booleans that arrive as strings, where the schema wants them typed.
+
+    `snakemake --config 'cores={max: 32}'` hands nested values over as strings ('32').
+    """
+    if isinstance(instance, str):
+        return _scalar(instance, _types(sch))
+    if isinstance(instance, dict):
+        props = sch.get("properties", {})
+        extra = sch.get("additionalProperties")
+        return {
+            k: coerce(v, props.get(k, extra if isinstance(extra, dict) else {}))
+            for k, v in instance.items()
+        }
+    if isinstance(instance, list):
+        items = [
+            a["items"] for a in (sch, *sch.get("oneOf", ())) if isinstance(a.get("items"), dict)
+        ]
+        if items:
+            return [coerce(v, items[0]) for v in instance]
+    return instance
+
+
 def validate(config: dict[str, Any] | None) -> dict[str, Any]:
     """A validated copy of config with every default filled; ConfigError on the first problem."""
     cfg = copy.deepcopy(config) if config else {}
     if not isinstance(cfg, dict):
         raise ConfigError(f"config must be a mapping of keys, got {type(cfg).__name__}")
+    cfg = coerce(cfg, schema())
     errors = sorted(_Validator(schema()).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("; ".join(_explain(e) for e in errors[:5]))
@@ -88,3 +142,36 @@ def load(path: str | Path | None) -> dict[str, Any]:
 
 def config_hash(config: dict[str, Any]) -> str:
     return stable_hash(config)
+
+
+def cluster_node(cores: dict[str, Any]) -> Node:
+    """The compute node a cluster run plans for, from the validated `cores` section.
+
+    cores.max is required (the submit host's cores say nothing about a compute node);
+    cores.node_memory_gib "auto" asks SLURM for the smallest node's memory.
+    """
+    from coresweep.measure.cores import Node
+
+    if cores["max"] == "auto":
+        raise ConfigError(
+            "config key cores.max: on a cluster executor set it to the cores of a compute "
+            "node (e.g. --config 'cores={max: 32}'), so that every job plans the same points"
+        )
+    gib = cores["node_memory_gib"]
+    if gib == "auto":
+        gib = slurm_node_memory_gib()
+    return Node.sized(int(cores["max"]), float(gib), kind="cluster")
+
+
+def slurm_node_memory_gib() -> float:
+    """The smallest RealMemory that `sinfo` reports, in GiB; ConfigError when unknown."""
+    hint = "set config key cores.node_memory_gib to the memory of a compute node"
+    if shutil.which("sinfo") is None:
+        raise ConfigError(f"cores.node_memory_gib is auto but sinfo is not installed: {hint}")
+    out = subprocess.run(
+        ["sinfo", "-h", "-N", "-o", "%m"], capture_output=True, text=True, timeout=30
+    )
+    mbs = [int(x) for x in out.stdout.split() if x.isdigit()]
+    if out.returncode != 0 or not mbs:
+        raise ConfigError(f"cores.node_memory_gib is auto but sinfo reported none: {hint}")
+    return min(mbs) / 1024

@@ -1,6 +1,6 @@
 rule aggregate:
     input:
-        get_raw_files,
+        get_job_records,
     output:
         # shown in Snakemake's report as HTML by the report rule (parquet is binary)
         parquet="results/tables/{experiment}.parquet",
@@ -13,6 +13,8 @@ rule aggregate:
         "../../environment.yml"
     resources:
         measure_slot=1,  # never alongside a measurement (profiles/default)
+    params:
+        raw=get_raw_files,
     shell:
         "coresweep aggregate --experiment {wildcards.experiment} --out {output.parquet} "
-        "{input} 2> {log}"
+        "{params.raw} 2> {log}"

@@ -5,8 +5,9 @@ from snakemake.utils import validate
 from snakemake.exceptions import WorkflowError
 
 from coresweep import config as cs_config
-from coresweep.measure.cores import usable_cores
+from coresweep.measure.cores import Node
 from coresweep.experiments import EXPERIMENTS, plan
+from coresweep.planning import jobs_of, summary_record, summary_text
 
 # Friendly errors first (naming the key and the allowed values), then Snakemake's own
 # validation, which fills the same schema defaults.
@@ -14,41 +15,69 @@ config = cs_config.validate(config)
 validate(config, schema="../schemas/config.schema.yaml")
 
 
-def granted_cores():
-    """(cores, cluster?): `--cores` in a local run; on a cluster, cores.max — the submit
-    host and every job (which re-plans on its node) must agree on the same points."""
-    cap = config["cores"]["max"]
-    if workflow.is_main_process:
+def plan_node():
+    """The node that runs the points. Locally: this machine with the cores of `--cores`. On
+    a cluster executor (also in its dry run, where the submit host reports 1 core) and in
+    every cluster job: a compute node of cores.max cores and cores.node_memory_gib (or the
+    smallest node SLURM reports), so the dry run, the submit host and every job plan the
+    same points."""
+    cores = config["cores"]
+    if workflow.local_exec and workflow.is_main_process:
         try:
-            return workflow.cores, False
-        except WorkflowError:
-            # no --cores: a cluster executor, or `--report` (which plans the same points)
-            return (usable_cores() if cap == "auto" else cap), True
-    if cap == "auto":
-        raise WorkflowError(
-            "config key cores.max: on a cluster executor set it to the cores of a compute "
-            "node (e.g. --config 'cores={max: 32}'), so that every job plans the same points"
-        )
-    return cap, True
+            return Node.here(workflow.cores)
+        except WorkflowError:  # no --cores: `--report`, which plans the same points
+            return Node.here(None if cores["max"] == "auto" else cores["max"])
+    try:
+        return cs_config.cluster_node(cores)
+    except cs_config.ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
 
 
-POINTS = {(p.experiment, p.id): p for p in plan(config, *granted_cores())}
-ACTIVE_EXPERIMENTS = sorted({e for e, _ in POINTS})
+NODE = plan_node()
+POINTS = plan(config, NODE)
+JOBS = {(j.experiment, j.id): j for j in jobs_of(POINTS)}
+ACTIVE_EXPERIMENTS = sorted({e for e, _ in JOBS})
+if workflow.is_main_process:
+    logger.info(summary_text(POINTS, NODE))
 
 
-def get_point_spec(wildcards):
-    return POINTS[(wildcards.experiment, wildcards.point)].to_json()
+def get_job(wildcards):
+    return JOBS[(wildcards.experiment, wildcards.job)]
 
 
-def get_point_threads(wildcards):
-    """Cores a measurement job uses: params "threads", else its p (a cluster books these)."""
-    params = POINTS[(wildcards.experiment, wildcards.point)].params
-    return params.get("threads", params.get("p", 1))
+def get_job_spec(wildcards):
+    return get_job(wildcards).spec()
+
+
+def get_job_threads(wildcards):
+    """Cores a measurement job books: the largest p among its points."""
+    return get_job(wildcards).threads
+
+
+def get_job_mem_mb(wildcards):
+    """The planner's peak-memory estimate of the job's largest point (a cluster books it)."""
+    return max(get_job(wildcards).mem_mb, 500)
+
+
+def get_job_runtime(wildcards):
+    """Minutes a cluster books: twice the predicted duration, at least 10."""
+    return max(10, round(2 * get_job(wildcards).seconds / 60))
+
+
+def get_job_records(wildcards):
+    return sorted(
+        f"results/jobs/{e}/{j}.json" for e, j in JOBS if e == wildcards.experiment
+    )
 
 
 def get_raw_files(wildcards):
-    return sorted(
-        f"results/raw/{e}/{pid}.json" for e, pid in POINTS if e == wildcards.experiment
+    """Raw files of an experiment: written by its jobs, one per point."""
+    return " ".join(
+        sorted(
+            f"results/raw/{p.experiment}/{p.id}.json"
+            for p in POINTS
+            if p.experiment == wildcards.experiment
+        )
     )
 
 
@@ -57,10 +86,16 @@ def get_tables(wildcards=None):
 
 
 def get_run_record():
-    """The validated config and the granted cores as JSON: what the report shows and reruns."""
-    cores, cluster = granted_cores()
+    """The validated config, the node planned for and the plan's summary as JSON: what the
+    report shows and reruns."""
     return json.dumps(
-        {"config": config, "cores": cores, "cluster": cluster}, sort_keys=True
+        {
+            "config": config,
+            "cores": NODE.cores,
+            "cluster": NODE.kind == "cluster",
+            "plan": summary_record(POINTS, NODE),
+        },
+        sort_keys=True,
     )
 
 

@@ -11,24 +11,32 @@ rule provenance:
         "coresweep env --out {output} 2> {log}"
 
 
-# One job per point. `measure_slot=1` (booked by profiles/default) keeps measurement jobs
-# from sharing cores locally; on a cluster each job books `threads` = p cores exclusively.
+# One job per group of points (e.g. every p of one kernel and backend), measured one after
+# another in one process, each into its own raw file (written atomically; a rerun keeps the
+# points already measured). The job record is the job's output, so Snakemake never deletes
+# finished raw files of an interrupted job. `measure_slot=1` (booked by profiles/default)
+# keeps measurement jobs from sharing cores locally; on a cluster each job books its largest
+# p, its memory estimate, and `--exclusive`, and the jobs of the `sweep` group share one
+# allocation (profiles/slurm).
 rule measure:
     output:
-        "results/raw/{experiment}/{point}.json",
+        "results/jobs/{experiment}/{job}.json",
     log:
-        "logs/measure/{experiment}/{point}.log",
+        "logs/measure/{experiment}/{job}.log",
     wildcard_constraints:
         experiment="[a-z_]+",
-        point="[A-Za-z0-9_.=+-]+",
+        job="[A-Za-z0-9_.=+-]+",
+    group:
+        "sweep"
     conda:
         "../../environment.yml"
-    threads: get_point_threads
+    threads: get_job_threads
     resources:
         measure_slot=1,
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=get_job_mem_mb,
+        runtime=get_job_runtime,
     params:
-        spec=get_point_spec,
+        spec=get_job_spec,
     shell:
-        "coresweep measure --spec {params.spec:q} --cores {threads} --out {output} 2> {log}"
+        "coresweep measure --spec {params.spec:q} --cores {threads} "
+        "--raw-dir results/raw/{wildcards.experiment} --record {output} 2> {log}"

@@ -1,4 +1,5 @@
-"""Scaling models: Karp–Flatt serial fraction, Amdahl and Gustafson fits."""
+"""Scaling models: Karp–Flatt serial fraction, Amdahl and Gustafson fits with intervals,
+hold-out checks, and the model table (`coresweep model` -> results/tables/scaling_model.csv)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit
+from scipy.stats import t as t_dist
 
 
 def karp_flatt(speedup: float, p: int) -> float:
@@ -47,6 +49,33 @@ def fit_serial_fraction(
 
 GROUP = ["host", "kernel", "backend", "mode"]
 Z95 = 1.959964
+F_BOUNDS = (-1.0, 1.0)  # the fit's bounds (fit_serial_fraction)
+
+#: the model table (results/tables/scaling_model.csv): one row per curve and target p
+COLUMNS = [
+    *GROUP,
+    "model",  # amdahl (strong scaling) or gustafson (weak scaling)
+    "n_p",  # distinct core counts measured
+    "measured_p",  # those core counts, "1, 2, 4"
+    "f",  # fitted serial fraction
+    "f_se",  # its standard error
+    "f_lo",  # its 95% interval
+    "f_hi",
+    "f_interval_from",  # what the interval rests on (speedup CIs, fit residuals, or none: why)
+    "p",  # the core count predicted
+    "kind",  # extrapolation | interpolation | fit at a measured p
+    "extrapolated",  # p outside the measured range
+    "speedup",  # the model's speedup at p
+    "speedup_lo",  # its 95% interval (the f interval through the model)
+    "speedup_hi",
+    "holdout_kind",  # which check: "largest p" or the cross-mode check
+    "holdout_p",
+    "holdout_measured",
+    "holdout_predicted",
+    "holdout_rel_error",  # predicted / measured - 1; NaN when it cannot be computed
+    "holdout_note",  # why it is NaN, or what was checked instead
+    "note",  # what these core counts can and cannot show, in words
+]
 
 
 def _model(mode: str) -> str:
@@ -54,22 +83,184 @@ def _model(mode: str) -> str:
 
 
 def _predict(model: str, p: float, f: float) -> float:
+    """The model's speedup at p; +inf past Amdahl's pole (f < 0 with f + (1 - f) / p <= 0)."""
+    if not np.isfinite(f):
+        return float("nan")
+    if model == "amdahl":
+        den = f + (1.0 - f) / p
+        return 1.0 / den if den > 0 else float("inf")
+    return float(gustafson(p, f))
+
+
+def _slope(model: str, p: np.ndarray, f: float) -> np.ndarray:
+    """dS/df at p: -(1 - 1/p) S^2 (Amdahl) or -(p - 1) (Gustafson); 0 at p = 1."""
+    if model == "amdahl":
+        return -(1.0 - 1.0 / p) * np.asarray(amdahl(p, f)) ** 2
+    return -(p - 1.0)
+
+
+def _sigma(lo: Sequence[float] | None, hi: Sequence[float] | None) -> np.ndarray | None:
+    """Standard errors of the speedups from their 95% CIs; None unless all are usable."""
+    if lo is None or hi is None:
+        return None
+    sigma = (np.asarray(hi, dtype=float) - np.asarray(lo, dtype=float)) / (2 * Z95)
+    return sigma if np.all(np.isfinite(sigma) & (sigma > 0)) else None
+
+
+def fit_interval(
+    ps: Sequence[float],
+    speedups: Sequence[float],
+    model: str = "amdahl",
+    ci_lo: Sequence[float] | None = None,
+    ci_hi: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Serial fraction f of one curve with a 95% interval: f, f_se, f_lo, f_hi, f_interval_from.
+
+    Method. f is the least-squares fit of the model, weighted by 1/sigma^2 when every point
+    has a speedup CI (sigma = CI width / 3.92). Its uncertainty is propagated linearly from
+    the points that carry information about f, those with p > 1 (S(1) = 1 for every f):
+    with J = dS/df there, the measurement-error half-width is 1.96 / sqrt(sum J^2/sigma^2),
+    and the residual half-width is t(0.975, m-1) * sqrt(chi^2 / (m-1) / sum J^2/sigma^2)
+    (unweighted: sigma = 1) over the m informative points, available when m >= 2. The
+    interval uses the larger of the two, so a model that misses the points by more than
+    their noise gets a wider interval. Without either (one informative point and no CIs)
+    there is no interval. predict() maps [f_lo, f_hi] through the model, which is monotone
+    in f, so the speedup interval is exact given the f interval -- and assumes the model.
+    """
+    nan = float("nan")
+    out: dict[str, Any] = {"f": nan, "f_se": nan, "f_lo": nan, "f_hi": nan}
+    x = np.asarray(ps, dtype=float)
+    y = np.asarray(speedups, dtype=float)
+    sigma = _sigma(ci_lo, ci_hi)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    sigma = sigma[ok] if sigma is not None else None
+    if np.unique(x).size < 2 or not np.any(x > 1):
+        return out | {"f_interval_from": "none: fewer than two core counts, nothing to fit"}
     fn = amdahl if model == "amdahl" else gustafson
-    return float(fn(p, f))
+    (f,), _ = curve_fit(fn, x, y, p0=[0.05], bounds=([F_BOUNDS[0]], [F_BOUNDS[1]]),
+                        sigma=sigma, absolute_sigma=True)  # fmt: skip
+    f = float(f)
+    inf = x > 1
+    w = 1 / sigma[inf] ** 2 if sigma is not None else np.ones(int(inf.sum()))
+    info = float(np.sum(w * _slope(model, x[inf], f) ** 2))
+    m = int(inf.sum())
+    hw_meas = Z95 / math.sqrt(info) if sigma is not None and info > 0 else nan
+    hw_resid = nan
+    if m >= 2 and info > 0:
+        chi2 = float(np.sum(w * (y[inf] - fn(x[inf], f)) ** 2))
+        hw_resid = float(t_dist.ppf(0.975, m - 1)) * math.sqrt(chi2 / (m - 1) / info)
+    if np.isnan(hw_meas) and np.isnan(hw_resid):
+        why = "none: one core count above 1 and no speedup CIs"
+        return out | {"f": f, "f_interval_from": why}
+    if np.isnan(hw_resid) or hw_meas >= hw_resid:
+        hw, q, src = hw_meas, Z95, "speedup CIs"
+    else:
+        hw, q, src = hw_resid, float(t_dist.ppf(0.975, m - 1)), f"fit residuals (t, {m - 1} dof)"
+    lo, hi = max(f - hw, F_BOUNDS[0]), min(f + hw, F_BOUNDS[1])
+    return {"f": f, "f_se": hw / q, "f_lo": lo, "f_hi": hi, "f_interval_from": src}
 
 
-def fit_group(ps: Sequence[float], speedups: Sequence[float], mode: str) -> dict[str, float]:
-    """Serial fraction of one (host, kernel, backend, mode) curve and its hold-out error.
+def predict(model: str, p: float, fit: dict[str, Any]) -> tuple[float, float, float]:
+    """Speedup at p and its 95% interval: [f_hi, f_lo] through the model (S falls as f
+    grows, for both models). All NaN when the fit has no interval: never a bare number."""
+    if not (np.isfinite(fit["f_lo"]) and np.isfinite(fit["f_hi"])):
+        return float("nan"), float("nan"), float("nan")
+    return (_predict(model, p, fit["f"]), _predict(model, p, fit["f_hi"]),
+            _predict(model, p, fit["f_lo"]))  # fmt: skip
+
+
+def kind_of(p: float, measured: Sequence[float]) -> str:
+    """extrapolation (outside the measured core counts), interpolation, or fit at a measured p."""
+    if p > max(measured) or p < min(measured):
+        return "extrapolation"
+    return "fit at a measured p" if p in set(measured) else "interpolation"
+
+
+def _plist(ps: Sequence[float]) -> str:
+    return ", ".join(f"{p:g}" for p in sorted(ps))
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def curve_note(
+    model: str, measured: Sequence[float], targets: Sequence[float], fit: dict[str, Any],
+    cross_mode: bool = False,
+) -> str:  # fmt: skip
+    """What one curve's core counts can and cannot show about the model and its predictions."""
+    law = "Amdahl's law" if model == "amdahl" else "Gustafson's law"
+    ps = sorted(set(measured))
+    n, listed = len(ps), _plist(ps)
+    head = f"{n} core count{'s' if n != 1 else ''} ({listed})"
+    informative = [p for p in ps if p > 1]
+    if not np.isfinite(fit["f"]):
+        return f"{head}: nothing to fit, so no speedup is predicted."
+    parts = []
+    untestable = len(informative) < 2
+    if untestable:
+        q = f"{informative[0]:g}"
+        parts.append(
+            f"{head}: every serial fraction gives S(1) = 1, so the one-parameter fit passes "
+            f"through S({q}) exactly whatever the true curve is; these points cannot test "
+            f"{law}, and the interval reflects only the measurement noise of S({q})"
+        )
+    elif len(informative) == 2:
+        parts.append(
+            f"{head}: one point more than the single parameter needs, a weak test of {law}"
+        )
+    else:
+        parts.append(f"{head}")
+    beyond = sorted({t for t in targets if t > max(ps)})
+    if beyond:
+        test = (
+            "which nothing measured here tests"
+            if untestable
+            else f"which only the hold-out (predict p = {max(ps):g} from the others) tests"
+        )
+        parts.append(
+            f"the speedups at {_and([f'{t:g}' for t in beyond])} cores are extrapolations: "
+            f"they rest on the assumption that the serial fraction stays constant up to "
+            f"{beyond[-1]:g} cores, {test}"
+        )
+    if untestable and cross_mode:
+        parts.append(
+            "the hold-out beside it predicts the other scaling mode through a fixed overhead "
+            "per call: it checks that overhead, not this extrapolation"
+        )
+    if fit["f"] in F_BOUNDS:
+        parts.append(
+            f"the fit stopped at the bound f = {fit['f']:g}: the measured speedups lie outside "
+            f"what {law} can describe, so its predictions do not describe this curve"
+        )
+    if fit["f_interval_from"].startswith("none"):
+        parts.append(f"no interval ({fit['f_interval_from'][6:]}), so no speedup is predicted")
+    return " ".join(part[0].upper() + part[1:] + "." for part in parts)
+
+
+def fit_group(
+    ps: Sequence[float],
+    speedups: Sequence[float],
+    mode: str,
+    ci_lo: Sequence[float] | None = None,
+    ci_hi: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Serial fraction of one (host, kernel, backend, mode) curve, its interval (fit_interval)
+    and its hold-out error.
 
     The hold-out refits without the largest p and predicts it; it needs three core counts.
     """
     model = _model(mode)
-    f, se = fit_serial_fraction(ps, speedups, model)
-    out = {"model": model, "f": f, "f_se": se, "n_p": len(set(ps))}
+    out = {"model": model, "n_p": len(set(ps)), "measured_p": _plist(set(ps))}
+    out |= fit_interval(ps, speedups, model, ci_lo, ci_hi)
     pmax = max(ps)
     keep = [(p, s) for p, s in zip(ps, speedups, strict=True) if p < pmax]
     out |= {"holdout_p": pmax, "holdout_measured": float("nan"), "holdout_predicted": float("nan")}
     out |= {"holdout_rel_error": float("nan"), "holdout_kind": ""}
+    out["holdout_note"] = (
+        f"refitting without the largest p needs >= 3 core counts, measured {out['n_p']}"
+    )
     if len({p for p, _ in keep}) >= 2:
         f_h, _ = fit_serial_fraction([p for p, _ in keep], [s for _, s in keep], model)
         measured = float(np.mean([s for p, s in zip(ps, speedups, strict=True) if p == pmax]))
@@ -79,6 +270,7 @@ def fit_group(ps: Sequence[float], speedups: Sequence[float], mode: str) -> dict
             "holdout_measured": measured,
             "holdout_predicted": predicted,
             "holdout_rel_error": predicted / measured - 1,
+            "holdout_note": f"refit without p = {pmax:g}, then predicted it",
         }
     return out
 
@@ -131,28 +323,35 @@ def cross_mode_holdout(fitted: pd.DataFrame, other: pd.DataFrame, mode: str) -> 
 
 
 def fit_models(table: pd.DataFrame, targets: Sequence[int]) -> pd.DataFrame:
-    """Per curve: fitted serial fraction, hold-out error, and speedups extrapolated to targets
-    with an interval from the fit's standard error (f ± 1.96 se)."""
+    """The model table (COLUMNS): per curve and target p, the fitted serial fraction with its
+    interval, the speedup at p with its interval (fit_interval states the method), whether
+    that is an extrapolation, the hold-out error, and a note on what the core counts show."""
     rows = []
     t = table[table.backend != "serial"].dropna(subset=["speedup"])
+    cis = "speedup_ci_lo" in t and "speedup_ci_hi" in t
     for key, g in t.groupby(GROUP):
-        fit = fit_group(list(g.p), list(g.speedup), key[3])
+        lo, hi = (list(g.speedup_ci_lo), list(g.speedup_ci_hi)) if cis else (None, None)
+        fit = fit_group(list(g.p), list(g.speedup), key[3], lo, hi)
         row = dict(zip(GROUP, key, strict=True)) | fit
-        row["holdout_note"] = ""
+        cross = False
         if fit["n_p"] < 3:
-            row["holdout_note"] = (
-                f"largest-p hold-out needs >= 3 core counts, measured {fit['n_p']}"
-            )
             same = (t.host == key[0]) & (t.kernel == key[1]) & (t.backend == key[2])
             other = t[same & (t["mode"] != key[3])]
+            other_mode = "weak" if key[3] == "strong" else "strong"
             if fit["n_p"] == 2 and not other.empty and "ntasks" in t:
                 row |= cross_mode_holdout(g, other, key[3])
+                cross = True
+                row["holdout_note"] += f"; checked against the {other_mode} curve instead"
+                if not np.isfinite(row["holdout_rel_error"]):
+                    row["holdout_note"] += " (impossible: tasks per call vary with p)"
+            elif fit["n_p"] == 2:
+                row["holdout_note"] += f", and no {other_mode} curve to check against"
+        if not np.isfinite(row["holdout_rel_error"]):
+            row["holdout_note"] = "no hold-out: " + row["holdout_note"]
+        row["note"] = curve_note(fit["model"], list(g.p), targets, fit, cross)
         for target in targets:
-            f, se = fit["f"], fit["f_se"]
-            pred = _predict(fit["model"], target, f) if np.isfinite(f) else float("nan")
-            lo_f, hi_f = (f + Z95 * se, f - Z95 * se) if np.isfinite(se) else (f, f)
-            row[f"S_at_{target}"] = pred
-            row[f"S_at_{target}_lo"] = _predict(fit["model"], target, min(max(lo_f, -1), 1))
-            row[f"S_at_{target}_hi"] = _predict(fit["model"], target, min(max(hi_f, -1), 1))
-        rows.append(row)
-    return pd.DataFrame(rows)
+            s, s_lo, s_hi = predict(fit["model"], target, fit)
+            kind = kind_of(target, list(g.p))
+            rows.append(row | {"p": target, "kind": kind, "extrapolated": kind == "extrapolation",
+                               "speedup": s, "speedup_lo": s_lo, "speedup_hi": s_hi})  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
