@@ -106,3 +106,15 @@ def test_workflow_catalog_file_has_the_standardized_usage_fields():
     assert usage["report"] is True
     # the catalog's other requirements: the entry point and the config docs
     assert (ROOT / "workflow" / "Snakefile").exists() and (ROOT / "config" / "README.md").exists()
+
+
+def test_snakemake_lint_and_snakefmt_are_clean(tmp_path):
+    """`snakemake --lint` exits 1 on any finding; snakefmt --check on a file it would change."""
+    lint = subprocess.run(
+        ["snakemake", "--lint", "--cores", "1"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, (lint.stdout + lint.stderr)[-2000:]
+    fmt = subprocess.run(
+        ["snakefmt", "--check", "Snakefile", "workflow"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stderr[-2000:]

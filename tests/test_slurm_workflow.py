@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -40,20 +41,24 @@ def test_slurm_run_matches_a_local_run(tmp_path):
     source = CONFIGS / "tiny-slurm.yaml"
     r = snakemake(local, write_config(local, source), "--cores", "2")
     assert r.returncode == 0, r.stderr[-3000:]
+    slurm_args = ("--workflow-profile", "profiles/slurm", "--seconds-between-status-checks", "2")
+    # the README's form: the node's cores on the command line (handed over as a string)
+    slurm_args += ("--config", "cores={max: 2}")
+    config = write_config(slurm, source)
+    dry = snakemake(slurm, config, *slurm_args, "-n")
+    assert dry.returncode == 0, (dry.stdout + dry.stderr)[-4000:]
     t0 = time.monotonic()
-    r = snakemake(
-        slurm,
-        write_config(slurm, source),
-        "--workflow-profile",
-        "profiles/slurm",
-        "--jobs",
-        "4",
-        "--seconds-between-status-checks",
-        "2",
-    )
+    r = snakemake(slurm, config, *slurm_args)
     elapsed = time.monotonic() - t0
-    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    print(f"SLURM run took {elapsed:.0f} s")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    submissions = re.findall(r"submitted with SLURM jobid (\d+)", out)
+    print(f"SLURM run took {elapsed:.0f} s, {len(submissions)} sbatch submission(s)")
+    # one allocation for the whole sweep: measurements and provenance in the `sweep` group
+    assert len(submissions) == 1, out[-4000:]
+    # the dry run planned exactly the points the run measured
+    dry_points = set(re.findall(r'\\?"id\\?": \\?"([^"\\]+)', dry.stdout + dry.stderr))
+    assert dry_points == set(_raw(slurm)) and len(dry_points) == 3
 
     a, b = _raw(local), _raw(slurm)
     assert a.keys() == b.keys() and len(a) == 3  # serial p1, fork p1, fork p2

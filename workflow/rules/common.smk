@@ -16,21 +16,25 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 
 def plan_node():
-    """The node that runs the points. Locally: this machine with the cores of `--cores`. On
-    a cluster executor (also in its dry run, where the submit host reports 1 core) and in
-    every cluster job: a compute node of cores.max cores and cores.node_memory_gib (or the
-    smallest node SLURM reports), so the dry run, the submit host and every job plan the
-    same points."""
+    """The node that runs the points, the same in a dry run, on the submit host and in
+    every job. Locally (`--cores N`): this machine with N cores. With `--jobs N` (a cluster
+    executor; its dry run too, where `workflow.cores` is 1) and inside every cluster job: a
+    compute node of cores.max cores and cores.node_memory_gib (or the smallest node SLURM
+    reports). Snakefile code cannot see the executor in a dry run, so `--jobs` decides.
+    """
     cores = config["cores"]
-    if workflow.local_exec and workflow.is_main_process:
-        try:
-            return Node.here(workflow.cores)
-        except WorkflowError:  # no --cores: `--report`, which plans the same points
-            return Node.here(None if cores["max"] == "auto" else cores["max"])
+    settings = workflow.resource_settings
+    if workflow.is_main_process and settings.nodes is None:
+        granted = settings.cores  # None with --report: plan as for all usable cores
+        if granted is None and cores["max"] != "auto":
+            granted = cores["max"]
+        return Node.here(granted)
     try:
         return cs_config.cluster_node(cores)
     except cs_config.ConfigError as exc:
-        raise WorkflowError(str(exc)) from None
+        raise WorkflowError(
+            f"{exc} (locally, give --cores N instead of --jobs N)"
+        ) from None
 
 
 NODE = plan_node()

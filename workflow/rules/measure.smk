@@ -3,6 +3,9 @@ rule provenance:
         "results/provenance.json",
     log:
         "logs/provenance.log",
+    # in the sweep's allocation on a cluster: the provenance of the node that measured
+    group:
+        "sweep"
     conda:
         "../../environment.yml"
     resources:

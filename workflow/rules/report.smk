@@ -3,6 +3,7 @@
 # Local: the granted cores are known only in the main Snakemake process.
 localrules:
     run_record,
+    report,
 
 
 rule run_record:

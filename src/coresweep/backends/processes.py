@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -51,8 +52,17 @@ class ProcessesBackend(Backend):
         # Pool keeps its worker Process objects in _pool; no public accessor exists
         return [p.pid for p in getattr(self._pool, "_pool", [])]
 
+    stop_timeout: ClassVar[float] = 5.0
+
     def shutdown(self) -> None:
+        # close, then let workers exit on their own: they run their exit handlers, which
+        # unlink the semaphores they made (Numba's init lock under forkserver); terminate()
+        # alone kills them first and resource_tracker warns of leaked semaphores at exit
         if self._pool is not None:
+            self._pool.close()
+            deadline = time.monotonic() + self.stop_timeout
+            for w in list(getattr(self._pool, "_pool", [])):  # a hung worker: terminated below
+                w.join(max(0.0, deadline - time.monotonic()))
             self._pool.terminate()
             self._pool.join()
             self._pool = None
