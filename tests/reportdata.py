@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from coresweep import config as cs_config
-from coresweep.experiments import get_experiment, plan
+from coresweep.experiments import build_table, get_experiment, plan
 from coresweep.measure.cores import Node, usable_cores
 from coresweep.measure.provenance import collect
 from coresweep.measure.runner import run_point
@@ -52,7 +52,7 @@ def aggregate_all(results: Path) -> None:
     """results/raw/<experiment>/*.json -> results/tables/<experiment>.parquet, like the workflow."""
     for folder in sorted((results / "raw").iterdir()):
         records = [read_raw(p) for p in sorted(folder.glob("*.json"))]
-        table = get_experiment(folder.name).aggregate(records)
+        table = build_table(folder.name, records)
         (results / "tables").mkdir(exist_ok=True)
         table.to_parquet(results / "tables" / f"{folder.name}.parquet", index=False)
 
@@ -65,7 +65,10 @@ def _measured() -> Path:
     config = tiny_config()
     cores = min(2, usable_cores())
     for point in plan(config, Node.here(cores)):
-        write_json_atomic(results / "raw" / point.experiment / f"{point.id}.json", run_point(point, get_experiment(point.experiment).measure))
+        write_json_atomic(
+            results / "raw" / point.experiment / f"{point.id}.json",
+            run_point(point, get_experiment(point.experiment).measure),
+        )
     aggregate_all(results)
     write_json_atomic(results / "provenance.json", collect(Path(__file__).parents[1]))
     (results / "run.json").write_text(json.dumps({"config": config, "cores": cores}))

@@ -38,6 +38,7 @@ from coresweep.kernels.user import (
     call_batch,
     call_task,
     check_results,
+    fixed_tasks,
     make_user_tasks,
     noop,
     pickle_problem,
@@ -93,8 +94,9 @@ class Options:
 
 
 def task_count(spec: UserSpec, opts: Options, one_task_s: float) -> int | None:
-    """How many tasks to measure: as asked, the args as given, or enough for PASS_SECONDS."""
-    if opts.ntasks is not None or spec.args is not None:
+    """How many tasks to measure: as asked, a fixed list as given (None), or enough for
+    PASS_SECONDS."""
+    if opts.ntasks is not None or fixed_tasks(spec):
         return opts.ntasks
     step = math.lcm(*opts.cores) if math.lcm(*opts.cores) <= 64 else max(opts.cores)
     n = max(4 * max(opts.cores), math.ceil(PASS_SECONDS / max(one_task_s, 1e-7)))
@@ -111,7 +113,8 @@ def first_calls(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[float, flo
 def plan_tasks(spec: UserSpec, opts: Options) -> tuple[list[tuple[Any, ...]], float]:
     """The tasks to measure and the first call's seconds; errors name the function or factory."""
     fn = resolve(spec.callable, spec.path)
-    probe = make_user_tasks(spec, opts.ntasks or (None if spec.args else 1), opts.seed)
+    fixed = fixed_tasks(spec)  # args, or a factory without parameters: its list as given
+    probe = make_user_tasks(spec, opts.ntasks or (None if fixed else 1), opts.seed)
     try:
         first_s, warm_s = first_calls(fn, probe[0])
     except Exception as exc:
@@ -120,7 +123,7 @@ def plan_tasks(spec: UserSpec, opts: Options) -> tuple[list[tuple[Any, ...]], fl
             f"(args {probe[0]!r}); nothing measured"
         ) from exc
     n = task_count(spec, opts, warm_s)
-    tasks = probe if n == len(probe) else make_user_tasks(spec, n, opts.seed)
+    tasks = probe if n is None or n == len(probe) else make_user_tasks(spec, n, opts.seed)
     return tasks, first_s
 
 

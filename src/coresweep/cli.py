@@ -66,17 +66,16 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from coresweep.experiments import get_experiment
+    from coresweep.experiments import build_table
     from coresweep.records import read_raw
 
-    exp = get_experiment(args.experiment)
     records = [read_raw(p) for p in args.raw]
-    table = exp.aggregate(records)
+    table = build_table(args.experiment, records)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     table.to_csv(out.with_suffix(".csv"), index=False)
-    log.info("%s: %d rows -> %s (+ .csv)", exp.name, len(table), out)
+    log.info("%s: %d rows -> %s (+ .csv)", args.experiment, len(table), out)
     return 0
 
 

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from coresweep.experiments import EXPERIMENTS
+from coresweep.experiments import EXPERIMENTS, build_table
 from coresweep.records import read_raw
 
 log = logging.getLogger("coresweep")
@@ -40,7 +40,7 @@ def merge_runs(runs: Sequence[Path], out: Path) -> list[Path]:
             log.warning("skipping %s: not a registered experiment", exp_dir)
             continue
         records = [read_raw(p) for p in sorted(exp_dir.glob("*.json"))]
-        table = EXPERIMENTS[exp_dir.name].aggregate(records)
+        table = build_table(exp_dir.name, records)
         path = out / "tables" / f"{exp_dir.name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(path, index=False)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment, Verdict
 from coresweep.measure.cores import Node
 from coresweep.records import Point
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: every experiment module, in report order; each defines EXPERIMENT
 NAMES = ("scaling", "task_size", "hybrid", "load", "memory", "communication",
@@ -60,4 +63,26 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
     return points
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "Verdict", "get_experiment", "plan"]
+#: columns that together name one curve over p, where a table has them
+CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant")
+
+
+def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """An experiment's table from its raw records, with the columns every table carries:
+    the host that measured each point, and a `mixed-hosts` flag on every curve over p whose
+    points came from more than one host (a curve must come from one node)."""
+    table = get_experiment(name).aggregate(records)
+    if table.empty or "point" not in table.columns:
+        return table
+    hosts = {r["point"]["id"]: r["provenance"]["machine"]["hostname"] for r in records}
+    table["host"] = table["point"].map(hosts)
+    keys = [k for k in CURVE_KEYS if k in table.columns]
+    if "p" in table.columns and "flags" in table.columns and keys:
+        mixed = table.groupby(keys, dropna=False)["host"].transform("nunique") > 1
+        table.loc[mixed, "flags"] = [
+            ";".join(filter(None, [f, "mixed-hosts"])) for f in table.loc[mixed, "flags"]
+        ]
+    return table
+
+
+__all__ = ["EXPERIMENTS", "Experiment", "Verdict", "build_table", "get_experiment", "plan"]

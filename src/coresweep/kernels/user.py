@@ -4,8 +4,7 @@ A spec names everything by import reference, so it travels inside a point's JSON
 a fresh `coresweep measure` process (or a spawned worker) rebuilds the same kernel:
 
     callable: "package.module:function"   # called as function(*args) for every task
-    tasks: "package.module:factory"       # factory(ntasks, seed) -> list of argument tuples;
-                                          # given size=... too when it has a `size` parameter
+    tasks: "package.module:factory"       # a task factory, in one of three forms (below)
     args: [[1, 2], [3, 4]]                # or: the argument sets themselves (cycled to ntasks)
     check: "package.module:check"         # optional: check(tasks, results) -> bool | (bool, str)
     releases_gil: null                    # the user's note; the runs decide, not the note
@@ -13,6 +12,18 @@ a fresh `coresweep measure` process (or a spawned worker) rebuilds the same kern
                                           # one (null/0: the factory's own default)
     unit: task                            # "sample": work grows linearly with size
     path: ["."]                           # directories put on sys.path before importing
+
+The task factory may take 0, 1 or 2 positional parameters (read from its signature):
+
+    factory()              -> a fixed list of argument tuples, used like `args`: as given
+                              when nothing asks for a task count, else cycled to ntasks
+    factory(ntasks)        -> ntasks argument tuples
+    factory(ntasks, seed)  -> ntasks argument tuples, placed by the seed
+
+Each form is also given size=... when it has a `size` parameter (or **kwargs) and a size is
+set. Any other shape (more required parameters, required keyword-only ones, not a callable),
+a factory that raises, or one that returns anything but a list of argument tuples is a
+UserKernelError naming the factory and what was expected.
 
 Workers call the function by its reference, not by pickling it, so a Numba dispatcher is
 not re-serialised per task. Whether a process backend may run it at all is still decided
@@ -28,8 +39,9 @@ import inspect
 import logging
 import os
 import pickle
+import reprlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,6 +51,11 @@ log = logging.getLogger("coresweep")
 KIND = "user"
 SPEC_KEYS = ("callable", "tasks", "args", "check", "releases_gil", "size", "unit", "path")
 UNITS = ("task", "sample")  # "sample": a task of size s is s units of work (task-size experiment)
+#: the task factory forms, as every message about a factory's shape names them
+FACTORY_FORMS = (
+    "factory() -> a list of argument tuples, factory(ntasks) or factory(ntasks, seed) -> "
+    "ntasks argument tuples (each may take a size= keyword too)"
+)
 
 
 class UserKernelError(ValueError):
@@ -126,8 +143,9 @@ def _add_path(path: Sequence[str]) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def resolve(ref: str, path: tuple[str, ...] = ()) -> Any:
-    """The object named by 'package.module:attr'; an error naming what failed to import."""
+def lookup(ref: str, path: tuple[str, ...] = ()) -> Any:
+    """The object named by 'package.module:attr', callable or not; an error naming what
+    failed to import."""
     module, attr = split_ref(ref)
     _add_path(path)
     try:
@@ -144,6 +162,12 @@ def resolve(ref: str, path: tuple[str, ...] = ()) -> Any:
             raise UserKernelError(
                 f"cannot import {ref!r}: module {module!r} has no attribute {attr!r}"
             ) from None
+    return obj
+
+
+def resolve(ref: str, path: tuple[str, ...] = ()) -> Any:
+    """The callable named by 'package.module:attr'; an error naming what failed to import."""
+    obj = lookup(ref, path)
     if not callable(obj):
         raise UserKernelError(f"{ref!r} is a {type(obj).__name__}, not a callable")
     return obj
@@ -178,37 +202,103 @@ def warm(ref: str, path: tuple[str, ...]) -> None:
 def make_user_tasks(
     spec: UserSpec, ntasks: int | None, seed: int, size: int | None = None
 ) -> list[tuple[Any, ...]]:
-    """ntasks argument tuples from the factory or the args list (cycled); errors name the factory."""
+    """ntasks argument tuples from the factory or the args list; errors name the factory.
+
+    A fixed list (`args`, or a factory without parameters) is used as given when ntasks
+    is None and cycled to ntasks otherwise; a factory of ntasks makes 8 when ntasks is None.
+    """
     if spec.args is not None:
-        n = len(spec.args) if ntasks is None else ntasks
-        return [spec.args[i % len(spec.args)] for i in range(n)]
+        return _cycled(spec.args, ntasks)
     assert spec.tasks is not None
-    factory = resolve(spec.tasks, spec.path)
+    factory, nparams = task_factory(spec)
     n = ntasks if ntasks is not None else 8
     if size is None or (size == 0 and spec.unit == "task"):
         size = spec.size  # None: leave the factory its own default
     kwargs = {"size": size} if size is not None and _takes_size(factory) else {}
+    args = (n, seed)[:nparams]
+    what = f"user kernel {spec.name!r}: task factory {spec.tasks!r}"
+    shown = [str(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()]
+    call = f"factory({', '.join(shown)})"
     try:
-        made = factory(n, seed, **kwargs)
+        made = factory(*args, **kwargs)
+        tasks = _task_list(made, what)
+    except UserKernelError:
+        raise
     except Exception as exc:
         raise UserKernelError(
-            f"user kernel {spec.name!r}: task factory {spec.tasks!r} raised "
-            f"{type(exc).__name__}: {exc} (called as factory({n}, {seed}"
-            f"{', size=' + str(kwargs['size']) if kwargs else ''}))"
+            f"{what} raised {type(exc).__name__}: {exc} (called as {call})"
         ) from exc
-    try:
-        tasks = [as_args(t) for t in made]
-    except TypeError:
-        raise UserKernelError(
-            f"user kernel {spec.name!r}: task factory {spec.tasks!r} returned a "
-            f"{type(made).__name__}, not a list of argument tuples"
-        ) from None
+    if nparams == 0:
+        return _cycled(tasks, ntasks)
     if len(tasks) != n:
-        raise UserKernelError(
-            f"user kernel {spec.name!r}: task factory {spec.tasks!r} returned {len(tasks)} "
-            f"tasks, asked for {n}"
-        )
+        raise UserKernelError(f"{what} returned {len(tasks)} tasks, asked for {n} ({call})")
     return tasks
+
+
+def _cycled(tasks: Sequence[tuple[Any, ...]], ntasks: int | None) -> list[tuple[Any, ...]]:
+    n = len(tasks) if ntasks is None else ntasks
+    return [tasks[i % len(tasks)] for i in range(n)]
+
+
+def _task_list(made: Any, what: str) -> list[tuple[Any, ...]]:
+    """The factory's result as argument tuples, or an error saying what it returned."""
+    if isinstance(made, str | bytes | Mapping) or not isinstance(made, Iterable):
+        raise UserKernelError(
+            f"{what} returned {type(made).__name__} {reprlib.repr(made)}, expected a list of "
+            "argument tuples, e.g. [(1, 2), (3, 4)]"
+        )
+    tasks = [as_args(t) for t in made]
+    if not tasks:
+        raise UserKernelError(f"{what} returned no tasks, expected a list of argument tuples")
+    return tasks
+
+
+def task_factory(spec: UserSpec) -> tuple[Callable[..., Any], int]:
+    """The spec's task factory and how many positional arguments it takes: 0, 1 or 2."""
+    assert spec.tasks is not None
+    fn = lookup(spec.tasks, spec.path)
+    what = f"user kernel {spec.name!r}: task factory {spec.tasks!r}"
+    if not callable(fn):
+        raise UserKernelError(
+            f"{what} is a {type(fn).__name__}, not a callable; expected {FACTORY_FORMS}"
+        )
+    return fn, factory_params(fn, what)
+
+
+def factory_params(fn: Callable[..., Any], what: str = "task factory") -> int:
+    """0, 1 (ntasks) or 2 (ntasks, seed): the most of these fn accepts by position.
+
+    `size` is the keyword, never counted. A factory whose signature cannot be read (some
+    builtins) is called the full way, factory(ntasks, seed).
+    """
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return 2
+    positional, most = 0, 0
+    required_kw = []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            most = 2
+        elif p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name != "size":
+            required_kw.append(p.name)
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and not (
+            p.name == "size" and p.kind is p.POSITIONAL_OR_KEYWORD
+        ):
+            most += 1
+            positional += p.default is p.empty
+    if positional > 2 or required_kw:
+        extra = f" and required keyword(s) {required_kw}" if required_kw else ""
+        raise UserKernelError(
+            f"{what} has the signature {sig}: {positional} required positional parameter(s)"
+            f"{extra}; expected {FACTORY_FORMS}"
+        )
+    return min(2, most)
+
+
+def fixed_tasks(spec: UserSpec) -> bool:
+    """True when the tasks are a fixed list (`args`, or a factory without parameters)."""
+    return spec.args is not None or task_factory(spec)[1] == 0
 
 
 def _takes_size(fn: Callable[..., Any]) -> bool:
@@ -279,9 +369,10 @@ def build_kernel(name: str, raw: dict[str, Any] | UserSpec) -> UserKernel:
     """A Kernel from a user spec; imports the callable now so a bad reference fails early."""
     spec = raw if isinstance(raw, UserSpec) else parse_spec(name, raw)
     fn = resolve(spec.callable, spec.path)
-    for ref in (spec.tasks, spec.check):
-        if ref is not None:
-            resolve(ref, spec.path)
+    if spec.tasks is not None:
+        task_factory(spec)  # its shape, too, fails early
+    if spec.check is not None:
+        resolve(spec.check, spec.path)
     return UserKernel(
         name=name,
         kind=KIND,

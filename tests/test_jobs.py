@@ -1,0 +1,176 @@
+"""Jobs of points: resumption, retries, job records, tables' host columns, plan summaries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from coresweep import config as cs_config
+from coresweep import experiments
+from coresweep.measure import runner
+from coresweep.measure.capacity import CapacityCheck
+from coresweep.measure.cores import Node
+from coresweep.planning import jobs_of, predicted_seconds, summary_text
+from coresweep.records import Point, read_raw
+
+QUICK = {"capacity_wait_seconds": 0, "retries": 1}
+
+
+def _point(i: int, **params) -> Point:
+    return Point("scaling", f"pt{i}", {"p": 1, "protocol": QUICK, **params}, job="j", seconds=2)
+
+
+def _counting_measure(calls: list[str]):
+    def measure(point: Point) -> dict:
+        calls.append(point.id)
+        return {"value": len(calls)}
+
+    return measure
+
+
+def test_job_writes_one_raw_file_per_point_and_a_record(tmp_path):
+    calls: list[str] = []
+    pts = [_point(0), _point(1)]
+    rec = runner.run_job(pts, lambda _: _counting_measure(calls), tmp_path)
+    assert calls == ["pt0", "pt1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pt0.json", "pt1.json"]
+    assert read_raw(tmp_path / "pt1.json")["result"]["value"] == 2
+    assert rec["job"] == "j" and rec["predicted_s"] == 4
+    assert [r["kept"] for r in rec["points"]] == [False, False]
+    assert rec["startup_s"] > 0
+
+
+def test_rerun_keeps_measured_points_and_remeasures_changed_ones(tmp_path):
+    calls: list[str] = []
+    runner.run_job([_point(0), _point(1)], lambda _: _counting_measure(calls), tmp_path)
+    # an interrupted job rerun: pt0 is kept; pt1's params changed, so it is measured again
+    calls.clear()
+    rec = runner.run_job(
+        [_point(0), _point(1, seed=3)], lambda _: _counting_measure(calls), tmp_path
+    )
+    assert calls == ["pt1"]
+    assert [r["kept"] for r in rec["points"]] == [True, False]
+    assert read_raw(tmp_path / "pt1.json")["point"]["params"]["seed"] == 3
+
+
+def test_a_corrupt_raw_file_is_measured_again(tmp_path):
+    (tmp_path / "pt0.json").write_text("{not json")
+    calls: list[str] = []
+    runner.run_job([_point(0)], lambda _: _counting_measure(calls), tmp_path)
+    assert calls == ["pt0"]
+
+
+def test_a_point_short_of_cores_is_measured_again_before_it_is_flagged(monkeypatch):
+    probes = iter([False, True, True, True])  # short at the first start, fine after
+
+    def fake_capacity(cores, wait_seconds=0.0):
+        return CapacityCheck(cores, 1.0, 0.0, next(probes))
+
+    monkeypatch.setattr(runner, "check_capacity", fake_capacity)
+    calls: list[str] = []
+    rec = runner.run_point(_point(0, p=2, threads=2), _counting_measure(calls), cores=2)
+    job = rec["result"]["job"]
+    assert calls == ["pt0", "pt0"]
+    assert [a["capacity_flag"] for a in job["attempts"]] == [True, False]
+    assert job["capacity_flag"] is False
+
+
+def test_retries_are_bounded_by_the_config(monkeypatch):
+    monkeypatch.setattr(
+        runner, "check_capacity", lambda cores, wait_seconds=0.0: CapacityCheck(cores, 1, 0, False)
+    )
+    calls: list[str] = []
+    point = Point("scaling", "x", {"p": 2, "protocol": {**QUICK, "retries": 2}})
+    rec = runner.run_point(point, _counting_measure(calls), cores=2)
+    assert len(calls) == 3 and rec["result"]["job"]["capacity_flag"] is True
+
+
+def test_points_of_one_job_share_it_and_book_its_largest_p():
+    pts = [
+        Point("scaling", "a1", {"p": 1}, job="a", seconds=1, mem_mb=100),
+        Point("scaling", "a4", {"p": 4}, job="a", seconds=2, mem_mb=300),
+        Point("memory", "m", {"threads": 2}, seconds=5),
+    ]
+    jobs = jobs_of(pts)
+    assert [(j.experiment, j.id, j.threads, j.mem_mb) for j in jobs] == [
+        ("scaling", "a", 4, 300),
+        ("memory", "m", 2, 0),
+    ]
+    assert [p["id"] for p in json.loads(jobs[0].spec())] == ["a1", "a4"]
+    assert predicted_seconds(pts) > 8
+
+
+def test_table_names_the_host_and_flags_a_curve_that_mixes_hosts(monkeypatch):
+    def record(pid, host):
+        return {"point": {"id": pid}, "provenance": {"machine": {"hostname": host}}}
+
+    rows = pd.DataFrame(
+        {
+            "kernel": ["k"] * 4,
+            "backend": ["threads", "threads", "fork", "fork"],
+            "p": [1, 2, 1, 2],
+            "flags": ["", "cv>10%", "", ""],
+            "point": ["t1", "t2", "f1", "f2"],
+        }
+    )
+    fake = type("E", (), {"aggregate": staticmethod(lambda records: rows.copy())})
+    monkeypatch.setattr(experiments, "get_experiment", lambda name: fake)
+    recs = [record("t1", "n1"), record("t2", "n2"), record("f1", "n1"), record("f2", "n1")]
+    table = experiments.build_table("scaling", recs)
+    assert list(table.host) == ["n1", "n2", "n1", "n1"]
+    assert list(table["flags"]) == ["mixed-hosts", "cv>10%;mixed-hosts", "", ""]
+
+
+def test_config_values_given_as_strings_are_typed():
+    """`snakemake --config 'cores={max: 32}'` hands '32' over."""
+    cfg = cs_config.validate({"cores": {"max": "32", "oversubscribe": "true"}})
+    assert cfg["cores"]["max"] == 32 and cfg["cores"]["oversubscribe"] is True
+    cfg = cs_config.validate({"experiments": {"scaling": {"p": ["1", "4"]}}})
+    assert cfg["experiments"]["scaling"]["p"] == [1, 4]
+    with pytest.raises(cs_config.ConfigError, match="cores.max: 'many'"):
+        cs_config.validate({"cores": {"max": "many"}})
+
+
+def test_cluster_node_needs_the_node_cores():
+    with pytest.raises(cs_config.ConfigError, match="cores.max"):
+        cs_config.cluster_node({"max": "auto", "node_memory_gib": 64})
+    node = cs_config.cluster_node({"max": 32, "node_memory_gib": 64})
+    assert (node.cores, node.usable, node.memory_bytes, node.kind) == (
+        32,
+        32,
+        64 * 2**30,
+        "cluster",
+    )
+
+
+def _plan_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "coresweep.cli", "plan", *args], capture_output=True, text=True
+    )
+
+
+def test_plan_for_a_simulated_node_prints_points_and_a_summary():
+    r = _plan_cli("--node-cores", "16", "--node-memory-gib", "32")
+    assert r.returncode == 0, r.stderr
+    points = [Point.from_json(line) for line in r.stdout.splitlines()]
+    assert max(p.params.get("p", 0) for p in points) == 16
+    assert "simulated node (not this machine): 16 cores" in r.stderr
+    assert "total" in r.stderr and "prediction" in r.stderr
+    node = Node.sized(16, 32)
+    assert summary_text(points, node).splitlines()[-1] in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--node-cores", "0"), "--node-cores must be at least 1"),
+        (("--node-cores", "4", "--node-memory-gib", "0"), "--node-memory-gib must be positive"),
+    ],
+)
+def test_plan_refuses_an_impossible_node(args, needle):
+    r = _plan_cli(*args)
+    assert r.returncode == 2 and needle in r.stderr and not r.stdout
