@@ -6,6 +6,8 @@ They live in a module of their own so spawned and forkserver workers can import 
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
 import os
 import time
 from collections.abc import Sequence
@@ -79,3 +81,77 @@ tripled_lambda = lambda x: 3 * x  # noqa: E731 - the point of the test
 def spin_sized(ntasks: int, seed: int, size: int = 1000) -> list[tuple[int]]:
     """ntasks spins of `size` iterations: work linear in size (unit: sample)."""
     return [(size,)] * ntasks
+
+
+# ---------------------------------------------------------------- task factories of each shape
+
+
+def spin_list() -> list[tuple[int]]:
+    """A factory without parameters: its own fixed list, used as given or cycled to ntasks."""
+    return [(20_000,), (30_000,), (40_000,), (50_000,), (60_000,), (70_000,)]
+
+
+def spin_count(ntasks: int) -> list[tuple[int]]:
+    """A factory of ntasks only."""
+    return [(1000 + i,) for i in range(ntasks)]
+
+
+def spin_list_sized(size: int = 10) -> list[tuple[int]]:
+    """No positional parameters, a size keyword: still the fixed-list form."""
+    return [(size,), (size + 1,)]
+
+
+def three_params(ntasks: int, seed: int, scale: float) -> list[tuple[int]]:
+    """One required parameter too many for any accepted form."""
+    return [(1,)] * ntasks
+
+
+def keyword_only(ntasks: int, *, mode: str) -> list[tuple[int]]:
+    """A required keyword-only parameter the caller cannot know."""
+    return [(1,)] * ntasks
+
+
+NOT_A_FACTORY = [(1,), (2,)]  # the list itself where the factory's name belongs
+
+
+def returns_none(ntasks: int, seed: int) -> None:
+    """Builds the tasks and forgets to return them."""
+    [(i,) for i in range(ntasks)]
+
+
+def returns_text() -> str:
+    return "1,2,3"
+
+
+def returns_empty() -> list[tuple[int]]:
+    return []
+
+
+def broken_list() -> list[tuple[int]]:
+    raise FileNotFoundError("tasks.csv")
+
+
+def apply(fn, x: int) -> int:
+    """Calls fn(x): its tasks carry a function along."""
+    return fn(x)
+
+
+def lambda_tasks() -> list[tuple]:
+    """Tasks pickle refuses (a lambda in each): process pools cannot receive them."""
+    return [(tripled_lambda, i) for i in range(4)]
+
+
+# ---------------------------------------------------------------- clean shutdown
+
+_HELD: list = []
+
+
+def spin_tidy(n: int) -> int:
+    """spin(n); in a worker process it first makes a multiprocessing lock (a named
+    semaphore, as Numba's init lock under forkserver is) and an exit handler that takes
+    0.2 s (a log flush, say). A pool that lets its workers exit unlinks the semaphore;
+    one that kills them leaves it to resource_tracker, which warns of a leak at exit."""
+    if not _HELD and multiprocessing.parent_process() is not None:
+        _HELD.append(multiprocessing.get_context("spawn").Lock())
+        multiprocessing.util.Finalize(None, time.sleep, (0.2,), exitpriority=10)
+    return spin(n)

@@ -84,7 +84,7 @@ class Options:
     cores: tuple[int, ...] = (1, 2)
     backends: tuple[str, ...] = DEFAULT_BACKENDS
     budget_seconds: float = 120.0
-    ntasks: int | None = None  # None: args as given, or enough factory tasks for PASS_SECONDS
+    ntasks: int | None = None  # None: a fixed list as given, or enough tasks for PASS_SECONDS
     seed: int = 20261125
     threshold: float = THRESHOLD
     max_repeats: int = 10  # samples per arm at most; the budget usually stops sooner
@@ -139,9 +139,9 @@ def skip_reasons(spec: UserSpec, tasks: Sequence[Any], backends: Sequence[str]) 
     for b in backends:
         if b not in BACKENDS:
             out[b] = f"unknown backend; known: {', '.join(sorted(BACKENDS))}"
-        elif BACKENDS[b].batch:
+        elif BACKENDS[b].descriptor.batch:
             out[b] = "needs a Numba prange batch version of the function; a user function has none"
-        elif b not in out and BACKENDS[b].separate_processes:
+        elif b not in out and BACKENDS[b].descriptor.separate_processes:
             problem = pickle_problem(tasks[0], pickler_for(b))
             if problem:
                 out[b] = f"the task arguments cannot be pickled by {pickler_for(b)}: {problem}"
@@ -225,7 +225,7 @@ def worker_init(spec: UserSpec, backend: str) -> Callable[[], None]:
     Numba's thread pool here would make later forks unsafe.
     """
     steps = [functools.partial(warm, spec.callable, spec.path)]
-    if BACKENDS[backend].separate_processes:
+    if BACKENDS[backend].descriptor.separate_processes:
         steps.insert(0, functools.partial(limit_inner_pools, 1))
     return chain_init(*steps)
 
@@ -446,7 +446,7 @@ def _note_task_count(advice: Advice, opts: Options) -> None:
     if advice.ntasks < pmax:
         advice.notes.append(
             f"only {advice.ntasks} task(s) for {pmax} workers: at most {advice.ntasks} can run at "
-            "once; pass --ntasks or more --args"
+            "once; pass --ntasks, or more --args or a longer list from your factory"
         )
 
 

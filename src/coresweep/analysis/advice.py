@@ -72,7 +72,7 @@ class Row:
 
     @property
     def in_process(self) -> bool:
-        return not BACKENDS[self.backend].separate_processes
+        return BACKENDS[self.backend].descriptor.shares_memory
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,61 @@ import functools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 Init = Callable[[], None]
+
+#: the values each fact of a Descriptor may take (verdict rules and plots select by these)
+ISOLATION = ("inline", "thread", "interpreter", "process", "cluster")
+ARGUMENTS = ("reference", "pickled", "inherited")
+SUPERVISION = ("program-lost", "pool-broken", "worker-replaced-task-lost", "worker-restarted")
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """What an execution model is: the facts verdicts, advice, plots and estimates select by.
+
+    isolation: where a worker runs — "inline" (the caller's own thread), "thread" (a thread
+      of the caller's process, one GIL), "interpreter" (a subinterpreter), "process", or
+      "cluster" (processes that may be on other machines).
+    shares_memory: workers read and write the caller's objects in place.
+    arguments: how a task's arguments reach a worker — by "reference", "pickled", or
+      "inherited" (copy-on-write at fork; later arguments are still pickled).
+    start_method: "none", "fork", "forkserver", "spawn", or "nanny" (Dask's worker nanny).
+    supervision: what a worker that dies (os._exit, a signal) does — "program-lost" (it is
+      the caller's process), "pool-broken" (every pending task fails), "worker-replaced-task-
+      lost" (a new worker starts, the dead one's task never returns: a map hangs), or
+      "worker-restarted" (a new worker starts and the caller gets an error for the lost task).
+    gil_bound: Python code in the workers runs one at a time under one GIL.
+    batch: map hands the whole batch to one function (Numba prange), not one task per call.
+    """
+
+    isolation: str
+    shares_memory: bool
+    arguments: str
+    start_method: str
+    supervision: str
+    gil_bound: bool
+    batch: bool = False
+
+    def __post_init__(self) -> None:
+        for field, value, allowed in (
+            ("isolation", self.isolation, ISOLATION),
+            ("arguments", self.arguments, ARGUMENTS),
+            ("supervision", self.supervision, SUPERVISION),
+        ):
+            if value not in allowed:
+                raise ValueError(f"descriptor {field} {value!r} is not one of {allowed}")
+
+    @property
+    def separate_processes(self) -> bool:
+        """Workers in other processes than the caller's."""
+        return self.isolation in ("process", "cluster")
+
+    def columns(self) -> dict[str, Any]:
+        """The descriptor as table columns (prefixed, so they never clash with a table's own)."""
+        return {f"backend_{k}": v for k, v in asdict(self).items()}
 
 
 def chain_init(*steps: Init) -> Init:
@@ -35,10 +87,12 @@ class Backend(ABC):
     """An execution model with `workers` parallel workers."""
 
     name: ClassVar[str]
-    #: True when map wants one batch function over all items (Numba prange), not per item
-    batch: ClassVar[bool] = False
-    #: True when workers live in other processes (items and results are pickled)
-    separate_processes: ClassVar[bool] = False
+    #: what this execution model is; every consumer selects by it, never by `name`
+    descriptor: ClassVar[Descriptor]
+
+    @property
+    def batch(self) -> bool:
+        return self.descriptor.batch
 
     def __init__(self, workers: int) -> None:
         if workers < 1:
@@ -74,7 +128,7 @@ class Backend(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What to record about this backend next to its results."""
-        return {"backend": self.name, "workers": self.workers}
+        return {"backend": self.name, "workers": self.workers, **self.descriptor.columns()}
 
     def __enter__(self) -> Backend:
         return self

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from coresweep.backends.base import Backend, Init
+from coresweep.backends.base import Backend, Descriptor, Init
 
 ENV_SCHEDULER = "CORESWEEP_DASK_SCHEDULER"
 SECURITY_KEYS = ("ca_file", "cert", "key")
@@ -52,7 +52,14 @@ class DaskClusterBackend(Backend):
     """Workers of an external Dask scheduler (or of a SLURMCluster this backend starts)."""
 
     name = "dask-cluster"
-    separate_processes = True
+    descriptor = Descriptor(
+        isolation="cluster",
+        shares_memory=False,
+        arguments="pickled",
+        start_method="nanny",
+        supervision="worker-restarted",
+        gil_bound=False,
+    )
 
     #: seconds to reach the scheduler before giving up
     connect_timeout: ClassVar[float] = 10.0

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from coresweep.backends.base import Backend, Init
+from coresweep.backends.base import Backend, Descriptor, Init
 
 
 class DaskLocalBackend(Backend):
@@ -79,10 +79,25 @@ class DaskLocalBackend(Backend):
 
 class DaskProcessesBackend(DaskLocalBackend):
     name = "dask-processes"
-    separate_processes = True
+    descriptor = Descriptor(
+        isolation="process",
+        shares_memory=False,
+        arguments="pickled",
+        start_method="nanny",
+        supervision="worker-restarted",  # the nanny restarts it; the task ends KilledWorker
+        gil_bound=False,
+    )
     processes = True
 
 
 class DaskThreadsBackend(DaskLocalBackend):
     name = "dask-threads"
+    descriptor = Descriptor(
+        isolation="thread",
+        shares_memory=True,
+        arguments="reference",
+        start_method="none",
+        supervision="program-lost",
+        gil_bound=True,
+    )
     processes = False

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from coresweep.backends.base import Backend, Init
+from coresweep.backends.base import Backend, Descriptor, Init
 
 
 class NumbaParallelBackend(Backend):
     name = "numba-parallel"
-    batch = True
+    descriptor = Descriptor(
+        isolation="thread",
+        shares_memory=True,
+        arguments="reference",
+        start_method="none",
+        supervision="program-lost",
+        gil_bound=False,  # prange threads run compiled code without the GIL
+        batch=True,
+    )
 
     def start(self, init: Init | None = None) -> None:
         # imported here: every spawned worker imports this package to unpickle its init

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from coresweep.backends.base import Backend, Init
+from coresweep.backends.base import Backend, Descriptor, Init
 
 
 def _worker_init(init: Init | None, barrier: Any) -> None:
@@ -17,11 +17,22 @@ def _worker_init(init: Init | None, barrier: Any) -> None:
     barrier.wait()
 
 
+def _descriptor(method: str, arguments: str) -> Descriptor:
+    # multiprocessing.Pool replaces a worker that dies, but the task it held never returns
+    return Descriptor(
+        isolation="process",
+        shares_memory=False,
+        arguments=arguments,
+        start_method=method,
+        supervision="worker-replaced-task-lost",
+        gil_bound=False,
+    )
+
+
 class ProcessesBackend(Backend):
     """p worker processes; `start` returns only when every worker has run init."""
 
     name = "processes"
-    separate_processes = True
     method: ClassVar[str] = "fork"
 
     def __init__(self, workers: int) -> None:
@@ -74,13 +85,16 @@ class ProcessesBackend(Backend):
 class ForkBackend(ProcessesBackend):
     name = "processes-fork"
     method = "fork"
+    descriptor = _descriptor("fork", "inherited")
 
 
 class ForkserverBackend(ProcessesBackend):
     name = "processes-forkserver"
     method = "forkserver"
+    descriptor = _descriptor("forkserver", "pickled")
 
 
 class SpawnBackend(ProcessesBackend):
     name = "processes-spawn"
     method = "spawn"
+    descriptor = _descriptor("spawn", "pickled")

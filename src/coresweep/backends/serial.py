@@ -6,11 +6,19 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from coresweep.backends.base import Backend, Init
+from coresweep.backends.base import Backend, Descriptor, Init
 
 
 class SerialBackend(Backend):
     name = "serial"
+    descriptor = Descriptor(
+        isolation="inline",
+        shares_memory=True,
+        arguments="reference",
+        start_method="none",
+        supervision="program-lost",
+        gil_bound=True,
+    )
 
     def __init__(self, workers: int = 1) -> None:
         if workers != 1:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from coresweep.backends.base import Backend, Init
+from coresweep.backends.base import Backend, Descriptor, Init
 
 
 def _init_then_wait(init: Init | None, barrier: threading.Barrier) -> int:
@@ -19,6 +19,14 @@ def _init_then_wait(init: Init | None, barrier: threading.Barrier) -> int:
 
 class ThreadsBackend(Backend):
     name = "threads"
+    descriptor = Descriptor(
+        isolation="thread",
+        shares_memory=True,
+        arguments="reference",
+        start_method="none",
+        supervision="program-lost",
+        gil_bound=True,
+    )
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)

@@ -67,15 +67,32 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
 CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant")
 
 
+def with_descriptors(table: pd.DataFrame) -> pd.DataFrame:
+    """The registry's descriptor of each row's backend as columns (backend_isolation, ...);
+    rows whose backend is not a registered one keep empty values."""
+    from coresweep.backends import BACKENDS
+
+    cols = {
+        name: cls.descriptor.columns()
+        for name, cls in BACKENDS.items()
+        if name in set(table["backend"])
+    }
+    for key in next(iter(BACKENDS.values())).descriptor.columns():
+        table[key] = [cols[b][key] if b in cols else None for b in table["backend"]]
+    return table
+
+
 def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """An experiment's table from its raw records, with the columns every table carries:
-    the host that measured each point, and a `mixed-hosts` flag on every curve over p whose
+    the host that measured each point, each backend's descriptor, and a `mixed-hosts` flag on every curve over p whose
     points came from more than one host (a curve must come from one node)."""
     table = get_experiment(name).aggregate(records)
     if table.empty or "point" not in table.columns:
         return table
     hosts = {r["point"]["id"]: r["provenance"]["machine"]["hostname"] for r in records}
     table["host"] = table["point"].map(hosts)
+    if "backend" in table.columns:
+        table = with_descriptors(table)
     keys = [k for k in CURVE_KEYS if k in table.columns]
     if "p" in table.columns and "flags" in table.columns and keys:
         mixed = table.groupby(keys, dropna=False)["host"].transform("nunique") > 1

@@ -54,7 +54,7 @@ PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn",
 
 def applicable(kernel: Kernel, backend: str) -> bool:
     """A batch backend needs the kernel's prange version; serial only makes sense alone."""
-    batch_ok = not BACKENDS[backend].batch or kernel.run_parallel is not None
+    batch_ok = not BACKENDS[backend].descriptor.batch or kernel.run_parallel is not None
     return batch_ok and runs_on(kernel, backend)  # runs_on: a user kernel may not pickle
 
 
@@ -120,7 +120,7 @@ def measure(point: Point) -> dict[str, Any]:
     protocol = Protocol.from_config(protocol_cfg)
     modes = prm["modes"]
 
-    batch = BACKENDS[prm["backend"]].batch
+    batch = BACKENDS[prm["backend"]].descriptor.batch
     compiles = [kernel.compile] if kernel.compile is not None else []
     if batch and kernel.compile_parallel is not None:
         compiles.append(kernel.compile_parallel)

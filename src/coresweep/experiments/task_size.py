@@ -89,9 +89,9 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")
-    batch = [b for b in backends if BACKENDS[b].batch]
+    batch = [b for b in backends if BACKENDS[b].descriptor.batch]
     if batch:
-        allowed = sorted(n for n, b in BACKENDS.items() if not b.batch)
+        allowed = sorted(n for n, b in BACKENDS.items() if not b.descriptor.batch)
         raise ConfigError(
             f"config key {key}.backends: {batch} run one batch, not separate tasks; "
             f"allowed: {allowed}"

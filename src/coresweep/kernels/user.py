@@ -244,13 +244,17 @@ def _task_list(made: Any, what: str) -> list[tuple[Any, ...]]:
     """The factory's result as argument tuples, or an error saying what it returned."""
     if isinstance(made, str | bytes | Mapping) or not isinstance(made, Iterable):
         raise UserKernelError(
-            f"{what} returned {type(made).__name__} {reprlib.repr(made)}, expected a list of "
-            "argument tuples, e.g. [(1, 2), (3, 4)]"
+            f"{what} returned {_shown(made)}, expected a list of argument tuples, "
+            "e.g. [(1, 2), (3, 4)]"
         )
     tasks = [as_args(t) for t in made]
     if not tasks:
         raise UserKernelError(f"{what} returned no tasks, expected a list of argument tuples")
     return tasks
+
+
+def _shown(obj: Any) -> str:
+    return "None" if obj is None else f"a {type(obj).__name__} {reprlib.repr(obj)}"
 
 
 def task_factory(spec: UserSpec) -> tuple[Callable[..., Any], int]:
@@ -288,10 +292,14 @@ def factory_params(fn: Callable[..., Any], what: str = "task factory") -> int:
             most += 1
             positional += p.default is p.empty
     if positional > 2 or required_kw:
-        extra = f" and required keyword(s) {required_kw}" if required_kw else ""
+        bare = sig.replace(
+            parameters=[p.replace(annotation=p.empty) for p in sig.parameters.values()],
+            return_annotation=sig.empty,
+        )
+        extra = f" and required keyword(s) {', '.join(required_kw)}" if required_kw else ""
         raise UserKernelError(
-            f"{what} has the signature {sig}: {positional} required positional parameter(s)"
-            f"{extra}; expected {FACTORY_FORMS}"
+            f"{what} takes {bare}: {positional} required positional parameter(s){extra}; "
+            f"expected {FACTORY_FORMS}"
         )
     return min(2, most)
 
@@ -393,7 +401,7 @@ def unpicklable_backends(spec: UserSpec, backends: Sequence[str]) -> dict[str, s
     fn = resolve(spec.callable, spec.path)
     out = {}
     for b in backends:
-        if b in BACKENDS and BACKENDS[b].separate_processes:
+        if b in BACKENDS and BACKENDS[b].descriptor.separate_processes:
             problem = pickle_problem(fn, pickler_for(b))
             if problem:
                 out[b] = (
