@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from coresweep.experiments import scaling
 from coresweep.kernels import get_kernel
 from coresweep.kernels.user import (
     UserKernelError,
+    make_user_tasks,
     parse_spec,
     resolve,
     unpicklable_backends,
@@ -247,6 +250,109 @@ def test_function_raising_in_the_plain_loop_names_the_task():
         advise(spec("fails_in_workers"), Options(**TINY))  # no parent pid set: raises here
 
 
+# ---------------------------------------------------------------- task factories
+
+FORMS = (
+    "expected factory() -> a list of argument tuples, factory(ntasks) or factory(ntasks, seed)"
+    " -> ntasks argument tuples (each may take a size= keyword too)"
+)
+
+
+def test_factory_of_no_parameters_is_a_fixed_list_used_as_given_or_cycled_like_args():
+    s = spec("spin", tasks="userfuncs:spin_list")
+    six = userfuncs.spin_list()
+    assert make_user_tasks(s, None, seed=1) == six  # nothing asks for a count: as given
+    assert make_user_tasks(s, 8, seed=1) == six + six[:2]  # asked: cycled, as args are
+    assert make_user_tasks(s, 2, seed=1) == six[:2]
+    sized = spec("spin", tasks="userfuncs:spin_list_sized", size=7)  # size= still given
+    assert make_user_tasks(sized, 3, seed=1) == [(7,), (8,), (7,)]
+
+
+def test_factory_of_ntasks_only_is_called_with_ntasks():
+    assert make_user_tasks(spec("spin", tasks="userfuncs:spin_count"), 3, seed=9) == [
+        (1000,),
+        (1001,),
+        (1002,),
+    ]
+    assert make_user_tasks(spec("spin", tasks="userfuncs:spin_tasks"), 2, seed=9) == [(2002,)] * 2
+
+
+def test_advise_measures_a_factory_of_no_parameters_on_its_own_list(no_leftover_children):
+    adv = advise(spec("spin", tasks="userfuncs:spin_list"), Options(backends=("threads",), **TINY))
+    assert adv.ntasks == 6 and adv.tasks_from == "userfuncs:spin_list"
+    assert {r.backend: r.status for r in adv.rows} == {"serial": "ok", "threads": "ok"}
+    adv = advise(
+        spec("spin", tasks="userfuncs:spin_list"),
+        Options(backends=("threads",), ntasks=8, **TINY),
+    )
+    assert adv.ntasks == 8  # --ntasks: the list cycled
+
+
+@pytest.mark.parametrize(
+    "factory, says",
+    [
+        ("three_params", "takes (ntasks, seed, scale): 3 required positional parameter(s); "),
+        ("keyword_only", "takes (ntasks, *, mode): 1 required positional parameter(s) and "
+                         "required keyword(s) mode; "),
+        ("NOT_A_FACTORY", "is a list, not a callable; "),
+    ],
+)  # fmt: skip
+def test_factory_of_another_shape_is_named_with_the_accepted_forms(factory, says):
+    expected = f"user kernel 'test': task factory 'userfuncs:{factory}' {says}{FORMS}"
+    with pytest.raises(UserKernelError) as err:
+        advise(spec("spin", tasks=f"userfuncs:{factory}"), Options(**TINY))
+    assert str(err.value) == expected
+    with pytest.raises(ConfigError) as err:  # a config fails when it is planned, not measured
+        scaling.points(user_config(tasks=f"userfuncs:{factory}"), granted=2)
+    assert str(err.value).endswith(
+        f"task factory 'userfuncs:{factory}' {says}{FORMS}"
+    ) and "user_kernels.mine" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "factory, says",
+    [
+        ("returns_none", "returned None, expected a list of argument tuples, e.g. [(1, 2), (3, 4)]"),
+        ("returns_text", "returned a str '1,2,3', expected a list of argument tuples, "
+                         "e.g. [(1, 2), (3, 4)]"),
+        ("returns_empty", "returned no tasks, expected a list of argument tuples"),
+        ("broken_list", "raised FileNotFoundError: tasks.csv (called as factory())"),
+        ("broken_factory", "raised RuntimeError: no input files found (called as factory(1, 3))"),
+    ],
+)  # fmt: skip
+def test_factory_returning_no_task_list_or_raising_is_named_with_what_was_expected(factory, says):
+    with pytest.raises(UserKernelError) as err:
+        advise(spec("spin", tasks=f"userfuncs:{factory}"), Options(**TINY))
+    assert str(err.value) == f"user kernel 'test': task factory 'userfuncs:{factory}' {says}"
+
+
+def test_advise_command_with_a_bad_factory_exits_2_and_keeps_the_error_in_json(tmp_path, capsys):
+    out = tmp_path / "advice.json"
+    argv = ["advise", "userfuncs:spin", "--tasks", "userfuncs:three_params", "--path", HERE,
+            "--json", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "task factory 'userfuncs:three_params' takes (ntasks, seed, scale)" in err
+    assert FORMS in err
+    saved = json.loads(out.read_text())
+    assert saved["callable"] == "userfuncs:spin" and FORMS in saved["error"]
+
+
+def test_factory_whose_tasks_pickle_refuses_still_gets_threads_measured(tmp_path, capsys):
+    out = tmp_path / "advice.json"
+    argv = ["advise", "userfuncs:apply", "--tasks", "userfuncs:lambda_tasks", "--path", HERE,
+            "--cores", "2", "--backends", "processes-fork,threads", "--budget-seconds", "20",
+            "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    rows = {r["backend"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["processes-fork"]["status"] == "skipped"
+    assert rows["processes-fork"]["reason"].startswith(
+        "the task arguments cannot be pickled by pickle: PicklingError"
+    )
+    assert rows["threads"]["status"] == "ok" and rows["serial"]["status"] == "ok"
+    assert "recommendation:" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- the command
 
 
@@ -364,3 +470,41 @@ def test_task_size_measures_a_user_kernel_whose_work_grows_with_size(no_leftover
     with pytest.raises(ConfigError, match=r"or set user_kernels.mine.size"):
         conf = user_config(tasks="userfuncs:spin_sized", unit="sample")
         scaling.points(conf, Node.here(2))
+
+
+# ---------------------------------------------------------------- the command, as users run it
+
+
+def run_advise(*argv: str) -> subprocess.CompletedProcess:
+    """`coresweep advise` in a fresh interpreter: what it prints, and what it leaves at exit."""
+    cmd = [sys.executable, "-m", "coresweep.cli", "advise", *argv, "--path", HERE]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=HERE)
+
+
+def test_advise_leaves_no_leaked_semaphore_at_exit(tmp_path):
+    out = tmp_path / "advice.json"
+    proc = run_advise("userfuncs:spin_tidy", "--args", "[[3000], [3000], [3000], [3000]]",
+                      "--cores", "1,2", "--oversubscribe", "--budget-seconds", "10",
+                      "--backends", "threads,processes-fork,processes-forkserver",
+                      "--json", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resource_tracker" not in proc.stderr, proc.stderr[-3000:]
+    measured = {(r["backend"], r["p"]) for r in json.loads(out.read_text())["rows"]
+                if r["status"] == "ok"}  # fmt: skip
+    assert {("processes-fork", 2), ("processes-forkserver", 2)} <= measured  # pools did run
+
+
+def test_advise_command_takes_a_factory_of_no_parameters(tmp_path):
+    out = tmp_path / "advice.json"
+    proc = run_advise("userfuncs:spin", "--tasks", "userfuncs:spin_list", "--cores", "2",
+                      "--oversubscribe", "--backends", "threads,processes-fork",
+                      "--budget-seconds", "10", "--json", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, *_ = proc.stdout.splitlines()
+    assert "6 tasks from userfuncs:spin_list" in first
+    advice = json.loads(out.read_text())
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("recommendation: ")]
+    assert line == f"recommendation: {advice['recommendation']['text']}"
+    backend = advice["recommendation"]["backend"]
+    assert backend in {"serial", "threads", "processes-fork"}
+    assert line.startswith(f"recommendation: {backend}")

@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from coresweep import config as cs_config
+from coresweep.analysis.verdict import VERDICTS
 from coresweep.config import ConfigError
 from coresweep.experiments import communication
-from coresweep.experiments.base import VERDICTS
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS, size_label
 

@@ -16,9 +16,9 @@ import psutil
 import pytest
 
 from coresweep import config as cs_config
+from coresweep.analysis.verdict import VERDICTS
 from coresweep.config import ConfigError
 from coresweep.experiments import memory
-from coresweep.experiments.base import VERDICTS
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree

@@ -6,8 +6,9 @@ import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.measure.cores import Node
 from coresweep.records import Point
 

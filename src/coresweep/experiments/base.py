@@ -15,30 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.measure.cores import Node
 from coresweep.records import Point
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-VERDICTS = ("supported", "refuted", "conditional", "inconclusive", "not run")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A claim's verdict with the numbers that decided it and the conditions it holds under."""
-
-    claim: str
-    verdict: str
-    evidence: str  # the deciding numbers, with intervals, in words
-    conditions: str  # kernel kind, core range, sizes, machine
-    experiment: str
-    plot: str = ""  # file name under results/plots/
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import check_memory, core_counts, job_flags, point_id
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS

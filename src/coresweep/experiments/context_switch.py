@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import stability_flags, summarize
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.analysis.verdict import Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id, pool_size
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sampling import Protocol, sample_arms

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import check_memory, job_flags, known_names, point_id
 from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell

@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdict import Verdict
 from coresweep.backends import Backend, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.dask_local import DaskProcessesBackend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import check_memory, job_flags, point_id, pool_size
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.cores import Node

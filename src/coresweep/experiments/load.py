@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import N_RESAMPLES, SEED, quantile_ci
+from coresweep.analysis.verdict import Verdict
 from coresweep.backends.base import chain_init
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import job_flags, kernel_params, point_id, pool_size
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import quantile_ci
+from coresweep.analysis.verdict import Verdict
 from coresweep.backends import make_backend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import job_flags, known_names, point_id, pool_size
 from coresweep.kernels import get_kernel
 from coresweep.measure.cores import Node

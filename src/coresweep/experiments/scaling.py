@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import median_ci, stability_flags, summarize
+from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.serial import SerialBackend
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
     backend_names,
     check_dask_cluster,

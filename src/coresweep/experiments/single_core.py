@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdict import Verdict
 from coresweep.backends import make_backend
 from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id
 from coresweep.kernels import Task, make_tasks
 from coresweep.kernels.montecarlo import hits_python

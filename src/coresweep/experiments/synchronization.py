@@ -25,7 +25,8 @@ import numba
 import numpy as np
 
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.analysis.verdict import Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import job_flags, known_names, point_id
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms

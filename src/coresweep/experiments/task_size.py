@@ -30,10 +30,11 @@ import numpy as np
 
 from coresweep.analysis.crossover import break_even, crossover, overhead_fit
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
+from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment, Verdict
+from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
     backend_names,
     job_flags,

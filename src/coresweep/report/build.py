@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from coresweep import config as cs_config
+from coresweep.analysis.verdict import Verdict
 from coresweep.experiments import EXPERIMENTS
-from coresweep.experiments.base import Verdict
 from coresweep.measure.cores import usable_cores
 from coresweep.report.claims_table import claims_frame
 from coresweep.report.figures import assign_figures

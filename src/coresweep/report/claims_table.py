@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.claims import CLAIMS
-from coresweep.experiments.base import Verdict
 from coresweep.report.inputs import TableStatus
 
 log = logging.getLogger("coresweep")

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from coresweep.analysis.verdict import VERDICTS
 from coresweep.claims import CLAIMS
-from coresweep.experiments.base import VERDICTS
 from coresweep.report.figures import Figure, figures_of
 from coresweep.report.inputs import ReportInputs
 from coresweep.report.quality import Quality

@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
-from coresweep.experiments.base import Verdict
 from coresweep.measure.pingpong import size_label
 
 PLOT = "communication_latency.svg"

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
-from coresweep.experiments.base import Verdict
 
 NAME = "context_switch"
 PLOT = "context_switch.svg"

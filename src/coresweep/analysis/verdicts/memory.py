@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import combine_undecided
-from coresweep.experiments.base import Verdict
 
 MIN_MIB = 1.0  # per-worker differences below 1 MiB count as no difference
 DUPLICATED = 0.5  # an input counts as duplicated when each worker adds >= half of its size

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import combine_undecided
-from coresweep.experiments.base import Verdict
 from coresweep.experiments.responsiveness import IDLE
 
 THREAD_MODES = ("threads-python", "threads-numba")

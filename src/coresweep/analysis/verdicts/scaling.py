@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
-from coresweep.experiments.base import Verdict
 
 COMPUTE_KINDS = ("python", "nogil", "blas")
 

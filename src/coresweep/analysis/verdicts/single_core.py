@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import THRESHOLD, combine
-from coresweep.experiments.base import Verdict
 
 NAME = "single_core"
 PLOT = "single_core.svg"

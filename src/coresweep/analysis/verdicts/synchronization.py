@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import combine
-from coresweep.experiments.base import Verdict
 
 NAME = "synchronization"
 PLOT = "synchronization.svg"

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 
 from coresweep.analysis.crossover import BELOW, INTERPOLATED, NEVER
+from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import combine
-from coresweep.experiments.base import Verdict
 
 PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn", "dask-processes")
 DASK_DOCUMENTED = (200e-6, 1e-3)  # per-task overhead the Dask docs quote
