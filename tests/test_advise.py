@@ -303,7 +303,7 @@ def test_factory_of_another_shape_is_named_with_the_accepted_forms(factory, says
         advise(spec("spin", tasks=f"userfuncs:{factory}"), Options(**TINY))
     assert str(err.value) == expected
     with pytest.raises(ConfigError) as err:  # a config fails when it is planned, not measured
-        scaling.points(user_config(tasks=f"userfuncs:{factory}"), granted=2)
+        scaling.points(user_config(tasks=f"userfuncs:{factory}"), Node.here(2))
     assert str(err.value).endswith(
         f"task factory 'userfuncs:{factory}' {says}{FORMS}"
     ) and "user_kernels.mine" in str(err.value)

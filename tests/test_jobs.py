@@ -106,7 +106,12 @@ def test_points_of_one_job_share_it_and_book_its_largest_p():
 
 def test_table_names_the_host_and_flags_a_curve_that_mixes_hosts(monkeypatch):
     def record(pid, host):
-        return {"point": {"id": pid}, "provenance": {"machine": {"hostname": host}}}
+        job = {"capacity_start": {"capacity": 1.9, "cores": 2}, "drift": 0.01}
+        return {
+            "point": {"id": pid},
+            "provenance": {"machine": {"hostname": host}},
+            "result": {"job": {**job, "capacity_end": {"capacity": 1.5, "cores": 2}}},
+        }
 
     rows = pd.DataFrame(
         {
@@ -123,6 +128,7 @@ def test_table_names_the_host_and_flags_a_curve_that_mixes_hosts(monkeypatch):
     table = experiments.build_table("scaling", recs)
     assert list(table.host) == ["n1", "n2", "n1", "n1"]
     assert list(table["flags"]) == ["mixed-hosts", "cv>10%;mixed-hosts", "", ""]
+    assert list(table.probe_capacity) == [1.5] * 4 and list(table.probe_cores) == [2] * 4
 
 
 def test_config_values_given_as_strings_are_typed():

@@ -68,6 +68,27 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
 CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant")
 
 
+def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per point, what the runner recorded about the machine while it measured: the cores
+    the capacity probe saw (the lower of start and end) of the cores it checked, the
+    reference kernel's drift, and how many times the point was measured (retries)."""
+    out: dict[str, dict[str, Any]] = {
+        "probe_capacity": {},
+        "probe_cores": {},
+        "drift": {},
+        "attempts": {},
+    }
+    for r in records:
+        pid, job = r["point"]["id"], r["result"].get("job", {})
+        caps = [job[k]["capacity"] for k in ("capacity_start", "capacity_end") if k in job]
+        cores = [job[k]["cores"] for k in ("capacity_start", "capacity_end") if k in job]
+        out["probe_capacity"][pid] = min(caps) if caps else None
+        out["probe_cores"][pid] = max(cores) if cores else None
+        out["drift"][pid] = job.get("drift")
+        out["attempts"][pid] = len(job.get("attempts", [])) or 1
+    return out
+
+
 def with_descriptors(table: pd.DataFrame) -> pd.DataFrame:
     """The registry's descriptor of each row's backend as columns (backend_isolation, ...);
     rows whose backend is not a registered one keep empty values."""
@@ -85,13 +106,16 @@ def with_descriptors(table: pd.DataFrame) -> pd.DataFrame:
 
 def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """An experiment's table from its raw records, with the columns every table carries:
-    the host that measured each point, each backend's descriptor, and a `mixed-hosts` flag on every curve over p whose
+    the host that measured each point, the probe's capacity and the drift while it ran
+    (job_columns), each backend's descriptor, and a `mixed-hosts` flag on every curve over p whose
     points came from more than one host (a curve must come from one node)."""
     table = get_experiment(name).aggregate(records)
     if table.empty or "point" not in table.columns:
         return table
     hosts = {r["point"]["id"]: r["provenance"]["machine"]["hostname"] for r in records}
     table["host"] = table["point"].map(hosts)
+    for column, values in job_columns(records).items():
+        table[column] = table["point"].map(values)
     if "backend" in table.columns:
         table = with_descriptors(table)
     keys = [k for k in CURVE_KEYS if k in table.columns]
