@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("advise", help="time your own function on every backend; get advice")
     p.add_argument("callable", help="package.module:function, called as function(*args)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--tasks", help="package.module:factory; factory(ntasks, seed) -> arg tuples")
+    how.add_argument("--tasks", help="pkg.mod:f; f(), f(ntasks) or f(ntasks, seed) -> arg tuples")
     how.add_argument("--args", help='JSON list of argument lists, e.g. "[[1, 2], [3, 4]]"')
     p.add_argument("--check", help="package.module:check; check(tasks, results) -> bool")
     p.add_argument("--releases-gil", choices=["true", "false"], help="your note; measured anyway")

@@ -179,3 +179,79 @@ def cpu_spec(spec: int | str, key: str) -> int | str:
         except ValueError as exc:
             raise ConfigError(f"config key {key}: {exc}; or use auto") from None
     return spec
+
+
+# --- predictions for the planner: a point's seconds and memory ----------------------------
+# Rough by design: each experiment keeps its formula in one small function (`predict`) built
+# from these constants, so they can be calibrated against job records (predicted_s against
+# measured seconds per point in results/jobs/*/*.json).
+
+#: the runner's own time per point: capacity probes at start and end, drift reference
+RUNNER_SECONDS = 0.6
+#: resident memory of one Python process that has imported numpy (and Numba): the job
+#: process, a pool worker, the sacrificial subprocess of a faulty run
+PROCESS_MB = 60
+#: a Dask worker process and its Nanny (distributed, tornado, msgpack on top of numpy)
+DASK_WORKER_MB = 150
+#: one core's nominal speed per built-in kernel, for predictions only (measurements calibrate
+#: their own): samples/s of the Monte Carlo kernels, flop/s of DGEMM
+NOMINAL_RATE = {"mc-python": 1.0e6, "mc-numba": 1.0e8, "dgemm": 5.0e10}
+#: first-call JIT compilation of a Numba kernel in a fresh process (no on-disk cache)
+NUMBA_COMPILE_SECONDS = 1.0
+
+
+def nominal_seconds(kernel: str, size: int) -> float:
+    """Predicted seconds of one task of a built-in kernel on one core."""
+    work = 2.0 * size**3 if kernel == "dgemm" else float(size)
+    return work / NOMINAL_RATE[kernel]
+
+
+def sampling_seconds(units: Sequence[float], protocol: Mapping[str, Any]) -> float:
+    """Predicted time of `sample_arms` over arms whose one call lasts `units` seconds.
+
+    Warm-up calls, then rounds in which every arm takes one sample (a call repeated up to
+    min_sample_seconds) until the budget is used, at least `repeats` and at most `max_repeats`
+    rounds: the budget-bound case (precision may stop a quiet machine sooner).
+    """
+    from coresweep.measure.sampling import Protocol
+
+    pr = Protocol.from_config(protocol)
+    if not units:
+        return 0.0
+    round_s = sum(max(u, pr.min_sample_seconds) for u in units)
+    rounds = min(pr.max_repeats, max(pr.repeats, pr.point_budget_seconds / round_s))
+    return pr.warmup * sum(units) + rounds * round_s
+
+
+def pool_start_seconds(backend: str, workers: int, cores: int) -> float:
+    """Predicted start of a pool of `workers` on `cores` cores, up to workers that imported
+    numpy: launches are serial in the parent, imports run a wave per `cores` workers."""
+    waves = -(-workers // max(1, cores))  # ceil
+    if backend in ("serial", "threads"):
+        return 0.001 * workers
+    if backend.endswith("fork"):
+        return 0.05 + 0.005 * workers
+    if backend.endswith("forkserver"):
+        return 0.3 + 0.02 * workers + 0.3 * waves
+    if backend.endswith("spawn"):
+        return 0.05 * workers + 0.4 * waves
+    if backend == "dask-threads":
+        return 0.5
+    return 1.0 + 0.05 * workers + 0.5 * waves  # dask-processes: a Nanny and a worker each
+
+
+def pool_mb(backend: str, workers: int) -> float:
+    """Predicted resident memory of a pool's worker processes (threads share the parent)."""
+    if backend in ("serial", "threads", "dask-threads"):
+        return 0.0
+    return workers * (DASK_WORKER_MB if backend.startswith("dask") else PROCESS_MB)
+
+
+def check_tree(mem_mb: float, what: str, key: str, node: Node) -> None:
+    """Refuse a point whose predicted process tree does not fit in the node's memory."""
+    if mem_mb * 1e6 > node.memory_bytes:
+        raise ConfigError(
+            f"config key {key}: {what} needs ~{mem_mb / 1e3:.1f} GB (predicted process tree), "
+            f"more than the {node.memory_bytes / 1e9:.1f} GB of the node; lower it, or set "
+            "enabled: false"
+        )

@@ -2,7 +2,12 @@
 
 For every transport (coresweep.measure.pingpong) and message size, round trips are sampled
 with the shared protocol, sizes interleaved. Bandwidth follows the usual ping-pong
-definition: message bytes / half the round trip. Two jobs: local transports, and Dask.
+definition: message bytes / half the round trip. Two points, local transports and Dask,
+in one job: the transports run one after another, each closing its echo or cluster first.
+
+Scale: nothing grows with the node. A ping-pong has two parties, the sender and the echo,
+so a point books two cores on any node; more would stay idle (the experiment measures
+latency and bandwidth between two cores, not across the node).
 """
 
 from __future__ import annotations
@@ -20,7 +25,18 @@ from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import check_memory, core_counts, job_flags, point_id
+from coresweep.experiments.common import (
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_memory,
+    check_tree,
+    core_counts,
+    job_flags,
+    point_id,
+    pool_mb,
+    pool_start_seconds,
+    sampling_seconds,
+)
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS
 from coresweep.measure.sampling import Protocol, sample_arms
@@ -39,6 +55,11 @@ JOBS = {"local": ("threads", "multiprocessing"), "dask": ("dask",)}
 THREAD_REF = {"multiprocessing": "thread-queue", "dask": "dask-threads"}
 COPIES_IN_FLIGHT = 8  # payload, echoes, pickles and first/last outputs at the largest size
 SMALL = 2**20  # sizes up to this are sampled together, the larger ones apart
+#: predictions only, per family: round-trip latency (s), one-way bandwidth (bytes/s; the
+#: thread queue passes a reference) and the start of the echo process or cluster
+LATENCY = {"threads": 2e-5, "multiprocessing": 5e-5, "dask": 2e-3}
+BANDWIDTH = {"threads": 1e12, "multiprocessing": 1e9, "dask": 2e8}
+START = {"threads": 0.0, "multiprocessing": pool_start_seconds("processes-spawn", 1, 1)}
 
 
 def sizes_for(transport: str, sizes: Sequence[int], dask_max: int) -> list[int]:
@@ -60,7 +81,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     check_memory(
         COPIES_IN_FLIGHT * sizes[-1], f"messages of {sizes[-1]} bytes", f"{key}.sizes", node
     )
-    # a ping-pong keeps two sides busy: the sender and the echo
+    # a ping-pong keeps two sides busy, the sender and the echo: two cores on any node
     cores = min(2, core_counts("auto", config["cores"], node, key)[-1])
     out = []
     for job, families in JOBS.items():
@@ -82,8 +103,29 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(job), params))
+        seconds, mb = predict(params)
+        check_tree(mb, f"messages of {sizes[-1]} bytes", f"{key}.sizes", node)
+        out.append(Point(NAME, point_id(job), params, job=NAME, seconds=seconds, mem_mb=mb))
     return out
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one point: per transport its start, then the small and the
+    large sizes sampled apart (latency plus both ways at the family's bandwidth), the echo
+    check per size; memory: the copies in flight at the largest size, and the echo."""
+    protocol = dataclasses.replace(Protocol.from_config(prm["protocol"]), **prm["sampling"])
+    seconds, peak = RUNNER_SECONDS, 0.0
+    for name in prm["transports"]:
+        fam, sizes = TRANSPORTS[name].family, prm["sizes"][name]
+        rtt = {s: LATENCY[fam] + 2 * s / BANDWIDTH[fam] for s in sizes}
+        backend = getattr(TRANSPORTS[name], "backend", "processes-spawn")  # Dask's, or the echo
+        seconds += START[fam] if fam in START else pool_start_seconds(backend, 1, 1)
+        seconds += sum(rtt.values())
+        for group in ([s for s in sizes if s <= SMALL], [s for s in sizes if s > SMALL]):
+            seconds += sampling_seconds([rtt[s] for s in group], dataclasses.asdict(protocol))
+        echo = pool_mb(backend, 1) if fam != "threads" else 0.0
+        peak = max(peak, COPIES_IN_FLIGHT * max(sizes) / 1e6 + echo)
+    return seconds, round(PROCESS_MB + peak)
 
 
 def _payload(size: int, seed: int) -> bytes:

@@ -2,10 +2,14 @@
 
 A round trip hands control to the partner and back: two switches, so µs per switch is
 the round trip / 2. Threads hand off through a pair of locks, a pair of events or an
-os.pipe; processes (forked) through an os.pipe or a multiprocessing Pipe. One job per pin
-mode: "pinned" puts both parties on one CPU (every handoff is a real context switch),
+os.pipe; processes (forked) through an os.pipe or a multiprocessing Pipe. Two pin modes:
+"pinned" puts both parties on one CPU (every handoff is a real context switch),
 "unpinned" lets the OS place them. The OS's own counts of voluntary and involuntary
 switches are read from /proc around a separate counting run, outside the timed samples.
+
+Scale: nothing grows with the node. Two parties use at most two cores, so the unpinned
+point books two (one on a one-core node) and the pinned point one, on any node. Both pin
+modes share one job: every partner is closed before the next point starts.
 """
 
 from __future__ import annotations
@@ -26,7 +30,17 @@ import numpy as np
 from coresweep.analysis.stats import stability_flags, summarize
 from coresweep.analysis.verdict import Verdict
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id, pool_size
+from coresweep.experiments.common import (
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_tree,
+    cpu_spec,
+    job_flags,
+    known_names,
+    point_id,
+    pool_size,
+    sampling_seconds,
+)
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, ctx_switches, pinned
@@ -40,6 +54,9 @@ log = logging.getLogger("coresweep")
 NAME = "context_switch"
 PIN_MODES = ("pinned", "unpinned")
 QUIT = b"q"
+#: predictions only: one round trip (two switches), and starting a partner
+ROUND_TRIP_SECONDS = 2e-5
+PARTNER_START_SECONDS = 0.02
 
 
 # --- the two parties -------------------------------------------------------------------
@@ -251,8 +268,23 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(mode, f"cpu-{cpu}" if mode == "pinned" else "all"), params))
+        seconds, mb = predict(params)
+        check_tree(mb, "the ping-pong partners", key, node)
+        pid = point_id(mode, f"cpu-{cpu}" if mode == "pinned" else "all")
+        out.append(Point(NAME, pid, params, job=NAME, seconds=seconds, mem_mb=mb))
     return out
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one pin mode: partners start, every mechanism's calls sampled
+    interleaved, the untimed counting runs; a forked partner per process mechanism."""
+    mechs = prm["mechanisms"]
+    call = prm["round_trips_per_call"] * ROUND_TRIP_SECONDS
+    seconds = RUNNER_SECONDS + PARTNER_START_SECONDS * len(mechs)
+    seconds += sampling_seconds([call] * len(mechs), prm["protocol"])
+    seconds += len(mechs) * prm["count_round_trips"] * ROUND_TRIP_SECONDS
+    forked = sum(m.startswith("process") for m in mechs)
+    return seconds, PROCESS_MB * (1 + forked)
 
 
 def _count(pp: PingPong, n: int) -> dict[str, float]:

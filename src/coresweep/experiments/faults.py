@@ -6,6 +6,12 @@ program for thread backends, is a measured outcome. The subprocess streams every
 result as the caller sees it; the table derives per cell: other tasks completed / lost /
 hung, the time until the first error reached the caller, and whether the pool still ran a
 fresh task afterwards.
+
+Scale: nothing grows with the node. `workers` stays 2 by default on any node: whether one
+worker's failure spares the others does not depend on the pool's width, and a wider Dask
+pool only makes every faulty run slower to start and to restart. All backends share one
+job (every cell runs in its own sacrificial subprocess, whose tree is killed and checked
+afterwards), with the Dask backends last: they import distributed into the job process.
 """
 
 from __future__ import annotations
@@ -24,7 +30,17 @@ import numpy as np
 from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import check_memory, job_flags, known_names, point_id
+from coresweep.experiments.common import (
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_memory,
+    check_tree,
+    job_flags,
+    known_names,
+    point_id,
+    pool_mb,
+    pool_start_seconds,
+)
 from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
 from coresweep.measure.sacrificial import (
@@ -44,6 +60,17 @@ log = logging.getLogger("coresweep")
 NAME = "faults"
 #: modules a pool's subprocess needs; imported before forking it so each child starts warm
 PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
+#: predictions only: the pool each backend starts, and what a lost worker costs it (Dask's
+#: Nanny restarts one in ~1 s idle); faults other than an exception lose a worker process
+POOL_BACKEND = {
+    "threads": "threads",
+    "process-pool": "processes-fork",
+    "mp-pool": "processes-fork",
+    "dask-processes": "dask-processes",
+    "dask-threads": "dask-threads",
+}
+RESTART_SECONDS = {"dask-processes": 1.5, "mp-pool": 0.1, "process-pool": 0.1}
+SUBPROCESS_SECONDS = 0.3  # the sacrificial subprocess itself: start, report, close
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -72,22 +99,39 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         "memory_mib": cfg["memory_mib"],
         "allowed_failures": cfg["dask_allowed_failures"],
     }
-    return [
-        Point(
-            NAME,
-            point_id(b, f"w{cfg['workers']}"),
-            {
-                "backend": b,
-                "faults": faults,
-                "cell": cell,
-                "timeout_seconds": cfg["timeout_seconds"],
-                "threads": min(cfg["workers"], node.cap),
-                "seed": config["seed"],
-                "protocol": config["protocol"],
-            },
-        )
-        for b in backends
-    ]
+    out = []
+    for b in sorted(backends, key=lambda b: b in PRELOAD):  # Dask last: it imports distributed
+        params = {
+            "backend": b,
+            "faults": faults,
+            "cell": cell,
+            "timeout_seconds": cfg["timeout_seconds"],
+            "threads": min(cfg["workers"], node.cap),
+            "seed": config["seed"],
+            "protocol": config["protocol"],
+        }
+        seconds, mb = predict(params)
+        check_tree(mb, f"a {b} pool of {cfg['workers']} workers", f"{key}.workers", node)
+        pid = point_id(b, f"w{cfg['workers']}")
+        out.append(Point(NAME, pid, params, job=NAME, seconds=seconds, mem_mb=mb))
+    return out
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one backend: per fault a sacrificial run (its start, the pool's,
+    the tasks on the workers, a wait of hang_seconds when a worker was lost, the recovery
+    task after a restart), each bounded by timeout_seconds; memory: the job, the
+    subprocess, its pool and the memory fault's headroom."""
+    b, c = prm["backend"], prm["cell"]
+    start = SUBPROCESS_SECONDS + pool_start_seconds(POOL_BACKEND[b], c["workers"], c["workers"])
+    tasks = c["tasks"] * c["task_seconds"] / min(c["workers"], c["tasks"])
+    seconds = RUNNER_SECONDS
+    for fault in prm["faults"]:
+        lost = fault != "exception" and pool_mb(POOL_BACKEND[b], 1) > 0  # a worker process
+        cell = start + tasks + lost * (c["hang_seconds"] + RESTART_SECONDS.get(b, 0.0))
+        seconds += min(cell, prm["timeout_seconds"])
+    mb = 2 * PROCESS_MB + pool_mb(POOL_BACKEND[b], c["workers"]) + c["memory_mib"] * MIB / 1e6
+    return seconds, round(mb)
 
 
 def _raw_cell(cell: Cell, out: Outcome, orphans: int) -> dict[str, Any]:

@@ -14,6 +14,14 @@ happens when nobody sets it), which shows the oversubscription penalty. The task
 `with_inner_pools` switches the inner pool when the arm changes. The inner pool sizes the
 workers really had under each arm are probed and kept. The serial reference runs in the job
 process with every inner pool at one thread.
+
+Scale: the splits are every divisor pair of the cores (1xN .. Nx1: 8 splits at 128 cores),
+and the total work grows with the cores (tasks_per_core). The serial reference runs the
+first `serial_tasks` tasks (all of them up to a few cores) and its time is scaled to the
+whole work: one thread's time is linear in the tasks, and measuring all 512 tasks of a
+128-core node serially would take minutes. Its outputs are compared with the same tasks'
+outputs of every split. Both families share one job: they run one after another, each
+pool is gone before the next starts, and processes-numba's pool is never forked.
 """
 
 from __future__ import annotations
@@ -35,7 +43,20 @@ from coresweep.backends.base import chain_init
 from coresweep.backends.dask_local import DaskProcessesBackend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import check_memory, job_flags, point_id, pool_size
+from coresweep.experiments.common import (
+    DASK_WORKER_MB,
+    NUMBA_COMPILE_SECONDS,
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_memory,
+    check_tree,
+    job_flags,
+    nominal_seconds,
+    point_id,
+    pool_size,
+    pool_start_seconds,
+    sampling_seconds,
+)
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.cores import Node
 from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
@@ -51,6 +72,11 @@ log = logging.getLogger("coresweep")
 NAME = "hybrid"
 LIMITED, UNLIMITED, SERIAL = "limited", "unlimited", "serial"
 CHUNKS_PER_PROCESS = 2  # prange batches per pool process, so a fast process can take more
+#: predictions only: assumed slowdown of the unlimited (oversubscribed) arm, scheduler time
+#: per Dask task, and probing the inner pools of every worker once per variant
+UNLIMITED_SLOWDOWN = 2.0
+DASK_TASK_SECONDS = 5e-4
+PROBE_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -104,11 +130,13 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             check_memory(
                 cores * 3 * 8.0 * size**2, f"dgemm at order {size}", f"{key}.sizes.dgemm", node
             )
+        ntasks = cores * cfg["tasks_per_core"]
         params = {
             "family": name,
             "kernel": fam.kernel,
             "size": size,
-            "ntasks": cores * cfg["tasks_per_core"],
+            "ntasks": ntasks,
+            "serial_tasks": min(ntasks, cfg["serial_tasks"]),
             "cores": cores,
             "threads": cores,
             "splits": splits(cores),
@@ -117,8 +145,34 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "seed": config["seed"],
             "protocol": {**config["protocol"], **cfg["protocol"]},
         }
-        out.append(Point(NAME, point_id(name, f"c{cores}"), params))
+        seconds, mb = predict(fam, params)
+        check_tree(mb, f"{cores} {name} workers", f"{key}.cores", node)
+        out.append(
+            Point(NAME, point_id(name, f"c{cores}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+        )
     return out
+
+
+def predict(fam: Family, prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one family's point: the serial reference, then per split a
+    pool start and its variants sampled together; memory at the widest split (P = cores)."""
+    c, n, protocol = prm["cores"], prm["ntasks"], prm["protocol"]
+    task = nominal_seconds(fam.kernel, prm["size"])
+    seconds = RUNNER_SECONDS + sampling_seconds([prm["serial_tasks"] * task], protocol)
+    slowdown = {LIMITED: 1.0, UNLIMITED: UNLIMITED_SLOWDOWN}
+    for p, _ in prm["splits"]:
+        if fam.inner == "blas":
+            start = pool_start_seconds("dask-processes", p, c)
+            call = n * task / c + n * DASK_TASK_SECONDS
+        else:  # every pool process compiles the kernel and its prange version
+            start = pool_start_seconds(f"processes-{prm['start_method']}", p, c)
+            start += 2 * NUMBA_COMPILE_SECONDS
+            call = n * task / c
+        arms = [call * slowdown[v] for v in prm["variants"]]
+        seconds += start + sampling_seconds(arms, protocol) + PROBE_SECONDS * len(arms)
+    blocks = 3 * 8.0 * prm["size"] ** 2 / 1e6 if fam.inner == "blas" else 0.0  # a, b, a @ b
+    per_worker = DASK_WORKER_MB + blocks if fam.inner == "blas" else PROCESS_MB
+    return seconds, round(PROCESS_MB + blocks + c * per_worker)
 
 
 def unlimited_threads() -> int:
@@ -167,20 +221,23 @@ def _flatten(out: Sequence[Any]) -> list[Any]:
 
 
 def _serial(kernel: Kernel, prm: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
-    """The reference: every task in this process, every inner pool at one thread."""
-    tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
+    """The reference: the first serial_tasks tasks in this process, every inner pool at one
+    thread (per-task seeds do not depend on the number of tasks, so they are the same tasks)."""
+    n = prm.get("serial_tasks", prm["ntasks"])
+    tasks = kernel.make_tasks(prm["size"], n, prm["seed"])
     steps = [functools.partial(limit_inner_pools, 1, 1)]
     if kernel.compile is not None:
         steps.append(kernel.compile)
     if kernel.prepare is not None:
-        steps.append(functools.partial(kernel.prepare, prm["size"], prm["ntasks"], prm["seed"]))
+        steps.append(functools.partial(kernel.prepare, prm["size"], n, prm["seed"]))
     with make_backend("serial", 1) as backend:
         backend.start(chain_init(*steps))
         s = sample_arms(
             {SERIAL: functools.partial(backend.map, kernel.run, tasks)}, protocol, prm["seed"]
         )[SERIAL]
     check = kernel.check(tasks, list(s.last_output))
-    return _record(SERIAL, 1, 1, 0.0, [], s, check.ok, stable_hash(list(s.last_output)))
+    rec = _record(SERIAL, 1, 1, 0.0, [], s, check.ok, stable_hash(list(s.last_output)))
+    return rec | {"tasks": n, "scale": prm["ntasks"] / n}
 
 
 def _record(
@@ -216,6 +273,7 @@ def measure(point: Point) -> dict[str, Any]:
     protocol = Protocol.from_config(prm["protocol"])
     cells = [_serial(kernel, prm, protocol)]
     tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
+    k = cells[0]["tasks"]  # the serial reference's tasks: outputs compared on these
     # one warm pool per split; its variants are arms sampled interleaved, so drift hardly
     # enters their ratio (the inner pool is switched by the task wrapper, not a restart)
     for p, t in prm["splits"]:
@@ -234,7 +292,8 @@ def measure(point: Point) -> dict[str, Any]:
         for v, s in samples.items():
             out = _flatten(s.last_output)
             ok = kernel.check(tasks, out).ok
-            cells.append(_record(v, p, t, tm.wall, pools[v], s, ok, stable_hash(out)))
+            cell = _record(v, p, t, tm.wall, pools[v], s, ok, stable_hash(out))
+            cells.append(cell | {"serial_checksum": stable_hash(out[:k])})
             log.info("%s %s %dx%d: %.3f s, pools %s", fam.name, v, p, t, min(s.wall), pools[v])
     return {
         "family": fam.name,
@@ -261,11 +320,12 @@ def _seen(pools: list[dict[str, Any]], inner: str) -> int:
 def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     r = rec["result"]
     serial = next(c for c in r["cells"] if c["variant"] == SERIAL)
-    base = np.asarray(serial["wall"])
+    base = np.asarray(serial["wall"]) * serial.get("scale", 1.0)  # to the whole work
     job = job_flags(r)
     rows = []
     for c in r["cells"]:
-        wall = np.asarray(c["wall"])
+        scale = c.get("scale", 1.0)  # the serial reference's subset, scaled to the whole work
+        wall = np.asarray(c["wall"]) * scale
         s = summarize(wall)
         speed = ratio_ci(base, wall)
         inner = _seen(c["inner_pools"], r["inner"]) if c["variant"] != SERIAL else 1
@@ -273,12 +333,13 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
         total = c["processes"] * (
             c["threads_per_process"] * inner if r["inner"] == "blas" else inner
         )
-        flags = stability_flags(wall, c["first_run"]) + job
+        flags = stability_flags(wall, c["first_run"] * scale) + job
         if total > r["cores"]:
             flags.append("oversubscribed")
         if not c["check_ok"]:
             flags.append("check-failed")
-        if c["checksum"] != serial["checksum"]:
+        same = c.get("serial_checksum", c["checksum"]) == serial["checksum"]
+        if not same:
             flags.append("differs-from-serial")
         rows.append(
             {
@@ -295,14 +356,15 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
                 "threads_total": total,
                 "size": r["size"],
                 "ntasks": r["ntasks"],
+                "measured_tasks": c.get("tasks", r["ntasks"]),  # serial: fewer, time scaled
                 **s.time_columns(),
                 "speedup": speed[0],
                 "speedup_ci_lo": speed[1],
                 "speedup_ci_hi": speed[2],
-                "busy_cores": float(np.median(c["cpu"])) / s.median if s.median else np.nan,
+                "busy_cores": float(np.median(c["cpu"])) * scale / s.median if s.median else np.nan,
                 "start_s": c["start_s"],
                 "stopped_on": c["stopped_on"],
-                "check_ok": c["check_ok"] and c["checksum"] == serial["checksum"],
+                "check_ok": c["check_ok"] and same,
                 "flags": ";".join(flags),
                 "point": rec["point"]["id"],
                 "provenance_hash": rec["provenance_hash"],

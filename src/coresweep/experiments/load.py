@@ -9,6 +9,16 @@ cancelled and counted. Latency runs from the scheduled arrival to the completion
 
 Both pools (a ThreadPoolExecutor and a ProcessPoolExecutor of p workers) stay up for the
 whole job, and the (pool, load) levels run in a seeded random order so drift spreads.
+
+Scale: with `load_unit: pool` the configured loads are fractions of the whole pool's
+capacity (p cores), so every node size sees the pool below, at and above saturation; the
+recorded load is always in cores (configured load x p). A level offers up to
+`requests_per_worker` x p requests, so p workers all get work. One thread submits every
+request, and it cannot keep a schedule of tens of thousands per second: when the top level
+would offer more than `max_rate` requests/s, requests get longer instead (request_seconds
+grows to top load in cores / max_rate), so 128 cores get heavy requests at a rate one
+submitter keeps. Both kernels share one job: the pools of one point are shut down before
+the next point starts its own.
 """
 
 from __future__ import annotations
@@ -32,7 +42,16 @@ from coresweep.analysis.stats import N_RESAMPLES, SEED, quantile_ci
 from coresweep.analysis.verdict import Verdict
 from coresweep.backends.base import chain_init
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import job_flags, kernel_params, point_id, pool_size
+from coresweep.experiments.common import (
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_tree,
+    job_flags,
+    kernel_params,
+    point_id,
+    pool_size,
+    pool_start_seconds,
+)
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
 from coresweep.measure.cores import Node
@@ -46,6 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("coresweep")
 NAME = "load"
 SERVICE_SAMPLES = 15  # serial runs of one request that fix one core's capacity
+CALIBRATION_SECONDS = 0.3  # predictions only: samples_per_second and the pools' warm-up tasks
 
 
 @dataclass
@@ -63,15 +83,20 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     p = pool_size(cfg["p"], config["cores"], node, f"{key}.p")
+    # loads in cores: the pool's capacity is p cores
+    loads = sorted(x * p if cfg["load_unit"] == "pool" else x for x in cfg["loads"])
+    requests = cfg["requests_per_worker"] * p
+    if cfg["requests"] is not None:
+        requests = min(requests, cfg["requests"])
     out = []
     for k in kernels:
         params = {
             "kernel": k.name,
             "p": p,
             "threads": p,
-            "loads": sorted(cfg["loads"]),
-            "request_seconds": cfg["request_seconds"],
-            "requests": cfg["requests"],
+            "loads": loads,
+            "request_seconds": max(cfg["request_seconds"], loads[-1] / cfg["max_rate"]),
+            "requests": requests,
             "level_seconds": cfg["level_seconds"],
             "drain_seconds": cfg["drain_seconds"],
             "arrivals": cfg["arrivals"],
@@ -79,8 +104,28 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "seed": config["seed"],
             **kernel_params(k),
         }
-        out.append(Point(NAME, point_id(k.name, f"p{p}"), params))
+        seconds, mb = predict(params, k.kind)
+        check_tree(mb, f"a pool of {p} processes", f"{key}.p", node)
+        out.append(
+            Point(NAME, point_id(k.name, f"p{p}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+        )
     return out
+
+
+def predict(prm: dict[str, Any], kind: str) -> tuple[float, int]:
+    """Seconds and peak MB of one kernel's point: calibration, pool starts, then per pool and
+    level the arrival window, stretched while the pool works off its backlog (capacity: p
+    cores, or one for threads of a kernel that holds the GIL), cut off by the drain time."""
+    p, req = prm["p"], prm["request_seconds"]
+    seconds = RUNNER_SECONDS + CALIBRATION_SECONDS + SERVICE_SAMPLES * req
+    seconds += pool_start_seconds(f"processes-{prm['start_method']}", p, p)
+    for capacity in (1 if kind == "python" else p, p):  # threads, processes
+        for load in prm["loads"]:
+            n = _level_count(load / req, prm["requests"], prm["level_seconds"])
+            window = n * req / load
+            busy = max(window, n * req / capacity)
+            seconds += min(busy, window + prm["drain_seconds"]) + req
+    return seconds, round((1 + p) * PROCESS_MB)
 
 
 def gaps(arrivals: str, rate: float, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -4,6 +4,13 @@ For each backend and way of giving workers the input (none, a private copy, the 
 array inherited, multiprocessing.shared_memory) and each N, the whole process tree's PSS
 and USS are sampled while the workers idle and while they work; a line over N gives the
 memory per extra worker. Cheap backends share a job; each costly one has its own.
+
+Scale: N = 1, 2, 4, ... up to the cores, plus factor x cores (9 pools per backend at 128
+cores). The "auto" input shrinks as N grows so that the copies of the largest N stay
+within AUTO_COPIES_MIB: every copied worker receives the input through a pipe, and 256
+copies of 64 MiB would take ~20 s per backend for the same MiB-per-worker slope.
+Jobs stay apart (three, as before): the job process is part of the measured tree, and a
+process that ran other pools or imported distributed would carry their heap into it.
 """
 
 from __future__ import annotations
@@ -23,11 +30,16 @@ from coresweep.backends import make_backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
+    PROCESS_MB,
+    RUNNER_SECONDS,
     backend_names,
     check_memory,
+    check_tree,
     core_counts,
     job_flags,
     point_id,
+    pool_mb,
+    pool_start_seconds,
 )
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
@@ -57,6 +69,11 @@ METRICS = ("pss", "uss", "pss_data")
 #: backends measured in one job (each job pays ~2 s to start Python and the runner)
 JOBS = (("threads", "processes-fork"), ("processes-forkserver", "processes-spawn"))
 AUTO_INPUT_MIB = 64  # 256 MiB doubles the job time (copies, page-table walks) for the same verdict
+AUTO_COPIES_MIB = 2048  # "auto" input x the largest N stays within this (copy time)
+#: predictions only: pickling an input through a pipe, and the maps, gates and allocator
+#: settling around each sampling window
+COPY_BYTES_PER_SECOND = 1e9
+STEP_SECONDS = 0.2
 MIN_HZ = 10.0
 UNSTEADY = 1.10  # a window whose peak exceeds its median by 10% is flagged
 
@@ -67,11 +84,12 @@ def _copies(ns: Sequence[int], sharing: Sequence[str]) -> int:
 
 
 def _input_bytes(spec: Any, copies: int, key: str, node: Node) -> int:
-    """ "auto": 64 MiB, shrunk so every copy fits in a quarter of the node's memory."""
+    """ "auto": 64 MiB, shrunk so the copies take no more than AUTO_COPIES_MIB and fit in a
+    quarter of the node's memory."""
     if spec != "auto":
         return int(spec) * MIB
     available = node.memory_bytes
-    mib = min(AUTO_INPUT_MIB, int(available / 4 / copies / MIB))
+    mib = min(AUTO_INPUT_MIB, AUTO_COPIES_MIB // copies, int(available / 4 / copies / MIB))
     if mib < 1:
         raise ConfigError(f"config key {key}: too little memory available for any input")
     return mib * MIB
@@ -123,8 +141,29 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(*group), params))
+        seconds, mb = predict(params)
+        check_tree(mb, f"{max(ns)} workers of {', '.join(group)}", f"{key}.workers", node)
+        out.append(Point(NAME, point_id(*group), params, seconds=seconds, mem_mb=mb))
     return out
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one job's point: per backend and N a pool start, then per
+    sharing mode the input loaded (copied: through a pipe per worker), an idle and a working
+    window, and the steps around them; memory at the largest N."""
+    ns, nbytes, cores = prm["workers"], prm["input_bytes"], prm["cores"]
+    window = prm["idle_seconds"] + prm["work_seconds"] + STEP_SECONDS
+    seconds = RUNNER_SECONDS
+    peak = 0.0
+    for b in prm["backends"]:
+        modes = prm["sharing"][b]
+        for n in ns:
+            seconds += pool_start_seconds(b, n, cores) + len(modes) * window
+            seconds += n * nbytes / COPY_BYTES_PER_SECOND * ("copied" in modes)
+        n = max(ns)
+        data = (n * ("copied" in modes) + 2) * nbytes + n * prm["scratch_bytes"]
+        peak = max(peak, pool_mb(b, n) + data / 1e6)
+    return seconds, round(PROCESS_MB + peak)
 
 
 class Inputs:

@@ -4,6 +4,12 @@ A probe answers requests that arrive on a fixed schedule (open loop: a late answ
 not delay the next arrival, so stalls show up in the latency instead of hiding as a lower
 rate). Background compute runs as pure-Python threads, Numba nogil threads or processes,
 p workers each; the GIL switch interval is varied to expose the convoy effect.
+
+Scale: p = the cores granted, so the background fills the node (the probe competes for
+a core as a real foreground thread would). The probe time per condition does not grow
+with p; only pausing does for GIL-holding threads (a batch of p tasks runs one at a
+time, and the idle window waits for it), which the prediction counts. The modes share
+one job: each point's background pool and its driver thread end before the next starts.
 """
 
 from __future__ import annotations
@@ -23,7 +29,19 @@ from coresweep.analysis.verdict import Verdict
 from coresweep.backends import make_backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import job_flags, known_names, point_id, pool_size
+from coresweep.experiments.common import (
+    NUMBA_COMPILE_SECONDS,
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_tree,
+    job_flags,
+    known_names,
+    nominal_seconds,
+    point_id,
+    pool_mb,
+    pool_size,
+    pool_start_seconds,
+)
 from coresweep.kernels import get_kernel
 from coresweep.measure.cores import Node
 from coresweep.measure.sched import switch_interval
@@ -79,8 +97,27 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(mode, f"p{workers}"), params))
+        seconds, mb = predict(params)
+        check_tree(mb, f"{workers} background workers", f"{key}.workers", node)
+        out.append(
+            Point(NAME, point_id(mode, f"p{workers}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+        )
     return out
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one mode's point: the background's start, the warm-up, then
+    every round visits each condition (a probe window, a settle after resuming, and before
+    the idle window a wait for the batch in flight)."""
+    p, backend, kernel = prm["workers"], prm["backend"], prm["kernel"]
+    task = nominal_seconds(kernel, prm["size"])
+    batch = task * (p if backend == "threads" and kernel == "mc-python" else 1)
+    conditions = 1 + len(prm["switch_intervals_ms"])
+    seconds = RUNNER_SECONDS + pool_start_seconds(backend, p, p) + WARMUP_SECONDS
+    seconds += NUMBA_COMPILE_SECONDS * (kernel == "mc-numba")
+    seconds += prm["seconds_per_condition"] * conditions
+    seconds += prm["rounds"] * ((conditions - 1) * SETTLE_SECONDS + batch)
+    return seconds, round(PROCESS_MB + pool_mb(backend, p))
 
 
 class Background:

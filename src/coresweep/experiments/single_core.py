@@ -5,6 +5,11 @@ so they inherit it. One sample = a batch of tasks through a pool of t threads; t
 is tasks / wall time, per-task latency is each task's own start-to-end time. The TCP peer
 plays a remote service: it runs in its own process, started before the pin, so it does
 not eat the pinned CPU's time.
+
+Scale: nothing grows with the node: everything runs on one CPU. The tcp point books two
+cores where the node has them, so the peer (which plays a remote service) gets a core of
+its own within the job's allocation instead of sharing the pinned one; the other kinds
+book one. All kinds share one job: each point's pools and peer end before the next starts.
 """
 
 from __future__ import annotations
@@ -31,7 +36,17 @@ from coresweep.backends import make_backend
 from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import cpu_spec, job_flags, known_names, point_id
+from coresweep.experiments.common import (
+    NOMINAL_RATE,
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_tree,
+    cpu_spec,
+    job_flags,
+    known_names,
+    point_id,
+    sampling_seconds,
+)
 from coresweep.kernels import Task, make_tasks
 from coresweep.kernels.montecarlo import hits_python
 from coresweep.measure.cores import Node
@@ -52,6 +67,7 @@ KINDS = {
     "mix": "both: the cpu task, then time.sleep(io_ms)",
 }
 PEER_TIMEOUT = 30.0  # seconds a TCP request may wait: a hung peer fails the job, never hangs it
+TCP_ROUND_TRIP_SECONDS = 1e-4  # predictions only: a loopback request's own cost on the CPU
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -73,12 +89,30 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "tasks": cfg["tasks"],
             "io_ms": cfg["io_ms"],
             "cpu_samples": cfg["cpu_samples"],
-            "threads": 1,
+            # the TCP peer runs beside the pinned CPU: a second core where the node has one
+            "threads": min(2, node.cap) if kind == "tcp" else 1,
             "seed": config["seed"],
             "protocol": config["protocol"],
         }
-        out.append(Point(NAME, point_id(kind, f"cpu-{cpu}"), params))
+        seconds, mb = predict(params)
+        check_tree(mb, f"the {kind} kind", key, node)
+        out.append(
+            Point(NAME, point_id(kind, f"cpu-{cpu}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+        )
     return out
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of one kind: a batch of tasks per thread count, sampled
+    interleaved; on one CPU the CPU part of the tasks adds up, the waits overlap across
+    threads; the tcp kind's peer is a second process."""
+    io = prm["io_ms"] / 1000 if prm["kind"] != "cpu" else 0.0
+    cpu = prm["cpu_samples"] / NOMINAL_RATE["mc-python"] if prm["kind"] in ("cpu", "mix") else 0.0
+    cpu += TCP_ROUND_TRIP_SECONDS if prm["kind"] == "tcp" else 0.0
+    n = prm["tasks"]
+    units = [max(n * cpu, -(-n // min(t, n)) * io + cpu) for t in prm["thread_counts"]]
+    seconds = RUNNER_SECONDS + sampling_seconds(units, prm["protocol"])
+    return seconds, PROCESS_MB * (2 if prm["kind"] == "tcp" else 1)
 
 
 # --- the work ------------------------------------------------------------------------

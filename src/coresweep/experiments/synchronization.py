@@ -8,6 +8,12 @@ records its final count, so the lost-update rate 1 - final/expected has a distri
 the shared sampling protocol times the calls, giving the cost per increment. Then two
 threads take two locks in opposite order behind a barrier; every acquire has a timeout,
 so the deadlock is detected and reported, never left hanging.
+
+Scale: `threads` stays 2 by default on any node. The pure-Python races run one thread at
+a time under the GIL, so more cores change nothing there while every call grows with the
+threads (p x python_increments, ~25 ms each); two nogil threads on two cores already lose
+updates. A user who wants the whole node racing sets threads (the job then books the
+granted cores, at most).
 """
 
 from __future__ import annotations
@@ -27,7 +33,16 @@ import numpy as np
 from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
 from coresweep.analysis.verdict import Verdict
 from coresweep.experiments.base import Experiment
-from coresweep.experiments.common import job_flags, known_names, point_id
+from coresweep.experiments.common import (
+    NUMBA_COMPILE_SECONDS,
+    PROCESS_MB,
+    RUNNER_SECONDS,
+    check_tree,
+    job_flags,
+    known_names,
+    point_id,
+    sampling_seconds,
+)
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
@@ -44,6 +59,15 @@ MECHANISMS = ("python-inline", "python-call", "python-lock", "numba-unsync", "nu
 BASELINE = {"python-lock": "python-call", "numba-partials": "numba-unsync"}
 PAD = 8  # int64 slots per 64-byte cache line: partial sums never share a line
 WHERE = 64  # length of the index array that keeps the compiler from fusing the increments
+#: predictions only: seconds per increment (pure Python: ~0.5 us, threads one at a time;
+#: Numba: a few ns, threads in parallel, slower on the shared line than on their own)
+INCREMENT_SECONDS = {
+    "python-inline": 4e-7,
+    "python-call": 6e-7,
+    "python-lock": 1.2e-6,
+    "numba-unsync": 4e-9,
+    "numba-partials": 1e-9,
+}
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -62,7 +86,25 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     }
     # the race needs threads, not cores: book only the cores the machine can give
     cores = min(cfg["threads"], node.cap)
-    return [Point(NAME, point_id(f"t{cfg['threads']}"), params | {"threads": cores})]
+    seconds, mb = predict(params)
+    check_tree(mb, "the racing threads", key, node)
+    pid = point_id(f"t{cfg['threads']}")
+    return [Point(NAME, pid, params | {"threads": cores}, seconds=seconds, mem_mb=mb)]
+
+
+def predict(prm: dict[str, Any]) -> tuple[float, int]:
+    """Seconds and peak MB of the point: the Numba kernel's compile (or cache load), every
+    mechanism's calls sampled interleaved (Python's threads add up, Numba's overlap), then
+    the deadlock trials (an opposite-order trial waits about one lock timeout)."""
+    p = prm["racing_threads"]
+    units = [
+        INCREMENT_SECONDS[m] * (prm["python_increments"] * p if m in PYTHON
+                                else prm["numba_increments"])
+        for m in prm["mechanisms"]
+    ]  # fmt: skip
+    seconds = RUNNER_SECONDS + NUMBA_COMPILE_SECONDS + sampling_seconds(units, prm["protocol"])
+    seconds += prm["deadlock_trials"] * (prm["lock_timeout_seconds"] + 0.01)
+    return seconds, PROCESS_MB + round(p * 8 * PAD / 1e6)
 
 
 # --- the shared counter -------------------------------------------------------------------

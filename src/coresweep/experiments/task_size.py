@@ -15,12 +15,20 @@ are sampled interleaved on one warm pool, so a pool starts once. Per backend it 
 
 Kernels are restricted to per-task kernels without inner thread pools, so nothing needs
 limiting and Numba's thread pool never starts in this process (the fork backend stays safe).
+
+Scale: a level has at least p tasks (every worker gets one), at most `max_tasks` ("auto" =
+max(50, 2p), so tiny tasks still reach every worker of a big pool), and at most
+`max_work_seconds` of serial work: the serial reference runs every level in this job, and
+p tasks of 100 ms on 128 cores would cost 13 s per call. So on a big node the largest
+tasks come fewer than p per call (their speedup is capped at their count; the table's
+ntasks says so), while the small ones, where the crossover lies, use the whole pool.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,11 +44,18 @@ from coresweep.backends.base import chain_init
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
+    NUMBA_COMPILE_SECONDS,
+    PROCESS_MB,
+    RUNNER_SECONDS,
     backend_names,
+    check_tree,
     job_flags,
     kernel_params,
     point_id,
+    pool_mb,
     pool_size,
+    pool_start_seconds,
+    sampling_seconds,
 )
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.kernels.user import runs_on
@@ -57,6 +72,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("coresweep")
 NAME = "task_size"
 EMPTY = "empty"
+AUTO_MAX_TASKS = 50  # "auto" max_tasks = max(this, 2p)
+#: predictions only: a warm backend's overhead per task (Dask's scheduler handles its
+#: tasks one by one; the others dispatch from one thread too)
+TASK_OVERHEAD_SECONDS = {"serial": 1e-6, "threads": 3e-5, "dask-processes": 1e-3, "dask-threads": 5e-4}
+PROCESS_TASK_OVERHEAD_SECONDS = 1e-4
 SEP = "|"  # joins kernel and level into one arm name
 # in-process backends first, then fork before anything that leaves helper threads behind
 # (Dask's event loop), so no process forks while other threads of ours are alive
@@ -98,6 +118,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             f"allowed: {allowed}"
         )
     p = pool_size(cfg["p"], config["cores"], node, f"{key}.p")
+    max_tasks = max(AUTO_MAX_TASKS, 2 * p) if cfg["max_tasks"] == "auto" else cfg["max_tasks"]
     params = {
         "kernels": [k.name for k in kernels],
         "backends": sorted({"serial", *backends}, key=_rank),  # serial is the reference
@@ -105,23 +126,64 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         "threads": p,
         "task_seconds": sorted(cfg["task_seconds"]),
         "work_seconds": cfg["work_seconds"],
-        "max_tasks": cfg["max_tasks"],
+        "max_tasks": max_tasks,
+        "max_work_seconds": cfg["max_work_seconds"],
         "start_repeats": cfg["start_repeats"],
         "seed": config["seed"],
         "protocol": {**config["protocol"], **cfg["protocol"]},
     }
     for k in kernels:
         params.setdefault("user_kernels", {}).update(kernel_params(k).get("user_kernels", {}))
-    return [Point(NAME, point_id(f"p{p}"), params)]
+    seconds, mb = predict(params, [k.kind for k in kernels])
+    check_tree(mb, f"pools of {p} workers", f"{key}.p", node)
+    return [Point(NAME, point_id(f"p{p}"), params, job=NAME, seconds=seconds, mem_mb=mb)]
+
+
+def predict(prm: dict[str, Any], kinds: Sequence[str]) -> tuple[float, int]:
+    """Seconds and peak MB of the point: per backend its starts, then every kernel's levels
+    sampled interleaved on its last start (ideal parallel time of each call plus the
+    backend's overhead per task; threads of a GIL-holding kernel run one at a time)."""
+    p, protocol = prm["p"], prm["protocol"]
+    ladder = levels(
+        prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], p, 1.0,
+        prm.get("max_work_seconds", math.inf),
+    )  # fmt: skip
+    seconds = RUNNER_SECONDS
+    peak = 0.0
+    for b in prm["backends"]:
+        workers = 1 if b == "serial" else p
+        start = pool_start_seconds(b, workers, p)
+        if b not in ("serial", "threads", "dask-threads") and "nogil" in kinds:
+            start += NUMBA_COMPILE_SECONDS  # every worker compiles while the pool starts
+        overhead = TASK_OVERHEAD_SECONDS.get(b, PROCESS_TASK_OVERHEAD_SECONDS)
+        units = []
+        for kind in kinds:
+            width = 1 if b in ("serial", "threads", "dask-threads") and kind == "python" else p
+            for lv in ladder:
+                work = lv.ntasks * lv.task_seconds / min(width, lv.ntasks)
+                units.append(work + lv.ntasks * overhead)
+        seconds += prm["start_repeats"] * start + sampling_seconds(units, protocol)
+        peak = max(peak, pool_mb(b, workers))
+    return seconds, round(PROCESS_MB + peak)
 
 
 def levels(
-    task_seconds: Sequence[float], work_seconds: float, max_tasks: int, p: int, rate: float
+    task_seconds: Sequence[float],
+    work_seconds: float,
+    max_tasks: int,
+    p: int,
+    rate: float,
+    max_work_seconds: float = math.inf,
 ) -> list[Level]:
-    """The ladder for a kernel running `rate` samples/s, plus the empty-task level."""
+    """The ladder for a kernel running `rate` samples/s, plus the empty-task level.
+
+    A level has work_seconds / s tasks, at least p, at most max_tasks and at most
+    max_work_seconds / s (at least one).
+    """
     out = []
     for s in task_seconds:
         ntasks = int(min(max_tasks, max(p, round(work_seconds / s))))
+        ntasks = max(1, min(ntasks, math.floor(max_work_seconds / s + 1e-9)))
         out.append(Level(f"{s:g}", float(s), size_for(s, rate), ntasks))
     out.append(Level(EMPTY, 0.0, 0, max_tasks))
     return out
@@ -139,7 +201,10 @@ class Ladder:
 
 def _ladder(kernel: Kernel, prm: dict[str, Any]) -> Ladder:
     rate = samples_per_second(kernel, prm["seed"])
-    lv = levels(prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], prm["p"], rate)
+    lv = levels(
+        prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], prm["p"], rate,
+        prm.get("max_work_seconds", math.inf),
+    )  # fmt: skip
     tasks = {x.label: kernel.make_tasks(x.size, x.ntasks, prm["seed"]) for x in lv}
     return Ladder(kernel, rate, lv, tasks)
 

@@ -47,9 +47,31 @@ class Kernel:
     # fork-safe, so it runs only in processes that never fork afterwards
     compile_parallel: Callable[[], None] | None = None
     description: str = ""
+    # Facts the planner uses; declared, never timed at plan time, so a dry run on a login
+    # node plans exactly the points the compute node will measure.
+    #: nominal units of work per second on one core (a ~2.6 GHz x86 server core); sizes
+    #: strong-scaling tasks to a time budget and predicts a point's duration (None: unknown)
+    rate: float | None = None
+    #: bytes of read-only inputs one process holds for all its workers (threads of the
+    #: process share them; a fork child shares its parent's copy), by task size
+    input_bytes: Callable[[int], float] | None = None
+    #: bytes each worker (thread or process) holds while it runs one task, by task size
+    task_bytes: Callable[[int], float] | None = None
+    #: whether running it loads Numba's JIT (LLVM) into the process: its memory per process
+    jit: bool = False
 
     def make_tasks(self, size: int, ntasks: int, seed: int) -> list[Task]:
         return make_tasks(size, ntasks, seed)
+
+    def memory_bytes(self, size: int) -> tuple[float, float]:
+        """(inputs held once per process, bytes per worker running a task) at this size."""
+        inputs = self.input_bytes(size) if self.input_bytes else 0.0
+        per_task = self.task_bytes(size) if self.task_bytes else 0.0
+        return inputs, per_task
+
+    def seconds_per_task(self, size: int) -> float | None:
+        """Nominal seconds of one task on one core, from `rate` (None when unknown)."""
+        return self.work(size) / self.rate if self.rate else None
 
 
 def make_tasks(size: int, ntasks: int, seed: int) -> list[Task]:

@@ -17,6 +17,10 @@ from coresweep.kernels.base import Check, Kernel, Task
 MASK = (1 << 64) - 1
 MULT = 0x2545F4914F6CDD1D
 SCALE = 2.0**-53
+#: nominal samples per second on one core (1.6 M / 269 M measured on a 2.6 GHz Xeon,
+#: 1.3 M / 205 M on a shared EPYC VM); they size tasks, they are never timed at plan time
+RATE_PYTHON = 1.5e6
+RATE_NUMBA = 2.5e8
 
 
 def _seed_state(seed: int) -> int:
@@ -120,6 +124,7 @@ MC_PYTHON = Kernel(
     work=work,
     check=check,
     description="Monte Carlo pi, pure Python (holds the GIL)",
+    rate=RATE_PYTHON,
 )
 
 MC_NUMBA = Kernel(
@@ -133,4 +138,6 @@ MC_NUMBA = Kernel(
     run_parallel=run_numba_parallel,
     compile_parallel=compile_parallel,
     description="Monte Carlo pi, Numba @njit(nogil=True, cache=True)",
+    rate=RATE_NUMBA,
+    jit=True,
 )
