@@ -196,8 +196,8 @@ DASK_WORKER_MB = 150
 #: one core's nominal speed per built-in kernel, for predictions only (measurements calibrate
 #: their own): samples/s of the Monte Carlo kernels, flop/s of DGEMM
 NOMINAL_RATE = {"mc-python": 1.0e6, "mc-numba": 1.0e8, "dgemm": 5.0e10}
-#: first-call JIT compilation of a Numba kernel in a fresh process (no on-disk cache)
-NUMBA_COMPILE_SECONDS = 1.0
+#: a fresh process's first call of a Numba kernel: importing numba, loading the on-disk cache
+NUMBA_COMPILE_SECONDS = 0.5
 
 
 def nominal_seconds(kernel: str, size: int) -> float:
