@@ -11,6 +11,8 @@ import atexit
 import functools
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,12 @@ from coresweep.experiments import build_table, get_experiment, plan
 from coresweep.measure.cores import Node, usable_cores
 from coresweep.measure.provenance import collect
 from coresweep.measure.runner import run_point
+from coresweep.planning import jobs_of
 from coresweep.records import read_raw, write_json_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the checked-in tables of a tiny run of every experiment (tests/data/regenerate.py)
+FIXTURE = ROOT / "tests" / "data" / "tiny"
 
 
 def tiny_config() -> dict[str, Any]:
@@ -70,9 +77,35 @@ def _measured() -> Path:
             run_point(point, get_experiment(point.experiment).measure),
         )
     aggregate_all(results)
-    write_json_atomic(results / "provenance.json", collect(Path(__file__).parents[1]))
+    write_json_atomic(results / "provenance.json", collect(ROOT))
     (results / "run.json").write_text(json.dumps({"config": config, "cores": cores}))
     return results
+
+
+def measure_run(config: dict[str, Any], results: Path, cores: int = 2) -> Path:
+    """A results folder as the workflow makes it: each job of the plan measured by its own
+    `coresweep measure` process, then aggregated; provenance.json and run.json beside."""
+    node = Node.here(cores)
+    for job in jobs_of(plan(config, node)):
+        done = subprocess.run(
+            [sys.executable, "-m", "coresweep.cli", "measure", "--spec", job.spec(),
+             "--cores", str(job.threads), "--raw-dir", str(results / "raw" / job.experiment),
+             "--record", str(results / "jobs" / job.experiment / f"{job.id}.json")],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"job {job.id} exited {done.returncode}: {done.stderr[-2000:]}")
+    aggregate_all(results)
+    write_json_atomic(results / "provenance.json", collect(ROOT))
+    (results / "run.json").write_text(json.dumps({"config": config, "cores": node.cores}))
+    return results
+
+
+def fixture_results(dest: Path) -> Path:
+    """A copy of the checked-in results folder (tables, provenance, run record) under dest."""
+    out = dest / "results"
+    shutil.copytree(FIXTURE, out)
+    return out
 
 
 def measured_results(dest: Path) -> Path:

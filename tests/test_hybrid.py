@@ -20,8 +20,8 @@ def _config(**kw):
     return cfg.validate({"experiments": {"hybrid": {**TINY, **kw}}})
 
 
-def _measured(family: str, variants: list[str], split: list[int]) -> pd.DataFrame:
-    (point,) = exp.points(_config(families=[family], variants=variants), Node.here(2))
+def _measured(family: str, variants: list[str], split: list[int], **kw) -> pd.DataFrame:
+    (point,) = exp.points(_config(families=[family], variants=variants, **kw), Node.here(2))
     # one split keeps the test short; the planner's grid is tested apart
     point.params["splits"] = [split]
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
@@ -51,6 +51,15 @@ def test_one_point_per_family_books_all_cores():
     assert all(p.params["threads"] == 2 and p.params["splits"] == [(1, 2), (2, 1)] for p in pts)
     assert pts[0].params["ntasks"] == 4
     assert pts[0].params["protocol"]["max_repeats"] == 3  # the experiment's override wins
+    assert pts[0].params["serial_tasks"] == 4  # all of them: fewer than serial_tasks
+    assert {p.job for p in pts} == {"hybrid"} and all(p.seconds > 0 for p in pts)
+
+
+def test_big_node_has_every_divisor_split_and_a_bounded_serial_reference():
+    (pt,) = exp.points(_config(families=["processes-numba"]), Node.sized(12, 48))
+    assert pt.params["splits"] == [(1, 12), (2, 6), (3, 4), (4, 3), (6, 2), (12, 1)]
+    assert pt.params["ntasks"] == 24 and pt.params["serial_tasks"] == 16
+    assert pt.mem_mb >= 12 * 60  # a process per core at the widest split
 
 
 def test_unlimited_inner_pools_oversubscribe_and_are_seen(numba_table, no_leftover_children):
@@ -66,7 +75,11 @@ def test_unlimited_inner_pools_oversubscribe_and_are_seen(numba_table, no_leftov
 
 
 def test_one_dask_cluster_switches_blas_threads_between_arms(no_leftover_children):
-    t = _measured("dask-dgemm", ["limited", "unlimited"], [1, 2]).set_index("variant")
+    # serial_tasks=2 of 4: the reference is measured on half the tasks and scaled
+    t = _measured("dask-dgemm", ["limited", "unlimited"], [1, 2], serial_tasks=2)
+    t = t.set_index("variant")
+    assert t.loc["serial", "measured_tasks"] == 2 and t.loc["limited", "measured_tasks"] == 4
+    assert t.check_ok.all() and not t["flags"].str.contains("differs-from-serial").any()
     assert t.loc["limited", "inner_threads"] == 1
     assert t.loc["unlimited", "inner_threads"] == os.cpu_count()
     assert t.loc["limited", "start_s"] == t.loc["unlimited", "start_s"]  # one start

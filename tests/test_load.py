@@ -18,6 +18,7 @@ from coresweep.measure.cores import Node
 TINY = {
     "kernels": ["mc-python"],
     "loads": [0.5, 2.0],
+    "load_unit": "core",
     "request_seconds": 0.002,
     "requests": 20,
     "level_seconds": 0.2,
@@ -40,6 +41,18 @@ def test_one_point_per_kernel_books_p_cores():
     pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), Node.here(2))
     assert [p.id for p in pts] == ["mc-python__p2", "mc-numba__p2"]
     assert all(p.params["threads"] == p.params["p"] == 2 for p in pts)
+
+
+def test_pool_loads_scale_with_p_and_requests_stay_within_max_rate():
+    kw = {"kernels": ["mc-numba"], "load_unit": "pool", "loads": [0.5, 1.5], "requests": None}
+    (small,) = exp.points(_config(**kw, request_seconds=0.005), Node.here(2))
+    assert small.params["loads"] == [1.0, 3.0]  # in cores
+    assert small.params["request_seconds"] == 0.005 and small.params["requests"] == 150
+    (big,) = exp.points(_config(**kw, request_seconds=0.005), Node.sized(128, 512))
+    assert big.params["loads"] == [64.0, 192.0] and big.params["requests"] == 75 * 128
+    # the top level offers max_rate requests/s: 192 cores / 2000 per s = 96 ms per request
+    assert big.params["request_seconds"] == pytest.approx(192 / 2000)
+    assert big.seconds < 30 and big.job == "load"
 
 
 def test_arrivals_have_the_offered_rate():

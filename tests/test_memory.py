@@ -110,6 +110,16 @@ def test_points_group_backends_into_jobs_and_add_oversubscribed_n():
     assert all(p.params["threads"] == 2 for p in pts)
 
 
+def test_big_node_ladder_and_auto_input_bounded_by_the_copies():
+    cfg = _config(oversubscribe_factors=[2], sharing=["none", "copied"])
+    pts = memory.points(cfg, Node.sized(128, 256))
+    assert pts[0].params["workers"] == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    # auto input: 64 MiB, but the parent's array and 256 copies stay within 2 GiB
+    assert pts[0].params["input_bytes"] == memory.AUTO_COPIES_MIB // 257 * 2**20
+    assert pts[2].mem_mb > 256 * 150  # 256 Dask workers with their nannies
+    assert all(p.job == "" for p in pts)  # three jobs: the job process is in the measured tree
+
+
 def test_input_needing_more_than_half_the_memory_is_refused():
     cfg = _config(input_mib=10**8)
     with pytest.raises(ConfigError, match=r"experiments\.memory\.input_mib"):

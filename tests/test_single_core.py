@@ -33,8 +33,12 @@ def records():
 def test_one_single_cpu_point_per_kind():
     pts = exp.points(_config(), Node.here(2))
     assert [p.params["kind"] for p in pts] == ["tcp", "cpu"]
-    assert all(p.params["threads"] == 1 and p.params["cpu"] == "auto" for p in pts)
+    # the TCP peer gets a core beside the pinned one
+    assert [p.params["threads"] for p in pts] == [2, 1]
+    assert all(p.params["cpu"] == "auto" for p in pts)
     assert pts[0].id == "tcp__cpu-auto"
+    assert exp.points(_config(), Node.here(1))[0].params["threads"] == 1
+    assert {p.job for p in pts} == {"single_core"} and all(p.seconds > 0 for p in pts)
 
 
 def test_measure_runs_every_thread_count_on_one_cpu(records):

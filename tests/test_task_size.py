@@ -66,6 +66,19 @@ def test_levels_cap_tasks_and_keep_at_least_p():
     ]
 
 
+def test_levels_bound_the_serial_work_on_a_big_pool():
+    lv = exp.levels([1e-5, 0.01, 0.1], 0.2, max_tasks=256, p=128, rate=1e6, max_work_seconds=1)
+    assert [x.ntasks for x in lv] == [256, 100, 10, 256]  # 1 s of serial work at most
+
+
+def test_auto_max_tasks_reaches_every_worker_of_a_big_pool():
+    (pt,) = exp.points(_config(max_tasks="auto"), Node.sized(64, 256))
+    assert pt.params["p"] == 64 and pt.params["max_tasks"] == 128
+    (small,) = exp.points(_config(max_tasks="auto"), Node.here(2))
+    assert small.params["max_tasks"] == 50
+    assert pt.job == "task_size" and 0 < small.seconds < pt.seconds
+
+
 def test_crossover_interpolates_on_log_scale():
     c = crossover([1e-5, 1e-4, 1e-3], [0.5, 0.5, 2.0])
     assert c.status == INTERPOLATED

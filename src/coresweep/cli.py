@@ -110,13 +110,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from coresweep.report.compare import compare_runs, summary_lines, text_table, write_comparison
+    from coresweep.report.compare import (
+        compare_runs,
+        summary_lines,
+        text_table,
+        verdict_table,
+        write_comparison,
+    )
 
     comparison = compare_runs(Path(args.run_a), Path(args.run_b), args.threshold)
     paths = write_comparison(comparison, Path(args.out), args.threshold)
     print("\n".join(summary_lines(comparison)))
     print()
-    print(text_table(comparison))
+    if not comparison.rows.empty:
+        print(text_table(comparison))
+        print()
+    print(verdict_table(comparison))
     print()
     for name, p in paths.items():
         print(f"{name}: {p}")

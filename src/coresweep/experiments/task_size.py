@@ -75,7 +75,12 @@ EMPTY = "empty"
 AUTO_MAX_TASKS = 50  # "auto" max_tasks = max(this, 2p)
 #: predictions only: a warm backend's overhead per task (Dask's scheduler handles its
 #: tasks one by one; the others dispatch from one thread too)
-TASK_OVERHEAD_SECONDS = {"serial": 1e-6, "threads": 3e-5, "dask-processes": 1e-3, "dask-threads": 5e-4}
+TASK_OVERHEAD_SECONDS = {
+    "serial": 1e-6,
+    "threads": 3e-5,
+    "dask-processes": 1e-3,
+    "dask-threads": 5e-4,
+}
 PROCESS_TASK_OVERHEAD_SECONDS = 1e-4
 SEP = "|"  # joins kernel and level into one arm name
 # in-process backends first, then fork before anything that leaves helper threads behind
@@ -183,7 +188,8 @@ def levels(
     out = []
     for s in task_seconds:
         ntasks = int(min(max_tasks, max(p, round(work_seconds / s))))
-        ntasks = max(1, min(ntasks, math.floor(max_work_seconds / s + 1e-9)))
+        if math.isfinite(max_work_seconds):
+            ntasks = max(1, min(ntasks, math.floor(max_work_seconds / s + 1e-9)))
         out.append(Level(f"{s:g}", float(s), size_for(s, rate), ntasks))
     out.append(Level(EMPTY, 0.0, 0, max_tasks))
     return out

@@ -1,4 +1,5 @@
-"""The claims table: every claim with its verdict, or `not run` and why — never a blank."""
+"""The claims table: every claim with its verdict and headline, or `not run` and why — never
+a blank."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ COLUMNS = (
     "claim",
     "quote",
     "verdict",
+    "headline",
     "evidence",
     "conditions",
     "experiment",
@@ -65,6 +67,32 @@ def why_not_run(
     )
 
 
+def not_run_headline(cid: str, status: TableStatus | None, failure: str | None, reason: str) -> str:
+    """The "Not run: <why>." of a summary row: no paths (the claim's section has them)."""
+    exp = CLAIMS[cid].experiment
+    short = {
+        "missing": f"experiment '{exp}' did not run (no table {exp}.parquet)",
+        "empty": f"the table of experiment '{exp}' has no rows",
+        "unreadable": f"the table {exp}.parquet is unreadable",
+    }
+    if failure:
+        why = f"the verdict rules of experiment '{exp}' failed ({failure.split(':')[0]})"
+    elif status is not None and status.state in short:
+        why = short[status.state]
+    elif status is not None and status.usable:
+        why = f"experiment '{exp}' measured none of the points that decide {cid}"
+    else:
+        why = reason
+    return f"Not run: {why.rstrip('.')}."
+
+
+def headline_of(cid: str, v: Verdict) -> str:
+    """The rules' headline; while they give none, the verdict and where its numbers are."""
+    if v.headline.strip():
+        return v.headline.strip()
+    return f"{v.verdict.capitalize()} (no headline from the rules): the numbers are under {cid}."
+
+
 def _plot_field(v: Verdict, available: set[str]) -> str:
     names = plot_names(v.plot)
     have = [f"plots/{n}" for n in names if n in available]
@@ -96,6 +124,7 @@ def claims_frame(
             reason = why_not_run(cid, st, failures.get(claim.experiment), st.rows if st else None)
             row |= {
                 "verdict": "not run",
+                "headline": not_run_headline(cid, st, failures.get(claim.experiment), reason),
                 "evidence": reason,
                 "conditions": "not measured",
                 "plot": NO_PLOT,
@@ -106,6 +135,7 @@ def claims_frame(
             caveat = f" — from a partial table: {st.detail}" if partial else ""
             row |= {
                 "verdict": v.verdict,
+                "headline": headline_of(cid, v),
                 "evidence": v.evidence or "(the verdict rules gave no numbers)",
                 "conditions": (v.conditions or "(not stated)") + caveat,
                 "plot": _plot_field(v, available_plots),

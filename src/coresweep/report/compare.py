@@ -5,7 +5,8 @@ point apart, e.g. the scaling mode). Every quantity with a 95% interval is compa
 median time (`time_median`, `time_ci_lo/hi`) and any `X` with `X_ci_lo/hi` (speedup,
 efficiency ...). A difference counts only when it exceeds both intervals (they do not
 overlap) and B/A differs from 1 by more than the threshold: the `differ` rule of
-`coresweep.analysis.stats`, applied to the intervals the tables keep.
+`coresweep.analysis.stats`, applied to the intervals the tables keep. The verdicts come
+from each run's claims.csv: a claim agrees when both runs decided it the same way.
 """
 
 from __future__ import annotations
@@ -115,21 +116,33 @@ def compare_tables(name: str, ta: pd.DataFrame, tb: pd.DataFrame, threshold: flo
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _claims(a: Path, b: Path) -> pd.DataFrame:
-    def read(p: Path) -> pd.DataFrame:
-        f = p / "claims.csv"
-        if not f.exists():
-            return pd.DataFrame(columns=["claim", "verdict", "evidence"])
-        return pd.read_csv(f, keep_default_na=False)[["claim", "verdict", "evidence"]]
+#: verdicts that say something about the claim; "not run" and a missing row do not
+UNDECIDED = ("not run", "(none)")
 
-    m = read(a).merge(read(b), on="claim", how="outer", suffixes=("_a", "_b")).fillna("(none)")
-    m["changed"] = m.verdict_a != m.verdict_b
+
+def read_claims(results: Path) -> pd.DataFrame:
+    """A run's claims.csv (claim, verdict, headline, evidence); empty when there is none."""
+    cols = ["claim", "verdict", "headline", "evidence"]
+    f = results / "claims.csv"
+    if not f.exists():
+        return pd.DataFrame(columns=cols)
+    t = pd.read_csv(f, keep_default_na=False, dtype=str)
+    return t.reindex(columns=cols, fill_value="")  # claims.csv of older runs have no headline
+
+
+def claims_side_by_side(a: Path, b: Path) -> pd.DataFrame:
+    """Each claim's verdict in A and B; agree = yes/no where both runs decided it, else '-'."""
+    m = read_claims(a).merge(read_claims(b), on="claim", how="outer", suffixes=("_a", "_b"))
+    m = m.fillna("(none)")
+    both = ~m.verdict_a.isin(UNDECIDED) & ~m.verdict_b.isin(UNDECIDED)
+    m["agree"] = np.where(both, np.where(m.verdict_a == m.verdict_b, "yes", "no"), "-")
     order = {cid: i for i, cid in enumerate(CLAIMS)}
     return m.sort_values("claim", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
 def compare_runs(run_a: Path, run_b: Path, threshold: float = THRESHOLD) -> Comparison:
-    """Compare every experiment both runs have a table for; ValueError when there is none."""
+    """Compare every experiment both runs have a table for, and their verdicts (claims.csv);
+    ValueError when they share neither a table nor verdicts."""
     for run in (run_a, run_b):
         if not run.is_dir():
             raise ValueError(f"no results folder {run}")
@@ -138,15 +151,18 @@ def compare_runs(run_a: Path, run_b: Path, threshold: float = THRESHOLD) -> Comp
         if inputs.problems:
             raise ValueError("; ".join(inputs.problems))
     common = [n for n in ia.tables if n in ib.tables]
-    if not common:
+    verdicts = all((r / "claims.csv").exists() for r in (run_a, run_b))
+    if not common and not verdicts:
         raise ValueError(
             f"{run_a} and {run_b} have no experiment table in common "
-            f"(A: {sorted(ia.tables) or 'none'}, B: {sorted(ib.tables) or 'none'})"
+            f"(A: {sorted(ia.tables) or 'none'}, B: {sorted(ib.tables) or 'none'}) "
+            "and not both a claims.csv"
         )
     parts = [compare_tables(n, ia.tables[n], ib.tables[n], threshold) for n in common]
-    rows = pd.concat(parts, ignore_index=True)
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     only = sorted(set(ia.tables) ^ set(ib.tables))
-    return Comparison(run_label(ia), run_label(ib), rows, _claims(run_a, run_b), only)
+    claims = claims_side_by_side(Path(run_a), Path(run_b))
+    return Comparison(run_label(ia), run_label(ib), rows, claims, only)
 
 
 def summary_lines(c: Comparison) -> list[str]:
@@ -163,14 +179,31 @@ def summary_lines(c: Comparison) -> list[str]:
             f"{int(g[g.quantity != 'time'].differs.fillna(False).astype(bool).sum())} other "
             f"quantities differ; {one} rows in one run only"
         )
+    if c.rows.empty:
+        lines.append("no experiment table in common: only the verdicts are compared")
     if c.only_in_one:
         lines.append(f"experiments with a table in one run only: {', '.join(c.only_in_one)}")
-    changed = c.claims[c.claims.changed]
-    for r in changed.itertuples():
-        lines.append(f"{r.claim}: verdict {r.verdict_a} (A) -> {r.verdict_b} (B)")
-    if changed.empty:
-        lines.append("no claim changed its verdict")
     return lines
+
+
+def verdict_table(c: Comparison) -> str:
+    """Claim, verdict A, verdict B, agree — then how many verdicts agree, as printed text."""
+    head = ("claim", "verdict A", "verdict B", "agree")
+    cells = [head] + [(r.claim, r.verdict_a, r.verdict_b, r.agree) for r in c.claims.itertuples()]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+             for row in cells]  # fmt: skip
+    return "\n".join([*lines, agreement(c)])
+
+
+def agreement(c: Comparison) -> str:
+    """'verdicts agree on N of M claims', M = the claims both runs decided."""
+    compared = c.claims[c.claims.agree != "-"]
+    n, m = int((compared.agree == "yes").sum()), len(compared)
+    line = f"verdicts agree on {n} of {m} claims"
+    if skipped := len(c.claims) - m:
+        line += f" ({skipped} more not run in A or B: not compared)"
+    return line
 
 
 def text_table(c: Comparison, limit: int = 40) -> str:
@@ -232,14 +265,10 @@ def ratio_plot(
 def comparison_html(c: Comparison, plots: list[Path]) -> str:
     from coresweep.report.svg import inline_svg
 
-    claims = c.claims.assign(
-        verdict_a=[badge(v) for v in c.claims.verdict_a],
-        verdict_b=[badge(v) for v in c.claims.verdict_b],
-    )
     rows = "".join(
-        f"<tr><td>{e(r.claim)}</td><td>{r.verdict_a}</td><td>{r.verdict_b}</td>"
-        f"<td>{'changed' if r.changed else ''}</td></tr>"
-        for r in claims.itertuples()
+        f"<tr><td>{e(r.claim)}</td><td>{badge(r.verdict_a)}</td><td>{badge(r.verdict_b)}</td>"
+        f"<td>{e(r.agree)}</td></tr>"
+        for r in c.claims.itertuples()
     )
     figs = "".join(
         f"<figure>{inline_svg(p, f'c{i}', p.stem)}</figure>" for i, p in enumerate(plots)
@@ -248,8 +277,8 @@ def comparison_html(c: Comparison, plots: list[Path]) -> str:
     body = (
         "<h1>coresweep: two runs compared</h1>"
         + "".join(f"<p>{e(line)}</p>" for line in summary_lines(c))
-        + "<h2>Claims</h2><table><tr><th>claim</th><th>A</th><th>B</th><th></th></tr>"
-        + rows + "</table>"
+        + "<h2>Claims</h2><table><tr><th>claim</th><th>verdict A</th><th>verdict B</th>"
+        + f"<th>agree</th></tr>{rows}</table><p>{e(agreement(c))}</p>"
         + f"<h2>Differences beyond the intervals</h2>{frame_html(diff)}"
         + f"<h2>Plots</h2>{figs or '<p>none</p>'}"
         + f"<h2>Every compared quantity</h2><details><summary>{len(c.rows)} rows</summary>"

@@ -51,7 +51,8 @@ pre,code{background:#f5f5f5;font-size:.88em}pre{padding:.6em;overflow-x:auto}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
 .scroll{overflow-x:auto}.warn{background:#fff4d6;padding:.5em .8em;border:1px solid #e7c96b}
 dl.kv{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dl.kv dt{font-weight:600}
-#claims td:nth-child(2){min-width:11em}#claims td:nth-child(4){min-width:18em}
+#claims{width:100%}#claims td:nth-child(2){width:32%}
+p.headline{font-size:1.05em;font-weight:600}
 """
 
 
@@ -104,25 +105,17 @@ def _plot_links(field: str) -> str:
     return "<br>".join(_plot_link(n) for n in field.split(";") if n)
 
 
-def shorten(text: str, cid: str, limit: int = 260) -> str:
-    """The first sentence-ish of a long text, with a link to the claim's full section."""
-    if len(text) <= limit:
-        return e(text)
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return f"{e(cut)} … <a href='#{cid}'>(all in {cid})</a>"
-
-
 def summary_table(claims: pd.DataFrame) -> str:
+    """Claim, the article's words, verdict and headline; the numbers and the rule are in
+    each claim's section (the claim id links there)."""
     rows = "".join(
         f"<tr><td><a href='#{r.claim}'>{r.claim}</a></td><td>{e(r.quote)}</td>"
-        f"<td>{badge(r.verdict)}</td><td>{shorten(r.evidence, r.claim)}</td>"
-        f"<td>{shorten(r.conditions, r.claim)}</td><td>{_plot_links(r.plot)}</td></tr>"
+        f"<td>{badge(r.verdict)}</td><td>{e(r.headline)}</td></tr>"
         for r in claims.itertuples()
     )
     return (
         "<div class='scroll'><table id='claims'><tr><th>claim</th><th>the article says</th>"
-        "<th>verdict</th><th>the numbers that decided it (95% intervals)</th>"
-        f"<th>conditions</th><th>plot</th></tr>{rows}</table></div>"
+        f"<th>verdict</th><th>what we found</th></tr>{rows}</table></div>"
     )
 
 
@@ -175,6 +168,7 @@ def claim_section(
         parts.append(f"<p class='warn'><b>Not run:</b> {e(row.reason)}</p>")
     else:
         parts += [
+            f"<p class='headline'>{e(row.headline)}</p>",
             "<h3>The numbers that decided it</h3>",
             _evidence_list(row.evidence),
             f"<p><b>Conditions:</b> {e(row.conditions)}</p>",

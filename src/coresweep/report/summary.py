@@ -19,6 +19,27 @@ def md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_frame(claims: pd.DataFrame) -> pd.DataFrame:
+    """Claim, the article's words, verdict and headline: what a reader scans first."""
+    cols = {"claim": "claim", "quote": "the article says", "verdict": "verdict",
+            "headline": "what we found"}  # fmt: skip
+    return claims[list(cols)].rename(columns=cols)
+
+
+def claim_details(claims: pd.DataFrame) -> str:
+    """Per claim: evidence, conditions, the rule and the plots (or why it was not run)."""
+    parts = []
+    for r in claims.itertuples():
+        parts.append(f"### {r.claim} · {r.verdict}\n")
+        if r.verdict == "not run":
+            parts.append(f"Not run: {r.reason}\n")
+        else:
+            parts += [f"- evidence: {r.evidence}", f"- conditions: {r.conditions}",
+                      f"- plot: {r.plot}"]  # fmt: skip
+        parts.append(f"- rule: {r.rule}\n")
+    return "\n".join(parts)
+
+
 def render_summary(
     inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame, models: pd.DataFrame
 ) -> str:
@@ -26,7 +47,9 @@ def render_summary(
         "# coresweep summary\n",
         f"Machine: {inputs.machine}\n",
         "## Claims\n",
-        md_table(claims[["claim", "verdict", "evidence", "conditions", "plot"]]),
+        md_table(summary_frame(claims)),
+        "## The numbers behind each verdict\n",
+        claim_details(claims),
         "## Data found\n",
         md_table(inputs.status_frame()),
         "## Scaling model\n",

@@ -1,0 +1,75 @@
+"""`coresweep compare A B`: the verdicts of two runs side by side, read from their claims.csv."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from coresweep.cli import main
+from coresweep.report.compare import compare_runs
+
+# C1..C13 of two runs: C3 and C12 differ, C4 was not run in B, C6 in neither
+RUN_A = ("supported refuted conditional supported conditional supported refuted supported "
+         "inconclusive supported conditional supported supported").split()  # fmt: skip
+RUN_B = ("supported refuted inconclusive not_run conditional not_run refuted supported "
+         "inconclusive supported conditional refuted supported").split()  # fmt: skip
+RUN_A[5] = "not_run"
+
+TABLE = """\
+claim  verdict A     verdict B     agree
+C1     supported     supported     yes
+C2     refuted       refuted       yes
+C3     conditional   inconclusive  no
+C4     supported     not run       -
+C5     conditional   conditional   yes
+C6     not run       not run       -
+C7     refuted       refuted       yes
+C8     supported     supported     yes
+C9     inconclusive  inconclusive  yes
+C10    supported     supported     yes
+C11    conditional   conditional   yes
+C12    supported     refuted       no
+C13    supported     supported     yes
+verdicts agree on 9 of 11 claims (2 more not run in A or B: not compared)"""
+
+
+def results_folder(path, verdicts, headline=True):
+    """A results folder holding only a hand-written claims.csv."""
+    path.mkdir()
+    rows = [
+        {"claim": f"C{i}", "verdict": v.replace("_", " "), "evidence": f"numbers of C{i}"}
+        | ({"headline": f"C{i} is {v}."} if headline else {})
+        for i, v in enumerate(verdicts, 1)
+    ]
+    pd.DataFrame(rows).to_csv(path / "claims.csv", index=False)
+    return path
+
+
+def test_compare_prints_each_verdict_pair_and_how_many_agree(tmp_path, capsys):
+    a = results_folder(tmp_path / "a", RUN_A)
+    b = results_folder(tmp_path / "b", RUN_B, headline=False)  # claims.csv of an older run
+    out = tmp_path / "cmp"
+    assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert TABLE in printed
+    assert "no experiment table in common: only the verdicts are compared" in printed
+    saved = pd.read_csv(out / "claims.csv", keep_default_na=False)
+    assert list(saved.agree) == [line.split()[-1] for line in TABLE.splitlines()[1:14]]
+    assert saved.headline_a[0] == "C1 is supported." and saved.headline_b[0] == ""
+    html = (out / "comparison.html").read_text()
+    assert "verdicts agree on 9 of 11 claims" in html
+
+
+def test_a_claim_missing_from_one_run_is_not_compared(tmp_path):
+    a = results_folder(tmp_path / "a", RUN_A[:12])  # no C13 row
+    b = results_folder(tmp_path / "b", RUN_A)
+    c = compare_runs(a, b)
+    c13 = c.claims.set_index("claim").loc["C13"]
+    assert (c13.verdict_a, c13.verdict_b, c13.agree) == ("(none)", "supported", "-")
+    assert c.claims.agree.tolist().count("-") == 2  # C6 (not run) and C13
+
+
+def test_compare_needs_a_table_or_verdicts_in_both_runs(tmp_path, capsys):
+    a = results_folder(tmp_path / "a", RUN_A)
+    (tmp_path / "b").mkdir()
+    assert main(["compare", str(a), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 2
+    assert "no experiment table in common" in capsys.readouterr().err
