@@ -1,8 +1,13 @@
-"""A tiny real results folder for the report tests: measured once per test session.
+"""Results folders for the report tests.
 
-Scaling only (one pure-Python kernel; serial, threads and fork processes at p = 1..2),
-measured in-process with the real runner, aggregated by the real experiment code, with
-provenance and the run record the workflow writes.
+- fixture_results: the checked-in tables of a tiny run of every experiment (tests/data/tiny,
+  made by tests/data/regenerate.py), so verdicts and headlines can be pinned.
+- measured_results: a tiny real run with its raw files, measured once per test session:
+  scaling only (one pure-Python kernel; serial, threads and fork processes at p = 1..2),
+  in-process with the real runner, aggregated by the real experiment code, with provenance
+  and the run record the workflow writes.
+- measure_run: any config measured as the workflow does it, one `coresweep measure` process
+  per job (the fixture and the noise test).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from coresweep.experiments import build_table, get_experiment, plan
 from coresweep.measure.cores import Node, usable_cores
 from coresweep.measure.provenance import collect
 from coresweep.measure.runner import run_point
-from coresweep.planning import jobs_of
+from coresweep.planning import jobs_of, summary_record
 from coresweep.records import read_raw, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +91,8 @@ def measure_run(config: dict[str, Any], results: Path, cores: int = 2) -> Path:
     """A results folder as the workflow makes it: each job of the plan measured by its own
     `coresweep measure` process, then aggregated; provenance.json and run.json beside."""
     node = Node.here(cores)
-    for job in jobs_of(plan(config, node)):
+    points = plan(config, node)
+    for job in jobs_of(points):
         done = subprocess.run(
             [sys.executable, "-m", "coresweep.cli", "measure", "--spec", job.spec(),
              "--cores", str(job.threads), "--raw-dir", str(results / "raw" / job.experiment),
@@ -97,7 +103,9 @@ def measure_run(config: dict[str, Any], results: Path, cores: int = 2) -> Path:
             raise RuntimeError(f"job {job.id} exited {done.returncode}: {done.stderr[-2000:]}")
     aggregate_all(results)
     write_json_atomic(results / "provenance.json", collect(ROOT))
-    (results / "run.json").write_text(json.dumps({"config": config, "cores": node.cores}))
+    run = {"config": config, "cores": node.cores, "cluster": False,
+           "plan": summary_record(points, node)}  # fmt: skip
+    (results / "run.json").write_text(json.dumps(run))
     return results
 
 

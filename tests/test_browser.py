@@ -21,7 +21,7 @@ from typing import Any
 import matplotlib.image
 import numpy as np
 import pytest
-from reportdata import measured_results
+from reportdata import fixture_results
 
 from coresweep.claims import CLAIMS
 from coresweep.report.build import build_report
@@ -40,7 +40,7 @@ FLAGS = (
 
 # What the page looks like once loaded: every figure's size and drawn extent, raster images
 # (matplotlib embeds heatmaps in its SVG as data: URIs), the claims listed in the summary
-# table, the sections and the headings.
+# table and its size, the sections and the headings.
 PROBE = """(() => {
   const box = el => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
   return {
@@ -52,6 +52,7 @@ PROBE = """(() => {
     svgImages: [...document.querySelectorAll('svg image')].map(i => {
       const b = i.getBBox(); return [b.width, b.height]; }),
     claims: [...document.querySelectorAll('#claims tr td:first-child')].map(t => t.textContent.trim()),
+    claimsBox: box(document.querySelector('#claims')),
     sections: [...document.querySelectorAll('section.claim')].map(s => s.id),
     headings: [...document.querySelectorAll('h2')].map(h => h.id || h.textContent.trim()),
     height: document.documentElement.scrollHeight,
@@ -173,9 +174,10 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    """The report of a tiny real run, loaded in Chromium: (browser, probe, html path, tmp)."""
+    """The report of the checked-in tiny run of every experiment (tests/data/tiny), loaded
+    in Chromium at 1280 px wide: (browser, probe, html path, tmp)."""
     tmp = tmp_path_factory.mktemp("browser")
-    results = measured_results(tmp)
+    results = fixture_results(tmp)
     html = build_report(results)["html"]
     browser = Browser(tmp / "profile")
     try:
@@ -217,6 +219,14 @@ def test_claims_table_lists_every_claim_and_each_has_a_section(page):
     heads = probe["headings"]
     assert heads[0] == "summary"
     assert heads.index("quality") < heads.index("provenance") < heads.index("reproduce")
+
+
+def test_summary_table_of_13_claims_fits_in_1400_px_at_1280_px_wide(page):
+    _, probe, _, _ = page
+    width, height = probe["claimsBox"]
+    print(f"\nsummary table: {width:.0f} x {height:.0f} px for {len(probe['claims'])} claims")
+    assert len(probe["claims"]) == 13
+    assert height <= 1400
 
 
 def test_screenshot_of_the_whole_page_is_not_blank(page):

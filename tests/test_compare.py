@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from coresweep.cli import main
 from coresweep.report.compare import compare_runs
-
-# C1..C13 of two runs: C3 and C12 differ, C4 was not run in B, C6 in neither
-RUN_A = ("supported refuted conditional supported conditional supported refuted supported "
-         "inconclusive supported conditional supported supported").split()  # fmt: skip
-RUN_B = ("supported refuted inconclusive not_run conditional not_run refuted supported "
-         "inconclusive supported conditional refuted supported").split()  # fmt: skip
-RUN_A[5] = "not_run"
 
 TABLE = """\
 claim  verdict A     verdict B     agree
@@ -30,13 +25,18 @@ C11    conditional   conditional   yes
 C12    supported     refuted       no
 C13    supported     supported     yes
 verdicts agree on 9 of 11 claims (2 more not run in A or B: not compared)"""
+# the claims.csv of each run hold the verdicts of the table: C3 and C12 differ, C4 was not
+# run in B, C6 in neither
+ROWS = [re.split(r"\s{2,}", line) for line in TABLE.splitlines()[1:14]]
+RUN_A = [r[1] for r in ROWS]
+RUN_B = [r[2] for r in ROWS]
 
 
 def results_folder(path, verdicts, headline=True):
     """A results folder holding only a hand-written claims.csv."""
     path.mkdir()
     rows = [
-        {"claim": f"C{i}", "verdict": v.replace("_", " "), "evidence": f"numbers of C{i}"}
+        {"claim": f"C{i}", "verdict": v, "evidence": f"numbers of C{i}"}
         | ({"headline": f"C{i} is {v}."} if headline else {})
         for i, v in enumerate(verdicts, 1)
     ]
@@ -53,7 +53,7 @@ def test_compare_prints_each_verdict_pair_and_how_many_agree(tmp_path, capsys):
     assert TABLE in printed
     assert "no experiment table in common: only the verdicts are compared" in printed
     saved = pd.read_csv(out / "claims.csv", keep_default_na=False)
-    assert list(saved.agree) == [line.split()[-1] for line in TABLE.splitlines()[1:14]]
+    assert list(saved.agree) == [r[3] for r in ROWS]
     assert saved.headline_a[0] == "C1 is supported." and saved.headline_b[0] == ""
     html = (out / "comparison.html").read_text()
     assert "verdicts agree on 9 of 11 claims" in html

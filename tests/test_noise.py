@@ -1,10 +1,10 @@
 """Noise that is survived, not believed: a busy core during a run may leave a claim
 undecided, but must never turn a verdict into its opposite.
 
-A small config (scaling, single core, context switch, synchronization of
-tests/configs/tiny.yaml) is measured twice the way the workflow measures it (one
-`coresweep measure` process per job, aggregated, verdicts from the tables): once on a quiet
-machine, once while a CPU hog keeps one core busy for the middle of the run.
+A small config (the experiments in KEEP, as tests/configs/tiny.yaml sets them) is measured
+twice the way the workflow measures it (one `coresweep measure` process per job, aggregated,
+verdicts from the tables): once on a quiet machine, once while a CPU hog keeps one core busy
+for the middle of the run.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from coresweep.measure.cores import usable_cores
 from coresweep.report.claims_table import pick_verdicts
 from coresweep.report.inputs import load_inputs
 
-KEEP = ("scaling", "single_core", "context_switch", "synchronization")
+KEEP = ("scaling", "single_core", "context_switch", "synchronization", "task_size")
 OPPOSITE = {"supported": "refuted", "refuted": "supported"}
 
 pytestmark = [

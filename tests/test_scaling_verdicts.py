@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-import coresweep.experiments  # noqa: F401  (registry first: verdict modules import it)
 from coresweep.analysis.verdicts.scaling import scaling_verdicts
 
 
@@ -46,23 +45,57 @@ def test_gil_bound_threads_make_c2_and_c11_conditional_and_processes_support_c1(
     assert v["C2"].verdict == "conditional" and v["C11"].verdict == "conditional"
     assert "mc-python" in v["C11"].conditions and "test machine" in v["C11"].conditions
     assert "S=1.95" in v["C11"].evidence
+    assert v["C11"].headline == (
+        "Depends on the kernel: yes for mc-numba (2 threads ran 1.89–2.01× faster than one); "
+        "no for mc-python (0.97–1.03×, not above 1.05×)."
+    )
 
 
-def test_a_noisy_serial_baseline_cannot_decide_anything():
+def test_a_noisy_serial_baseline_still_decides_where_the_intervals_clear_the_bar():
+    # the paired speedup interval carries the baseline's spread
     v = _verdicts(_table(serial_flags="cv>10%"))
+    assert [v[c].verdict for c in ("C1", "C2", "C11")] == [
+        "supported",
+        "conditional",
+        "conditional",
+    ]
+
+
+def test_a_failed_serial_check_decides_nothing():
+    v = _verdicts(_table(serial_flags="check-failed"))
     assert {v[c].verdict for c in ("C1", "C2", "C11")} == {"inconclusive"}
-    assert "undecided" in v["C11"].evidence and "cv>10%" in v["C11"].evidence
+    assert "serial baseline: check-failed" in v["C11"].evidence
+    assert v["C1"].headline.startswith("Not decided: no kernel's speedup interval cleared 1.50×")
 
 
 def test_one_core_is_too_few_to_tell():
     t = _table()
     v = _verdicts(t[t.p == 1])
     assert {x.verdict for x in v.values()} == {"inconclusive"}
+    assert v["C1"].headline == (
+        "Needs ≥ 2 usable cores to run workers in parallel; this run measured only p=1."
+    )
 
 
-def test_a_slow_warm_up_alone_does_not_undecide_a_point():
+def test_a_slow_warm_up_or_a_wide_spread_alone_does_not_undecide_a_point():
     t = _table()
     t.loc[t.backend == "processes-fork", "flags"] = "slow-first-run"
     assert _verdicts(t)["C1"].verdict == "supported"
     t.loc[t.backend == "processes-fork", "flags"] = "slow-first-run;cv>10%"
-    assert _verdicts(t)["C1"].verdict == "inconclusive"
+    assert _verdicts(t)["C1"].verdict == "supported"
+
+
+def test_a_speedup_straddling_half_the_ideal_gain_is_undecided():
+    t = _table()
+    fork = t.backend == "processes-fork"
+    t.loc[fork, ["speedup", "speedup_ci_lo", "speedup_ci_hi"]] = [1.5, 1.4, 1.6]
+    v = _verdicts(t)["C1"]
+    assert v.verdict == "inconclusive" and "interval straddles the bar" in v.evidence
+
+
+def test_oversubscribed_points_are_dropped_before_the_largest_p_is_chosen():
+    t = _table()
+    over = t[t.p == 2].assign(p=4, speedup=1.2, speedup_ci_lo=1.1, speedup_ci_hi=1.3,
+                              flags="oversubscribed")  # fmt: skip
+    v = _verdicts(pd.concat([t, over], ignore_index=True))
+    assert v["C1"].verdict == "supported" and "at p=2" in v["C1"].conditions

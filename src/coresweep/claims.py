@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: how every rule turns its sub-cases into a verdict (analysis.verdicts.combine); a point
+#: decides when its interval clears the bar, and a flag keeps it from deciding only where the
+#: flag could have caused that outcome
+COMBINE = (
+    "supported if every sub-case holds, refuted if every one fails, conditional when they "
+    "differ or only some are decided (the undecided named), inconclusive when none is"
+)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -22,17 +30,18 @@ CLAIMS: dict[str, Claim] = {
             "multiprocessing ... can significantly reduce processing time (compute-intensive tasks)",
             "scaling",
             "strong-scaling speedup S(p) and efficiency S(p)/p with 95% CI; CPU-seconds per unit",
-            "supported where the best process backend's speedup CI lower bound reaches half the "
-            "ideal gain, 1 + (p-1)/2, for every compute-bound kernel; conditional when only some; "
-            "refuted when none; inconclusive with fewer than 2 cores",
+            "per compute-bound kernel at the largest p: holds when some process backend's speedup "
+            "interval lies above half the ideal gain, 1 + (p-1)/2, fails when every one lies "
+            "below; " + COMBINE + "; inconclusive with fewer than 2 cores",
         ),
         Claim(
             "C2",
             "multithreading improves CPU utilization",
             "scaling",
             "busy cores = CPU time / wall time of the thread backend, and its speedup",
-            "supported where threads keep more than 1 + (p-1)/2 cores busy and run faster than "
-            "serial by more than the difference threshold; conditional by kernel kind",
+            "per kernel: holds when a thread backend keeps at least 1 + (p-1)/2 cores busy and its "
+            "speedup interval lies above 1 + threshold, fails when it keeps fewer busy or its "
+            "interval lies below; " + COMBINE,
         ),
         Claim(
             "C3",
@@ -42,10 +51,10 @@ CLAIMS: dict[str, Claim] = {
             "threads, nogil threads, processes; p = granted cores) vs idle, at 0.5 / 5 / 50 ms "
             "switch intervals",
             "per thread mode (pure-Python, Numba nogil) at the default switch interval, p50 and "
-            "p99 each: responsive when the latency CI stays within one probe period of the idle "
-            "latency of the same job and >= 99% of requests are answered; supported if all hold, "
-            "conditional if some, refuted if none; inconclusive if an interval straddles the "
-            "tolerance; processes are reported for comparison, not counted",
+            "p99 each: responsive when the latency interval stays within one probe period of the "
+            "idle latency of the same job and >= 99% of requests are answered, not when it lies "
+            "beyond; undecided when an interval straddles the tolerance or the idle baseline "
+            "misses it; " + COMBINE + "; processes are reported for comparison, not counted",
         ),
         Claim(
             "C4",
@@ -56,9 +65,8 @@ CLAIMS: dict[str, Claim] = {
             "working, without an input and with one copied, fork-inherited or in shared_memory",
             "per scenario, a process backend needs more memory when its per-worker data PSS "
             "interval lies above the threads' by > 1 MiB (no input), or when the input adds "
-            ">= half its size per worker (copied, fork copy-on-write, shared_memory); "
-            "supported if every scenario holds, conditional if some hold and some fail, "
-            "refuted if none holds; inconclusive while a scenario is undecided otherwise",
+            ">= half its size per worker (copied, fork copy-on-write, shared_memory); not when "
+            "the intervals exclude that; " + COMBINE,
         ),
         Claim(
             "C5",
@@ -67,10 +75,9 @@ CLAIMS: dict[str, Claim] = {
             "ping-pong round trip (µs) and bandwidth (GB/s), 8 B .. 64 MiB: thread queue vs "
             "Pipe, Queue and shared_memory + Event; Dask threads vs Dask processes",
             "per message size, threads are faster when the round-trip ratio (fastest process "
-            "transport / thread side) has its CI above 1 + threshold, not faster when it is "
-            "below; supported at every size, conditional when faster at some and not at others "
-            "(crossover stated), refuted at none, inconclusive while a size is undecided "
-            "otherwise; the 'complex synchronization' half is not measured",
+            "transport / thread side) has its CI above 1 + threshold, not faster when below; "
+            + COMBINE
+            + " (crossover stated); the 'complex synchronization' half is not measured",
         ),
         Claim(
             "C6",
@@ -79,10 +86,10 @@ CLAIMS: dict[str, Claim] = {
             "per fault (exception, os._exit, SIGSEGV, SIGKILL, memory blow-up) x pool: other "
             "tasks completed / lost / hung, time until the caller sees an error, whether the "
             "pool runs a fresh task afterwards",
-            "supported when every process pool isolates every process-ending fault (caller alive, "
-            "all other tasks completed, error surfaced, pool recovered); conditional when only "
-            "some do, or none do but process pools keep the caller alive where thread pools "
-            "die with it; refuted otherwise",
+            "per process pool: holds when it isolates every process-ending fault (caller alive, "
+            "all other tasks completed, error surfaced, pool recovered), fails otherwise (a hang "
+            "under a loaded machine is undecided); " + COMBINE + "; conditional too when no pool "
+            "isolates but process pools keep the caller alive where thread pools die with it",
         ),
         Claim(
             "C7",
@@ -93,8 +100,7 @@ CLAIMS: dict[str, Claim] = {
             "voluntary / involuntary context switches per round trip",
             "per pin mode, best thread vs best process mechanism: threads quicker when the CI of "
             "the process/thread time ratio lies above 1 + threshold, not quicker when below; "
-            "supported if quicker pinned and unpinned, conditional if in one, refuted if in "
-            "none; inconclusive if a CI straddles the threshold",
+            + COMBINE,
         ),
         Claim(
             "C8",
@@ -103,9 +109,9 @@ CLAIMS: dict[str, Claim] = {
             "crossover task size above which a backend beats serial (speedup CI lower bound > 1, "
             "log-interpolated over 10 µs .. 100 ms tasks); cold start per start method and Dask; "
             "warm overhead per task vs Dask's documented 200 µs - 1 ms",
-            "supported where every process backend loses on the smallest tasks and wins on the "
-            "largest (a crossover inside the range), for every kernel; conditional when only some; "
-            "refuted when none; inconclusive with fewer than 2 cores",
+            "per kernel and process backend: holds when its speedup interval lies below 1 on the "
+            "smallest tasks and above 1 on the largest, fails when it wins on the smallest or "
+            "loses on the largest; " + COMBINE + "; inconclusive with fewer than 2 cores",
         ),
         Claim(
             "C9",
@@ -113,9 +119,10 @@ CLAIMS: dict[str, Claim] = {
             "hybrid",
             "wall time over the P processes x T threads grid at P·T = cores, inner pools limited; "
             "oversubscription penalty = unlimited / limited inner pools",
-            "supported where the best hybrid split (P>1 and T>1) beats the best pure split beyond "
-            "both 95% intervals and the difference threshold; refuted where the pure split wins "
-            "so; inconclusive when intervals overlap or no hybrid split exists (< 4 cores)",
+            "per family: holds when the best hybrid split (P>1 and T>1) is faster than the best "
+            "pure split by more than the threshold beyond both intervals, fails when even the "
+            "widest ratio stays below; " + COMBINE + "; inconclusive with < 4 cores (no hybrid "
+            "split)",
         ),
         Claim(
             "C10",
@@ -124,16 +131,15 @@ CLAIMS: dict[str, Claim] = {
             "throughput (tasks/s) and per-task latency vs 1..64 threads pinned to one CPU, "
             "for sleep, loopback-TCP, CPU-bound (mc-python) and mixed tasks",
             "per kind, throughput at the largest thread count over 1 thread: effective when the "
-            "ratio's CI lower bound exceeds 1 + threshold; supported if every kind gains, "
-            "conditional if some, refuted if none",
+            "ratio's CI lies above 1 + threshold, not when below; " + COMBINE,
         ),
         Claim(
             "C11",
             "tasks broken into concurrent threads complete faster",
             "scaling",
             "strong-scaling speedup of the thread backend per kernel kind",
-            "supported where threads beat serial (speedup CI above 1 + threshold) for every "
-            "kernel; conditional when only for kernels that release the GIL; refuted when none",
+            "per kernel: holds when a thread backend's speedup interval lies above 1 + threshold, "
+            "fails when every one lies below; " + COMBINE,
         ),
         Claim(
             "C12",
@@ -142,9 +148,8 @@ CLAIMS: dict[str, Claim] = {
             "lost-update rate of an unsynchronized shared counter (Python and Numba nogil "
             "threads); ns per increment with a lock or partial sums; a lock-order deadlock "
             "detected by acquire timeouts",
-            "supported when some unsynchronized mechanism loses updates and opposite lock "
-            "order deadlocks (detected, never hanging); conditional when only one of the two "
-            "shows; refuted when neither",
+            "holds per risk: some unsynchronized mechanism loses updates; opposite lock order "
+            "deadlocks (detected, never hanging); " + COMBINE,
         ),
         Claim(
             "C13",
@@ -152,9 +157,9 @@ CLAIMS: dict[str, Claim] = {
             "load",
             "throughput and p50/p99 latency vs offered load (open loop), thread pool vs process "
             "pool of p workers, per kernel kind",
-            "supported where the process pool's saturation throughput beats the thread pool's "
-            "beyond both 95% intervals and the difference threshold for every kernel; conditional "
-            "when only for some kernel kinds; refuted when for none",
+            "per kernel: holds when the process pool's saturation throughput exceeds the thread "
+            "pool's by more than the threshold beyond both intervals, fails when even the widest "
+            "ratio stays below; " + COMBINE,
         ),
     )
 }

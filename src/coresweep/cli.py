@@ -84,11 +84,19 @@ def cmd_model(args: argparse.Namespace) -> int:
 
     from coresweep.analysis.scaling_models import fit_models
 
+    # one row per curve and target p: speedups with 95% intervals, marked extrapolated,
+    # the hold-out error beside them and a note on what the core counts can show
     fits = fit_models(pd.read_parquet(args.table), args.to)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fits.to_csv(out, index=False)
-    log.info("scaling models: %d curves -> %s", len(fits), out)
+    curves = fits.drop_duplicates(["host", "kernel", "backend", "mode"])
+    log.info(
+        "scaling models: %d curves, %d extrapolated speedups (with 95%% intervals), "
+        "%d curves without a hold-out -> %s",
+        len(curves), int(fits.extrapolated.sum()),
+        int(curves.holdout_rel_error.isna().sum()), out,
+    )  # fmt: skip
     return 0
 
 

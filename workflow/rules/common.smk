@@ -89,6 +89,13 @@ def get_tables(wildcards=None):
     return [f"results/tables/{e}.parquet" for e in ACTIVE_EXPERIMENTS]
 
 
+def get_model_table():
+    """The scaling model the report reads (it never refits)."""
+    return (
+        ["results/tables/scaling_model.csv"] if "scaling" in ACTIVE_EXPERIMENTS else []
+    )
+
+
 def get_run_record():
     """The validated config, the node planned for and the plan's summary as JSON: what the
     report shows and reruns."""
@@ -98,6 +105,10 @@ def get_run_record():
             "cores": NODE.cores,
             "cluster": NODE.kind == "cluster",
             "plan": summary_record(POINTS, NODE),
+            "planned": {
+                e: sorted(p.id for p in POINTS if p.experiment == e)
+                for e in ACTIVE_EXPERIMENTS
+            },
         },
         sort_keys=True,
     )
@@ -117,9 +128,5 @@ def get_final_outputs():
         "results/summary.md",
         "results/report/index.html",
         *get_tables(),
-        *(
-            ["results/tables/scaling_model.csv"]
-            if "scaling" in ACTIVE_EXPERIMENTS
-            else []
-        ),
+        *get_model_table(),
     ]

@@ -25,6 +25,7 @@ rule run_record:
 rule report:
     input:
         tables=get_tables(),
+        model=get_model_table(),
         provenance="results/provenance.json",
         run="results/run.json",
     output:

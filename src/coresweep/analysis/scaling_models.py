@@ -117,15 +117,16 @@ def fit_interval(
     """Serial fraction f of one curve with a 95% interval: f, f_se, f_lo, f_hi, f_interval_from.
 
     Method. f is the least-squares fit of the model, weighted by 1/sigma^2 when every point
-    has a speedup CI (sigma = CI width / 3.92). Its uncertainty is propagated linearly from
-    the points that carry information about f, those with p > 1 (S(1) = 1 for every f):
-    with J = dS/df there, the measurement-error half-width is 1.96 / sqrt(sum J^2/sigma^2),
-    and the residual half-width is t(0.975, m-1) * sqrt(chi^2 / (m-1) / sum J^2/sigma^2)
-    (unweighted: sigma = 1) over the m informative points, available when m >= 2. The
-    interval uses the larger of the two, so a model that misses the points by more than
-    their noise gets a wider interval. Without either (one informative point and no CIs)
-    there is no interval. predict() maps [f_lo, f_hi] through the model, which is monotone
-    in f, so the speedup interval is exact given the f interval -- and assumes the model.
+    has a speedup CI (sigma = CI width / 3.92). Its standard error is propagated linearly from
+    the m points that carry information about f, those with p > 1 (S(1) = 1 for every f):
+    with J = dS/df there, se = 1 / sqrt(sum J^2 / sigma^2). With CIs, se is scaled by the
+    Birge ratio sqrt(chi^2 / (m - 1)) when that exceeds 1 (the model misses the points by
+    more than their noise) and the interval is f ± 1.96 se. Without CIs, se comes from the
+    residual scatter (sigma^2 = chi^2 / (m - 1), needs m >= 2) and the interval is
+    f ± t(0.975, m - 1) se. Without either (one point above p = 1 and no CIs) there is no
+    interval. The interval is clipped to the fit's bounds. predict() maps [f_lo, f_hi]
+    through the model, which is monotone in f, so the speedup interval is exact given the f
+    interval -- and holds only if the model does.
     """
     nan = float("nan")
     out: dict[str, Any] = {"f": nan, "f_se": nan, "f_lo": nan, "f_hi": nan}
@@ -145,26 +146,34 @@ def fit_interval(
     w = 1 / sigma[inf] ** 2 if sigma is not None else np.ones(int(inf.sum()))
     info = float(np.sum(w * _slope(model, x[inf], f) ** 2))
     m = int(inf.sum())
-    hw_meas = Z95 / math.sqrt(info) if sigma is not None and info > 0 else nan
-    hw_resid = nan
-    if m >= 2 and info > 0:
-        chi2 = float(np.sum(w * (y[inf] - fn(x[inf], f)) ** 2))
-        hw_resid = float(t_dist.ppf(0.975, m - 1)) * math.sqrt(chi2 / (m - 1) / info)
-    if np.isnan(hw_meas) and np.isnan(hw_resid):
+    chi2 = float(np.sum(w * (y[inf] - fn(x[inf], f)) ** 2))
+    if info <= 0 or (sigma is None and m < 2):
         why = "none: one core count above 1 and no speedup CIs"
         return out | {"f": f, "f_interval_from": why}
-    if np.isnan(hw_resid) or hw_meas >= hw_resid:
-        hw, q, src = hw_meas, Z95, "speedup CIs"
+    se = 1 / math.sqrt(info)
+    if sigma is not None:
+        birge = math.sqrt(chi2 / (m - 1)) if m >= 2 else 0.0
+        q, src = Z95, "speedup CIs"
+        if birge > 1:
+            se, src = se * birge, f"speedup CIs, scaled by the misfit (x{birge:.2g})"
     else:
-        hw, q, src = hw_resid, float(t_dist.ppf(0.975, m - 1)), f"fit residuals (t, {m - 1} dof)"
+        se *= math.sqrt(chi2 / (m - 1))
+        q, src = float(t_dist.ppf(0.975, m - 1)), f"fit residuals (t, {m - 1} dof)"
+    hw = q * se
     lo, hi = max(f - hw, F_BOUNDS[0]), min(f + hw, F_BOUNDS[1])
-    return {"f": f, "f_se": hw / q, "f_lo": lo, "f_hi": hi, "f_interval_from": src}
+    return {"f": f, "f_se": se, "f_lo": lo, "f_hi": hi, "f_interval_from": src}
+
+
+def at_bound(f: float) -> bool:
+    """Whether the fit stopped at a bound of f (e.g. speedups below 1 push Amdahl's f to 1)."""
+    return bool(np.isfinite(f)) and min(abs(f - b) for b in F_BOUNDS) < 1e-6
 
 
 def predict(model: str, p: float, fit: dict[str, Any]) -> tuple[float, float, float]:
     """Speedup at p and its 95% interval: [f_hi, f_lo] through the model (S falls as f
-    grows, for both models). All NaN when the fit has no interval: never a bare number."""
-    if not (np.isfinite(fit["f_lo"]) and np.isfinite(fit["f_hi"])):
+    grows, for both models). All NaN when the fit has no interval (never a bare number) or
+    stopped at a bound of f (the model does not describe the curve; curve_note says so)."""
+    if not (np.isfinite(fit["f_lo"]) and np.isfinite(fit["f_hi"])) or at_bound(fit["f"]):
         return float("nan"), float("nan"), float("nan")
     return (_predict(model, p, fit["f"]), _predict(model, p, fit["f_hi"]),
             _predict(model, p, fit["f_lo"]))  # fmt: skip
@@ -229,10 +238,10 @@ def curve_note(
             "the hold-out beside it predicts the other scaling mode through a fixed overhead "
             "per call: it checks that overhead, not this extrapolation"
         )
-    if fit["f"] in F_BOUNDS:
+    if at_bound(fit["f"]):
         parts.append(
-            f"the fit stopped at the bound f = {fit['f']:g}: the measured speedups lie outside "
-            f"what {law} can describe, so its predictions do not describe this curve"
+            f"the fit stopped at the bound f = {fit['f']:.3g}: the measured speedups lie outside "
+            f"what {law} can describe, so no speedup is predicted"
         )
     if fit["f_interval_from"].startswith("none"):
         parts.append(f"no interval ({fit['f_interval_from'][6:]}), so no speedup is predicted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from coresweep.backends.base import Backend
 from coresweep.backends.dask_cluster import DaskClusterBackend
 from coresweep.backends.dask_local import DaskProcessesBackend, DaskThreadsBackend
+from coresweep.backends.loky import LokyBackend
 from coresweep.backends.numba_parallel import NumbaParallelBackend
 from coresweep.backends.processes import ForkBackend, ForkserverBackend, SpawnBackend
 from coresweep.backends.serial import SerialBackend
@@ -18,6 +19,7 @@ BACKENDS: dict[str, type[Backend]] = {
         ForkBackend,
         ForkserverBackend,
         SpawnBackend,
+        LokyBackend,
         DaskProcessesBackend,
         DaskThreadsBackend,
         NumbaParallelBackend,

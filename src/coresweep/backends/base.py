@@ -1,9 +1,9 @@
-"""One small interface for every execution model: start, map, shut down.
+"""One small interface for every execution model: start, map, submit, shut down.
 
 Start-up (spawning workers and running the per-worker init) is timed apart from work by
-the caller; `map` runs one function over a list of items and returns results in order.
-A backend is a context manager, so its workers are gone when the block ends, also on
-an exception or Ctrl-C.
+the caller; `map` runs one function over a list of items and returns results in order;
+`submit` runs one task and returns a concurrent.futures.Future. A backend is a context
+manager, so its workers are gone when the block ends, also on an exception or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import functools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ Init = Callable[[], None]
 #: the values each fact of a Descriptor may take (verdict rules and plots select by these)
 ISOLATION = ("inline", "thread", "interpreter", "process", "cluster")
 ARGUMENTS = ("reference", "pickled", "inherited")
+PICKLERS = ("none", "pickle", "cloudpickle")
 SUPERVISION = ("program-lost", "pool-broken", "worker-replaced-task-lost", "worker-restarted")
 
 
@@ -33,7 +35,11 @@ class Descriptor:
     shares_memory: workers read and write the caller's objects in place.
     arguments: how a task's arguments reach a worker — by "reference", "pickled", or
       "inherited" (copy-on-write at fork; later arguments are still pickled).
-    start_method: "none", "fork", "forkserver", "spawn", or "nanny" (Dask's worker nanny).
+    pickler: what pickles functions and arguments on their way to a worker — "none" (they go
+      by reference), "pickle" (refuses lambdas and closures) or "cloudpickle" (takes them
+      by value).
+    start_method: "none", "fork", "forkserver", "spawn", "loky" (loky's fork + exec of a
+      fresh interpreter), or "nanny" (Dask's worker nanny); plots shade any other by name.
     supervision: what a worker that dies (os._exit, a signal) does — "program-lost" (it is
       the caller's process), "pool-broken" (every pending task fails), "worker-replaced-task-
       lost" (a new worker starts, the dead one's task never returns: a map hangs), or
@@ -45,6 +51,7 @@ class Descriptor:
     isolation: str
     shares_memory: bool
     arguments: str
+    pickler: str
     start_method: str
     supervision: str
     gil_bound: bool
@@ -54,10 +61,16 @@ class Descriptor:
         for field, value, allowed in (
             ("isolation", self.isolation, ISOLATION),
             ("arguments", self.arguments, ARGUMENTS),
+            ("pickler", self.pickler, PICKLERS),
             ("supervision", self.supervision, SUPERVISION),
         ):
             if value not in allowed:
                 raise ValueError(f"descriptor {field} {value!r} is not one of {allowed}")
+        if (self.pickler == "none") != (self.arguments == "reference"):
+            raise ValueError(
+                f"descriptor pickler {self.pickler!r} contradicts arguments {self.arguments!r}:"
+                " only arguments that go by reference need no pickler"
+            )
 
     @property
     def separate_processes(self) -> bool:
@@ -83,6 +96,23 @@ def _run_steps(steps: Sequence[Init]) -> None:
         step()
 
 
+def running_future() -> Future[Any]:
+    """A Future already marked running, for a backend to complete from its own callbacks."""
+    future: Future[Any] = Future()
+    future.set_running_or_notify_cancel()
+    return future
+
+
+def called_future(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """fn(*args) run here and now, as a completed Future (its result or its exception)."""
+    future = running_future()
+    try:
+        future.set_result(fn(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
 class Backend(ABC):
     """An execution model with `workers` parallel workers."""
 
@@ -106,6 +136,16 @@ class Backend(ABC):
     @abstractmethod
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """fn over items, results in item order (a batch backend calls fn(items) once)."""
+
+    @abstractmethod
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """fn(*args) as one task on a worker: a concurrent.futures.Future of its result.
+
+        Do not count on cancel(): a task handed to a pool is not taken back. What a dead
+        worker does to the future is the descriptor's `supervision` (with
+        "worker-replaced-task-lost" it never completes): wait on it with a timeout. A batch
+        backend raises NotImplementedError.
+        """
 
     @abstractmethod
     def shutdown(self) -> None:

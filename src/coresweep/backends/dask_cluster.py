@@ -35,10 +35,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init
+from coresweep.backends.dask_local import concurrent_future
 
 ENV_SCHEDULER = "CORESWEEP_DASK_SCHEDULER"
 SECURITY_KEYS = ("ca_file", "cert", "key")
@@ -56,6 +58,7 @@ class DaskClusterBackend(Backend):
         isolation="cluster",
         shares_memory=False,
         arguments="pickled",
+        pickler="cloudpickle",
         start_method="nanny",
         supervision="worker-restarted",
         gil_bound=False,
@@ -324,6 +327,16 @@ class DaskClusterBackend(Backend):
         futures = self._client.map(fn, list(items), pure=False, **where)
         self._wait_or_fail(futures, pinned)
         return self._client.gather(futures)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """One task on the selected workers; unlike map, nothing here notices that they all
+        left: wait on the future with a timeout."""
+        if self._client is None:
+            raise RuntimeError(f"{self.name} backend not started")
+        where: dict[str, Any] = {}
+        if self._select_workers():
+            where = {"workers": self._worker_addrs, "allow_other_workers": False}
+        return concurrent_future(self._client.submit(fn, *args, pure=False, **where))
 
     def _wait_or_fail(self, futures: list[Any], pinned: bool) -> None:
         """Wait for futures; fail instead of hanging when the workers that could run them left.

@@ -5,9 +5,30 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
-from coresweep.backends.base import Backend, Descriptor, Init
+from coresweep.backends.base import Backend, Descriptor, Init, running_future
+
+
+def concurrent_future(task: Any) -> Future[Any]:
+    """A concurrent.futures.Future that follows a distributed.Future.
+
+    It holds the Dask future until the task ends: Dask forgets (cancels) a task whose
+    last future is dropped.
+    """
+    future = running_future()
+    keep = [task]
+
+    def finished(t: Any) -> None:  # Dask calls it in a thread of its own, never the loop's
+        try:
+            future.set_result(t.result())
+        except BaseException as exc:  # the task's own error, KilledWorker, CancelledError
+            future.set_exception(exc)
+        keep.clear()
+
+    task.add_done_callback(finished)
+    return future
 
 
 class DaskLocalBackend(Backend):
@@ -58,6 +79,11 @@ class DaskLocalBackend(Backend):
         futures = self._client.map(fn, list(items), pure=False)
         return self._client.gather(futures)
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        if self._client is None:
+            raise RuntimeError(f"{self.name} backend not started")
+        return concurrent_future(self._client.submit(fn, *args, pure=False))
+
     def worker_ids(self) -> list[int]:
         if self._client is None:
             return []
@@ -83,6 +109,7 @@ class DaskProcessesBackend(DaskLocalBackend):
         isolation="process",
         shares_memory=False,
         arguments="pickled",
+        pickler="cloudpickle",
         start_method="nanny",
         supervision="worker-restarted",  # the nanny restarts it; the task ends KilledWorker
         gil_bound=False,
@@ -96,6 +123,7 @@ class DaskThreadsBackend(DaskLocalBackend):
         isolation="thread",
         shares_memory=True,
         arguments="reference",
+        pickler="none",
         start_method="none",
         supervision="program-lost",
         gil_bound=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from coresweep.backends.base import Backend, Descriptor, Init
@@ -14,6 +15,7 @@ class NumbaParallelBackend(Backend):
         isolation="thread",
         shares_memory=True,
         arguments="reference",
+        pickler="none",
         start_method="none",
         supervision="program-lost",
         gil_bound=False,  # prange threads run compiled code without the GIL
@@ -36,6 +38,12 @@ class NumbaParallelBackend(Backend):
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         return list(fn(items))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        raise NotImplementedError(
+            f"{self.name} runs a whole batch in one prange call (map with a batch function);"
+            " it has no single-task submit: use a per-task backend"
+        )
 
     def shutdown(self) -> None:
         pass

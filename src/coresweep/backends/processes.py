@@ -6,9 +6,10 @@ import multiprocessing as mp
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
-from coresweep.backends.base import Backend, Descriptor, Init
+from coresweep.backends.base import Backend, Descriptor, Init, running_future
 
 
 def _worker_init(init: Init | None, barrier: Any) -> None:
@@ -23,6 +24,7 @@ def _descriptor(method: str, arguments: str) -> Descriptor:
         isolation="process",
         shares_memory=False,
         arguments=arguments,
+        pickler="pickle",
         start_method=method,
         supervision="worker-replaced-task-lost",
         gil_bound=False,
@@ -58,6 +60,17 @@ class ProcessesBackend(Backend):
         if self._pool is None:
             raise RuntimeError(f"{self.name} backend not started")
         return self._pool.map(fn, items, chunksize=1)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} backend not started")
+        # Pool completes the future from its result thread; a task whose worker died never
+        # completes (worker-replaced-task-lost): wait with a timeout
+        future = running_future()
+        self._pool.apply_async(
+            fn, args, callback=future.set_result, error_callback=future.set_exception
+        )
+        return future
 
     def worker_ids(self) -> list[int]:
         # Pool keeps its worker Process objects in _pool; no public accessor exists

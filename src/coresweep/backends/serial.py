@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-from coresweep.backends.base import Backend, Descriptor, Init
+from coresweep.backends.base import Backend, Descriptor, Init, called_future
 
 
 class SerialBackend(Backend):
@@ -15,6 +16,7 @@ class SerialBackend(Backend):
         isolation="inline",
         shares_memory=True,
         arguments="reference",
+        pickler="none",
         start_method="none",
         supervision="program-lost",
         gil_bound=True,
@@ -31,6 +33,9 @@ class SerialBackend(Backend):
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         return [fn(x) for x in items]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return called_future(fn, *args)  # the caller's thread runs it before submit returns
 
     def worker_ids(self) -> list[int]:
         return [threading.get_native_id()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from coresweep.backends.base import Backend, Descriptor, Init
@@ -23,6 +23,7 @@ class ThreadsBackend(Backend):
         isolation="thread",
         shares_memory=True,
         arguments="reference",
+        pickler="none",
         start_method="none",
         supervision="program-lost",
         gil_bound=True,
@@ -49,6 +50,11 @@ class ThreadsBackend(Backend):
         if self._pool is None:
             raise RuntimeError("threads backend not started")
         return list(self._pool.map(fn, items))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        if self._pool is None:
+            raise RuntimeError("threads backend not started")
+        return self._pool.submit(fn, *args)
 
     def shutdown(self) -> None:
         if self._pool is not None:

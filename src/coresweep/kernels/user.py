@@ -26,9 +26,10 @@ a factory that raises, or one that returns anything but a list of argument tuple
 UserKernelError naming the factory and what was expected.
 
 Workers call the function by its reference, not by pickling it, so a Numba dispatcher is
-not re-serialised per task. Whether a process backend may run it at all is still decided
-the way that backend pickles: multiprocessing uses pickle, which refuses lambdas and
-closures; Dask uses cloudpickle, which takes them by value.
+not re-serialised per task. Whether a backend may run it at all is still decided by the
+pickler that backend ships functions with (its descriptor's `pickler`, which the caller
+passes in: kernels know no backends): pickle refuses lambdas and closures; cloudpickle
+takes them by value.
 """
 
 from __future__ import annotations
@@ -342,13 +343,11 @@ def _work(unit: str, size: int | None) -> float:
     return float(size or 0) if unit == "sample" else 1.0
 
 
-def pickler_for(backend: str) -> str:
-    """How a backend ships functions to its workers: Dask by cloudpickle, multiprocessing by pickle."""
-    return "cloudpickle" if backend.startswith("dask") else "pickle"
-
-
 def pickle_problem(obj: Any, pickler: str) -> str | None:
-    """None when obj pickles with that pickler, else why not (in the pickler's words)."""
+    """None when obj pickles with that pickler ("none": nothing is pickled), else why not
+    (in the pickler's words)."""
+    if pickler == "none":
+        return None
     if pickler == "cloudpickle":
         import cloudpickle
 
@@ -394,29 +393,23 @@ def build_kernel(name: str, raw: dict[str, Any] | UserSpec) -> UserKernel:
     )
 
 
-def unpicklable_backends(spec: UserSpec, backends: Sequence[str]) -> dict[str, str]:
-    """Backends (of those given) that cannot ship spec's function to workers, with the reason."""
-    from coresweep.backends import BACKENDS
-
-    fn = resolve(spec.callable, spec.path)
-    out = {}
-    for b in backends:
-        if b in BACKENDS and BACKENDS[b].descriptor.separate_processes:
-            problem = pickle_problem(fn, pickler_for(b))
-            if problem:
-                out[b] = (
-                    f"{spec.callable} cannot be pickled by {pickler_for(b)} (a lambda or a "
-                    f"closure?), so {b} cannot send it to its worker processes: {problem}"
-                )
-    return out
+def unpicklable(spec: UserSpec, pickler: str) -> str | None:
+    """None when `pickler` can ship spec's function to a worker, else why not."""
+    problem = pickle_problem(resolve(spec.callable, spec.path), pickler)
+    if problem is None:
+        return None
+    return f"{spec.callable} cannot be pickled by {pickler} (a lambda or a closure?): {problem}"
 
 
-def runs_on(kernel: Kernel, backend: str) -> bool:
-    """False (with a warning saying why) when a backend cannot ship this user kernel."""
+def runs_on(kernel: Kernel, pickler: str, where: str) -> bool:
+    """False (with a warning naming `where`) when `pickler` cannot ship this user kernel.
+
+    pickler: how the backend that would run it ships functions — its descriptor's `pickler`
+    ("none", "pickle", "cloudpickle"); built-in kernels are module-level functions and
+    always ship.
+    """
     spec = getattr(kernel, "spec", None)
-    if spec is None:
-        return True
-    problem = unpicklable_backends(spec, [backend]).get(backend)
+    problem = None if spec is None else unpicklable(spec, pickler)
     if problem:
-        log.warning("user kernel %s: %s; not measured on %s", kernel.name, problem, backend)
+        log.warning("user kernel %s: %s; not measured on %s", kernel.name, problem, where)
     return problem is None

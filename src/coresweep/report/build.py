@@ -105,15 +105,62 @@ def quality_target(inputs: ReportInputs) -> float:
     return float(conf["protocol"]["target_rel_halfwidth"])
 
 
-def scaling_model(inputs: ReportInputs) -> pd.DataFrame:
-    """Amdahl/Gustafson fits, hold-out errors and extrapolations (empty without scaling data)."""
-    from coresweep.analysis.scaling_models import fit_models
+MODEL_TABLE = Path("tables") / "scaling_model.csv"  # written by `coresweep model`
+#: text columns of the model table (read as text: an empty note stays "")
+MODEL_TEXT = ["host", "kernel", "backend", "mode", "model", "measured_p", "f_interval_from",
+              "kind", "holdout_kind", "holdout_note", "note"]  # fmt: skip
 
-    table = inputs.tables.get("scaling")
-    if table is None or table.empty:
-        return pd.DataFrame()
-    conf = inputs.config or cs_config.validate({})
-    return fit_models(table, conf["experiments"]["scaling"]["extrapolate_to"])
+
+def _with_status(models: pd.DataFrame, status: str) -> pd.DataFrame:
+    models.attrs["status"] = status
+    return models
+
+
+def scaling_model(inputs: ReportInputs) -> pd.DataFrame:
+    """The model table the workflow's `scaling_model` rule wrote (`coresweep model` ->
+    results/tables/scaling_model.csv), read as it is: the report never fits a model itself.
+
+    What a reader must hear about it -- not run, unreadable, from an older coresweep, older
+    than the scaling table -- is in ``.attrs["status"]`` ("" when all is well); the table is
+    empty unless it could be read.
+    """
+    from coresweep.analysis.scaling_models import COLUMNS
+
+    path = inputs.results / MODEL_TABLE
+    scaling = inputs.results / "tables" / "scaling.parquet"
+    empty = pd.DataFrame(columns=COLUMNS)
+    if not path.exists():
+        if "scaling" not in inputs.tables:
+            why = "No scaling model: there is no usable scaling table, so nothing was fitted."
+        else:
+            why = (
+                f"The scaling model was not run: there is no {path}. The report shows the "
+                "model table, it does not fit one: run the workflow (rule scaling_model) or "
+                f"`coresweep model --table {scaling} --out {path}`, then the report again."
+            )
+        return _with_status(empty, why)
+    try:
+        models = pd.read_csv(path, dtype={c: str for c in MODEL_TEXT})
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors too
+        log.error("cannot read the scaling model %s: %s", path, exc)
+        return _with_status(empty, f"The scaling model {path} cannot be read ({exc}).")
+    lacking = [c for c in COLUMNS if c not in models.columns]
+    if lacking:
+        return _with_status(
+            empty,
+            f"The scaling model {path} was written by an older coresweep (it lacks "
+            f"{', '.join(lacking[:4])}{', …' if len(lacking) > 4 else ''}): rerun "
+            f"`coresweep model --table {scaling} --out {path}`.",
+        )
+    text = [c for c in MODEL_TEXT if c in models]
+    models[text] = models[text].fillna("")
+    status = "" if len(models) else f"The scaling model {path} has no curves (no parallel runs)."
+    if scaling.exists() and scaling.stat().st_mtime > path.stat().st_mtime:
+        status = (
+            f"The scaling model {path} is older than {scaling}: it may not describe these "
+            "measurements; rerun the scaling_model rule."
+        )
+    return _with_status(models, status)
 
 
 def build_report(results: Path) -> dict[str, Path]:

@@ -352,31 +352,75 @@ def reproduce_section(inputs: ReportInputs) -> str:
     return f"<h2 id='reproduce'>Reproduce</h2>{note}<pre>{e(reproduce_commands(inputs))}</pre>"
 
 
+MODEL_INTRO = (
+    "Read from results/tables/scaling_model.csv, which `coresweep model` (the workflow's "
+    "scaling_model rule) wrote; the report does not refit. Amdahl's serial fraction f is "
+    "fitted to strong scaling and Gustafson's to weak scaling, per kernel and backend. Its 95% "
+    "interval comes from the speedups' measurement error or, where larger, the fit's "
+    "residuals; the speedup interval at a core count is that f interval through the model. "
+    "A speedup beyond the measured core counts is an extrapolation: its interval holds only "
+    "if the model holds and the serial fraction stays constant that far. The hold-out beside "
+    "it is the model's test: refit without the largest p and predict it (three or more core "
+    "counts), or with two, predict the other mode's largest-p speedup through one fixed "
+    "overhead per call; hold-out error = predicted / measured - 1. The note says what each "
+    "curve's core counts can and cannot show."
+)
+
+
+def _num(v: float) -> str:
+    return "∞" if v == float("inf") else f"{v:.3g}"
+
+
+def _interval(v: float, lo: float, hi: float) -> str:
+    return f"{_num(v)} [{_num(lo)}, {_num(hi)}]"
+
+
+def _holdout(r: Any) -> str:
+    if not np.isfinite(r.holdout_rel_error):
+        return str(r.holdout_note)
+    return (f"{r.holdout_kind}, p={r.holdout_p:g}: predicted {_num(r.holdout_predicted)}, "
+            f"measured {_num(r.holdout_measured)}")  # fmt: skip
+
+
 def model_columns(models: pd.DataFrame) -> pd.DataFrame:
-    """The columns of the scaling-model table a reader needs, with readable names."""
-    if models.empty:
-        return models
-    targets = [c for c in models.columns if c.startswith("S_at_") and c[5:].isdigit()]
-    cols = {"kernel": "kernel", "backend": "backend", "mode": "mode", "model": "model",
-            "f": "serial fraction", "f_se": "± se", "holdout_kind": "hold-out",
-            "holdout_p": "at p", "holdout_measured": "measured S",
-            "holdout_predicted": "predicted S", "holdout_rel_error": "error"}  # fmt: skip
-    cols |= {c: f"S at p={c[5:]}" for c in targets}
-    return models[list(cols)].rename(columns=cols)
+    """The model table (results/tables/scaling_model.csv) for a reader, one row per curve:
+    the serial fraction with its interval, the hold-out beside it, each predicted speedup as
+    "value [lo, hi] kind" (kind: extrapolation, interpolation, fit at a measured p), the note."""
+    if models.empty or "note" not in models:
+        return pd.DataFrame()
+    keys = ["host", "kernel", "backend", "mode"]
+    rows = []
+    for _, g in models.groupby(keys, sort=False):
+        r = g.iloc[0]
+        row = {"host": r.host} if models.host.nunique() > 1 else {}
+        row |= {
+            "kernel": r.kernel, "backend": r.backend, "mode": r["mode"], "model": r.model,
+            "measured p": r.measured_p,
+            "serial fraction [95% CI]": (_interval(r.f, r.f_lo, r.f_hi)
+                                         if np.isfinite(r.f_lo) else f"{_num(r.f)} (no interval)"),
+            "hold-out": _holdout(r),
+            "hold-out error": float(r.holdout_rel_error),
+        }  # fmt: skip
+        for t in g.itertuples():
+            row[f"S at p={t.p:g} [95% CI]"] = (
+                f"{_interval(t.speedup, t.speedup_lo, t.speedup_hi)} {t.kind}"
+                if np.isfinite(t.speedup)
+                else f"none ({t.kind}; see note)"
+            )
+        row["note"] = r.note
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("")
 
 
 def model_section(models: pd.DataFrame) -> str:
-    if models.empty:
-        return ""
-    return (
-        "<h2 id='model'>Scaling model</h2><p>Amdahl's serial fraction fitted to strong scaling, "
-        "Gustafson's to weak scaling, per kernel and backend, and the speedups they extrapolate "
-        "to (also in results/tables/scaling_model.csv). The hold-out refits without the largest "
-        "p and predicts it when three or more core counts were measured; with two, the other "
-        "mode's largest-p speedup is predicted from this curve alone through one fixed backend "
-        "overhead per call. <i>error</i> = predicted / measured − 1.</p>"
-        + frame_html(model_columns(models))
-    )
+    """The scaling-model section: what the model table says, or why there is none."""
+    status = models.attrs.get("status", "")
+    parts = ["<h2 id='model'>Scaling model</h2>"]
+    if status:
+        parts.append(f"<p class='warn'>{e(status)}</p>")
+    if not models.empty:
+        parts += [f"<p>{e(MODEL_INTRO)}</p>", frame_html(model_columns(models))]
+    return "".join(parts)
 
 
 def data_section(inputs: ReportInputs) -> str:

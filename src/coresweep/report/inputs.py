@@ -15,10 +15,8 @@ from typing import Any
 import pandas as pd
 from pyarrow import ArrowException
 
-from coresweep import config as cs_config
 from coresweep.claims import CLAIMS
-from coresweep.config import ConfigError
-from coresweep.experiments import EXPERIMENTS, plan
+from coresweep.experiments import EXPERIMENTS
 from coresweep.measure.provenance import machine_label
 
 log = logging.getLogger("coresweep")
@@ -98,20 +96,12 @@ def experiment_names() -> list[str]:
 
 
 def planned_points(run: dict[str, Any]) -> dict[str, set[str]] | None:
-    """Point ids per experiment that the recorded config planned; None when unknown."""
-    config, cores = run.get("config"), run.get("cores")
-    if not config or not isinstance(cores, int):
+    """Point ids per experiment that the run planned (run.json records them, so the
+    report never re-plans); None when unknown."""
+    planned = run.get("planned")
+    if not isinstance(planned, dict):
         return None
-    try:
-        # the code may have grown keys since the run: fill their defaults as the run would
-        points = plan(cs_config.validate(config), cores, bool(run.get("cluster", False)))
-    except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        log.warning("cannot replan the recorded config (%s): partial tables go unnoticed", exc)
-        return None
-    planned: dict[str, set[str]] = {}
-    for p in points:
-        planned.setdefault(p.experiment, set()).add(p.id)
-    return planned
+    return {e: set(ids) for e, ids in planned.items()}
 
 
 def _enabled(name: str, run: dict[str, Any]) -> bool | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.report.html import model_columns, reproduce_commands
+from coresweep.report.html import MODEL_INTRO, model_columns, reproduce_commands
 from coresweep.report.inputs import ReportInputs
 
 
@@ -40,6 +40,15 @@ def claim_details(claims: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def model_markdown(models: pd.DataFrame) -> str:
+    """The scaling-model part: why there is no model table, or what it says (see html)."""
+    status = models.attrs.get("status", "")
+    parts = [f"**{status}**\n"] if status else []
+    if not models.empty:
+        parts += [MODEL_INTRO + "\n", md_table(model_columns(models))]
+    return "\n".join(parts)
+
+
 def render_summary(
     inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame, models: pd.DataFrame
 ) -> str:
@@ -53,9 +62,7 @@ def render_summary(
         "## Data found\n",
         md_table(inputs.status_frame()),
         "## Scaling model\n",
-        "Serial fractions, hold-out prediction errors and extrapolations "
-        "(results/tables/scaling_model.csv).\n",
-        md_table(model_columns(models)),
+        model_markdown(models),
         "## Measurement quality\n",
         md_table(quality),
         "## Reproduce\n",

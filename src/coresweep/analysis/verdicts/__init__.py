@@ -24,13 +24,14 @@ Every rule decides the same way (issue 16):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
+from coresweep.backends.base import Descriptor
 
 THRESHOLD = 0.05  # relative difference below which two measurements count as equal
 HEADLINE_MAX = 160
@@ -148,17 +149,20 @@ def blocks(flag: str, value: bool, contention: str, bias: Mapping[str, str] | No
     return e == EITHER or (e == AGAINST and not value) or (e == FOR and value)
 
 
-def probe_doubt(row: Mapping[str, Any], achieved: float | None) -> str:
-    """The note when a `low-capacity` point did more than the probe's cores' worth of work."""
+def probe_doubt(row: Mapping[str, Any], achieved: float | None = None) -> str:
+    """The note when a `low-capacity` point did more than the probe's cores' worth of work:
+    a speedup's lower bound (achieved) or its CPU-seconds per second (busy_cores) above the
+    cores the probe saw."""
     cap = row.get("probe_capacity")
-    if achieved is None or cap is None or not _finite(cap) or not _finite(achieved):
+    if LOW_CAPACITY not in flags_of(row.get("flags")) or not _finite(cap):
         return ""
-    if LOW_CAPACITY in flags_of(row.get("flags")) and achieved > float(cap):
-        return (
-            f"probe doubted: low-capacity, yet {achieved:.2f}x measured while the probe saw "
-            f"{float(cap):.2f} cores"
-        )
-    return ""
+    seen = [float(x) for x in (achieved, row.get("busy_cores")) if _finite(x)]
+    if not seen or max(seen) <= float(cap):
+        return ""
+    return (
+        f"probe doubted: low-capacity, yet {max(seen):.2f}x one core measured while the probe "
+        f"saw {float(cap):.2f} cores"
+    )
 
 
 def _finite(x: object) -> bool:
@@ -191,7 +195,7 @@ class Side:
     """One point a decision rests on, with how its flags can move that decision.
 
     contention: how contention flags move the rule's sub-case for this point (AGAINST when
-    they slow the side the claim favours). achieved: the cores' worth of work the point did
+    they slow the side the claim favours); bias: the same for other flags by name. achieved: the cores' worth of work the point did
     at least (a speedup's lower bound), which may contradict a low-capacity flag. column:
     where its flags are. who: names the point in the note.
     """
@@ -201,9 +205,10 @@ class Side:
     achieved: float | None = None
     column: str = "flags"
     who: str = ""
+    bias: Mapping[str, str] | None = None  # how this point's own kinds of flag move it
 
 
-def judge(value: bool | None, *sides: Side, bias: Mapping[str, str] | None = None) -> Call:
+def judge(value: bool | None, *sides: Side) -> Call:
     """The interval's decision `value`, unless a flag of a point it rests on could flip it."""
     against, probes = [], []
     for side in sides:
@@ -212,8 +217,10 @@ def judge(value: bool | None, *sides: Side, bias: Mapping[str, str] | None = Non
         flags = flags_of(side.row.get(side.column))
         flags = [f for f in flags if not (doubted and f == LOW_CAPACITY)]
         if value is not None:
-            bad = [f for f in flags if blocks(f, value, side.contention, bias)]
-            against += [f"{side.who}: {', '.join(bad)}" if side.who else ", ".join(bad)] if bad else []
+            bad = [f for f in flags if blocks(f, value, side.contention, side.bias)]
+            against += (
+                [f"{side.who}: {', '.join(bad)}" if side.who else ", ".join(bad)] if bad else []
+            )
     probe = "; ".join(probes)
     if value is None:
         return Call(None, "interval straddles the bar", probe)
@@ -298,23 +305,24 @@ def outcome_text(results: Mapping[str, bool | None]) -> str:
 
 # --- descriptors ------------------------------------------------------------------------------
 
-DESCRIPTOR_COLUMNS = ("backend_isolation", "backend_shares_memory", "backend_arguments",
-                      "backend_start_method", "backend_supervision", "backend_gil_bound",
-                      "backend_batch")  # fmt: skip
+#: the descriptor's facts as table columns (backend_isolation, backend_start_method, ...)
+DESCRIPTOR_COLUMNS = tuple(f"backend_{f.name}" for f in fields(Descriptor))
 
 
 def described(table: pd.DataFrame) -> pd.DataFrame:
     """The table with each row's backend descriptor as columns: its own where it has them,
     the registry's where it lacks them (an old table); None for a backend not registered."""
-    if "backend" not in table.columns:
-        return table
+    if "backend" not in table.columns:  # nothing to select by: no row is a known backend
+        return table.assign(**{c: None for c in DESCRIPTOR_COLUMNS if c not in table.columns})
     have = [c for c in DESCRIPTOR_COLUMNS if c in table.columns]
     if len(have) == len(DESCRIPTOR_COLUMNS) and table[have].notna().all().all():
         return table
     from coresweep.backends import BACKENDS
 
     known = {
-        name: cls.descriptor.columns() for name, cls in BACKENDS.items() if name in set(table.backend)
+        name: cls.descriptor.columns()
+        for name, cls in BACKENDS.items()
+        if name in set(table.backend)
     }
     t = table.copy()
     for col in DESCRIPTOR_COLUMNS:
@@ -343,12 +351,13 @@ def names(items: Sequence[str], most: int = 3) -> str:
     return ", ".join(items[:most]) + f" and {len(items) - most} more"
 
 
-def span(values: Iterable[float], fmt: str = "{:.2f}") -> str:
+def span(values: Iterable[float], fmt: str | Callable[[float], str] = "{:.2f}") -> str:
     """'1.91–1.95' (or one number when they agree) from the values' smallest and largest."""
-    vals = [v for v in values if _finite(v)]
+    vals = [float(v) for v in values if _finite(v)]
     if not vals:
         return "n/a"
-    lo, hi = fmt.format(min(vals)), fmt.format(max(vals))
+    show = fmt.format if isinstance(fmt, str) else fmt
+    lo, hi = show(min(vals)), show(max(vals))
     return lo if lo == hi else f"{lo}–{hi}"
 
 
@@ -357,29 +366,43 @@ def clip(text: str, most: int = HEADLINE_MAX) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip(" ,;:") + "…"
 
 
+Text = str | tuple[str, str]  # one text, or (when every sub-case agrees, when only some do)
+
+
 def say(
     verdict: str,
     results: Mapping[str, bool | None] | None = None,
     *,
-    yes: str = "",
-    no: str = "",
+    yes: Text = "",
+    no: Text = "",
     open_: str = "",
     on: str = "",
     reason: str = "",
+    numbers: Mapping[str, float] | None = None,
+    fmt: str | Callable[[float], str] = "{:.2f}",
 ) -> str:
     """The headline: 'Yes …', 'No …', 'Depends on …: yes …; no …; not decided …' or
-    'Not decided: …'. yes / no / open_ are what follows those words; '{which}' in them
-    names the sub-cases that hold / fail / are undecided (a part without any is left out)."""
+    'Not decided: …'. yes / no / open_ are what follows those words; in them '{which}' names
+    the sub-cases that hold / fail / are undecided and '{span}' spans their `numbers`; a part
+    without any sub-case is left out."""
     results = results or {}
-    which = {v: names(holding(results, v)) for v in (True, False, None)}
-    yes, no, open_ = (t.replace("{which}", which[v]) for t, v in ((yes, True), (no, False), (open_, None)))
+    every = verdict in ("supported", "refuted")
+
+    def fill(text: Text, value: bool | None) -> str:
+        text = text if isinstance(text, str) else text[0 if every else 1]
+        keys = holding(results, value)
+        text = text.replace("{which}", names(keys))
+        if numbers is not None:
+            text = text.replace("{span}", span([numbers[k] for k in keys if k in numbers], fmt))
+        return text
+
     if verdict == "supported":
-        return clip("Yes" + yes)
+        return clip("Yes" + fill(yes, True))
     if verdict == "refuted":
-        return clip("No" + no)
+        return clip("No" + fill(no, False))
     if verdict == "conditional":
         parts = [
-            f"{word}{text}"
+            f"{word}{fill(text, v)}"
             for word, text, v in (("yes", yes, True), ("no", no, False), ("not decided", open_, None))
             if text and (not results or holding(results, v))
         ]
@@ -387,9 +410,23 @@ def say(
     return clip(f"Not decided: {reason}")
 
 
-def cannot_test(claims: Sequence[str], reason: str, conditions: str, experiment: str, plot: str = "") -> list[Verdict]:
+def cannot_test(
+    claims: Sequence[str],
+    reason: str,
+    conditions: str,
+    experiment: str,
+    plot: str = "",
+    evidence: str = "",
+) -> list[Verdict]:
     """inconclusive because this machine cannot test the claim: the reason is the headline."""
     return [
-        Verdict(c, "inconclusive", reason, conditions, experiment, plot, headline=clip(reason))
+        Verdict(c, "inconclusive", evidence or reason, conditions, experiment, plot, clip(reason))
         for c in claims
     ]
+
+
+def undecided(claim: str, reason: str, conditions: str, experiment: str, plot: str = "") -> Verdict:
+    """inconclusive because nothing was measured that could decide: 'Not decided: reason'."""
+    return Verdict(
+        claim, "inconclusive", reason, conditions, experiment, plot, say("", reason=reason)
+    )

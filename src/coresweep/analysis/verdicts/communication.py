@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
+from coresweep.analysis.verdicts import (
+    THRESHOLD,
+    Side,
+    check_table,
+    clears,
+    combine,
+    judge,
+    say,
+    span,
+    usable,
+)
 from coresweep.measure.pingpong import size_label
 
+NAME = "communication"
 PLOT = "communication_latency.svg"
+INTERVALS = (
+    ("rtt_us", "rtt_us_ci_lo", "rtt_us_ci_hi"),
+    ("vs_thread", "vs_thread_ci_lo", "vs_thread_ci_hi"),
+    ("bandwidth_gbs", "bandwidth_gbs_ci_lo", "bandwidth_gbs_ci_hi"),
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+)
+NONNEGATIVE = ("rtt_us", "rtt_us_ci_lo", "vs_thread", "bandwidth_gbs", "size", "time_median")
 
 
 def threads_faster(row: pd.Series) -> bool | None:
     """Is the thread reference faster than this process transport by more than the threshold?"""
-    if math.isnan(row.vs_thread_ci_lo) or math.isnan(row.vs_thread_ci_hi):
-        return None
-    if row.vs_thread_ci_lo > 1 + THRESHOLD:
-        return True
-    if row.vs_thread_ci_hi < 1 + THRESHOLD:
-        return False
-    return None
+    return clears(row.vs_thread_ci_lo, row.vs_thread_ci_hi, 1 + THRESHOLD)
 
 
 def duration(us: float) -> str:
@@ -40,20 +50,28 @@ def _rtt(row: pd.Series) -> str:
     )
 
 
-def _family(table: pd.DataFrame, family: str) -> tuple[dict[int, bool | None], list[str]]:
-    """Per size: is the thread reference faster than the fastest process transport?"""
+def _family(
+    table: pd.DataFrame, family: str
+) -> tuple[dict[int, bool | None], dict[int, float], list[str]]:
+    """Per size: is the thread reference faster than the fastest process transport? With
+    the ratio and the evidence lines."""
     procs = table[(table.family == family) & (table.kind == "process") & table.vs_thread.notna()]
     outcomes: dict[int, bool | None] = {}
+    ratios: dict[int, float] = {}
     lines = []
     for size, g in procs.groupby("size"):
         best = g.loc[g.rtt_us.idxmin()]
         ref = table[(table.transport == best.thread_ref) & (table["size"] == size)].iloc[0]
-        outcomes[int(size)] = threads_faster(best)
+        call = judge(
+            threads_faster(best), Side(best, who=best.transport), Side(ref, who=ref.transport)
+        )
+        outcomes[int(size)], ratios[int(size)] = call.value, float(best.vs_thread)
         lines.append(
             f"{size_label(int(size))}: {_rtt(ref)} vs {_rtt(best)} "
             f"(x{best.vs_thread:.2f} [{best.vs_thread_ci_lo:.2f}, {best.vs_thread_ci_hi:.2f}])"
+            + call.text()
         )
-    return outcomes, lines
+    return outcomes, ratios, lines
 
 
 def labels(sizes: list[int]) -> str:
@@ -99,13 +117,20 @@ def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C5: the thread side round-trips faster than the fastest process transport, per size."""
     if table.empty:
         return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    table = usable(table)
     scenarios: dict[str, bool | None] = {}
+    ratios: dict[str, float] = {}
     evidence, where = [], []
-    for family, label in (("multiprocessing", "thread queue vs processes"), ("dask", "Dask")):
-        outcomes, lines = _family(table, family)
+    for family, label, prefix in (
+        ("multiprocessing", "thread queue vs processes", ""),
+        ("dask", "Dask", "Dask "),
+    ):
+        outcomes, family_ratios, lines = _family(table, family)
         if not outcomes:
             continue
-        scenarios.update({f"{family} {size_label(s)}": v for s, v in outcomes.items()})
+        scenarios.update({f"{prefix}{size_label(s)}": v for s, v in outcomes.items()})
+        ratios.update({f"{prefix}{size_label(s)}": r for s, r in family_ratios.items()})
         evidence.append(f"{label}: " + "; ".join(lines) + "; " + _bandwidths(table, family))
         where.append(f"{label}: {crossover(outcomes)}")
     cores = int(table.cores.max())
@@ -118,5 +143,23 @@ def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         "message once into shared memory; the 'complex synchronization' half of the claim "
         "(code and primitives needed) is not measured"
     )
-    verdict = combine_undecided(scenarios) if scenarios else "inconclusive"
-    return [Verdict("C5", verdict, " | ".join(evidence), conditions, "communication", PLOT)]
+    verdict = combine(scenarios)
+
+    def ratio(v: bool | None) -> str:
+        return span([r for k, r in ratios.items() if scenarios[k] is v]) + "×"
+
+    headline = say(
+        verdict,
+        scenarios,
+        yes=f": threads round-tripped {ratio(True)} faster than the fastest process transport "
+        "({which})"
+        if verdict == "supported"
+        else f" at {{which}} (threads {ratio(True)} faster)",
+        no=f": the fastest process transport was as fast at every size ({ratio(False)})"
+        if verdict == "refuted"
+        else f" at {{which}} ({ratio(False)})",
+        open_=" at {which}",
+        on="message size",
+        reason="no size's round-trip ratio interval cleared the threshold",
+    )
+    return [Verdict("C5", verdict, " | ".join(evidence), conditions, NAME, PLOT, headline)]

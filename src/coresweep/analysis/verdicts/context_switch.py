@@ -8,15 +8,30 @@ quicker" when it lies below 1 + threshold; undecided otherwise.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from coresweep.analysis.stats import ratio_ci
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import THRESHOLD, combine_undecided
+from coresweep.analysis.verdicts import (
+    THRESHOLD,
+    Side,
+    check_table,
+    clears,
+    combine,
+    holding,
+    judge,
+    say,
+    span,
+    usable,
+)
 
 NAME = "context_switch"
 PLOT = "context_switch.svg"
+INTERVALS = (("us_per_switch", "us_ci_lo", "us_ci_hi"), ("time_median", "time_ci_lo", "time_ci_hi"))
+NONNEGATIVE = ("us_per_switch", "us_ci_lo", "time_median", "time_ci_lo")
 
 
 def _us(row: pd.Series) -> str:
@@ -30,21 +45,16 @@ def _ctx(row: pd.Series) -> str:
     )
 
 
-def _compare(g: pd.DataFrame) -> tuple[bool | None, str]:
+def _compare(g: pd.DataFrame) -> tuple[bool | None, float, str]:
     """Threads quicker than processes in this pin mode? Best vs best, with the ratio's CI."""
     thr = g[g.party == "thread"]
     proc = g[g.party == "process"]
     if thr.empty or proc.empty:
-        return None, "needs a thread and a process mechanism"
+        return None, math.nan, "needs a thread and a process mechanism"
     t = thr.loc[thr.us_per_switch.idxmin()]
     p = proc.loc[proc.us_per_switch.idxmin()]
     r, lo, hi = ratio_ci(np.asarray(p.wall_samples), np.asarray(t.wall_samples))
-    if lo > 1 + THRESHOLD:
-        quicker: bool | None = True
-    elif hi < 1 + THRESHOLD:
-        quicker = False
-    else:
-        quicker = None
+    call = judge(clears(lo, hi, 1 + THRESHOLD), Side(t, who=t.mechanism), Side(p, who=p.mechanism))
     same = ""
     pipes = g.set_index("mechanism")
     if {"thread-pipe", "process-pipe"} <= set(pipes.index):
@@ -54,28 +64,47 @@ def _compare(g: pd.DataFrame) -> tuple[bool | None, str]:
         )
     text = (
         f"best thread {_us(t)} vs best process {_us(p)}: process/thread = {r:.2f} "
-        f"[{lo:.2f}, {hi:.2f}]{same}; OS switches per round trip: "
+        f"[{lo:.2f}, {hi:.2f}]{call.text()}{same}; OS switches per round trip: "
         + ", ".join(_ctx(row) for _, row in g.iterrows())
     )
-    return quicker, text
+    return call.value, r, text
 
 
 def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C7: supported if threads switch quicker pinned and unpinned, conditional if in one."""
     if table.empty:
         return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    table = usable(table)
     results: dict[str, bool | None] = {}
+    ratios: dict[str, float] = {}
     evidence = []
     for pin, g in table.groupby("pin"):
-        quicker, text = _compare(g)
-        results[str(pin)] = quicker
+        results[str(pin)], ratios[str(pin)], text = _compare(g)
         evidence.append(f"{pin} (CPUs {g.cpus.iloc[0]}): {text}")
-    undecided = [k for k, v in results.items() if v is None]
     rtt = int(table.round_trips_per_call.iloc[0])
     where = (
         f"{machine}; µs per switch = round trip / 2, {rtt} round trips per call; threads hand "
         "off through the GIL as well as the OS; quicker = process/thread time ratio CI above "
-        f"{1 + THRESHOLD:.2f}; threads quicker in {[k for k, v in results.items() if v] or 'none'}"
-        + (f"; undecided in {undecided}" if undecided else "")
+        f"{1 + THRESHOLD:.2f}; threads quicker in {holding(results, True) or 'none'}"
+        + (f"; undecided in {holding(results, None)}" if None in results.values() else "")
     )
-    return [Verdict("C7", combine_undecided(results), "; ".join(evidence), where, NAME, PLOT)]
+    verdict = combine(results)
+
+    headline = say(
+        verdict,
+        results,
+        numbers=ratios,
+        yes=(
+            ": threads handed off {span}× quicker than processes ({which})",
+            " {which} (threads {span}× quicker)",
+        ),
+        no=(
+            ": processes handed off as quickly ({which}: process/thread {span}×)",
+            " {which} (process/thread {span}×)",
+        ),
+        open_=" {which}",
+        on="pinning",
+        reason="the thread and process switch times are within each other's intervals",
+    )
+    return [Verdict("C7", verdict, "; ".join(evidence), where, NAME, PLOT, headline)]

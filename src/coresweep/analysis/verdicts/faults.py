@@ -5,12 +5,31 @@ from __future__ import annotations
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import combine
+from coresweep.analysis.verdicts import (
+    AGAINST,
+    NONE,
+    Call,
+    Side,
+    check_table,
+    clip,
+    combine,
+    judge,
+    merge,
+    outcome_text,
+    say,
+    undecided,
+    usable,
+)
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
 HARD = ("exit", "segv", "sigkill")
 PROCESS_POOLS = ("process-pool", "mp-pool", "dask-processes")
 THREAD_POOLS = ("threads", "dask-threads")
+NAME = "faults"
+PLOT = "faults_matrix.svg"
+NONNEGATIVE = ("detect_s", "run_s", "recovery_s", "others", "others_completed", "workers", "tasks")
+#: flags that describe the outcome (processes left behind, a kill at shutdown): not doubts
+OUTCOMES = {"orphans": NONE, "unclean-shutdown": NONE}
 
 
 def _span(values: pd.Series, fmt: str = "{:.0f}") -> str:
@@ -37,10 +56,19 @@ def _cells(g: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def _isolated(cell: pd.Series) -> Call:
+    """Did this cell keep the fault to its own task? A hang under contention could be a
+    slow machine; the other outcomes are what the pool does."""
+    hung = cell.outcome == "hung"
+    return judge(cell.outcome == "isolated", Side(cell, AGAINST if hung else NONE, bias=OUTCOMES))
+
+
 def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C6: supported when every process pool isolates every hard fault; conditional when some do."""
     if table.empty:
         return []
+    check_table(table, NAME, nonnegative=NONNEGATIVE)
+    table = usable(table)
     t = table[table.status != "error"]
     hard = t[t.fault.isin(HARD)]
     procs = hard[hard.backend.isin(PROCESS_POOLS)]
@@ -56,18 +84,13 @@ def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         f"worst-case faulty run {worst:.1f} s"
     )
     if procs.empty:
-        return [
-            Verdict(
-                "C6",
-                "inconclusive",
-                "no process pool measured with a process-ending fault (exit, segv, sigkill)",
-                where,
-                "faults",
-                "faults_matrix.svg",
-            )
-        ]
-    isolates = {b: bool((g.outcome == "isolated").all()) for b, g in procs.groupby("backend")}
-    evidence = [f"{b}: {_cells(g)}" for b, g in procs.groupby("backend")]
+        reason = "no process pool measured with a process-ending fault (exit, segv, sigkill)"
+        return [undecided("C6", reason, where, NAME, PLOT)]
+    calls = {
+        str(b): merge([_isolated(c) for _, c in g.iterrows()]) for b, g in procs.groupby("backend")
+    }
+    isolates = {b: c.value for b, c in calls.items()}
+    evidence = [f"{b}: {_cells(g)}{calls[str(b)].text()}" for b, g in procs.groupby("backend")]
     if not threads.empty:
         died = int((threads.outcome == "crashed").sum())
         evidence.append(
@@ -81,16 +104,33 @@ def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             f"all pools (threads included)"
         )
     survived = bool(procs.caller_survived.all())
-    holds = [b for b, v in isolates.items() if v]
-    fails = [b for b, v in isolates.items() if not v]
     conditions = (
         f"{where}; isolated = caller alive, every other task completed, the error surfaced "
-        f"and the pool ran a fresh task afterwards; holds for {holds or 'none'}, not for "
-        f"{fails or 'none'}; the caller survived every process-ending fault under process "
-        f"pools: {survived}"
+        f"and the pool ran a fresh task afterwards; {outcome_text(isolates)}; the caller "
+        f"survived every process-ending fault under process pools: {survived}"
     )
     verdict = combine(isolates)
+    failed = procs[procs.outcome != "isolated"]
+    outcomes = ", ".join(sorted(set(failed.outcome)))
+    faults = "/".join(f for f in HARD if f in set(procs.fault))
     threads_died = not threads.empty and bool((threads.outcome == "crashed").all())
+    headline = say(
+        verdict,
+        isolates,
+        yes=f": every process pool kept the other tasks running through {faults} ({{which}})"
+        if verdict == "supported"
+        else f" for {{which}} (isolated every {faults})",
+        no=f": no process pool isolated every {faults} ({outcomes})"
+        if verdict == "refuted"
+        else f" for {{which}} ({outcomes})",
+        open_=" for {which}",
+        on="the pool",
+        reason="a flag could flip every pool's outcome",
+    )
     if verdict == "refuted" and survived and threads_died:
         verdict = "conditional"  # no pool isolates the others, but processes shield the caller
-    return [Verdict("C6", verdict, "; ".join(evidence), conditions, "faults", "faults_matrix.svg")]
+        headline = clip(
+            "Depends on what must survive: the caller did under every process pool, not under "
+            f"thread pools; the other tasks did not ({outcomes})"
+        )
+    return [Verdict("C6", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]

@@ -5,38 +5,73 @@ from __future__ import annotations
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.analysis.verdicts import (
+    THRESHOLD,
+    Call,
+    Side,
+    cannot_test,
+    check_table,
+    clears,
+    combine,
+    holding,
+    judge,
+    outcome_text,
+    ratio_interval,
+    say,
+    undecided,
+    usable,
+)
 
+NAME = "hybrid"
 PLOT = "hybrid_heatmap.svg"
+INTERVALS = (
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+    ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
+    ("penalty", "penalty_ci_lo", "penalty_ci_hi"),
+)
+NONNEGATIVE = ("time_median", "time_ci_lo", "speedup", "penalty", "cores")
+
+
+def _split(row: pd.Series) -> str:
+    return f"{row.processes}x{row.threads_per_process}"
 
 
 def _cell(row: pd.Series) -> str:
     return (
-        f"{row.processes}x{row.threads_per_process} {row.time_median:.3f} s [{row.time_ci_lo:.3f}, {row.time_ci_hi:.3f}]"
+        f"{_split(row)} {row.time_median:.3f} s [{row.time_ci_lo:.3f}, {row.time_ci_hi:.3f}]"
         f" (S={row.speedup:.2f})"
     )
 
 
-def beats(a: pd.Series, b: pd.Series) -> bool:
-    """a is faster than b beyond both intervals and by more than the threshold."""
-    return a.time_ci_hi < b.time_ci_lo and a.time_median < (1 - THRESHOLD) * b.time_median
-
-
-def hybrid_outcome(limited: pd.DataFrame) -> tuple[bool | None, str]:
-    """True/False when the best hybrid split beats / loses to the best pure one; None if untold."""
+def hybrid_outcome(limited: pd.DataFrame) -> tuple[Call | None, str, str]:
+    """Does the best hybrid split run faster than the best pure one by more than the
+    threshold, beyond both intervals (True), or not even at best (False)? None when there
+    is no hybrid split. Also the evidence and the key numbers."""
     pure = limited[(limited.processes == 1) | (limited.threads_per_process == 1)]
     hyb = limited[(limited.processes > 1) & (limited.threads_per_process > 1)]
-    best_pure = pure.loc[pure.time_median.idxmin()]
     others = ", ".join(_cell(r) for _, r in pure.iterrows())
-    if hyb.empty:
-        return None, f"pure splits only: {others}; no split with P>1 and T>1 at this core count"
+    if hyb.empty or pure.empty:
+        return None, f"pure splits only: {others}; no split with P>1 and T>1 measured", ""
+    best_pure = pure.loc[pure.time_median.idxmin()]
     best_h = hyb.loc[hyb.time_median.idxmin()]
-    text = f"best hybrid {_cell(best_h)} vs best pure {_cell(best_pure)}"
-    if beats(best_h, best_pure):
-        return True, text
-    if beats(best_pure, best_h):
-        return False, text
-    return None, text + " (intervals overlap or within the threshold)"
+    r, lo, hi = ratio_interval(
+        (best_pure.time_median, best_pure.time_ci_lo, best_pure.time_ci_hi),
+        (best_h.time_median, best_h.time_ci_lo, best_h.time_ci_hi),
+    )
+    call = judge(
+        clears(lo, hi, 1 + THRESHOLD),
+        Side(best_h, achieved=best_h.get("speedup_ci_lo"), who=_split(best_h)),
+        Side(best_pure, achieved=best_pure.get("speedup_ci_lo"), who=_split(best_pure)),
+    )
+    text = (
+        f"best hybrid {_cell(best_h)} vs best pure {_cell(best_pure)}: hybrid {r:.2f}x as "
+        f"fast [{lo:.2f}, {hi:.2f}]{call.text()}"
+    )
+    numbers = (
+        f"{_split(best_h)} {best_h.time_median:.3g} s vs pure {_split(best_pure)} "
+        f"{best_pure.time_median:.3g} s"
+    )
+    return call, text, numbers
 
 
 def penalty_text(unlimited: pd.DataFrame) -> str:
@@ -71,25 +106,55 @@ def hybrid_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C9: supported only where a hybrid split beats the best pure split beyond its interval."""
     if table.empty:
         return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     cores = int(table.cores.max())
-    outcomes: dict[str, bool] = {}
-    evidence, untold = [], []
+    results: dict[str, bool | None] = {}
+    numbers: dict[str, str] = {}
+    evidence = []
     for family, g in table.groupby("family", sort=False):
-        lim = g[g.variant == "limited"]
+        lim = usable(g[g.variant == "limited"])
         if lim.empty:
             continue
-        ok, text = hybrid_outcome(lim)
+        call, text, numbers[str(family)] = hybrid_outcome(lim)
         pen = penalty_text(g[g.variant == "unlimited"])
         evidence.append(f"{family} ({g.kernel.iloc[0]}): {text}" + (f"; {pen}" if pen else ""))
-        if ok is None:
-            untold.append(family)
-        else:
-            outcomes[family] = ok
-    verdict = combine(outcomes) if outcomes else "inconclusive"
+        if call is not None:
+            results[str(family)] = call.value
     conditions = (
         f"P x T = {cores} cores on {machine}; limited = inner pool at T Numba threads or 1 BLAS "
-        f"thread per worker, unlimited = library default (one per CPU); beats = faster beyond "
-        f"both 95% intervals and by > {THRESHOLD:.0%}; undecided: {untold or 'none'}"
-        + ("; a hybrid split needs >= 4 cores" if cores < 4 else "")
+        f"thread per worker, unlimited = library default (one per CPU); beats = hybrid/pure "
+        f"speed interval above {1 + THRESHOLD:.2f}; not = below it"
     )
-    return [Verdict("C9", verdict, "; ".join(evidence), conditions, "hybrid", PLOT)]
+    if not results:
+        if cores < 4:
+            reason = (
+                f"Needs ≥ 4 cores for a P × T split with both above 1; this machine has {cores}."
+            )
+            return cannot_test(["C9"], reason, conditions, NAME, PLOT, "; ".join(evidence))
+        return [undecided("C9", "no split with P>1 and T>1 was measured", conditions, NAME, PLOT)]
+    verdict = combine(results)
+    first = {v: next((numbers[k] for k in holding(results, v)), "") for v in (True, False)}
+    headline = say(
+        verdict,
+        results,
+        yes=f": a processes × threads mix ran fastest ({first[True]})"
+        if verdict == "supported"
+        else f" for {{which}} ({first[True]})",
+        no=f": a pure split was as fast or faster ({first[False]})"
+        if verdict == "refuted"
+        else f" for {{which}} ({first[False]})",
+        open_=" for {which}",
+        on="the workload",
+        reason="the best mix and the best pure split are within each other's intervals",
+    )
+    return [
+        Verdict(
+            "C9",
+            verdict,
+            "; ".join(evidence),
+            f"{conditions}; {outcome_text(results)}",
+            NAME,
+            PLOT,
+            headline,
+        )
+    ]

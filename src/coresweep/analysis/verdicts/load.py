@@ -5,9 +5,40 @@ from __future__ import annotations
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.analysis.verdicts import (
+    AGAINST,
+    FOR,
+    NONE,
+    THRESHOLD,
+    Call,
+    Side,
+    cannot_test,
+    check_table,
+    clears,
+    combine,
+    holding,
+    is_processes,
+    is_threads,
+    judge,
+    outcome_text,
+    ratio_interval,
+    say,
+    span,
+    undecided,
+    usable,
+)
 
+NAME = "load"
 PLOT = "load_latency.svg"
+INTERVALS = (
+    ("throughput", "throughput_ci_lo", "throughput_ci_hi"),
+    ("latency_p99", "latency_p99_ci_lo", "latency_p99_ci_hi"),
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+)
+NONNEGATIVE = ("throughput", "throughput_ci_lo", "latency_p50", "latency_p99", "load", "service_s")
+#: requests left at the drain deadline are what overload looks like, counted in the
+#: conditions; a p99 from few requests does not touch the throughput that decides
+BIAS = {"unfinished-requests": NONE, "p99-from-<100-requests": NONE}
 
 
 def saturation(g: pd.DataFrame) -> pd.Series:
@@ -33,18 +64,29 @@ def _ms(x: float) -> str:
     return f"{x * 1e3:.3g} ms"
 
 
-def kernel_outcome(g: pd.DataFrame, peak: float) -> tuple[bool, str]:
-    """Processes beat threads when their saturation throughput is higher beyond both intervals."""
-    thr = saturation(g[g.executor == "threads"])
-    proc = saturation(g[g.executor == "processes"])
-    better = (
-        proc.throughput_ci_lo > thr.throughput_ci_hi
-        and proc.throughput > (1 + THRESHOLD) * thr.throughput
+def kernel_outcome(g: pd.DataFrame, peak: float) -> tuple[Call, float, str]:
+    """Processes beat threads when their saturation throughput is higher by more than the
+    threshold beyond both intervals; not when even the widest ratio stays below. Contention
+    slows the process pool (a win despite it stands) and, if anything, the thread pool the
+    other way."""
+    threads, procs = g[is_threads(g)], g[is_processes(g)]
+    thr, proc = saturation(threads), saturation(procs)
+    r, lo, hi = ratio_interval(
+        (proc.throughput, proc.throughput_ci_lo, proc.throughput_ci_hi),
+        (thr.throughput, thr.throughput_ci_lo, thr.throughput_ci_hi),
     )
-    at = g[g.load == peak].set_index("executor")
+    cap = proc.get("capacity_per_core")
+    call = judge(
+        clears(lo, hi, 1 + THRESHOLD),
+        Side(
+            proc, AGAINST, proc.throughput_ci_lo / cap if cap else None, who="processes", bias=BIAS
+        ),
+        Side(thr, FOR, who="threads", bias=BIAS),
+    )
     tail = ""
-    if {"threads", "processes"} <= set(at.index):
-        t, q = at.loc["threads"], at.loc["processes"]
+    t_at, q_at = threads[threads.load == peak], procs[procs.load == peak]
+    if not t_at.empty and not q_at.empty:
+        t, q = t_at.iloc[0], q_at.iloc[0]
         tail = (
             f"; at load {peak:g}: p99 threads {_ms(t.latency_p99)} vs processes "
             f"{_ms(q.latency_p99)}, p50 {_ms(t.latency_p50)} vs {_ms(q.latency_p50)}"
@@ -52,38 +94,62 @@ def kernel_outcome(g: pd.DataFrame, peak: float) -> tuple[bool, str]:
     kernel = g.kernel.iloc[0]
     text = (
         f"{kernel} ({g.kind.iloc[0]}, {_ms(g.service_s.iloc[0])} requests): saturation "
-        f"threads {_thr(thr)}, {proc.backend} {_thr(proc)}{tail}"
+        f"threads {_thr(thr)}, {proc.backend} {_thr(proc)}: processes/threads {r:.2f}x "
+        f"[{lo:.2f}, {hi:.2f}]{call.text()}{tail}"
     )
-    return bool(better), text
+    return call, r, text
 
 
 def load_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C13: supported where the process pool's saturation throughput beats the thread pool's."""
     if table.empty:
         return []
-    p = int(table.p.max())
-    peak = peak_load(table)
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    table = usable(table)
+    p = int(table.p.max()) if not table.empty else 1
     loads = ", ".join(f"{x:g}" for x in sorted(table.load.unique()))
     where = (
         f"p={p} workers on {machine}; open-loop arrivals at {loads} x one core's capacity; "
-        f"processes better = saturation throughput higher beyond both 95% intervals and by "
-        f"> {THRESHOLD:.0%}"
+        f"processes better = saturation throughput ratio interval above {1 + THRESHOLD:.2f}, "
+        "not = below it"
     )
     if p < 2:
-        return [Verdict("C13", "inconclusive", "fewer than 2 cores measured", where, "load", PLOT)]
-    outcomes, evidence = {}, []
+        reason = f"Needs ≥ 2 usable cores for a process pool to outrun threads; this run had p={p}."
+        return cannot_test(["C13"], reason, where, NAME, PLOT)
+    peak = peak_load(table)
+    results: dict[str, bool | None] = {}
+    ratios: dict[str, float] = {}
+    evidence = []
     for kernel, g in table.groupby("kernel", sort=False):
-        if set(g.executor) != {"threads", "processes"}:
+        if not (is_threads(g).any() and is_processes(g).any()):
             continue
-        outcomes[kernel], text = kernel_outcome(g, peak)
+        call, ratios[str(kernel)], text = kernel_outcome(g, peak)
+        results[str(kernel)] = call.value
         evidence.append(text)
-    if not outcomes:
-        return [Verdict("C13", "inconclusive", "threads or processes missing", where, "load", PLOT)]
-    kinds = table.drop_duplicates("kernel").set_index("kernel").kind
-    holds = [f"{k} ({kinds[k]})" for k, v in outcomes.items() if v]
-    fails = [f"{k} ({kinds[k]})" for k, v in outcomes.items() if not v]
+    if not results:
+        return [undecided("C13", "a thread or a process pool is missing", where, NAME, PLOT)]
     unfinished = int(table.unfinished.sum())
-    conditions = f"{where}; holds for {holds or 'none'}, not for {fails or 'none'}" + (
+    conditions = f"{where}; {outcome_text(results)}" + (
         f"; {unfinished} requests unfinished at the drain deadline" if unfinished else ""
     )
-    return [Verdict("C13", combine(outcomes), "; ".join(evidence), conditions, "load", PLOT)]
+    verdict = combine(results)
+
+    headline = say(
+        verdict,
+        results,
+        numbers=ratios,
+        yes=(
+            f": at peak load {p} processes served {{span}}× the requests/s of {p} threads "
+            "({which})",
+            " for {which} (processes {span}× the threads' throughput)",
+        ),
+        no=(
+            f": at peak load {p} processes served {{span}}× the requests/s of {p} threads "
+            "({which})",
+            " for {which} ({span}×)",
+        ),
+        open_=" for {which}",
+        on="the kernel",
+        reason="the saturation throughputs are within each other's intervals",
+    )
+    return [Verdict("C13", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]

@@ -11,12 +11,33 @@ from __future__ import annotations
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import combine_undecided
-from coresweep.experiments.responsiveness import IDLE
+from coresweep.analysis.verdicts import (
+    AGAINST,
+    FOR,
+    NONE,
+    Call,
+    Side,
+    all_of,
+    check_table,
+    combine,
+    described,
+    flags_of,
+    holding,
+    judge,
+    say,
+    undecided,
+    usable,
+)
 
-THREAD_MODES = ("threads-python", "threads-numba")
 MIN_RATE_RATIO = 0.99
+NAME = "responsiveness"
 PLOT = "responsiveness.svg"
+INTERVALS = (
+    ("p50_ms", "p50_ci_lo_ms", "p50_ci_hi_ms"),
+    ("p99_ms", "p99_ci_lo_ms", "p99_ci_hi_ms"),
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+)
+NONNEGATIVE = ("p50_ms", "p50_ci_lo_ms", "p99_ms", "max_ms", "rate_ratio", "probe_period_ms")
 
 
 def _judge(row: pd.Series, idle: pd.Series, q: str, tol: float) -> bool | None:
@@ -48,7 +69,7 @@ def _default_rows(table: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]
     out = {}
     for mode, g in table.groupby("paired_with"):
         busy = g[g["mode"] == mode]
-        idle = g[g["mode"] == IDLE]
+        idle = g[g["mode"] != mode]  # the job's paired idle rows
         if busy.empty or idle.empty:
             continue
         gap = (busy.switch_interval_ms - busy.default_switch_interval_ms).abs()
@@ -57,21 +78,39 @@ def _default_rows(table: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]
 
 
 def _gil_part(table: pd.DataFrame) -> str:
-    """How GIL-holding threads' latency follows the switch interval."""
-    g = table[table["mode"] == "threads-python"].sort_values("switch_interval_ms")
-    if g.empty:
-        return ""
-    parts = [
-        f"{r.switch_interval_ms:g} ms: p50 {r.p50_ms:.2f} / p99 {r.p99_ms:.1f}"
-        for r in g.itertuples()
-    ]
-    return "; GIL switch interval -> threads-python latency: " + ", ".join(parts)
+    """How the latency under GIL-bound thread backends follows the switch interval."""
+    gil = table[(table.backend_isolation == "thread") & (table.backend_gil_bound == True)]  # noqa: E712
+    modes = []
+    for mode, g in gil.sort_values("switch_interval_ms").groupby("mode", sort=False):
+        parts = [
+            f"{r.switch_interval_ms:g} ms: p50 {r.p50_ms:.2f} / p99 {r.p99_ms:.1f}"
+            for r in g.itertuples()
+        ]
+        modes.append(f"{mode} " + ", ".join(parts))
+    return "; GIL switch interval -> latency: " + "; ".join(modes) if modes else ""
+
+
+def _call(busy: pd.Series, idle: pd.Series, q: str, tol: float, mode: str) -> Call:
+    """The interval decision unless a flag could flip it: contention raises the busy
+    latency (a pass despite it stands) and the idle one (a fail despite it stands); a p99
+    from few samples could go either way; a busy probe that fell behind is the outcome."""
+    few = {
+        f: NONE for r in (busy, idle) for f in flags_of(r.get("flags")) if f.startswith("p99-from")
+    }
+    few = few if q == "p50" else {}
+    return judge(
+        _judge(busy, idle, q, tol),
+        Side(busy, AGAINST, who=mode, bias={"probe-fell-behind": NONE} | few),
+        Side(idle, FOR, who="idle", bias=few),
+    )
 
 
 def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C3: do background threads leave the foreground responsive? Judged per thread mode."""
     if table.empty:
         return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    table = described(usable(table))
     rows = _default_rows(table)
     any_row = next(iter(rows.values()))[0] if rows else table.iloc[0]
     tol = float(any_row.probe_period_ms)
@@ -83,34 +122,60 @@ def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         "measured in the same job, and >= 99% of requests answered"
     )
     results: dict[str, bool | None] = {}
+    modes: dict[str, bool | None] = {}
+    tails: dict[str, str] = {}
     evidence = []
     for mode, (busy, idle) in rows.items():
-        counted = mode in THREAD_MODES
+        counted = busy.backend_isolation == "thread"
+        notes = ""
         if counted:
-            results[f"{mode} p50"] = _judge(busy, idle, "p50", tol)
-            results[f"{mode} p99"] = _judge(busy, idle, "p99", tol)
+            calls = [_call(busy, idle, q, tol, mode) for q in ("p50", "p99")]
+            results[f"{mode} p50"], results[f"{mode} p99"] = (c.value for c in calls)
+            modes[mode] = all_of(c.value for c in calls)
+            tails[mode] = f"p99 {busy.p99_ms:.3g} vs {idle.p99_ms:.3g} ms idle"
+            notes = "".join(c.text() for c in calls)
         label = f"{mode} ({busy.kernel})" + ("" if counted else " [not counted: processes]")
         evidence.append(
             f"{label}: {_fmt(busy)}; idle {idle.p50_ms:.2f} / {idle.p99_ms:.2f} ms (p50/p99)"
+            + notes
         )
     if not results:
-        return [Verdict("C3", "inconclusive", "no thread mode measured", where, "responsiveness")]
-    undecided = [k for k, v in results.items() if v is None]
-    holds = [k for k, v in results.items() if v]
-    fails = [k for k, v in results.items() if v is False]
+        return [undecided("C3", "no thread mode measured", where, NAME, PLOT)]
+    verdict = combine(results)
+
+    def tail(v: bool | None) -> str:
+        return "; ".join(tails[m] for m in holding(modes, v)[:1])
+
+    headline = say(
+        verdict,
+        modes,
+        yes=f": the foreground stayed within {tol:g} ms of idle ({{which}}: {tail(True)})"
+        if verdict == "supported"
+        else f" for {{which}} ({tail(True)})",
+        no=f": background threads delayed the foreground beyond {tol:g} ms ({{which}}: "
+        f"{tail(False)})"
+        if verdict == "refuted"
+        else f" for {{which}} ({tail(False)}; tolerance {tol:g} ms)",
+        open_=" for {which}",
+        on="the work",
+        reason=f"the latency intervals straddle the {tol:g} ms tolerance, or idle misses it",
+    )
+    undecided_ = holding(results, None)
     return [
         Verdict(
             "C3",
-            combine_undecided(results),
+            verdict,
             "; ".join(evidence) + _gil_part(table),
-            f"{where}; holds for {holds or 'none'}; fails for {fails or 'none'}"
+            f"{where}; holds for {holding(results, True) or 'none'}; fails for "
+            f"{holding(results, False) or 'none'}"
             + (
-                f"; undecided (an interval straddles the tolerance, or the idle baseline "
-                f"misses it): {undecided}"
-                if undecided
+                f"; undecided (an interval straddles the tolerance, the idle baseline misses "
+                f"it, or a flag could flip it): {undecided_}"
+                if undecided_
                 else ""
             ),
-            "responsiveness",
+            NAME,
             PLOT,
+            headline,
         )
     ]

@@ -33,7 +33,6 @@ from coresweep.analysis.verdicts import (
     is_threads,
     judge,
     merge,
-    names,
     outcome_text,
     say,
     span,
@@ -71,7 +70,9 @@ def _call(row: Row, value: bool | None) -> Call:
 Decide = Callable[[Row], bool | None]
 
 
-def _per_kernel(rows: pd.DataFrame, decide: Decide, show: Callable[[Row], str]) -> tuple[dict[str, Call], dict[str, list[Row]], list[str]]:
+def _per_kernel(
+    rows: pd.DataFrame, decide: Decide, show: Callable[[Row], str]
+) -> tuple[dict[str, Call], dict[str, list[Row]], list[str]]:
     """Per kernel: holds if one backend's point holds, fails if every one fails; the rows
     that decided it and the evidence lines."""
     calls: dict[str, Call] = {}
@@ -85,7 +86,9 @@ def _per_kernel(rows: pd.DataFrame, decide: Decide, show: Callable[[Row], str]) 
         deciding[str(kernel)] = [r for r, c in zip(recs, per, strict=True) if c.value is value]
         lines.append(
             f"{kernel} ({g.kind.iloc[0]}): "
-            + ", ".join(f"{r['backend']} {show(r)}{c.text()}" for r, c in zip(recs, per, strict=True))
+            + ", ".join(
+                f"{r['backend']} {show(r)}{c.text()}" for r, c in zip(recs, per, strict=True)
+            )
         )
     return calls, deciding, lines
 
@@ -179,16 +182,15 @@ def _c2_c11(top: pd.DataFrame, pmax: int, half: float, where: str) -> list[Verdi
     workers = f"{pmax} threads"
 
     def busy(kernels: list[str]) -> str:
-        return span(r["busy_cores"] for r in _rows_of(d2, kernels)) + " cores busy"
+        return span(r["busy_cores"] for r in _rows_of(d2, kernels))
 
     v2, v11 = combine(r2), combine(r11)
     gil = holding(r11, False)
     h2 = say(
         v2,
         r2,
-        yes=f" for {{which}}: {workers} kept {busy(holding(r2, True))}",
-        no=f" for {{which}} ({workers} kept {busy(holding(r2, False))} of {pmax}; "
-        f"improved needs ≥ {half:.2f} and faster)",
+        yes=f" for {{which}} ({workers} kept {busy(holding(r2, True))} of {pmax} cores busy)",
+        no=f" for {{which}} (only {busy(holding(r2, False))} of {pmax} cores busy, or no faster)",
         open_=" for {which}",
         on="the kernel",
         reason=f"no kernel's thread speedup interval cleared {bar:.2f}× at p={pmax}",

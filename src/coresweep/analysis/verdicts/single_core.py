@@ -1,8 +1,8 @@
 """Verdict for C10 from the single-core table: throughput gain of many threads over one.
 
-Threads are "effective" on one CPU for a kind of work when the throughput at the largest
-thread count beats one thread by more than the difference threshold, with the whole
-95% interval of the ratio above it.
+Threads are "effective" on one CPU for a kind of work when the whole 95% interval of the
+throughput ratio (largest thread count over one thread) lies above 1 + threshold, and not
+effective when it lies below.
 """
 
 from __future__ import annotations
@@ -10,10 +10,28 @@ from __future__ import annotations
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import THRESHOLD, combine
+from coresweep.analysis.verdicts import (
+    THRESHOLD,
+    Side,
+    cannot_test,
+    check_table,
+    clears,
+    combine,
+    judge,
+    outcome_text,
+    say,
+    span,
+    usable,
+)
 
 NAME = "single_core"
 PLOT = "single_core.svg"
+INTERVALS = (
+    ("gain_vs_1", "gain_ci_lo", "gain_ci_hi"),
+    ("throughput", "throughput_ci_lo", "throughput_ci_hi"),
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+)
+NONNEGATIVE = ("gain_vs_1", "gain_ci_lo", "throughput", "latency_p50_ms", "latency_p99_ms")
 
 
 def _gain(row: pd.Series) -> str:
@@ -24,6 +42,8 @@ def single_core_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C10: supported if every kind gains, conditional if some do, refuted if none."""
     if table.empty:
         return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    table = usable(table)
     tmax = int(table.threads.max())
     top = table[table.threads == tmax].set_index("kind")
     one = table[table.threads == 1].set_index("kind")
@@ -31,31 +51,54 @@ def single_core_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     where = (
         f"pinned to CPU {int(first.cpu)} of {machine}; 1..{tmax} threads; {int(first.tasks)} "
         f"tasks per sample; I/O wait {first.io_ms:g} ms; CPU task = {int(first.cpu_samples)} "
-        f"mc-python samples; effective = gain CI lower bound above {1 + THRESHOLD:.2f}"
+        f"mc-python samples; effective = gain CI above {1 + THRESHOLD:.2f}, not = below"
     )
     if not table.pinned_ok.all():
-        return [
-            Verdict("C10", "inconclusive", "pool threads were not all pinned", where, NAME, PLOT)
-        ]
-    effective, evidence = {}, []
+        reason = "Needs the threads pinned to one CPU; this machine did not allow the pinning."
+        return cannot_test(["C10"], reason, where, NAME, PLOT)
+    results: dict[str, bool | None] = {}
+    evidence = []
     for kind, row in top.iterrows():
-        effective[str(kind)] = bool(row.gain_ci_lo > 1 + THRESHOLD)
         base = one.loc[kind]
+        call = judge(
+            clears(row.gain_ci_lo, row.gain_ci_hi, 1 + THRESHOLD),
+            Side(row, who=f"{tmax} threads"),
+            Side(base, who="1 thread"),
+        )
+        results[str(kind)] = call.value
         evidence.append(
-            f"{kind}: {tmax} vs 1 threads {_gain(row)} ({base.throughput:.0f} -> "
+            f"{kind}: {tmax} vs 1 threads {_gain(row)}{call.text()} ({base.throughput:.0f} -> "
             f"{row.throughput:.0f} tasks/s), per-task latency p50 {base.latency_p50_ms:.2f} -> "
             f"{row.latency_p50_ms:.2f} ms, p99 {base.latency_p99_ms:.1f} -> "
             f"{row.latency_p99_ms:.1f} ms"
         )
-    holds = [k for k, v in effective.items() if v]
-    fails = [k for k, v in effective.items() if not v]
+    verdict = combine(results)
+
+    def gain(v: bool | None) -> str:
+        gains = top.gain_vs_1[[k for k in top.index if results[str(k)] is v]]
+        return span(gains, lambda x: f"{x:.2f}" if x < 10 else f"{x:.0f}") + "×"
+
+    headline = say(
+        verdict,
+        results,
+        yes=f": on one CPU {tmax} threads did {gain(True)} the work of one ({{which}})"
+        if verdict == "supported"
+        else f" for {{which}} ({tmax} threads {gain(True)} one thread's throughput)",
+        no=f": on one CPU {tmax} threads did {gain(False)} the work of one ({{which}})"
+        if verdict == "refuted"
+        else f" for {{which}} ({gain(False)})",
+        open_=" for {which}",
+        on="the kind of work",
+        reason="no kind's gain interval cleared the threshold",
+    )
     return [
         Verdict(
             "C10",
-            combine(effective),
+            verdict,
             "; ".join(evidence),
-            f"{where}; holds for {holds or 'none'}, not for {fails or 'none'}",
+            f"{where}; {outcome_text(results)}",
             NAME,
             PLOT,
+            headline,
         )
     ]

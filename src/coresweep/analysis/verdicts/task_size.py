@@ -6,11 +6,37 @@ import math
 
 import pandas as pd
 
-from coresweep.analysis.crossover import BELOW, INTERPOLATED, NEVER
+from coresweep.analysis.crossover import BELOW, INTERPOLATED
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import combine
+from coresweep.analysis.verdicts import (
+    AGAINST,
+    DESCRIPTOR_COLUMNS,
+    FOR,
+    Call,
+    Side,
+    cannot_test,
+    check_table,
+    clears,
+    combine,
+    described,
+    is_processes,
+    judge,
+    merge,
+    names,
+    outcome_text,
+    say,
+    span,
+    undecided,
+    usable,
+)
 
-PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn", "dask-processes")
+NAME = "task_size"
+INTERVALS = (
+    ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+    ("overhead_task_s", "overhead_task_ci_lo", "overhead_task_ci_hi"),
+)
+NONNEGATIVE = ("task_seconds", "time_median", "speedup", "start_s", "overhead_task_s")
 DASK_DOCUMENTED = (200e-6, 1e-3)  # per-task overhead the Dask docs quote
 PLOT = "task_size_speedup.svg"
 
@@ -32,6 +58,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     g = lad.groupby(["kernel", "backend"], sort=False)
     out = g.first()[
         [
+            *[c for c in DESCRIPTOR_COLUMNS if c in lad.columns],
             "kind",
             "p",
             "crossover_s",
@@ -60,9 +87,11 @@ def crossover_text(row: pd.Series) -> str:
 
 
 def _dask_note(s: pd.DataFrame) -> str:
+    """Warm overhead per task of the backends with Dask's worker nanny vs Dask's docs."""
     lo, hi = DASK_DOCUMENTED
     notes = []
-    for backend, g in s[s.backend.str.startswith("dask")].groupby("backend"):
+    nanny = s[(described(s).backend_start_method == "nanny").to_numpy()]
+    for backend, g in nanny.groupby("backend"):
         o = float(g.overhead_task_s.median())
         where = "within" if lo <= o <= hi else ("above" if o > hi else "below")
         notes.append(f"{backend} {fmt_seconds(o)} per task ({where} the documented 200 µs – 1 ms)")
@@ -80,51 +109,98 @@ def _per_backend(s: pd.DataFrame, column: str) -> str:
     return ", ".join(parts)
 
 
+def _case(ladder: pd.DataFrame, check_ok: bool) -> tuple[Call, Call, Call]:
+    """(holds, loses on the smallest tasks, wins on the largest) for one kernel/backend.
+    Contention slows the pool: a win despite it stands, a loss does not decide."""
+    lad = ladder.sort_values("task_seconds")
+    small, large = lad.iloc[0], lad.iloc[-1]
+    beats_small = clears(small.speedup_ci_lo, small.speedup_ci_hi, 1.0)
+    loses = judge(
+        None if beats_small is None else not beats_small,
+        Side(small, FOR, achieved=small.speedup_ci_lo, who="smallest tasks"),
+    )
+    wins = judge(
+        clears(large.speedup_ci_lo, large.speedup_ci_hi, 1.0),
+        Side(large, AGAINST, achieved=large.speedup_ci_lo, who="largest tasks"),
+    )
+    holds = merge([loses, wins])
+    if not check_ok and holds.value is not None:
+        holds = Call(None, "undecided: a result check failed", holds.probe)
+    return holds, loses, wins
+
+
 def task_size_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C8: supported where every process backend loses on small tasks and wins on large ones."""
     if table.empty:
         return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    table = usable(table)
     s = summary(table)
-    p = int(s.p.max())
+    p = int(s.p.max()) if not s.empty else 1
     where = (
         f"p={p} workers on {machine}; tasks of {fmt_seconds(s.smallest.min())} .. "
-        f"{fmt_seconds(s.largest.max())} serial time; crossover = smallest task above which "
-        "the speedup's 95% CI lower bound stays > 1 (log-interpolated)"
+        f"{fmt_seconds(s.largest.max())} serial time; pays off = speedup interval above 1; "
+        "crossover = smallest task above which the speedup's 95% CI lower bound stays > 1 "
+        "(log-interpolated)"
     )
     if p < 2:
-        return [
-            Verdict("C8", "inconclusive", "fewer than 2 cores measured", where, "task_size", PLOT)
-        ]
-    par = s[s.backend != "serial"]
-    procs = par[par.backend.isin(PROCESS_BACKENDS)]
+        return cannot_test(
+            ["C8"],
+            "Needs ≥ 2 usable cores for a process pool to beat serial; this run had p=1.",
+            where,
+            NAME,
+            PLOT,
+        )
+    par = s[(described(s).backend_isolation != "inline").to_numpy()]
+    procs = par[is_processes(par)]
     if procs.empty:
-        return [
-            Verdict("C8", "inconclusive", "no process backend measured", where, "task_size", PLOT)
-        ]
-    holds = {
-        f"{r.kernel}/{r.backend}": r.crossover_status == INTERPOLATED and r.check_ok
-        for r in procs.itertuples()
-    }
+        return [undecided("C8", "no process backend measured", where, NAME, PLOT)]
+    lad = table[table.level == "ladder"]
+    cases: dict[str, tuple[Call, Call, Call]] = {}
+    for r in procs.itertuples():
+        rows = lad[(lad.kernel == r.kernel) & (lad.backend == r.backend)]
+        cases[f"{r.kernel}/{r.backend}"] = _case(rows, bool(r.check_ok))
+    res = {k: c[0].value for k, c in cases.items()}
     evidence = []
     for kernel, g in par.groupby("kernel", sort=False):
-        xs = ", ".join(f"{r.backend} {crossover_text(r)}" for _, r in g.iterrows())
+        xs = ", ".join(
+            f"{r.backend} {crossover_text(r)}"
+            + (cases[f"{kernel}/{r.backend}"][0].text() if f"{kernel}/{r.backend}" in cases else "")
+            for r in g.itertuples()
+        )
         evidence.append(f"{kernel} ({g.kind.iloc[0]}) crossover: {xs}")
     evidence.append(f"cold start: {_per_backend(par, 'start_first_s')}")
     evidence.append(f"warm overhead per task: {_per_backend(par, 'overhead_task_s')}")
     dask = _dask_note(par)
     if dask:
         evidence.append(f"Dask: {dask}")
-    small = [
-        k for k, r in zip(holds, procs.itertuples(), strict=True) if r.crossover_status == BELOW
-    ]
-    never = [
-        k for k, r in zip(holds, procs.itertuples(), strict=True) if r.crossover_status == NEVER
-    ]
-    failed = [f"{r.kernel}/{r.backend}" for r in procs.itertuples() if not r.check_ok]
-    conditions = (
-        f"{where}; holds (loses on small tasks, wins on large) for "
-        f"{[k for k, v in holds.items() if v] or 'none'}; wins even on the smallest tasks: "
-        f"{small or 'none'}; never wins: {never or 'none'}"
-        + (f"; result checks failed: {failed}" if failed else "")
+    small = [k for k, c in cases.items() if c[1].value is False]
+    never = [k for k, c in cases.items() if c[2].value is False]
+    verdict = combine(res)
+    tiny, big = fmt_seconds(s.smallest.min()), fmt_seconds(s.largest.max())
+    held = procs[[res[f"{r.kernel}/{r.backend}"] is True for r in procs.itertuples()]]
+    why_not = "; ".join(
+        part
+        for part in (
+            f"never beat serial up to {big} tasks ({names(never)})" if never else "",
+            f"already won on {tiny} tasks ({names(small)})" if small else "",
+        )
+        if part
     )
-    return [Verdict("C8", combine(holds), "; ".join(evidence), conditions, "task_size", PLOT)]
+    headline = say(
+        verdict,
+        res,
+        yes=f": process pools lose on {tiny} tasks and win from {span(held.crossover_s, fmt_seconds)} "
+        "tasks ({which})"
+        if verdict == "supported"
+        else " for {which} (loses on small tasks, wins on large)",
+        no=f": {why_not}" if verdict == "refuted" else f" for {{which}} ({why_not})",
+        open_=" for {which}",
+        on="the kernel and pool",
+        reason=f"no process pool's speedup interval cleared 1 at both ends ({tiny} and {big})",
+    )
+    conditions = (
+        f"{where}; {outcome_text(res)}; wins even on the smallest tasks: {small or 'none'}; "
+        f"never wins: {never or 'none'}"
+    )
+    return [Verdict("C8", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]

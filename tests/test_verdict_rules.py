@@ -1,0 +1,794 @@
+"""Every verdict rule on tiny hand-made tables: the exact verdict and the headline's words.
+
+Per experiment: flagged points that must still decide, flagged points that must not, flags
+the data contradicts, partial decisions (conditional, the undecided named), and impossible
+values (refused with a ValueError naming table, column and row).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coresweep.analysis.crossover import INTERPOLATED, NEVER
+from coresweep.analysis.verdict import Verdict, not_run
+from coresweep.analysis.verdicts import HEADLINE_MAX, check_table, combine, described
+from coresweep.analysis.verdicts.communication import communication_verdicts
+from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
+from coresweep.analysis.verdicts.faults import faults_verdicts
+from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
+from coresweep.analysis.verdicts.load import load_verdicts
+from coresweep.analysis.verdicts.memory import memory_verdicts
+from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
+from coresweep.analysis.verdicts.scaling import scaling_verdicts
+from coresweep.analysis.verdicts.single_core import single_core_verdicts
+from coresweep.analysis.verdicts.synchronization import synchronization_verdicts
+from coresweep.analysis.verdicts.task_size import task_size_verdicts
+
+M = "box-2c"  # the machine label every verdict must repeat in its conditions
+
+
+def one(verdicts: list[Verdict], claim: str | None = None) -> Verdict:
+    vs = [v for v in verdicts if claim is None or v.claim == claim]
+    assert len(vs) == 1
+    v = vs[0]
+    assert v.headline and len(v.headline) <= HEADLINE_MAX, v.headline
+    assert M in v.conditions
+    return v
+
+
+# --- the shared rule ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("results", "verdict"),
+    [
+        ({"a": True, "b": True}, "supported"),
+        ({"a": False, "b": False}, "refuted"),
+        ({"a": True, "b": False}, "conditional"),
+        ({"a": True, "b": None}, "conditional"),
+        ({"a": False, "b": None}, "conditional"),
+        ({"a": None, "b": None}, "inconclusive"),
+        ({}, "inconclusive"),
+    ],
+)
+def test_sub_cases_combine_into_one_verdict(results, verdict):
+    assert combine(results) == verdict
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        (
+            {"speedup": 1.9, "speedup_ci_lo": 2.0, "speedup_ci_hi": 2.1},
+            "speedup_ci_lo above speedup",
+        ),
+        (
+            {"speedup": 1.9, "speedup_ci_lo": 1.8, "speedup_ci_hi": 1.85},
+            "speedup_ci_hi below speedup",
+        ),
+        ({"speedup": math.nan, "speedup_ci_lo": 1.8, "speedup_ci_hi": 2.0}, "NaN"),
+        ({"speedup": 1.9, "speedup_ci_lo": 1.8, "speedup_ci_hi": math.nan}, "only one bound"),
+        ({"speedup": -1.0, "speedup_ci_lo": -1.1, "speedup_ci_hi": -0.9}, "negative"),
+        ({"speedup": "fast", "speedup_ci_lo": 1.8, "speedup_ci_hi": 2.0}, "not a number"),
+    ],
+)
+def test_impossible_values_are_refused_naming_table_column_and_row(row, needle):
+    t = pd.DataFrame([{"kernel": "ok", "speedup": 1.0, "speedup_ci_lo": 0.9, "speedup_ci_hi": 1.1},
+                      {"kernel": "k", **row}])  # fmt: skip
+    with pytest.raises(ValueError, match=needle) as e:
+        check_table(
+            t,
+            "demo",
+            intervals=[("speedup", "speedup_ci_lo", "speedup_ci_hi")],
+            nonnegative=["speedup"],
+        )
+    assert "demo table" in str(e.value) and "row 1 (kernel=k" in str(e.value)
+
+
+def test_an_old_table_gets_the_registry_descriptors():
+    t = described(pd.DataFrame({"backend": ["threads", "processes-spawn", "mp-pool"]}))
+    assert list(t.backend_isolation[:2]) == ["thread", "process"]
+    assert list(t.backend_start_method[:2]) == ["none", "spawn"]
+    assert t.backend_isolation.isna()[2]  # not a registered backend: nothing to select by
+
+
+def test_not_run_says_why_in_its_headline():
+    v = not_run("C4", "memory", "experiment 'memory' was not looked for")
+    assert (
+        v.verdict == "not run" and v.headline == "Not run: experiment 'memory' was not looked for."
+    )
+
+
+# --- C1, C2, C11: scaling ---------------------------------------------------------------------
+
+
+def _sc(kernel, kind, backend, p, s, busy, flags="", base="", half=0.02, cap=2.0):
+    return {"kernel": kernel, "kind": kind, "backend": backend, "p": p, "mode": "strong",
+            "check_ok": True, "speedup": s, "speedup_ci_lo": s - half, "speedup_ci_hi": s + half,
+            "time_median": 1.0 / s, "time_ci_lo": 0.9 / s, "time_ci_hi": 1.1 / s,
+            "busy_cores": busy, "flags": flags, "baseline_flags": base, "probe_capacity": cap,
+            "probe_cores": 2}  # fmt: skip
+
+
+def _scaling(overrides=None):
+    """A typical 2-core run: processes scale every compute kernel, threads only nogil ones."""
+    rows = []
+    for kernel, kind, thr in (("mc-python", "python", 1.0), ("mc-numba", "nogil", 1.95),
+                              ("dgemm", "blas", 1.9)):  # fmt: skip
+        rows.append(_sc(kernel, kind, "serial", 1, 1.0, 1.0))
+        rows.append(_sc(kernel, kind, "threads", 2, thr, 1.0 if kind == "python" else thr))
+        rows.append(_sc(kernel, kind, "processes-fork", 2, 1.93, 1.95))
+    t = pd.DataFrame(rows)
+    for (kernel, backend), values in (overrides or {}).items():
+        for col, v in values.items():
+            t.loc[(t.kernel == kernel) & (t.backend == backend) & (t.p == 2), col] = v
+    return t
+
+
+def _scaling_v(t):
+    return {v.claim: one([v]) for v in scaling_verdicts(t, M)}
+
+
+def test_scaling_typical_two_core_run():
+    v = _scaling_v(_scaling())
+    assert v["C1"].verdict == "supported"
+    assert v["C1"].headline == (
+        "Yes for compute-bound code: 2 processes ran 1.91–1.95× faster than one "
+        "(mc-python, mc-numba, dgemm)."
+    )
+    assert v["C11"].verdict == "conditional"
+    assert v["C11"].headline.startswith("Depends on the kernel: yes for mc-numba, dgemm")
+    assert "no for mc-python (0.98–1.02×" in v["C11"].headline
+    assert v["C2"].verdict == "conditional"
+    assert "no for mc-python (only 1.00 of 2 cores busy" in v["C2"].headline
+
+
+def test_scaling_noisy_or_contended_points_that_clear_the_bar_still_decide():
+    t = _scaling({(k, "processes-fork"): {"flags": "cv>10%;low-capacity;reference-drift"}
+                    for k in ("mc-python", "mc-numba", "dgemm")})  # fmt: skip
+    t["baseline_flags"] = "cv>10%;min/max>50%-from-mean"
+    assert _scaling_v(t)["C1"].verdict == "supported"
+
+
+def test_scaling_contention_cannot_decide_a_no():
+    t = _scaling({("mc-python", "threads"): {"flags": "low-capacity", "probe_capacity": 1.6}})
+    v = _scaling_v(t)["C11"]
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the kernel: yes for mc-numba, dgemm (2 threads ran 1.88–1.97× faster than "
+        "one); not decided for mc-python."
+    )
+    assert "undecided: threads: low-capacity" in v.evidence
+
+
+def test_scaling_a_slowed_baseline_cannot_decide_a_yes():
+    t = _scaling()
+    t.loc[t.backend == "processes-fork", "baseline_flags"] = "high-load-at-start"
+    v = _scaling_v(t)["C1"]
+    assert v.verdict == "inconclusive" and v.headline.startswith("Not decided: no kernel's")
+    assert "serial baseline: high-load-at-start" in v.evidence
+
+
+def test_scaling_a_failed_check_undecides_only_its_kernel():
+    t = _scaling({("dgemm", "processes-fork"): {"flags": "check-failed"}})
+    v = _scaling_v(t)["C1"]
+    assert v.verdict == "conditional"
+    assert v.headline.endswith("not decided for dgemm.")
+    assert "undecided for ['dgemm']" in v.conditions
+
+
+def test_scaling_low_capacity_that_the_speedup_contradicts_is_a_doubt_about_the_probe():
+    # 1.38 cores busy, 1.35x measured while the probe saw 1.20 cores: the probe is wrong, the
+    # "no" stands
+    slow = {"speedup": 1.40, "speedup_ci_lo": 1.35, "speedup_ci_hi": 1.45, "busy_cores": 1.38,
+            "flags": "low-capacity"}  # fmt: skip
+    t = _scaling({(k, "processes-fork"): {**slow, "probe_capacity": 1.2}
+                    for k in ("mc-python", "mc-numba", "dgemm")})  # fmt: skip
+    v = _scaling_v(t)["C1"]
+    assert v.verdict == "refuted"
+    assert v.headline.startswith(
+        "No for mc-python, mc-numba, dgemm (2 processes at most 1.35–1.45×"
+    )
+    assert "probe doubted: low-capacity, yet 1.38x one core measured while the probe saw 1.20" in (
+        v.evidence
+    )
+    # the probe's 1.50 cores are not contradicted by 1.35x: the flag could explain the "no"
+    t.loc[t.backend == "processes-fork", "probe_capacity"] = 1.5
+    assert _scaling_v(t)["C1"].verdict == "inconclusive"
+
+
+def test_scaling_oversubscribed_points_never_decide():
+    t = _scaling()
+    over = t[t.p == 2].assign(p=4, speedup=1.0, speedup_ci_lo=0.98, speedup_ci_hi=1.02,
+                              flags="oversubscribed")  # fmt: skip
+    v = _scaling_v(pd.concat([t, over], ignore_index=True))
+    assert v["C1"].verdict == "supported"
+    assert "p=2" in v["C1"].conditions and "oversubscribed points not counted" in v["C1"].conditions
+
+
+def test_scaling_one_core_cannot_test_the_claims():
+    t = _scaling()
+    vs = scaling_verdicts(t[t.p == 1], M)
+    assert {v.verdict for v in vs} == {"inconclusive"}
+    assert all(v.headline.startswith("Needs ≥ 2 usable cores") for v in vs)
+
+
+def test_scaling_impossible_speedup_is_refused():
+    t = _scaling({("dgemm", "threads"): {"speedup_ci_hi": 1.0}})
+    with pytest.raises(
+        ValueError, match=r"scaling table, row \d+ \(kernel=dgemm.*speedup_ci_hi below"
+    ):
+        scaling_verdicts(t, M)
+
+
+# --- C8: task size ----------------------------------------------------------------------------
+
+
+def _ts_rows(backend, speedups, status, flags=("", "", ""), cap=2.0, crossover_s=3e-4):
+    rows = []
+    for ts, (s, half), f in zip((1e-5, 1e-3, 1e-1), speedups, flags, strict=True):
+        rows.append({"kernel": "mc-python", "kind": "python", "backend": backend, "p": 2,
+                     "level": "ladder", "task_seconds": ts, "speedup": s,
+                     "speedup_ci_lo": s - half, "speedup_ci_hi": s + half, "time_median": ts,
+                     "time_ci_lo": ts, "time_ci_hi": ts, "crossover_s": crossover_s,
+                     "crossover_status": status, "overhead_task_s": 6e-5,
+                     "overhead_task_ci_lo": 5e-5, "overhead_task_ci_hi": 7e-5, "start_s": 0.05,
+                     "start_first_s": 0.1, "speedup_largest": speedups[-1][0],
+                     "cold_break_even_s": 0.2, "check_ok": True, "flags": f,
+                     "probe_capacity": cap})  # fmt: skip
+    return rows
+
+
+CROSSES = [(0.2, 0.02), (1.3, 0.1), (1.9, 0.05)]
+
+
+def _ts(*backends):
+    serial = _ts_rows("serial", [(1.0, 0.0)] * 3, NEVER)
+    threads = _ts_rows("threads", [(0.5, 0.05), (0.9, 0.05), (1.0, 0.02)], NEVER)
+    return pd.DataFrame(serial + threads + [r for b in backends for r in b])
+
+
+def test_task_size_typical_two_core_run():
+    v = one(task_size_verdicts(_ts(_ts_rows("processes-fork", CROSSES, INTERPOLATED)), M))
+    assert v.verdict == "supported"
+    assert v.headline == (
+        "Yes: process pools lose on 10 µs tasks and win from 300 µs tasks "
+        "(mc-python/processes-fork)."
+    )
+
+
+def test_task_size_a_win_despite_load_decides_a_loss_under_load_does_not():
+    win_flagged = _ts_rows("processes-fork", CROSSES, INTERPOLATED, ("", "", "high-load-at-start"))
+    assert one(task_size_verdicts(_ts(win_flagged), M)).verdict == "supported"
+    loss_flagged = _ts_rows("processes-fork", CROSSES, INTERPOLATED, ("high-load-at-start", "", ""))
+    v = one(task_size_verdicts(_ts(loss_flagged), M))
+    assert v.verdict == "inconclusive" and v.headline.startswith("Not decided:")
+    assert "smallest tasks: high-load-at-start" in v.evidence
+
+
+def test_task_size_never_winning_under_a_doubted_probe_is_a_no():
+    never = [(0.2, 0.02), (0.6, 0.05), (0.9, 0.05)]
+    rows = _ts_rows("processes-spawn", never, NEVER, ("", "", "low-capacity"), cap=0.8)
+    v = one(task_size_verdicts(_ts(rows), M))
+    assert v.verdict == "refuted"
+    assert v.headline == ("No: never beat serial up to 100 ms tasks (mc-python/processes-spawn).")
+    assert "probe doubted" in v.conditions or "probe doubted" in v.evidence
+    rows = _ts_rows("processes-spawn", never, NEVER, ("", "", "low-capacity"), cap=1.0)
+    assert one(task_size_verdicts(_ts(rows), M)).verdict == "inconclusive"
+
+
+def test_task_size_partly_decided_is_conditional():
+    straddles = [(0.1, 0.02), (0.8, 0.1), (1.0, 0.05)]
+    t = _ts(_ts_rows("processes-fork", CROSSES, INTERPOLATED),
+            _ts_rows("processes-spawn", straddles, NEVER))  # fmt: skip
+    v = one(task_size_verdicts(t, M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the kernel and pool: yes for mc-python/processes-fork (loses on small tasks, "
+        "wins on large); not decided for mc-python/processes-spawn."
+    )
+
+
+def test_task_size_one_core_cannot_test_and_bad_values_are_refused():
+    t = _ts(_ts_rows("processes-fork", CROSSES, INTERPOLATED))
+    v = one(task_size_verdicts(t.assign(p=1), M))
+    assert v.verdict == "inconclusive" and v.headline.startswith("Needs ≥ 2 usable cores")
+    t.loc[3, "task_seconds"] = -1e-5
+    with pytest.raises(ValueError, match="task_size table, column 'task_seconds', row 3"):
+        task_size_verdicts(t, M)
+
+
+# --- C9: hybrid -------------------------------------------------------------------------------
+
+
+def _grid(times, cores=4, half=0.01, family="f", flags=None, cap=4.0):
+    flags = flags or {}
+    return [{"family": family, "kernel": "k", "inner": "numba", "cores": cores,
+             "variant": "limited", "processes": p, "threads_per_process": t,
+             "time_median": m, "time_ci_lo": m - half, "time_ci_hi": m + half,
+             "speedup": 1 / m, "speedup_ci_lo": 1 / (m + half), "speedup_ci_hi": 1 / (m - half),
+             "flags": flags.get((p, t), ""), "probe_capacity": cap}
+            for (p, t), m in times.items()]  # fmt: skip
+
+
+WIN = {(1, 4): 0.50, (2, 2): 0.30, (4, 1): 0.40}
+
+
+def test_hybrid_a_clear_win_decides_even_when_noisy():
+    v = one(hybrid_verdicts(pd.DataFrame(_grid(WIN, flags={(2, 2): "cv>10%"})), M))
+    assert v.verdict == "supported"
+    assert v.headline == "Yes: a processes × threads mix ran fastest (2x2 0.3 s vs pure 4x1 0.4 s)."
+
+
+def test_hybrid_drift_could_flip_the_comparison():
+    v = one(hybrid_verdicts(pd.DataFrame(_grid(WIN, flags={(2, 2): "reference-drift"})), M))
+    assert v.verdict == "inconclusive" and v.headline.startswith("Not decided:")
+    assert "undecided: 2x2: reference-drift" in v.evidence
+
+
+def test_hybrid_low_capacity_contradicted_by_the_speedup_decides():
+    flags = {k: "low-capacity" for k in WIN}
+    v = one(hybrid_verdicts(pd.DataFrame(_grid(WIN, flags=flags, cap=1.5)), M))
+    assert v.verdict == "supported" and "probe doubted" in v.evidence
+    assert one(hybrid_verdicts(pd.DataFrame(_grid(WIN, flags=flags, cap=3.9)), M)).verdict == (
+        "inconclusive"
+    )
+
+
+def test_hybrid_partly_decided_is_conditional_and_equal_splits_are_a_no():
+    tie = _grid({(1, 4): 0.50, (2, 2): 0.31, (4, 1): 0.30}, half=0.05, family="tie")
+    same = _grid({(1, 4): 0.50, (2, 2): 0.30, (4, 1): 0.30}, half=0.001, family="same")
+    v = one(hybrid_verdicts(pd.DataFrame(_grid(WIN) + tie + same), M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the workload: yes for f (2x2 0.3 s vs pure 4x1 0.4 s); no for same "
+        "(2x2 0.3 s vs pure 4x1 0.3 s); not decided for tie."
+    )
+
+
+def test_hybrid_two_cores_cannot_test_and_oversubscribed_mixes_do_not_count():
+    v = one(hybrid_verdicts(pd.DataFrame(_grid({(1, 2): 0.5, (2, 1): 0.5}, cores=2)), M))
+    assert v.verdict == "inconclusive"
+    assert v.headline == "Needs ≥ 4 cores for a P × T split with both above 1; this machine has 2."
+    over = _grid(WIN, flags={(2, 2): "oversubscribed"})
+    v = one(hybrid_verdicts(pd.DataFrame(over), M))
+    assert v.verdict == "inconclusive"
+    assert v.headline == "Not decided: no split with P>1 and T>1 was measured."
+
+
+def test_hybrid_impossible_interval_is_refused():
+    t = pd.DataFrame(_grid(WIN))
+    t.loc[1, "time_ci_lo"] = 0.35
+    with pytest.raises(ValueError, match="hybrid table, row 1.*time_ci_lo above time_median"):
+        hybrid_verdicts(t, M)
+
+
+# --- C13: load --------------------------------------------------------------------------------
+
+
+def _load(kernel, kind, thr_rate, proc_rate, half=0.01, proc_flags="", cap=2.0):
+    rows = []
+    for backend, rate, flags in (
+        ("threads", thr_rate, ""),
+        ("processes-fork", proc_rate, proc_flags),
+    ):
+        for load in (1.0, 2.0):
+            x = rate * min(load, 2)
+            rows.append({"kernel": kernel, "kind": kind, "backend": backend, "p": 2, "load": load,
+                         "throughput": x, "throughput_ci_lo": x * (1 - half),
+                         "throughput_ci_hi": x * (1 + half), "capacity_per_core": 100.0,
+                         "throughput_cores": x / 100, "latency_p50": 0.01, "latency_p99": 0.05,
+                         "service_s": 0.01, "unfinished": 0, "flags": flags,
+                         "probe_capacity": cap})  # fmt: skip
+    return rows
+
+
+def test_load_typical_two_core_run():
+    t = pd.DataFrame(_load("mc-python", "python", 50, 100) + _load("mc-numba", "nogil", 100, 100))
+    v = one(load_verdicts(t, M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the kernel: yes for mc-python (processes 2.00× the threads' throughput); "
+        "no for mc-numba (1.00×)."
+    )
+
+
+def test_load_contention_on_the_process_pool_blocks_only_a_no():
+    t = pd.DataFrame(_load("mc-python", "python", 50, 100, proc_flags="high-load-at-start"))
+    assert one(load_verdicts(t, M)).verdict == "supported"
+    t = pd.DataFrame(_load("mc-numba", "nogil", 100, 100, proc_flags="high-load-at-start"))
+    v = one(load_verdicts(t, M))
+    assert v.verdict == "inconclusive" and "processes: high-load-at-start" in v.evidence
+
+
+def test_load_low_capacity_contradicted_by_the_throughput_decides():
+    # the process pool served 1.98 cores' worth of requests while the probe saw 1.5 cores
+    t = pd.DataFrame(_load("mc-numba", "nogil", 100, 100, proc_flags="low-capacity", cap=1.5))
+    v = one(load_verdicts(t, M))
+    assert v.verdict == "refuted" and "probe doubted" in v.evidence
+    assert v.headline.startswith("No: at peak load 2 processes served 1.00× the requests/s")
+
+
+def test_load_one_core_cannot_test_and_negative_throughput_is_refused():
+    t = pd.DataFrame(_load("mc-python", "python", 50, 100))
+    assert one(load_verdicts(t.assign(p=1), M)).headline.startswith("Needs ≥ 2 usable cores")
+    t.loc[0, ["throughput", "throughput_ci_lo"]] = [-5.0, -6.0]
+    with pytest.raises(ValueError, match="load table, column 'throughput', row 0"):
+        load_verdicts(t, M)
+
+
+# --- C4: memory -------------------------------------------------------------------------------
+
+
+def _mem(backend, sharing, slope, half, flags="", state="idle"):
+    return [{"backend": backend, "sharing": sharing, "state": state, "workers": n, "cores": 2,
+             "input_mib": 64.0 if sharing != "none" else 0.0, "pss_data_mib": 50 + slope * n,
+             "pss_data_per_worker_mib": slope, "pss_data_per_worker_ci_lo": slope - half,
+             "pss_data_per_worker_ci_hi": slope + half, "flags": flags}
+            for n in (1, 2, 4)]  # fmt: skip
+
+
+def _memory(**flags):
+    parts = [
+        ("threads", "none", 0.1, 0.1),
+        ("processes-fork", "none", 8.0, 0.5),
+        ("processes-fork", "copied", 70.0, 1.0),
+        ("processes-fork", "inherited", 8.2, 0.6),
+    ]
+    return pd.DataFrame([r for b, s, x, h in parts for r in _mem(b, s, x, h, flags.get(s, ""))])  # fmt: skip
+
+
+def test_memory_typical_two_core_run():
+    v = one(memory_verdicts(_memory(), M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the input: yes with no input or a copied input (+7.9–62.0 MiB per process "
+        "worker); no with a fork copy-on-write input."
+    )
+
+
+def test_memory_cpu_contention_and_sampling_noise_do_not_touch_memory():
+    flags = "high-load-at-start;reference-drift;sampling<10Hz;low-capacity"
+    v = one(memory_verdicts(_memory(none=flags, copied=flags, inherited=flags), M))
+    assert v.verdict == "conditional" and "not decided" not in v.headline
+
+
+def test_memory_fewer_workers_holding_the_input_blocks_a_no_not_a_yes():
+    # the copied input was duplicated even though not every worker held it: the data wins
+    v = one(memory_verdicts(_memory(copied="not-all-workers-hold-input"), M))
+    assert "yes with no input or a copied input" in v.headline
+    # not duplicated, but some workers never held it: that could be why
+    v = one(memory_verdicts(_memory(inherited="not-all-workers-hold-input"), M))
+    assert v.verdict == "conditional"
+    assert v.headline.endswith("not decided with a fork copy-on-write input.")
+
+
+def test_memory_a_missing_worker_undecides_and_nothing_decided_is_inconclusive():
+    v = one(memory_verdicts(_memory(none="workers-missing", copied="workers-missing",
+                                    inherited="workers-missing"), M))  # fmt: skip
+    assert v.verdict == "inconclusive" and v.headline.startswith("Not decided:")
+
+
+def test_memory_impossible_slope_interval_is_refused():
+    t = _memory()
+    t.loc[4, "pss_data_per_worker_ci_hi"] = 1.0
+    with pytest.raises(ValueError, match="memory table, row 4 .*backend=processes-fork"):
+        memory_verdicts(t, M)
+
+
+# --- C5: communication ------------------------------------------------------------------------
+
+
+def _comm(size, ratio, half, thread_flags="", proc_flags=""):
+    rtt = 30.0
+    base = {"family": "multiprocessing", "size": size, "cores": 2, "kind": "process",
+            "thread_ref": "thread-queue", "bandwidth_gbs": 1.0}  # fmt: skip
+    return [
+        {**base, "transport": "thread-queue", "family": "threads", "kind": "thread",
+         "thread_ref": "", "rtt_us": rtt, "rtt_us_ci_lo": rtt, "rtt_us_ci_hi": rtt,
+         "vs_thread": np.nan, "vs_thread_ci_lo": np.nan, "vs_thread_ci_hi": np.nan,
+         "flags": thread_flags},
+        {**base, "transport": "shm-event", "rtt_us": rtt * ratio, "rtt_us_ci_lo": rtt * ratio,
+         "rtt_us_ci_hi": rtt * ratio, "vs_thread": ratio, "vs_thread_ci_lo": ratio - half,
+         "vs_thread_ci_hi": ratio + half, "flags": proc_flags},
+    ]  # fmt: skip
+
+
+def test_communication_typical_two_core_run():
+    v = one(communication_verdicts(pd.DataFrame(_comm(8, 0.8, 0.05) + _comm(2**20, 3.0, 0.1)), M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on message size: yes at 1 MiB (threads 3.00× faster); no at 8 B (0.80×)."
+    )
+
+
+def test_communication_noise_does_not_undecide_drift_does():
+    t = pd.DataFrame(_comm(8, 0.8, 0.05, proc_flags="cv>10%") + _comm(2**20, 3.0, 0.1))
+    assert one(communication_verdicts(t, M)).verdict == "conditional"
+    t = pd.DataFrame(_comm(8, 0.8, 0.05, thread_flags="reference-drift") + _comm(2**20, 3.0, 0.1))
+    v = one(communication_verdicts(t, M))
+    assert v.verdict == "conditional" and v.headline.endswith("not decided at 8 B.")
+    assert "thread-queue: reference-drift" in v.evidence
+
+
+def test_communication_all_straddling_is_inconclusive_and_a_nan_ratio_with_a_ci_refused():
+    v = one(communication_verdicts(pd.DataFrame(_comm(8, 1.05, 0.2)), M))
+    assert v.verdict == "inconclusive" and v.headline.startswith("Not decided:")
+    t = pd.DataFrame(_comm(8, 0.8, 0.05))
+    t.loc[1, "vs_thread"] = np.nan
+    with pytest.raises(ValueError, match="communication table, row 1 .*no vs_thread"):
+        communication_verdicts(t, M)
+
+
+# --- C7: context switch -----------------------------------------------------------------------
+
+FAST, SLOW = [0.0010, 0.0010, 0.0011, 0.0010], [0.0030, 0.0031, 0.0030, 0.0031]
+
+
+def _cs(pin, mech, party, wall, flags="", busy=1.0, cap=2.0):
+    us = [np.median(wall) * 5e3, min(wall) * 5e3, max(wall) * 5e3]
+    return {"pin": pin, "cpus": "1", "mechanism": mech, "party": party,
+            "round_trips_per_call": 100, "us_per_switch": us[0], "us_ci_lo": us[1],
+            "us_ci_hi": us[2], "voluntary_per_round_trip": 1.0,
+            "involuntary_per_round_trip": 1.0, "wall_samples": wall, "flags": flags,
+            "busy_cores": busy, "probe_capacity": cap}  # fmt: skip
+
+
+def test_context_switch_typical_run_with_noise_decides():
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST, "cv>10%"),
+                      _cs("pinned", "process-pipe", "process", SLOW),
+                      _cs("unpinned", "thread-lock", "thread", FAST),
+                      _cs("unpinned", "process-pipe", "process", SLOW)])  # fmt: skip
+    v = one(context_switch_verdicts(t, M))
+    assert v.verdict == "supported"
+    assert v.headline == "Yes: threads handed off 3.05× quicker than processes (pinned, unpinned)."
+
+
+def test_context_switch_an_unpinned_partner_leaves_the_pinned_half_undecided():
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST),
+                      _cs("pinned", "process-pipe", "process", SLOW, "partner-not-pinned"),
+                      _cs("unpinned", "thread-lock", "thread", FAST),
+                      _cs("unpinned", "process-pipe", "process", SLOW)])  # fmt: skip
+    v = one(context_switch_verdicts(t, M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on pinning: yes unpinned (threads 3.05× quicker); not decided pinned."
+    )
+
+
+def test_context_switch_low_capacity_contradicted_by_busy_cores_decides():
+    # a one-CPU handoff keeps 1.0 core busy; a probe that saw 0.6 cores was wrong
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST, "low-capacity", cap=0.6),
+                      _cs("pinned", "process-pipe", "process", SLOW, "low-capacity", cap=0.6)])  # fmt: skip
+    v = one(context_switch_verdicts(t, M))
+    assert v.verdict == "supported" and "probe doubted" in v.evidence
+    t["probe_capacity"] = 1.5
+    assert one(context_switch_verdicts(t, M)).verdict == "inconclusive"
+
+
+def test_context_switch_impossible_interval_is_refused():
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST)])
+    t.loc[0, "us_ci_lo"] = 99.0
+    with pytest.raises(ValueError, match="context_switch table, row 0 .*us_ci_lo above"):
+        context_switch_verdicts(t, M)
+
+
+# --- C10: single core -------------------------------------------------------------------------
+
+
+def _single(kind, gain, lo, hi, flags="", pinned=True, busy=1.0, cap=1.0):
+    common = {"cpu": 1, "tasks": 64, "io_ms": 4, "cpu_samples": 800, "pinned_ok": pinned,
+              "throughput": 100.0, "latency_p50_ms": 1.0, "latency_p99_ms": 2.0, "flags": flags,
+              "busy_cores": busy, "probe_capacity": cap}  # fmt: skip
+    return [
+        {**common, "kind": kind, "threads": 1, "gain_vs_1": 1.0, "gain_ci_lo": 1.0, "gain_ci_hi": 1.0},
+        {**common, "kind": kind, "threads": 64, "gain_vs_1": gain, "gain_ci_lo": lo, "gain_ci_hi": hi},
+    ]  # fmt: skip
+
+
+def test_single_core_typical_run():
+    t = pd.DataFrame(_single("sleep", 30, 25, 35) + _single("cpu", 1.0, 0.97, 1.02))
+    v = one(single_core_verdicts(t, M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the kind of work: yes for sleep (64 threads 30× one thread's throughput); "
+        "no for cpu (1.00×)."
+    )
+
+
+def test_single_core_noise_decides_load_does_not():
+    t = pd.DataFrame(_single("sleep", 30, 25, 35, "cv>10%") + _single("cpu", 1.0, 0.97, 1.02))
+    assert one(single_core_verdicts(t, M)).verdict == "conditional"
+    t = pd.DataFrame(
+        _single("sleep", 30, 25, 35) + _single("cpu", 1.0, 0.97, 1.02, "high-load-at-start")
+    )
+    v = one(single_core_verdicts(t, M))
+    assert v.verdict == "conditional" and v.headline.endswith("not decided for cpu.")
+
+
+def test_single_core_low_capacity_contradicted_by_busy_cores_decides():
+    t = pd.DataFrame(_single("cpu", 1.0, 0.97, 1.02, "low-capacity", busy=0.99, cap=0.7))
+    v = one(single_core_verdicts(t, M))
+    assert v.verdict == "refuted" and "probe doubted" in v.evidence
+    assert v.headline == "No: on one CPU 64 threads did 1.00× the work of one (cpu)."
+
+
+def test_single_core_unpinned_cannot_test_and_bad_gain_is_refused():
+    t = pd.DataFrame(_single("sleep", 30, 25, 35, pinned=False))
+    v = one(single_core_verdicts(t, M))
+    assert v.verdict == "inconclusive" and v.headline.startswith("Needs the threads pinned")
+    t = pd.DataFrame(_single("sleep", 30, 31, 35))
+    with pytest.raises(ValueError, match="single_core table, row 1 .*gain_ci_lo above gain_vs_1"):
+        single_core_verdicts(t, M)
+
+
+# --- C3: responsiveness -----------------------------------------------------------------------
+
+BACKENDS = {
+    "threads-python": "threads",
+    "threads-numba": "threads",
+    "processes-python": "processes-fork",
+}
+
+
+def _resp(paired, mode, p50, p99, rate=1.0, flags="", si=5.0):
+    return {"paired_with": paired, "mode": mode,
+            "backend": BACKENDS[paired] if mode != "none" else "none", "kernel": "k",
+            "workers": 2, "switch_interval_ms": si, "default_switch_interval_ms": 5.0,
+            "probe_period_ms": 2.0, "p50_ms": p50, "p50_ci_lo_ms": p50 * 0.9,
+            "p50_ci_hi_ms": p50 * 1.1, "p99_ms": p99, "p99_ci_lo_ms": p99 * 0.9,
+            "p99_ci_hi_ms": p99 * 1.1, "max_ms": p99 * 2, "rate_ratio": rate, "flags": flags}  # fmt: skip
+
+
+def _responsive(numba_flags="", python_flags="", idle_flags=""):
+    return pd.DataFrame([
+        _resp("threads-python", "none", 0.1, 0.3, flags=idle_flags),
+        _resp("threads-python", "threads-python", 6.0, 40.0, flags=python_flags),
+        _resp("threads-numba", "none", 0.1, 0.3),
+        _resp("threads-numba", "threads-numba", 0.1, 0.5, flags=numba_flags),
+        _resp("processes-python", "none", 0.1, 0.3),
+        _resp("processes-python", "processes-python", 0.1, 0.4),
+    ])  # fmt: skip
+
+
+def test_responsiveness_typical_run():
+    v = one(responsiveness_verdicts(_responsive(), M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the work: yes for threads-numba (p99 0.5 vs 0.3 ms idle); no for "
+        "threads-python (p99 40 vs 0.3 ms idle; tolerance 2 ms)."
+    )
+    assert "processes-python (k) [not counted: processes]" in v.evidence
+
+
+def test_responsiveness_load_stands_behind_a_pass_not_a_fail():
+    v = one(responsiveness_verdicts(_responsive(numba_flags="high-load-at-start"), M))
+    assert v.verdict == "conditional" and "yes for threads-numba" in v.headline
+    v = one(responsiveness_verdicts(_responsive(python_flags="high-load-at-start"), M))
+    assert v.verdict == "conditional" and v.headline.endswith("not decided for threads-python.")
+
+
+def test_responsiveness_flags_that_cannot_have_caused_the_outcome_do_not_undecide():
+    # a loaded idle baseline only makes passing easier: the failure stands; so does a p50
+    # judged on a run whose p99 came from too few samples
+    t = _responsive(idle_flags="high-load-at-start", python_flags="p99-from<500-samples")
+    v = one(responsiveness_verdicts(t, M))
+    assert v.verdict == "conditional"
+    assert "threads-python p50" in v.conditions.split("fails for")[1].split(";")[0]
+    assert (
+        "undecided" in v.conditions and "threads-python p99" in v.conditions.split("undecided")[1]
+    )
+
+
+def test_responsiveness_impossible_quantile_is_refused():
+    t = _responsive()
+    t.loc[3, "p99_ci_lo_ms"] = 9.0
+    with pytest.raises(ValueError, match="responsiveness table, row 3 .*p99_ci_lo_ms above p99_ms"):
+        responsiveness_verdicts(t, M)
+
+
+# --- C6: faults -------------------------------------------------------------------------------
+
+
+def _fault(backend, fault, outcome, flags="", survived=True):
+    return {"backend": backend, "fault": fault, "status": "ok" if survived else "crashed",
+            "outcome": outcome, "others": 5, "others_completed": 5 if outcome == "isolated" else 2,
+            "detect_s": 0.1, "error_seen": "BrokenProcessPool" if outcome == "pool-broken" else "x",
+            "recovered": outcome == "isolated", "caller_survived": survived, "run_s": 1.0,
+            "tasks": 6, "faulty_task": 2, "workers": 2, "hang_seconds": 2.0,
+            "allowed_failures": 0, "flags": flags}  # fmt: skip
+
+
+HARD = ("exit", "segv", "sigkill")
+
+
+def _faults(
+    dask="isolated", ppe="pool-broken", mp="hung", dask_flags="", ppe_flags="", mp_flags=""
+):
+    rows = [_fault("threads", f, "crashed", survived=False) for f in HARD]
+    for b, o, fl in (("dask-processes", dask, dask_flags), ("process-pool", ppe, ppe_flags),
+                     ("mp-pool", mp, mp_flags)):  # fmt: skip
+        rows += [_fault(b, f, o, fl) for f in HARD]
+    return pd.DataFrame(rows)
+
+
+def test_faults_typical_run_and_contention_on_structural_outcomes():
+    v = one(faults_verdicts(_faults(), M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the pool: yes for dask-processes (isolated every exit/segv/sigkill); "
+        "no for mp-pool, process-pool (hung, pool-broken)."
+    )
+    t = _faults(dask_flags="high-load-at-start", ppe_flags="high-load-at-start;orphans")
+    assert one(faults_verdicts(t, M)).headline == v.headline
+
+
+def test_faults_a_hang_under_load_is_not_decided():
+    v = one(faults_verdicts(_faults(mp_flags="high-load-at-start"), M))
+    assert v.verdict == "conditional"
+    assert v.headline.endswith("not decided for mp-pool.")
+    assert "undecided: high-load-at-start" in v.evidence
+
+
+def test_faults_processes_shield_the_caller_even_when_no_pool_isolates():
+    v = one(faults_verdicts(_faults(dask="others-lost"), M))
+    assert v.verdict == "conditional"
+    assert v.headline.startswith(
+        "Depends on what must survive: the caller did under every process pool"
+    )
+
+
+def test_faults_without_process_pools_and_impossible_times():
+    t = _faults()
+    v = one(faults_verdicts(t[t.backend == "threads"], M))
+    assert v.verdict == "inconclusive" and v.headline.startswith("Not decided: no process pool")
+    t.loc[4, "detect_s"] = -0.5
+    with pytest.raises(ValueError, match="faults table, column 'detect_s', row 4"):
+        faults_verdicts(t, M)
+
+
+# --- C12: synchronization ---------------------------------------------------------------------
+
+
+def _sync(lost=0.12, flags="", deadlocks=2, hung=0):
+    meta = {"python": "3.11", "switch_interval_s": 0.005, "threads": 2}
+    counter = {"kind": "counter", "synchronized": False, "mechanism": "python-threads",
+               "lost_rate": lost / 2, "lost_rate_max": lost, "racy_calls": 3 if lost else 0,
+               "calls": 5, "ns_per_op": 80.0, "ns_per_op_ci_lo": 75.0, "ns_per_op_ci_hi": 85.0,
+               "baseline": "", "flags": flags, **meta}  # fmt: skip
+    locked = {**counter, "synchronized": True, "mechanism": "python-lock", "lost_rate": 0.0,
+              "lost_rate_max": 0.0, "racy_calls": 0, "flags": ""}  # fmt: skip
+    lock = {"kind": "deadlock", "mechanism": "locks-opposite-order", "synchronized": True,
+            "deadlocks": deadlocks, "trials": 2, "hung": hung, "detect_ms_median": 50.0,
+            "detect_ms_max": 51.0, "lock_timeout_ms": 50.0, "flags": flags, **meta}  # fmt: skip
+    return pd.DataFrame([counter, locked, lock])
+
+
+def test_synchronization_typical_run_with_load_still_decides():
+    v = one(synchronization_verdicts(_sync(flags="high-load-at-start;cv>10%"), M))
+    assert v.verdict == "supported"
+    assert v.headline == (
+        "Yes: unsynchronized threads lost up to 12.0% of updates (python-threads) and opposite "
+        "lock order deadlocked in 2/2 trials, all detected."
+    )
+
+
+def test_synchronization_no_loss_under_load_is_not_decided():
+    v = one(synchronization_verdicts(_sync(lost=0.0, flags="high-load-at-start"), M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the risk: yes for deadlock (opposite lock order deadlocked in 2/2 trials, all "
+        "detected); not decided for lost updates."
+    )
+    v = one(synchronization_verdicts(_sync(lost=0.0), M))
+    assert v.verdict == "conditional"
+    assert "no for lost updates (no update lost by python-threads)" in v.headline
+
+
+def test_synchronization_impossible_rate_is_refused():
+    with pytest.raises(ValueError, match="synchronization table, column 'lost_rate', row 0"):
+        synchronization_verdicts(_sync(lost=-0.1), M)
