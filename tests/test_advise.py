@@ -17,7 +17,17 @@ import pytest
 import userfuncs
 
 from coresweep import config as cfg
-from coresweep.advise import AdviseError, Options, _summarise, advise, context_notes
+from coresweep.advise import (
+    DEFAULT_BACKENDS,
+    AdviseError,
+    Options,
+    _summarise,
+    advise,
+    context_notes,
+    new_row,
+    skip_reasons,
+    start_guess_s,
+)
 from coresweep.analysis.advice import (
     Advice,
     Estimate,
@@ -27,6 +37,7 @@ from coresweep.analysis.advice import (
     recommend,
 )
 from coresweep.analysis.verdicts import THRESHOLD
+from coresweep.backends import BACKENDS
 from coresweep.cli import main
 from coresweep.config import ConfigError
 from coresweep.experiments import scaling
@@ -36,7 +47,7 @@ from coresweep.kernels.user import (
     make_user_tasks,
     parse_spec,
     resolve,
-    unpicklable_backends,
+    runs_on,
 )
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import ArmSamples
@@ -74,7 +85,7 @@ def row(backend, p, work, batched=None, dispatch_s=1e-5, start_s=0.01, mib=1.0, 
     }
     if batched is not None:
         samples["batched"] = ArmSamples(wall=[batched * f for f in (1.0, 1.01, 0.99, 1.02)])
-    r = Row(backend, p, status=status, start_s=start_s, extra_mib=mib, batch_size=50)
+    r = new_row(backend, p, status=status, start_s=start_s, extra_mib=mib, batch_size=50)
     _summarise(r, samples, ntasks=100)
     return r
 
@@ -83,7 +94,7 @@ def test_nogil_function_gets_threads_with_the_thread_speedup_as_reason():
     rows = [row("threads", 2, 0.51), row("processes-fork", 2, 0.52, start_s=0.3, mib=40)]
     rec = recommend(rows, task_s=0.01)
     assert rec.backend == "threads" and rec.batch_size == 0
-    assert "releases the GIL" in rec.reason and "2 threads ran 1.96×" in rec.reason
+    assert "releases the GIL" in rec.reason and "2 threads (threads) ran 1.96×" in rec.reason
     assert "processes were no faster (processes-fork 1.92×" in rec.reason
 
 
@@ -92,7 +103,7 @@ def test_gil_bound_function_gets_processes_and_the_thread_figure_why():
     rec = recommend(rows, task_s=0.01)
     assert rec.backend == "processes-spawn" and rec.headline == "processes-spawn"
     assert "holds the GIL (2 threads ran 1.00×" in rec.reason
-    assert "2 processes-spawn workers ran 1.89×" in rec.reason
+    assert "2 processes (processes-spawn) ran 1.89×" in rec.reason
     assert "the pool starts in 400 ms" in rec.reason
 
 
@@ -187,15 +198,49 @@ def test_lambda_skips_multiprocessing_backends_and_still_measures_threads(no_lef
     assert any("processes-fork not measured" in n for n in adv.notes)
 
 
-def test_closure_runs_on_dask_processes_which_pickle_by_value():
-    problems = unpicklable_backends(
-        spec("scaled_closure"), ["threads", "processes-forkserver", "dask-processes"]
-    )
-    assert list(problems) == ["processes-forkserver"]
+def test_closure_runs_on_backends_that_pickle_by_value():
+    backends = ["threads", "processes-forkserver", "dask-processes", "loky"]
+    problems = skip_reasons(spec("scaled_closure"), [(3,)], backends)
+    assert list(problems) == ["processes-forkserver"]  # pickle; the others cloudpickle or none
     assert (
         "Can't pickle local object 'make_scaled.<locals>.scaled'"
         in problems["processes-forkserver"]
     )
+
+
+def test_user_kernel_runs_on_a_backend_by_its_descriptors_pickler(caplog):
+    kernel = get_kernel("mine", {"mine": spec("scaled_closure")})
+    assert runs_on(kernel, "cloudpickle", "loky") and runs_on(kernel, "none", "threads")
+    assert not runs_on(kernel, "pickle", "processes-spawn")
+    assert "cannot be pickled by pickle" in caplog.text and "not measured on processes-spawn" in (
+        caplog.text
+    )
+    assert runs_on(get_kernel("mc-python"), "pickle", "processes-spawn")  # built-ins always ship
+
+
+def test_advise_measures_every_registered_per_task_backend_on_this_machine_by_default():
+    expected = {
+        n
+        for n, b in BACKENDS.items()
+        if b.descriptor.isolation in ("thread", "process") and not b.descriptor.batch
+    }
+    assert set(DEFAULT_BACKENDS) == expected and "loky" in DEFAULT_BACKENDS
+    assert {"serial", "numba-parallel", "dask-cluster"}.isdisjoint(DEFAULT_BACKENDS)
+    # start-up guesses follow the start method: spawn-like pools cost more than fork or threads
+    assert start_guess_s("processes-spawn") > start_guess_s("processes-fork")
+    assert start_guess_s("threads") == start_guess_s("processes-fork") < start_guess_s("loky")
+    assert start_guess_s("gpu") == 0.0
+
+
+def test_rule_reads_only_the_descriptor_columns_a_row_carries():
+    """A backend the rule has never heard of, described as GIL-bound threads, shows the GIL."""
+    threads = BACKENDS["threads"].descriptor.columns()
+    rows = [row("threads", 2, 1.0), row("processes-spawn", 2, 0.53)]
+    rows[0].backend, rows[0].descriptor = "my-threads", dict(threads)
+    assert "holds the GIL (2 threads ran 1.00×" in gil_verdict(rows, None)
+    bare = Row("mystery", 2, speedup=Estimate(2.0, 1.9, 2.1))
+    with pytest.raises(ValueError, match="row mystery p=2 carries no descriptor column"):
+        recommend([bare], task_s=0.01)
 
 
 def test_result_failing_its_check_is_reported_and_other_backends_still_count(

@@ -14,6 +14,10 @@ coresweep.analysis.advice turns the rows into one recommendation with its reason
 coresweep.report.advice prints them. Backends that cannot run the function (a
 lambda that pickle refuses, a backend that fails) are reported and skipped; the rest are
 still measured, and `on_update` sees every finished row, so nothing measured is lost.
+
+Which backends to measure, how they ship the function and how long they take to start
+come from their descriptors in the registry: a newly registered backend is measured with
+no change here.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from coresweep.analysis.advice import Advice, Estimate, Row, gil_verdict, recomm
 from coresweep.analysis.stats import summarize
 from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.backends import BACKENDS, make_backend
-from coresweep.backends.base import chain_init
+from coresweep.backends.base import Descriptor, chain_init
 from coresweep.kernels.user import (
     UserKernelError,
     UserSpec,
@@ -42,9 +46,8 @@ from coresweep.kernels.user import (
     make_user_tasks,
     noop,
     pickle_problem,
-    pickler_for,
     resolve,
-    unpicklable_backends,
+    unpicklable,
     warm,
 )
 from coresweep.measure.guard import limit_inner_pools
@@ -52,16 +55,22 @@ from coresweep.measure.memory import MIB, TreeMemorySampler, scan_tree
 from coresweep.measure.sampling import ArmSamples, Protocol, sample_arms
 from coresweep.measure.timer import timed, tree_cpu_seconds
 
-DEFAULT_BACKENDS = (
-    "threads",
-    "processes-fork",
-    "processes-forkserver",
-    "processes-spawn",
-    "dask-threads",
-    "dask-processes",
-)
-#: rough start-up seconds, only to keep the sweep inside its budget
-START_GUESS_S = {"processes-forkserver": 1.0, "processes-spawn": 1.5, "dask-processes": 3.0}
+
+def measured_by_default(d: Descriptor) -> bool:
+    """Workers on this machine that take one task per call.
+
+    Not the inline loop (it is the baseline, measured anyway), not a batch backend (a user
+    function has no prange version), not a cluster (it needs a scheduler set up first).
+    """
+    return d.isolation in ("thread", "interpreter", "process") and not d.batch
+
+
+DEFAULT_BACKENDS = tuple(n for n, b in BACKENDS.items() if measured_by_default(b.descriptor))
+#: the plain loop every speedup is measured against: the registry's inline backend
+BASELINE = next(n for n, b in BACKENDS.items() if b.descriptor.isolation == "inline")
+#: rough start-up seconds by start method, only to keep the sweep inside its budget
+START_GUESS_S = {"forkserver": 1.0, "spawn": 1.5, "loky": 1.0, "nanny": 3.0}
+START_GUESS_OTHER_S = 0.2  # threads, fork and any start method not listed
 PLAN_SHARE = 0.85  # the sweep plans to end by this share of --budget-seconds
 PASS_SECONDS = 0.3  # when advise chooses ntasks, one serial pass lasts about this long
 MAX_TASKS = 256  # Dask dispatch costs ~1-5 ms per task: more tasks would blow the budget
@@ -134,18 +143,30 @@ def batches(tasks: Sequence[Any], p: int) -> list[list[Any]]:
 
 
 def skip_reasons(spec: UserSpec, tasks: Sequence[Any], backends: Sequence[str]) -> dict[str, str]:
-    """Backends that cannot run this function or its arguments at all, with why."""
-    out = unpicklable_backends(spec, backends)
+    """Backends that cannot run this function or its arguments at all, with why: each ships
+    them with its descriptor's pickler."""
+    out = {}
     for b in backends:
         if b not in BACKENDS:
             out[b] = f"unknown backend; known: {', '.join(sorted(BACKENDS))}"
-        elif BACKENDS[b].descriptor.batch:
+            continue
+        d = BACKENDS[b].descriptor
+        if d.batch:
             out[b] = "needs a Numba prange batch version of the function; a user function has none"
-        elif b not in out and BACKENDS[b].descriptor.separate_processes:
-            problem = pickle_problem(tasks[0], pickler_for(b))
-            if problem:
-                out[b] = f"the task arguments cannot be pickled by {pickler_for(b)}: {problem}"
+        elif problem := unpicklable(spec, d.pickler):
+            out[b] = (
+                f"{spec.callable} cannot be pickled by {d.pickler} (a lambda or a closure?), "
+                f"so {b} cannot send it to its worker processes: {problem}"
+            )
+        elif problem := pickle_problem(tasks[0], d.pickler):
+            out[b] = f"the task arguments cannot be pickled by {d.pickler}: {problem}"
     return out
+
+
+def new_row(backend: str, p: int, **fields: Any) -> Row:
+    """A Row that carries its backend's descriptor columns (none for an unknown name)."""
+    cls = BACKENDS.get(backend)
+    return Row(backend, p, descriptor=cls.descriptor.columns() if cls else {}, **fields)
 
 
 def protocol_for(budget_s: float, max_repeats: int = 10) -> Protocol:
@@ -194,7 +215,7 @@ def measure_serial(
             f"({_failing_task(spec, tasks)}); nothing measured"
         ) from exc
     med = summarize(s.wall).median
-    row = Row("serial", 1, speedup=Estimate(1.0, 1.0, 1.0), seconds=med, serial_seconds=med)
+    row = new_row(BASELINE, 1, speedup=Estimate(1.0, 1.0, 1.0), seconds=med, serial_seconds=med)
     row.samples = {"serial": s.wall}
     row.others_cpu_share = cpu0.others_share()
     row.start_s, row.extra_mib, row.dispatch_s, row.same_as_serial = 0.0, 0.0, 0.0, True
@@ -243,7 +264,7 @@ def measure_backend(
     spec: UserSpec, base: Baseline, backend: str, p: int, protocol: Protocol, seed: int
 ) -> Row:
     """One backend at p workers; any failure becomes a 'failed' row, never an exception."""
-    row = Row(backend, p)
+    row = new_row(backend, p)
     tasks, reference = base.tasks, base.reference
     chunks = batches(tasks, p)
     run = functools.partial(call_task, spec.callable, spec.path)
@@ -298,8 +319,15 @@ def _summarise(row: Row, samples: dict[str, ArmSamples], ntasks: int) -> None:
 # ---------------------------------------------------------------- the sweep
 
 
+def start_guess_s(backend: str) -> float:
+    """Rough seconds to start this backend's pool, by its start method (0 if unknown)."""
+    if backend not in BACKENDS:
+        return 0.0
+    return START_GUESS_S.get(BACKENDS[backend].descriptor.start_method, START_GUESS_OTHER_S)
+
+
 def _budget_left(deadline: float, jobs: Sequence[tuple[str, int]]) -> float:
-    starts = sum(START_GUESS_S.get(b, 0.2) for b, _ in jobs)
+    starts = sum(start_guess_s(b) for b, _ in jobs)
     return max(0.0, (deadline - time.monotonic() - starts) / max(1, len(jobs)))
 
 
@@ -322,7 +350,7 @@ def advise(
         advice.notes += [f"{b} not measured: {why}" for b, why in skip.items()]
         for i, (b, p) in enumerate(jobs):
             if b in skip or time.monotonic() > deadline:
-                advice.rows.append(Row(b, p, status="skipped", reason=skip.get(b, OUT_OF_TIME)))
+                advice.rows.append(new_row(b, p, status="skipped", reason=skip.get(b, OUT_OF_TIME)))
                 continue
             protocol = protocol_for(_budget_left(deadline, jobs[i:]), opts.max_repeats)
             row = measure_backend(spec, base, b, p, protocol, opts.seed)
@@ -392,7 +420,7 @@ def context_notes(rows: Sequence[Row], threshold: float) -> list[str]:
         "thread's heap differently from a worker's), and speedups at more workers include it; "
         "the GIL line compares p workers with 1 worker of the same backend instead"
         for r in rows
-        if r.p == 1 and r.backend != "serial" and r.speedup and r.speedup.gain(threshold)
+        if r.p == 1 and r.speedup and r.speedup.gain(threshold) and r.isolation != "inline"
     ]
 
 

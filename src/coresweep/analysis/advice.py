@@ -4,6 +4,10 @@ Pure functions on records, so every path can be tested on fixed samples. The rul
 most cores measured, among the ways of running that are significantly faster than a plain
 loop, take the cheapest whose interval overlaps the fastest one — shared memory before
 processes, one task per dispatch before batches, then the cheaper start.
+
+Like every analysis, it reads what the rows carry: each row holds its backend's descriptor
+columns (backend_isolation, backend_shares_memory, ...), and the rule selects by them,
+never by a backend's name.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any
 
 from coresweep.analysis.stats import ratio_ci
 from coresweep.analysis.verdicts import THRESHOLD
-from coresweep.backends import BACKENDS
 
 OVERHEAD_SHARE = 0.1  # a recommended batch spends at most this share of its time on dispatch
 GIL_HOLDS = 0.15  # threads gained < 15% of the ideal extra speed: the GIL serialises them
@@ -65,14 +68,38 @@ class Row:
     others_cpu_share: float | None = None  # of all CPUs' time, used by other programs meanwhile
     check: str = ""
     samples: dict[str, list[float]] = field(default_factory=dict)
+    #: the backend's descriptor as table columns (backend_isolation, ...); only a skipped
+    #: row of a backend that is not registered has none
+    descriptor: dict[str, Any] = field(default_factory=dict)
 
     @property
     def efficiency(self) -> float | None:
         return None if self.speedup is None else self.speedup.value / self.p
 
+    def fact(self, name: str) -> Any:
+        """The descriptor column backend_<name> of this row's backend."""
+        try:
+            return self.descriptor[f"backend_{name}"]
+        except KeyError:
+            raise ValueError(
+                f"row {self.backend} p={self.p} carries no descriptor column backend_{name}"
+            ) from None
+
+    @property
+    def isolation(self) -> str:
+        return str(self.fact("isolation"))
+
     @property
     def in_process(self) -> bool:
-        return BACKENDS[self.backend].descriptor.shares_memory
+        """Workers share this process's memory (threads, or the plain loop itself)."""
+        return bool(self.fact("shares_memory"))
+
+    @property
+    def gil_threads(self) -> bool:
+        """Threads of this process under one GIL, one task per call: what shows the GIL."""
+        return (
+            self.isolation == "thread" and bool(self.fact("gil_bound")) and not self.fact("batch")
+        )
 
 
 @dataclass(frozen=True)
@@ -130,22 +157,23 @@ def fmt_seconds(seconds: float | None) -> str:
 
 
 def thread_estimate(rows: Sequence[Row], p: int) -> tuple[Estimate, str] | None:
-    """How much faster p threads ran, and against what.
+    """How much faster p threads under one GIL ran, and against what.
 
-    Against 1 worker of the same thread backend when that was measured: it isolates the
-    GIL from dispatch cost and from anything else that differs between a pool thread and
-    the main thread. Otherwise against the plain loop, batched or not, whichever was faster.
+    Of several such backends, the one with the cheapest dispatch: its overhead hides the
+    least of what the GIL does. Against 1 worker of the same backend when that was
+    measured: it isolates the GIL from dispatch cost and from anything else that differs
+    between a pool thread and the main thread. Otherwise against the plain loop, batched or
+    not, whichever was faster.
     """
-    for name in ("threads", "dask-threads"):
-        for r in _at(rows, p):
-            if r.backend != name:
-                continue
-            one = [o for o in _at(rows, 1) if o.backend == name and "work" in o.samples]
-            if one and "work" in r.samples:
-                return Estimate.ratio(one[0].samples["work"], r.samples["work"]), "1 thread"
-            best = max((e for e in (r.speedup, r.batched) if e), key=lambda e: e.value)
-            return best, "a plain loop"
-    return None
+    threads = [r for r in _at(rows, p) if r.gil_threads]
+    if not threads:
+        return None
+    r = min(threads, key=lambda t: math.inf if t.dispatch_s is None else t.dispatch_s)
+    one = [o for o in _at(rows, 1) if o.backend == r.backend and "work" in o.samples]
+    if one and "work" in r.samples:
+        return Estimate.ratio(one[0].samples["work"], r.samples["work"]), "1 thread"
+    best = max((e for e in (r.speedup, r.batched) if e), key=lambda e: e.value)
+    return best, "a plain loop"
 
 
 @dataclass(frozen=True)
@@ -160,7 +188,7 @@ class GilFinding:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Row]) -> GilFinding:
-        ps = [r.p for r in rows if r.p > 1 and r.in_process and r.status == "ok"]
+        ps = [r.p for r in rows if r.status == "ok" and r.p > 1 and r.gil_threads]
         if not ps:
             return cls(1, None, None)
         p = max(ps)
@@ -274,8 +302,13 @@ def _cheapest_dispatch(top: Sequence[Row]) -> dict[bool, Row]:
     return out
 
 
+#: what one worker is called, by the descriptor's isolation
+WORKERS = {"inline": "loop", "thread": "threads", "interpreter": "interpreters",
+           "process": "processes", "cluster": "cluster workers"}  # fmt: skip
+
+
 def _workers(row: Row) -> str:
-    return f"{row.p} threads" if row.backend == "threads" else f"{row.p} {row.backend} workers"
+    return f"{row.p} {WORKERS.get(row.isolation, 'workers')} ({row.backend})"
 
 
 def _extras(row: Row) -> str:

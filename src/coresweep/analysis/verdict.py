@@ -23,11 +23,3 @@ class Verdict:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-
-def not_run(claim: str, experiment: str, reason: str) -> Verdict:
-    """The verdict of a claim whose experiment gave no table that decides it, and why."""
-    reason = reason.rstrip(". ")
-    return Verdict(
-        claim, "not run", reason, "not measured", experiment, headline=f"Not run: {reason}."
-    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from coresweep.config import ConfigError
@@ -152,6 +154,75 @@ def check_memory(needed_bytes: float, what: str, key: str, node: Node) -> None:
             f"the {available / 2**30:.1f} GiB {where.get(node.kind, 'available')}; "
             "choose a smaller size"
         )
+
+
+# --- the memory a point's process tree holds at once --------------------------------------
+# Measured on this project's machines with the process-tree PSS sampler
+# (coresweep.measure.memory), Python 3.11, numpy 2, Numba 0.68; tests/test_scaling_memory.py
+# runs real points and checks the estimate against the tree's peak PSS. Library pages are
+# shared by every process of the tree (PSS counts them once in the sum), so a worker adds
+# mostly its private pages. MiB.
+@dataclass(frozen=True)
+class TreeMemory:
+    """Constants of the process-tree memory model (MiB)."""
+
+    #: the measuring job process: interpreter, numpy, Numba, coresweep's measurement
+    #: modules and the libraries they map (PSS varies by ~±20 MiB with how many other
+    #: processes on the machine map the same libraries)
+    job: float = 170.0
+    #: Numba's JIT (LLVM) loaded and code compiled or read from the cache: first process
+    #: of the tree (libllvmlite's pages and JIT data) ...
+    jit_first: float = 35.0
+    #: ... and each further process (its private JIT data)
+    jit_worker: float = 30.0
+    #: a fresh interpreter worker (spawn, forkserver, loky): numpy, Numba, the kernel module
+    fresh_worker: float = 50.0
+    #: a fork child: the pages it writes (copy-on-write); the rest stays shared
+    fork_worker: float = 10.0
+    #: a Dask worker process (distributed, tornado, msgpack on top of the above)
+    dask_worker: float = 73.0
+    #: Dask's scheduler and nannies in the job process (LocalCluster)
+    dask_local: float = 25.0
+    #: helper processes of a pool: multiprocessing's resource tracker, the fork server
+    helper: float = 6.5
+
+
+TREE = TreeMemory()
+
+
+def tree_memory_bytes(kernel: Kernel, descriptor: Any, workers: int, size: int) -> float:
+    """Peak bytes of a point's whole process tree: the job process, its workers, their data.
+
+    The job process runs the in-job serial baseline in its main thread, so it holds the
+    kernel's inputs and one task's arrays. Thread workers share the inputs and add one
+    task's arrays each; a fork child shares its parent's inputs (prepared before the fork)
+    and adds the pages it writes and one task's arrays; a fresh interpreter (spawn,
+    forkserver, loky, a Dask worker) holds its own imports, JIT, inputs and one task's
+    arrays. Workers of a cluster backend run elsewhere. `descriptor` is the backend's.
+    """
+    inputs, task = kernel.memory_bytes(size)
+    mib = 2.0**20
+    parent = TREE.job + (TREE.jit_first if kernel.jit else 0.0)
+    start = descriptor.start_method
+    if start == "nanny":
+        parent += TREE.dask_local
+    total = parent * mib + inputs + task
+    iso = descriptor.isolation
+    if iso == "thread":
+        total += workers * task
+    elif iso == "process" and start == "fork":
+        total += workers * (TREE.fork_worker * mib + task)
+    elif iso == "process":
+        own = TREE.dask_worker if start == "nanny" else TREE.fresh_worker
+        own += TREE.jit_worker if kernel.jit else 0.0
+        helpers = 2 if start == "forkserver" else 1
+        total += workers * (own * mib + inputs + task) + helpers * TREE.helper * mib
+    return total
+
+
+def mem_mb(nbytes: float) -> int:
+    """Bytes as whole MB (10^6 bytes, Snakemake's mem_mb), rounded up."""
+    return int(math.ceil(nbytes / 1e6))
 
 
 def point_id(*parts: Any) -> str:

@@ -43,14 +43,15 @@ def _cells(r: Row) -> tuple[str, ...]:
     if r.status in ("skipped", "failed"):
         return (r.backend, f"{r.status}: {r.reason}")
     mark = " (check failed)" if r.status == "check-failed" else ""
+    pool = r.isolation != "inline"  # the plain loop dispatches nothing and starts nothing
     return (
         r.backend,
         (r.speedup.text() if r.speedup else "–") + mark,
         f"{r.efficiency:.2f}" if r.efficiency is not None else "–",
         f"{r.batched.text()} ({r.batch_size})" if r.batched else "–",
-        fmt_seconds(r.dispatch_s) if r.backend != "serial" else "–",
+        fmt_seconds(r.dispatch_s) if pool else "–",
         f"{round(r.extra_mib) or 0:+d} MiB" if r.extra_mib is not None else "–",
-        fmt_seconds(r.start_s) if r.backend != "serial" else "–",
+        fmt_seconds(r.start_s) if pool else "–",
         f"{r.others_cpu_share:.0%}" if r.others_cpu_share is not None else "–",
     )
 

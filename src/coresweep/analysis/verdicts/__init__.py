@@ -62,6 +62,14 @@ def _numeric(table: pd.DataFrame, name: str, col: str) -> pd.Series:
     return values.astype(float)
 
 
+#: the columns many tables share (Summary.time_columns, a speedup over serial): always checked
+COMMON_INTERVALS = (
+    ("time_median", "time_ci_lo", "time_ci_hi"),
+    ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
+)
+COMMON_NONNEGATIVE = ("time_median", "time_ci_lo", "speedup", "speedup_ci_lo")
+
+
 def check_table(
     table: pd.DataFrame,
     name: str,
@@ -73,10 +81,11 @@ def check_table(
 
     intervals: (estimate, lower, upper) column triples; each lower <= estimate <= upper, and
     an interval only with an estimate. nonnegative: columns that cannot be below zero (times,
-    rates, speedups). Columns the table lacks are skipped (a rule that reads them fails on
+    rates, speedups). The shared time and speedup columns are always checked; columns the
+    table lacks are skipped (a rule that reads them fails on
     its own).
     """
-    for col in nonnegative:
+    for col in (*COMMON_NONNEGATIVE, *nonnegative):
         if col in table.columns:
             v = _numeric(table, name, col)
             neg = v < 0
@@ -86,7 +95,7 @@ def check_table(
                     f"{name} table, column {col!r}, {_row_name(table, idx)}: negative value "
                     f"{v[idx]!r} is impossible"
                 )
-    for mid, lo, hi in intervals:
+    for mid, lo, hi in (*COMMON_INTERVALS, *intervals):
         if not {mid, lo, hi} <= set(table.columns):
             continue
         m, a, b = (_numeric(table, name, c) for c in (mid, lo, hi))
@@ -151,17 +160,17 @@ def blocks(flag: str, value: bool, contention: str, bias: Mapping[str, str] | No
 
 def probe_doubt(row: Mapping[str, Any], achieved: float | None = None) -> str:
     """The note when a `low-capacity` point did more than the probe's cores' worth of work:
-    a speedup's lower bound (achieved) or its CPU-seconds per second (busy_cores) above the
-    cores the probe saw."""
+    achieved, the lower bound of its work per unit of one core's (a speedup's, a throughput
+    in cores'), above the cores the probe saw. CPU time is no such proof: a spinning or
+    descheduled worker counts it too."""
     cap = row.get("probe_capacity")
-    if LOW_CAPACITY not in flags_of(row.get("flags")) or not _finite(cap):
+    if LOW_CAPACITY not in flags_of(row.get("flags")) or not (_finite(cap) and _finite(achieved)):
         return ""
-    seen = [float(x) for x in (achieved, row.get("busy_cores")) if _finite(x)]
-    if not seen or max(seen) <= float(cap):
+    if float(achieved) <= float(cap):  # type: ignore[arg-type]
         return ""
     return (
-        f"probe doubted: low-capacity, yet {max(seen):.2f}x one core measured while the probe "
-        f"saw {float(cap):.2f} cores"
+        f"probe doubted: low-capacity, yet {float(achieved):.2f}x one core measured while the "  # type: ignore[arg-type]
+        f"probe saw {float(cap):.2f} cores"
     )
 
 
@@ -181,6 +190,7 @@ class Call:
     value: bool | None
     why: str = ""
     probe: str = ""
+    flags: tuple[str, ...] = ()  # the flags that kept it from deciding
 
     @property
     def note(self) -> str:
@@ -195,9 +205,10 @@ class Side:
     """One point a decision rests on, with how its flags can move that decision.
 
     contention: how contention flags move the rule's sub-case for this point (AGAINST when
-    they slow the side the claim favours); bias: the same for other flags by name. achieved: the cores' worth of work the point did
-    at least (a speedup's lower bound), which may contradict a low-capacity flag. column:
-    where its flags are. who: names the point in the note.
+    they slow the side the claim favours); bias: the same for other flags, by name.
+    achieved: the cores' worth of work the point did at least (a speedup's lower bound),
+    which may contradict a low-capacity flag. column: where its flags are. who: names the
+    point in the note.
     """
 
     row: Mapping[str, Any]
@@ -205,27 +216,28 @@ class Side:
     achieved: float | None = None
     column: str = "flags"
     who: str = ""
-    bias: Mapping[str, str] | None = None  # how this point's own kinds of flag move it
+    bias: Mapping[str, str] | None = None
 
 
 def judge(value: bool | None, *sides: Side) -> Call:
     """The interval's decision `value`, unless a flag of a point it rests on could flip it."""
-    against, probes = [], []
+    against, probes, blocking = [], [], []
     for side in sides:
         doubted = probe_doubt(side.row, side.achieved) if side.column == "flags" else ""
         probes += [doubted] if doubted else []
         flags = flags_of(side.row.get(side.column))
         flags = [f for f in flags if not (doubted and f == LOW_CAPACITY)]
-        if value is not None:
-            bad = [f for f in flags if blocks(f, value, side.contention, side.bias)]
-            against += (
-                [f"{side.who}: {', '.join(bad)}" if side.who else ", ".join(bad)] if bad else []
-            )
+        bad = [
+            f for f in flags if value is not None and blocks(f, value, side.contention, side.bias)
+        ]
+        blocking += bad
+        if bad:
+            against.append(f"{side.who}: {', '.join(bad)}" if side.who else ", ".join(bad))
     probe = "; ".join(probes)
     if value is None:
-        return Call(None, "interval straddles the bar", probe)
+        return Call(None, "the interval does not clear the bar either way", probe)
     if against:
-        return Call(None, "undecided: " + "; ".join(against), probe)
+        return Call(None, "undecided: " + "; ".join(against), probe, tuple(dict.fromkeys(blocking)))
     return Call(value, "", probe)
 
 
@@ -269,7 +281,24 @@ def merge(calls: Iterable[Call], how: str = "all") -> Call:
     value = (all_of if how == "all" else any_of)(c.value for c in calls)
     why = [c.why for c in calls if c.why] if value is None else []
     probe = [c.probe for c in calls if c.probe]
-    return Call(value, "; ".join(dict.fromkeys(why)), "; ".join(dict.fromkeys(probe)))
+    flags = [f for c in calls for f in c.flags] if value is None else []
+    return Call(
+        value,
+        "; ".join(dict.fromkeys(why)),
+        "; ".join(dict.fromkeys(probe)),
+        tuple(dict.fromkeys(flags)),
+    )
+
+
+def open_reason(calls: Iterable[Call], otherwise: str) -> str:
+    """Why a sub-case is not decided, for a headline: the flags that could have caused its
+    outcome, or else the rule's own reason (the intervals do not clear the bar)."""
+    open_ = [c for c in calls if c.value is None]
+    flags = list(dict.fromkeys(f for c in open_ for f in c.flags))
+    if not flags:
+        return otherwise
+    rest = "; other intervals do not clear the bar" if any(not c.flags for c in open_) else ""
+    return f"flagged {', '.join(flags)}, which could have caused the outcome{rest}"
 
 
 # --- combining sub-cases ----------------------------------------------------------------------
@@ -403,7 +432,11 @@ def say(
     if verdict == "conditional":
         parts = [
             f"{word}{fill(text, v)}"
-            for word, text, v in (("yes", yes, True), ("no", no, False), ("not decided", open_, None))
+            for word, text, v in (
+                ("yes", yes, True),
+                ("no", no, False),
+                ("not decided", open_, None),
+            )
             if text and (not results or holding(results, v))
         ]
         return clip(f"Depends on {on}: " + "; ".join(parts))

@@ -7,13 +7,14 @@ import pandas as pd
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     THRESHOLD,
+    Call,
     Side,
     check_table,
     clears,
     combine,
     judge,
+    open_reason,
     say,
-    span,
     usable,
 )
 from coresweep.measure.pingpong import size_label
@@ -24,9 +25,8 @@ INTERVALS = (
     ("rtt_us", "rtt_us_ci_lo", "rtt_us_ci_hi"),
     ("vs_thread", "vs_thread_ci_lo", "vs_thread_ci_hi"),
     ("bandwidth_gbs", "bandwidth_gbs_ci_lo", "bandwidth_gbs_ci_hi"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
 )
-NONNEGATIVE = ("rtt_us", "rtt_us_ci_lo", "vs_thread", "bandwidth_gbs", "size", "time_median")
+NONNEGATIVE = ("rtt_us", "rtt_us_ci_lo", "vs_thread", "bandwidth_gbs", "size")
 
 
 def threads_faster(row: pd.Series) -> bool | None:
@@ -52,11 +52,11 @@ def _rtt(row: pd.Series) -> str:
 
 def _family(
     table: pd.DataFrame, family: str
-) -> tuple[dict[int, bool | None], dict[int, float], list[str]]:
+) -> tuple[dict[int, Call], dict[int, float], list[str]]:
     """Per size: is the thread reference faster than the fastest process transport? With
     the ratio and the evidence lines."""
     procs = table[(table.family == family) & (table.kind == "process") & table.vs_thread.notna()]
-    outcomes: dict[int, bool | None] = {}
+    calls: dict[int, Call] = {}
     ratios: dict[int, float] = {}
     lines = []
     for size, g in procs.groupby("size"):
@@ -65,13 +65,13 @@ def _family(
         call = judge(
             threads_faster(best), Side(best, who=best.transport), Side(ref, who=ref.transport)
         )
-        outcomes[int(size)], ratios[int(size)] = call.value, float(best.vs_thread)
+        calls[int(size)], ratios[int(size)] = call, float(best.vs_thread)
         lines.append(
             f"{size_label(int(size))}: {_rtt(ref)} vs {_rtt(best)} "
             f"(x{best.vs_thread:.2f} [{best.vs_thread_ci_lo:.2f}, {best.vs_thread_ci_hi:.2f}])"
             + call.text()
         )
-    return outcomes, ratios, lines
+    return calls, ratios, lines
 
 
 def labels(sizes: list[int]) -> str:
@@ -122,11 +122,14 @@ def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     scenarios: dict[str, bool | None] = {}
     ratios: dict[str, float] = {}
     evidence, where = [], []
+    every: list[Call] = []
     for family, label, prefix in (
         ("multiprocessing", "thread queue vs processes", ""),
         ("dask", "Dask", "Dask "),
     ):
-        outcomes, family_ratios, lines = _family(table, family)
+        calls, family_ratios, lines = _family(table, family)
+        outcomes = {s: c.value for s, c in calls.items()}
+        every += calls.values()
         if not outcomes:
             continue
         scenarios.update({f"{prefix}{size_label(s)}": v for s, v in outcomes.items()})
@@ -145,21 +148,22 @@ def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     )
     verdict = combine(scenarios)
 
-    def ratio(v: bool | None) -> str:
-        return span([r for k, r in ratios.items() if scenarios[k] is v]) + "×"
-
     headline = say(
         verdict,
         scenarios,
-        yes=f": threads round-tripped {ratio(True)} faster than the fastest process transport "
-        "({which})"
-        if verdict == "supported"
-        else f" at {{which}} (threads {ratio(True)} faster)",
-        no=f": the fastest process transport was as fast at every size ({ratio(False)})"
-        if verdict == "refuted"
-        else f" at {{which}} ({ratio(False)})",
+        numbers=ratios,
+        yes=(
+            ": threads round-tripped {span}× faster than the fastest process transport ({which})",
+            " at {which} (threads {span}× faster)",
+        ),
+        no=(
+            ": the fastest process transport was as fast at every size ({span}×)",
+            " at {which} ({span}×)",
+        ),
         open_=" at {which}",
         on="message size",
-        reason="no size's round-trip ratio interval cleared the threshold",
+        reason=open_reason(
+            every, "no size's round-trip ratio interval lies clear of the threshold"
+        ),
     )
     return [Verdict("C5", verdict, " | ".join(evidence), conditions, NAME, PLOT, headline)]

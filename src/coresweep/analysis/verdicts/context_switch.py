@@ -17,21 +17,22 @@ from coresweep.analysis.stats import ratio_ci
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     THRESHOLD,
+    Call,
     Side,
     check_table,
     clears,
     combine,
     holding,
     judge,
+    open_reason,
     say,
-    span,
     usable,
 )
 
 NAME = "context_switch"
 PLOT = "context_switch.svg"
-INTERVALS = (("us_per_switch", "us_ci_lo", "us_ci_hi"), ("time_median", "time_ci_lo", "time_ci_hi"))
-NONNEGATIVE = ("us_per_switch", "us_ci_lo", "time_median", "time_ci_lo")
+INTERVALS = (("us_per_switch", "us_ci_lo", "us_ci_hi"),)
+NONNEGATIVE = ("us_per_switch", "us_ci_lo")
 
 
 def _us(row: pd.Series) -> str:
@@ -45,12 +46,12 @@ def _ctx(row: pd.Series) -> str:
     )
 
 
-def _compare(g: pd.DataFrame) -> tuple[bool | None, float, str]:
+def _compare(g: pd.DataFrame) -> tuple[Call, float, str]:
     """Threads quicker than processes in this pin mode? Best vs best, with the ratio's CI."""
     thr = g[g.party == "thread"]
     proc = g[g.party == "process"]
     if thr.empty or proc.empty:
-        return None, math.nan, "needs a thread and a process mechanism"
+        return Call(None, "needs a thread and a process mechanism"), math.nan, ""
     t = thr.loc[thr.us_per_switch.idxmin()]
     p = proc.loc[proc.us_per_switch.idxmin()]
     r, lo, hi = ratio_ci(np.asarray(p.wall_samples), np.asarray(t.wall_samples))
@@ -67,7 +68,7 @@ def _compare(g: pd.DataFrame) -> tuple[bool | None, float, str]:
         f"[{lo:.2f}, {hi:.2f}]{call.text()}{same}; OS switches per round trip: "
         + ", ".join(_ctx(row) for _, row in g.iterrows())
     )
-    return call.value, r, text
+    return call, r, text
 
 
 def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
@@ -76,12 +77,13 @@ def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     table = usable(table)
-    results: dict[str, bool | None] = {}
+    calls: dict[str, Call] = {}
     ratios: dict[str, float] = {}
     evidence = []
     for pin, g in table.groupby("pin"):
-        results[str(pin)], ratios[str(pin)], text = _compare(g)
-        evidence.append(f"{pin} (CPUs {g.cpus.iloc[0]}): {text}")
+        calls[str(pin)], ratios[str(pin)], text = _compare(g)
+        evidence.append(f"{pin} (CPUs {g.cpus.iloc[0]}): {text or calls[str(pin)].why}")
+    results = {k: c.value for k, c in calls.items()}
     rtt = int(table.round_trips_per_call.iloc[0])
     where = (
         f"{machine}; µs per switch = round trip / 2, {rtt} round trips per call; threads hand "
@@ -105,6 +107,8 @@ def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         ),
         open_=" {which}",
         on="pinning",
-        reason="the thread and process switch times are within each other's intervals",
+        reason=open_reason(
+            calls.values(), "the process/thread time ratio interval straddles the threshold"
+        ),
     )
     return [Verdict("C7", verdict, "; ".join(evidence), where, NAME, PLOT, headline)]

@@ -15,6 +15,7 @@ from coresweep.analysis.verdicts import (
     combine,
     judge,
     merge,
+    open_reason,
     outcome_text,
     say,
     undecided,
@@ -117,15 +118,17 @@ def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     headline = say(
         verdict,
         isolates,
-        yes=f": every process pool kept the other tasks running through {faults} ({{which}})"
-        if verdict == "supported"
-        else f" for {{which}} (isolated every {faults})",
-        no=f": no process pool isolated every {faults} ({outcomes})"
-        if verdict == "refuted"
-        else f" for {{which}} ({outcomes})",
+        yes=(
+            f": every process pool kept the other tasks running through {faults} ({{which}})",
+            f" for {{which}} (isolated every {faults})",
+        ),
+        no=(
+            f": no process pool isolated every {faults} ({outcomes})",
+            f" for {{which}} ({outcomes})",
+        ),
         open_=" for {which}",
         on="the pool",
-        reason="a flag could flip every pool's outcome",
+        reason=open_reason(calls.values(), "no pool's outcome was decided"),
     )
     if verdict == "refuted" and survived and threads_died:
         verdict = "conditional"  # no pool isolates the others, but processes shield the caller

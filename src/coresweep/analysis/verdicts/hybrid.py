@@ -15,6 +15,7 @@ from coresweep.analysis.verdicts import (
     combine,
     holding,
     judge,
+    open_reason,
     outcome_text,
     ratio_interval,
     say,
@@ -24,12 +25,8 @@ from coresweep.analysis.verdicts import (
 
 NAME = "hybrid"
 PLOT = "hybrid_heatmap.svg"
-INTERVALS = (
-    ("time_median", "time_ci_lo", "time_ci_hi"),
-    ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
-    ("penalty", "penalty_ci_lo", "penalty_ci_hi"),
-)
-NONNEGATIVE = ("time_median", "time_ci_lo", "speedup", "penalty", "cores")
+INTERVALS = (("penalty", "penalty_ci_lo", "penalty_ci_hi"),)
+NONNEGATIVE = ("penalty", "cores")
 
 
 def _split(row: pd.Series) -> str:
@@ -110,7 +107,8 @@ def hybrid_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     cores = int(table.cores.max())
     results: dict[str, bool | None] = {}
     numbers: dict[str, str] = {}
-    evidence = []
+    evidence, missing = [], []
+    calls: list[Call] = []
     for family, g in table.groupby("family", sort=False):
         lim = usable(g[g.variant == "limited"])
         if lim.empty:
@@ -118,14 +116,17 @@ def hybrid_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         call, text, numbers[str(family)] = hybrid_outcome(lim)
         pen = penalty_text(g[g.variant == "unlimited"])
         evidence.append(f"{family} ({g.kernel.iloc[0]}): {text}" + (f"; {pen}" if pen else ""))
-        if call is not None:
-            results[str(family)] = call.value
+        results[str(family)] = None if call is None else call.value
+        calls += [call] if call is not None else []
+        if call is None:
+            missing.append(str(family))
     conditions = (
         f"P x T = {cores} cores on {machine}; limited = inner pool at T Numba threads or 1 BLAS "
         f"thread per worker, unlimited = library default (one per CPU); beats = hybrid/pure "
         f"speed interval above {1 + THRESHOLD:.2f}; not = below it"
+        + ("; a hybrid split needs >= 4 cores" if cores < 4 else "")
     )
-    if not results:
+    if len(missing) == len(results):  # no family has a split with P>1 and T>1
         if cores < 4:
             reason = (
                 f"Needs ≥ 4 cores for a P × T split with both above 1; this machine has {cores}."
@@ -137,15 +138,17 @@ def hybrid_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     headline = say(
         verdict,
         results,
-        yes=f": a processes × threads mix ran fastest ({first[True]})"
-        if verdict == "supported"
-        else f" for {{which}} ({first[True]})",
-        no=f": a pure split was as fast or faster ({first[False]})"
-        if verdict == "refuted"
-        else f" for {{which}} ({first[False]})",
+        yes=(
+            f": a processes × threads mix ran fastest ({first[True]})",
+            f" for {{which}} ({first[True]})",
+        ),
+        no=(
+            f": a pure split was as fast or faster ({first[False]})",
+            f" for {{which}} ({first[False]})",
+        ),
         open_=" for {which}",
         on="the workload",
-        reason="the best mix and the best pure split are within each other's intervals",
+        reason=open_reason(calls, "the mix/pure speed interval straddles the threshold"),
     )
     return [
         Verdict(

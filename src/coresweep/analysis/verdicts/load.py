@@ -16,14 +16,13 @@ from coresweep.analysis.verdicts import (
     check_table,
     clears,
     combine,
-    holding,
     is_processes,
     is_threads,
     judge,
+    open_reason,
     outcome_text,
     ratio_interval,
     say,
-    span,
     undecided,
     usable,
 )
@@ -33,7 +32,6 @@ PLOT = "load_latency.svg"
 INTERVALS = (
     ("throughput", "throughput_ci_lo", "throughput_ci_hi"),
     ("latency_p99", "latency_p99_ci_lo", "latency_p99_ci_hi"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
 )
 NONNEGATIVE = ("throughput", "throughput_ci_lo", "latency_p50", "latency_p99", "load", "service_s")
 #: requests left at the drain deadline are what overload looks like, counted in the
@@ -114,18 +112,18 @@ def load_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         "not = below it"
     )
     if p < 2:
-        reason = f"Needs ≥ 2 usable cores for a process pool to outrun threads; this run had p={p}."
+        reason = f"Needs ≥ 2 usable cores for processes to outrun threads; this run had p={p}."
         return cannot_test(["C13"], reason, where, NAME, PLOT)
     peak = peak_load(table)
-    results: dict[str, bool | None] = {}
+    calls: dict[str, Call] = {}
     ratios: dict[str, float] = {}
     evidence = []
     for kernel, g in table.groupby("kernel", sort=False):
         if not (is_threads(g).any() and is_processes(g).any()):
             continue
-        call, ratios[str(kernel)], text = kernel_outcome(g, peak)
-        results[str(kernel)] = call.value
+        calls[str(kernel)], ratios[str(kernel)], text = kernel_outcome(g, peak)
         evidence.append(text)
+    results = {k: c.value for k, c in calls.items()}
     if not results:
         return [undecided("C13", "a thread or a process pool is missing", where, NAME, PLOT)]
     unfinished = int(table.unfinished.sum())
@@ -150,6 +148,8 @@ def load_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         ),
         open_=" for {which}",
         on="the kernel",
-        reason="the saturation throughputs are within each other's intervals",
+        reason=open_reason(
+            calls.values(), "the saturation throughputs' ratio interval straddles the threshold"
+        ),
     )
     return [Verdict("C13", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]

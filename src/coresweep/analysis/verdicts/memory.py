@@ -21,6 +21,7 @@ from coresweep.analysis.verdicts import (
     is_processes,
     is_threads,
     judge,
+    open_reason,
     say,
     span,
     usable,
@@ -212,15 +213,19 @@ def memory_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     headline = say(
         verdict,
         results,
-        yes=f": each extra process worker needed {mib(True)} MiB more (with {whats(True)})"
-        if verdict == "supported"
-        else f" with {whats(True)} (+{mib(True)} MiB per process worker)",
-        no=f": each extra process worker needed only {mib(False)} MiB more (with {whats(False)})"
-        if verdict == "refuted"
-        else f" with {whats(False)}",
+        yes=(
+            f": each extra process worker needed {mib(True)} MiB more (with {whats(True)})",
+            f" with {whats(True)} (+{mib(True)} MiB per process worker)",
+        ),
+        no=(
+            f": each extra process worker needed only {mib(False)} MiB more (with {whats(False)})",
+            f" with {whats(False)}",
+        ),
         open_=f" with {whats(None)}",
         on="the input",
-        reason="no scenario's per-worker interval cleared the bar (overlap, or fewer than 3 N)",
+        reason=open_reason(
+            calls.values(), "no scenario's per-worker interval lies clear of the bar (or < 3 N)"
+        ),
     )
     evidence_text = "MiB per extra worker (data PSS: anonymous + shared memory) [95% CI]: "
     return [

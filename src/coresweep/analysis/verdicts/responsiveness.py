@@ -24,6 +24,7 @@ from coresweep.analysis.verdicts import (
     flags_of,
     holding,
     judge,
+    open_reason,
     say,
     undecided,
     usable,
@@ -35,7 +36,6 @@ PLOT = "responsiveness.svg"
 INTERVALS = (
     ("p50_ms", "p50_ci_lo_ms", "p50_ci_hi_ms"),
     ("p99_ms", "p99_ci_lo_ms", "p99_ci_hi_ms"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
 )
 NONNEGATIVE = ("p50_ms", "p50_ci_lo_ms", "p99_ms", "max_ms", "rate_ratio", "probe_period_ms")
 
@@ -79,7 +79,8 @@ def _default_rows(table: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]
 
 def _gil_part(table: pd.DataFrame) -> str:
     """How the latency under GIL-bound thread backends follows the switch interval."""
-    gil = table[(table.backend_isolation == "thread") & (table.backend_gil_bound == True)]  # noqa: E712
+    bound = table.backend_gil_bound.fillna(False).astype(bool)
+    gil = table[(table.backend_isolation == "thread") & bound]
     modes = []
     for mode, g in gil.sort_values("switch_interval_ms").groupby("mode", sort=False):
         parts = [
@@ -123,6 +124,7 @@ def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     )
     results: dict[str, bool | None] = {}
     modes: dict[str, bool | None] = {}
+    every: list[Call] = []
     tails: dict[str, str] = {}
     evidence = []
     for mode, (busy, idle) in rows.items():
@@ -130,6 +132,7 @@ def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
         notes = ""
         if counted:
             calls = [_call(busy, idle, q, tol, mode) for q in ("p50", "p99")]
+            every += calls
             results[f"{mode} p50"], results[f"{mode} p99"] = (c.value for c in calls)
             modes[mode] = all_of(c.value for c in calls)
             tails[mode] = f"p99 {busy.p99_ms:.3g} vs {idle.p99_ms:.3g} ms idle"
@@ -149,16 +152,20 @@ def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     headline = say(
         verdict,
         modes,
-        yes=f": the foreground stayed within {tol:g} ms of idle ({{which}}: {tail(True)})"
-        if verdict == "supported"
-        else f" for {{which}} ({tail(True)})",
-        no=f": background threads delayed the foreground beyond {tol:g} ms ({{which}}: "
-        f"{tail(False)})"
-        if verdict == "refuted"
-        else f" for {{which}} ({tail(False)}; tolerance {tol:g} ms)",
+        yes=(
+            f": the foreground stayed within {tol:g} ms of idle ({{which}}: {tail(True)})",
+            f" for {{which}} ({tail(True)})",
+        ),
+        no=(
+            f": background threads delayed the foreground beyond {tol:g} ms ({{which}}: "
+            f"{tail(False)})",
+            f" for {{which}} ({tail(False)}; tolerance {tol:g} ms)",
+        ),
         open_=" for {which}",
         on="the work",
-        reason=f"the latency intervals straddle the {tol:g} ms tolerance, or idle misses it",
+        reason=open_reason(
+            every, f"the latency intervals straddle the {tol:g} ms tolerance, or idle misses it"
+        ),
     )
     undecided_ = holding(results, None)
     return [

@@ -33,6 +33,7 @@ from coresweep.analysis.verdicts import (
     is_threads,
     judge,
     merge,
+    open_reason,
     outcome_text,
     say,
     span,
@@ -41,11 +42,7 @@ from coresweep.analysis.verdicts import (
 
 COMPUTE_KINDS = ("python", "nogil", "blas")
 NAME = "scaling"
-INTERVALS = (
-    ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
-)
-NONNEGATIVE = ("speedup", "speedup_ci_lo", "time_median", "time_ci_lo", "busy_cores")
+NONNEGATIVE = ("busy_cores",)
 
 Row = Mapping[str, Any]
 
@@ -135,16 +132,16 @@ def _c1(top: pd.DataFrame, pmax: int, half: float, where: str) -> list[Verdict]:
         res,
         yes=(
             f" for compute-bound code: {workers} ran {_speedups(_rows_of(deciding, yes))} faster "
-            "than one ({which})"
-            if verdict == "supported"
-            else f" for {{which}} ({workers} {_speedups(_rows_of(deciding, yes))} faster)"
+            "than one ({which})",
+            f" for {{which}} ({workers} {_speedups(_rows_of(deciding, yes))} faster)",
         ),
         no=f" for {{which}} ({workers} at most {_speedups(_rows_of(deciding, no))}; "
         f"needs > {half:.2f}×)",
         open_=" for {which}",
         on="the kernel",
-        reason=f"no kernel's speedup interval cleared {half:.2f}× at p={pmax} "
-        f"({calls[open_[0]].note if open_ else ''})",
+        reason=open_reason(
+            calls.values(), f"no kernel's speedup interval lies clear of {half:.2f}× at p={pmax}"
+        ),
     )
     return [
         Verdict(
@@ -193,7 +190,9 @@ def _c2_c11(top: pd.DataFrame, pmax: int, half: float, where: str) -> list[Verdi
         no=f" for {{which}} (only {busy(holding(r2, False))} of {pmax} cores busy, or no faster)",
         open_=" for {which}",
         on="the kernel",
-        reason=f"no kernel's thread speedup interval cleared {bar:.2f}× at p={pmax}",
+        reason=open_reason(
+            c2.values(), f"no kernel's thread speedup interval lies clear of {bar:.2f}×"
+        ),
     )
     h11 = say(
         v11,
@@ -203,7 +202,9 @@ def _c2_c11(top: pd.DataFrame, pmax: int, half: float, where: str) -> list[Verdi
         no=f" for {{which}} ({_speedups(_rows_of(d11, gil))}, not above {bar:.2f}×)",
         open_=" for {which}",
         on="the kernel",
-        reason=f"no kernel's thread speedup interval cleared {bar:.2f}× at p={pmax}",
+        reason=open_reason(
+            c11.values(), f"no kernel's thread speedup interval lies clear of {bar:.2f}×"
+        ),
     )
     return [
         Verdict(
@@ -232,7 +233,7 @@ def scaling_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     """C1, C2 and C11 from the scaling table."""
     if table.empty:
         return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    check_table(table, NAME, nonnegative=NONNEGATIVE)
     top, pmax = _top(table)
     dropped = len(table) - len(usable(table))
     where = f"strong scaling at p={pmax} on {machine}" + (

@@ -12,15 +12,16 @@ import pandas as pd
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     THRESHOLD,
+    Call,
     Side,
     cannot_test,
     check_table,
     clears,
     combine,
     judge,
+    open_reason,
     outcome_text,
     say,
-    span,
     usable,
 )
 
@@ -29,7 +30,6 @@ PLOT = "single_core.svg"
 INTERVALS = (
     ("gain_vs_1", "gain_ci_lo", "gain_ci_hi"),
     ("throughput", "throughput_ci_lo", "throughput_ci_hi"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
 )
 NONNEGATIVE = ("gain_vs_1", "gain_ci_lo", "throughput", "latency_p50_ms", "latency_p99_ms")
 
@@ -56,7 +56,7 @@ def single_core_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     if not table.pinned_ok.all():
         reason = "Needs the threads pinned to one CPU; this machine did not allow the pinning."
         return cannot_test(["C10"], reason, where, NAME, PLOT)
-    results: dict[str, bool | None] = {}
+    calls: dict[str, Call] = {}
     evidence = []
     for kind, row in top.iterrows():
         base = one.loc[kind]
@@ -65,31 +65,32 @@ def single_core_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
             Side(row, who=f"{tmax} threads"),
             Side(base, who="1 thread"),
         )
-        results[str(kind)] = call.value
+        calls[str(kind)] = call
         evidence.append(
             f"{kind}: {tmax} vs 1 threads {_gain(row)}{call.text()} ({base.throughput:.0f} -> "
             f"{row.throughput:.0f} tasks/s), per-task latency p50 {base.latency_p50_ms:.2f} -> "
             f"{row.latency_p50_ms:.2f} ms, p99 {base.latency_p99_ms:.1f} -> "
             f"{row.latency_p99_ms:.1f} ms"
         )
+    results = {k: c.value for k, c in calls.items()}
     verdict = combine(results)
-
-    def gain(v: bool | None) -> str:
-        gains = top.gain_vs_1[[k for k in top.index if results[str(k)] is v]]
-        return span(gains, lambda x: f"{x:.2f}" if x < 10 else f"{x:.0f}") + "×"
 
     headline = say(
         verdict,
         results,
-        yes=f": on one CPU {tmax} threads did {gain(True)} the work of one ({{which}})"
-        if verdict == "supported"
-        else f" for {{which}} ({tmax} threads {gain(True)} one thread's throughput)",
-        no=f": on one CPU {tmax} threads did {gain(False)} the work of one ({{which}})"
-        if verdict == "refuted"
-        else f" for {{which}} ({gain(False)})",
+        numbers={str(k): g for k, g in top.gain_vs_1.items()},
+        fmt=lambda x: f"{x:.2f}" if x < 10 else f"{x:.0f}",
+        yes=(
+            f": on one CPU {tmax} threads did {{span}}× the work of one ({{which}})",
+            f" for {{which}} ({tmax} threads {{span}}× one thread's throughput)",
+        ),
+        no=(
+            f": on one CPU {tmax} threads did {{span}}× the work of one ({{which}})",
+            " for {which} ({span}×)",
+        ),
         open_=" for {which}",
         on="the kind of work",
-        reason="no kind's gain interval cleared the threshold",
+        reason=open_reason(calls.values(), "no kind's gain interval lies clear of the threshold"),
     )
     return [
         Verdict(

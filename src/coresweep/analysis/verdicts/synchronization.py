@@ -15,6 +15,7 @@ from coresweep.analysis.verdicts import (
     holding,
     judge,
     merge,
+    open_reason,
     say,
     undecided,
     usable,
@@ -27,7 +28,6 @@ DEADLOCK = "deadlock"
 INTERVALS = (
     ("ns_per_op", "ns_per_op_ci_lo", "ns_per_op_ci_hi"),
     ("cost_vs_baseline", "cost_vs_baseline_ci_lo", "cost_vs_baseline_ci_hi"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
 )
 NONNEGATIVE = ("lost_rate", "lost_rate_max", "ns_per_op", "deadlocks", "hung", "trials", "calls")
 
@@ -125,14 +125,16 @@ def synchronization_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]
     headline = say(
         verdict,
         results,
-        yes=f": {said(True, ' and ')}"
-        if verdict == "supported"
-        else f" for {{which}} ({said(True, '; ')})",
-        no=f": {said(False, ' and ')}"
-        if verdict == "refuted"
-        else f" for {{which}} ({said(False, '; ')})",
+        yes=(
+            f": {said(True, ' and ')}",
+            f" for {{which}} ({said(True, '; ')})",
+        ),
+        no=(
+            f": {said(False, ' and ')}",
+            f" for {{which}} ({said(False, '; ')})",
+        ),
         open_=" for {which}",
         on="the risk",
-        reason="a flag could flip both halves",
+        reason=open_reason(calls.values(), "neither risk was decided"),
     )
     return [Verdict("C12", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]

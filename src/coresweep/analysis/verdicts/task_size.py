@@ -23,6 +23,7 @@ from coresweep.analysis.verdicts import (
     judge,
     merge,
     names,
+    open_reason,
     outcome_text,
     say,
     span,
@@ -31,12 +32,8 @@ from coresweep.analysis.verdicts import (
 )
 
 NAME = "task_size"
-INTERVALS = (
-    ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
-    ("time_median", "time_ci_lo", "time_ci_hi"),
-    ("overhead_task_s", "overhead_task_ci_lo", "overhead_task_ci_hi"),
-)
-NONNEGATIVE = ("task_seconds", "time_median", "speedup", "start_s", "overhead_task_s")
+INTERVALS = (("overhead_task_s", "overhead_task_ci_lo", "overhead_task_ci_hi"),)
+NONNEGATIVE = ("task_seconds", "start_s", "overhead_task_s")
 DASK_DOCUMENTED = (200e-6, 1e-3)  # per-task overhead the Dask docs quote
 PLOT = "task_size_speedup.svg"
 
@@ -179,25 +176,26 @@ def task_size_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     verdict = combine(res)
     tiny, big = fmt_seconds(s.smallest.min()), fmt_seconds(s.largest.max())
     held = procs[[res[f"{r.kernel}/{r.backend}"] is True for r in procs.itertuples()]]
-    why_not = "; ".join(
-        part
-        for part in (
-            f"never beat serial up to {big} tasks ({names(never)})" if never else "",
-            f"already won on {tiny} tasks ({names(small)})" if small else "",
-        )
-        if part
-    )
+
+    def why_not(named: bool) -> str:
+        parts = [(f"never beat serial up to {big} tasks", never), (f"won on {tiny} tasks", small)]
+        return "; ".join(f"{t} ({names(k)})" if named else t for t, k in parts if k)
+
     headline = say(
         verdict,
         res,
-        yes=f": process pools lose on {tiny} tasks and win from {span(held.crossover_s, fmt_seconds)} "
-        "tasks ({which})"
-        if verdict == "supported"
-        else " for {which} (loses on small tasks, wins on large)",
-        no=f": {why_not}" if verdict == "refuted" else f" for {{which}} ({why_not})",
+        yes=(
+            f": process pools lose on {tiny} tasks and win from "
+            f"{span(held.crossover_s, fmt_seconds)} tasks ({{which}})",
+            " for {which} (loses on small tasks, wins on large)",
+        ),
+        no=(f": {why_not(True)}", f" for {{which}} ({why_not(False)})"),
         open_=" for {which}",
         on="the kernel and pool",
-        reason=f"no process pool's speedup interval cleared 1 at both ends ({tiny} and {big})",
+        reason=open_reason(
+            [c[0] for c in cases.values()],
+            f"no process pool's speedup intervals lie clear of 1 at both ends ({tiny}, {big})",
+        ),
     )
     conditions = (
         f"{where}; {outcome_text(res)}; wins even on the smallest tasks: {small or 'none'}; "

@@ -8,26 +8,24 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from coresweep.measure.pingpong import size_label
-from coresweep.report.plots import OKABE_ITO, color, flagged, save
+from coresweep.report.plots import flagged, marker, save, shades
 
-#: the Dask transports keep their backend colours; the other four get distinct palette
-#: entries (threads orange, processes blue/green), so no two lines of the figure share one
-TRANSPORT_COLORS = {
-    "thread-queue": color("threads"),
-    "mp-pipe": OKABE_ITO[2],
-    "mp-queue": OKABE_ITO[3],
-    "shm-event": OKABE_ITO[5],
-    "dask-threads": color("dask-threads"),
-    "dask-processes": color("dask-processes"),
-}
+
+def transport_colors(table: pd.DataFrame) -> dict[str, str]:
+    """Colours by the side a transport stands for (its `kind`, in the descriptors' isolation
+    words): the thread hues for threads, the process hues for processes, a shade each."""
+    pairs = table[["transport", "kind"]].drop_duplicates().itertuples(index=False)
+    return shades((str(t), str(kind), None, True) for t, kind in pairs)
 
 
 def _panel(ax: plt.Axes, table: pd.DataFrame, y: str, ylabel: str) -> None:
+    colors = transport_colors(table)
     for transport, g in table.groupby("transport"):
         g = g.sort_values("size")
-        c = TRANSPORT_COLORS.get(transport, color(transport))
+        c = colors[str(transport)]
         style = "-" if g.kind.iloc[0] == "thread" else "--"
-        ax.plot(g["size"], g[y], style, marker="o", color=c, label=transport)
+        m = marker(str(transport))
+        ax.plot(g["size"], g[y], style, marker=m, color=c, label=transport)
         ax.fill_between(g["size"], g[f"{y}_ci_lo"], g[f"{y}_ci_hi"], color=c, alpha=0.2, lw=0)
         bad = g[flagged(g)]
         ax.scatter(bad["size"], bad[y], s=80, facecolors="none", edgecolors="red", zorder=5)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coresweep.report.plots import color, flagged, marker, save
+from coresweep.report.plots import backend_colors, flagged, marker, save
 
 
 def load_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
@@ -18,12 +18,13 @@ def load_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
     kernels = list(dict.fromkeys(table.kernel))
     fig, axes = plt.subplots(2, len(kernels), figsize=(5 * len(kernels), 7), squeeze=False)
     p = int(table.p.max())
+    colors = backend_colors(table)
     for j, kernel in enumerate(kernels):
         sub = table[table.kernel == kernel]
         top, bottom = axes[0][j], axes[1][j]
         for backend, g in sub.groupby("backend", sort=False):
             g = g.sort_values("load")
-            c, m = color(backend), marker(backend)
+            c, m = colors[str(backend)], marker(backend)
             top.plot(g.load, g.latency_p99, marker=m, color=c, label=f"{backend} p99")
             top.fill_between(
                 g.load, g.latency_p99_ci_lo, g.latency_p99_ci_hi, color=c, alpha=0.15, lw=0

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coresweep.report.plots import color, flagged, marker, save
+from coresweep.report.plots import backend_colors, flagged, marker, save
 
 LINESTYLES = {"none": "-", "copied": "--", "inherited": ":", "shm": "-."}
 METRICS = {"pss": "PSS", "pss_data": "data PSS (anon + shm)", "uss": "USS"}
@@ -25,6 +25,7 @@ def _title(table: pd.DataFrame, what: str, machine: str) -> str:
 def _tree_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
     states = [s for s in ("idle", "working") if s in set(table.state)]
     fig, axes = plt.subplots(len(states), 3, figsize=(15, 3.8 * len(states)), squeeze=False)
+    colors = backend_colors(table)
     for i, state in enumerate(states):
         for j, (metric, label) in enumerate(METRICS.items()):
             ax = axes[i][j]
@@ -36,7 +37,7 @@ def _tree_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
                     g[f"{metric}_mib"],
                     LINESTYLES[sharing],
                     marker=marker(backend),
-                    color=color(backend),
+                    color=colors[backend],
                     label=f"{backend} / {sharing}",
                 )
                 bad = g[flagged(g)]
@@ -59,6 +60,7 @@ def _per_worker_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
     fits = table.drop_duplicates(["backend", "sharing", "state"])
     groups = fits[["backend", "sharing"]].drop_duplicates().values.tolist()
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(groups) + 1.5))
+    colors = backend_colors(table)
     y = np.arange(len(groups))
     for k, state in enumerate(("idle", "working")):
         sub = fits[fits.state == state].set_index(["backend", "sharing"])
@@ -74,8 +76,8 @@ def _per_worker_plot(table: pd.DataFrame, path: Path, machine: str) -> Path:
                 y[i] + (0.15 if k else -0.15),
                 xerr=err,
                 fmt="o" if state == "idle" else "s",
-                color=color(backend),
-                mfc="white" if state == "working" else color(backend),
+                color=colors[backend],
+                mfc="white" if state == "working" else colors[backend],
                 capsize=3,
                 label=state if i == 0 else None,
             )

@@ -10,17 +10,18 @@ import pandas as pd
 
 from coresweep.analysis.verdicts.responsiveness import PLOT
 from coresweep.experiments.responsiveness import IDLE
-from coresweep.report.plots import color, flagged, marker, save
+from coresweep.report.plots import backend_colors, flagged, marker, save
 
 
 def _ecdf(ax: plt.Axes, table: pd.DataFrame) -> None:
     """Latency distributions at the default switch interval; idle ("none") averaged over jobs."""
     default = table.default_switch_interval_ms.iloc[0]
     at_default = table[table.switch_interval_ms == default]
+    colors = backend_colors(table, key="mode")  # a mode is its backend's colour
     for mode, g in at_default.groupby("mode", sort=False):
         pct = np.mean(np.stack([np.asarray(p) for p in g.percentiles_ms]), axis=0)
         levels = np.linspace(0, 1, pct.size)
-        ax.step(np.maximum(pct, 1e-3), levels, where="post", color=color(str(mode)), label=mode)
+        ax.step(np.maximum(pct, 1e-3), levels, where="post", color=colors[str(mode)], label=mode)
     period = table.probe_period_ms.iloc[0]
     ax.axvline(period, ls=":", color="grey", label=f"probe period {period:g} ms")
     ax.axhline(0.99, ls="--", lw=0.6, color="grey")
@@ -34,9 +35,10 @@ def _ecdf(ax: plt.Axes, table: pd.DataFrame) -> None:
 def _vs_interval(ax: plt.Axes, table: pd.DataFrame) -> None:
     """p99 (solid, with CI) and p50 (dashed) vs the GIL switch interval, per background mode."""
     busy = table[table["mode"] != IDLE]
+    colors = backend_colors(table, key="mode")
     for mode, g in busy.groupby("mode", sort=False):
         g = g.sort_values("switch_interval_ms")
-        c = color(str(mode))
+        c = colors[str(mode)]
         yerr = [g.p99_ms - g.p99_ci_lo_ms, g.p99_ci_hi_ms - g.p99_ms]
         ax.errorbar(
             g.switch_interval_ms,
@@ -54,7 +56,10 @@ def _vs_interval(ax: plt.Axes, table: pd.DataFrame) -> None:
     idle = table[table["mode"] == IDLE]
     if not idle.empty:
         ax.axhline(
-            idle.p99_ms.median(), color=color(IDLE), ls=":", label="none (idle) p99, median of jobs"
+            idle.p99_ms.median(),
+            color=colors[IDLE],
+            ls=":",
+            label="none (idle) p99, median of jobs",
         )
     xs = np.sort(busy.switch_interval_ms.unique())
     ax.plot(xs, xs, color="grey", lw=0.8, ls="-.", label="y = switch interval")

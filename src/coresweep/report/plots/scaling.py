@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson
-from coresweep.report.plots import color, flagged, marker, save
+from coresweep.report.plots import backend_colors, flagged, marker, save
 
 MODELS = {"strong": ("amdahl", amdahl), "weak": ("gustafson", gustafson)}
 HOST_STYLES = ("-", "-.", (0, (5, 1)), (0, (1, 1, 3, 1)))
@@ -50,7 +50,9 @@ def model_curve(g: pd.DataFrame, mode: str, ps: np.ndarray, per_core: bool) -> n
     return s / ps if per_core else s
 
 
-def _draw_panel(ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Panel) -> None:
+def _draw_panel(
+    ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Panel, colors: dict[str, str]
+) -> None:
     ps = np.arange(1, pmax + 1)
     dense = np.linspace(1, pmax, 25)
     ax.plot(ps, ps if panel.ideal == "p" else np.ones_like(ps), ":", color="grey", lw=1)
@@ -61,7 +63,7 @@ def _draw_panel(ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Pa
         backend = key[-1]
         style = HOST_STYLES[hosts.index(key[0]) % len(HOST_STYLES)] if len(by) > 1 else "-"
         g = g.sort_values("p")
-        c = color(backend)
+        c = colors[backend]
         ax.plot(g.p, g[panel.y], style, marker=marker(backend), ms=4, color=c, lw=1.2)
         if panel.lo != panel.hi:
             ax.fill_between(g.p, g[panel.lo], g[panel.hi], color=c, alpha=0.2, linewidth=0)
@@ -76,8 +78,12 @@ def _draw_panel(ax: plt.Axes, sub: pd.DataFrame, mode: str, pmax: int, panel: Pa
     ax.set_ylabel(panel.ylabel)
 
 
-def _legend(fig: plt.Figure, backends: list[str], hosts: list[str], fit: bool, ncol: int) -> None:
-    handles = [Line2D([], [], color=color(b), marker=marker(b), ms=4, label=b) for b in backends]
+def _legend(
+    fig: plt.Figure, colors: dict[str, str], hosts: list[str], fit: bool, ncol: int
+) -> None:
+    handles = [
+        Line2D([], [], color=c, marker=marker(b), ms=4, label=b) for b, c in sorted(colors.items())
+    ]
     if len(hosts) > 1:
         handles += [
             Line2D([], [], ls=HOST_STYLES[i % len(HOST_STYLES)], color="black", label=h)
@@ -125,12 +131,13 @@ def _per_kernel(table: pd.DataFrame, panel: Panel, title: str, path: Path) -> Pa
     ncol = max(2, min(6, int(len(kernels) * PANEL_W // 1.9)))
     fig, axes = _grid(len(modes), len(kernels), -(-entries // ncol))
     pmax = int(table.p.max())
+    colors = backend_colors(table)
     for i, mode in enumerate(modes):
         for j, kernel in enumerate(kernels):
             sub = table[(table.kernel == kernel) & (table["mode"] == mode)]
-            _draw_panel(axes[i][j], sub, mode, pmax, panel)
+            _draw_panel(axes[i][j], sub, mode, pmax, panel, colors)
             axes[i][j].set_title(f"{kernel} ({mode} scaling)", fontsize=9)
-    _legend(fig, sorted(table.backend.unique()), hosts, panel.fit, ncol)
+    _legend(fig, colors, hosts, panel.fit, ncol)
     fig.suptitle(title, fontsize=10, y=1 - 0.15 / fig.get_figheight())
     return save(fig, path, tight=False)
 

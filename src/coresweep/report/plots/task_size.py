@@ -10,11 +10,19 @@ import pandas as pd
 
 from coresweep.analysis.crossover import INTERPOLATED
 from coresweep.analysis.verdicts.task_size import DASK_DOCUMENTED, summary
-from coresweep.report.plots import color, flagged, marker, save
+from coresweep.report.plots import backend_colors, flagged, marker, save
+
+
+def pools(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of backends with workers to start and feed: all but the inline loop."""
+    if "backend_isolation" not in table.columns:
+        return table
+    return table[table.backend_isolation != "inline"]
 
 
 def _speedup(table: pd.DataFrame, path: Path, title: str) -> Path:
-    lad = table[(table.level == "ladder") & (table.backend != "serial")]
+    lad = pools(table[table.level == "ladder"])
+    colors = backend_colors(lad)
     kernels = list(dict.fromkeys(lad.kernel))
     fig, axes = plt.subplots(1, len(kernels), figsize=(5 * len(kernels), 3.8), squeeze=False)
     for ax, kernel in zip(axes[0], kernels, strict=True):
@@ -22,7 +30,7 @@ def _speedup(table: pd.DataFrame, path: Path, title: str) -> Path:
         ax.axhline(1.0, color="grey", linestyle=":", label="serial (1.0)")
         for backend, g in sub.groupby("backend", sort=False):
             g = g.sort_values("task_seconds")
-            c = color(backend)
+            c = colors[str(backend)]
             ax.plot(g.task_seconds, g.speedup, marker=marker(backend), color=c, label=backend)
             ax.fill_between(
                 g.task_seconds, g.speedup_ci_lo, g.speedup_ci_hi, color=c, alpha=0.2, lw=0
@@ -46,12 +54,12 @@ def _speedup(table: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def _costs(table: pd.DataFrame, path: Path, title: str) -> Path:
-    s = summary(table)
-    s = s[s.backend != "serial"]
+    s = pools(summary(table))
     backends = list(dict.fromkeys(s.backend))
     kernels = list(dict.fromkeys(s.kernel))
     x = np.arange(len(backends))
-    colors = [color(b) for b in backends]
+    by_backend = backend_colors(s)
+    colors = [by_backend[b] for b in backends]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     # a pool starts once per backend and job, warm for every kernel
     starts = s.groupby("backend").first().reindex(backends)
