@@ -69,21 +69,33 @@ def aggregate_all(results: Path) -> None:
         table.to_parquet(results / "tables" / f"{folder.name}.parquet", index=False)
 
 
+def write_run_record(results: Path, config: dict[str, Any], points: list, node: Node) -> None:
+    """results/run.json as the workflow writes it: config, cores, the plan and its point ids."""
+    planned: dict[str, list[str]] = {}
+    for p in points:
+        planned.setdefault(p.experiment, []).append(p.id)
+    run = {"config": config, "cores": node.cores, "cluster": False,
+           "plan": summary_record(points, node),
+           "planned": {e: sorted(ids) for e, ids in planned.items()}}  # fmt: skip
+    (results / "run.json").write_text(json.dumps(run, sort_keys=True))
+
+
 @functools.cache
 def _measured() -> Path:
     root = Path(tempfile.mkdtemp(prefix="coresweep-report-"))
     atexit.register(shutil.rmtree, root, True)
     results = root / "results"
     config = tiny_config()
-    cores = min(2, usable_cores())
-    for point in plan(config, Node.here(cores)):
+    node = Node.here(min(2, usable_cores()))
+    points = plan(config, node)
+    for point in points:
         write_json_atomic(
             results / "raw" / point.experiment / f"{point.id}.json",
             run_point(point, get_experiment(point.experiment).measure),
         )
     aggregate_all(results)
     write_json_atomic(results / "provenance.json", collect(ROOT))
-    (results / "run.json").write_text(json.dumps({"config": config, "cores": cores}))
+    write_run_record(results, config, points, node)
     return results
 
 
@@ -103,9 +115,7 @@ def measure_run(config: dict[str, Any], results: Path, cores: int = 2) -> Path:
             raise RuntimeError(f"job {job.id} exited {done.returncode}: {done.stderr[-2000:]}")
     aggregate_all(results)
     write_json_atomic(results / "provenance.json", collect(ROOT))
-    run = {"config": config, "cores": node.cores, "cluster": False,
-           "plan": summary_record(points, node)}  # fmt: skip
-    (results / "run.json").write_text(json.dumps(run))
+    write_run_record(results, config, points, node)
     return results
 
 

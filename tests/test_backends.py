@@ -274,7 +274,7 @@ def test_loky_dead_worker_fails_pending_tasks_and_next_map_gets_fresh_workers(
 ):
     from loky.process_executor import TerminatedWorkerError
 
-    assert BACKENDS["loky"].descriptor.supervision == "worker-restarted"
+    assert BACKENDS["loky"].descriptor.supervision == "pool-restarted"
     with make_backend("loky", 2) as b:
         b.start(_mark_init)
         before = set(b.worker_ids())

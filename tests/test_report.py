@@ -13,6 +13,7 @@ from html import escape as html_escape
 
 import pandas as pd
 import pytest
+import yaml
 from reportdata import fixture_results, measured_results
 
 from coresweep.claims import CLAIMS
@@ -204,7 +205,8 @@ def test_provenance_and_reproduce_name_commit_config_and_cores(built):
     commit = json.loads((results / "provenance.json").read_text())["git"]["commit"]
     assert f"git checkout {commit}" in html
     assert "snakemake --cores 2 --configfile config.yaml" in html
-    assert (results / "report" / "config.yaml").read_text().startswith("seed: 7")
+    saved = yaml.safe_load((results / "report" / "config.yaml").read_text())
+    assert saved == json.loads((results / "run.json").read_text())["config"]
 
 
 def test_native_report_files_one_folder_per_claim_and_tables_as_html(built):
@@ -244,7 +246,7 @@ def test_partial_table_is_marked_partial(tmp_path):
     t[t.backend != "processes-fork"].to_parquet(path)
     paths = build_report(results)
     html = paths["html"].read_text()
-    assert "partial" in html and "lacks 2 of 5 planned points" in html
+    assert "partial" in html and "lacks 4 of 10 planned points" in html
     claims = claims_of(results)
     assert "from a partial table" in claims.loc["C11"].conditions
     assert "lacks the points that decide C1" in claims.loc["C1"].reason  # no process backend

@@ -22,7 +22,13 @@ Init = Callable[[], None]
 ISOLATION = ("inline", "thread", "interpreter", "process", "cluster")
 ARGUMENTS = ("reference", "pickled", "inherited")
 PICKLERS = ("none", "pickle", "cloudpickle")
-SUPERVISION = ("program-lost", "pool-broken", "worker-replaced-task-lost", "worker-restarted")
+SUPERVISION = (
+    "program-lost",
+    "pool-broken",
+    "pool-restarted",
+    "worker-replaced-task-lost",
+    "worker-restarted",
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class Descriptor:
       fresh interpreter), or "nanny" (Dask's worker nanny); plots shade any other by name.
     supervision: what a worker that dies (os._exit, a signal) does — "program-lost" (it is
       the caller's process), "pool-broken" (every pending task fails), "worker-replaced-task-
-      lost" (a new worker starts, the dead one's task never returns: a map hangs), or
+      lost" (a new worker starts, the dead one's task never returns: a map hangs),
+      "pool-restarted" (every pending task fails with an error, then fresh workers start), or
       "worker-restarted" (a new worker starts and the caller gets an error for the lost task).
     gil_bound: Python code in the workers runs one at a time under one GIL.
     batch: map hands the whole batch to one function (Numba prange), not one task per call.

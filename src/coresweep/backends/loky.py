@@ -42,6 +42,20 @@ def _nothing() -> None:
     return None
 
 
+def _forget(executor: Any) -> None:
+    """Drop loky's own reference to a shut-down executor (and to its initargs).
+
+    loky keeps the last executor of each thread for reuse; kept, its semaphores (the latch,
+    its queues' locks) would be released only at interpreter exit, after the command's
+    cleanup has stopped loky's resource tracker, which then warns of leaks.
+    """
+    from loky import reusable_executor
+
+    storage = reusable_executor._executor_storage  # no public way to drop it
+    if getattr(storage, "executor", None) is executor:
+        storage.executor = storage.executor_kwargs = None
+
+
 class LokyBackend(Backend):
     """p loky worker processes; `start` returns only when every worker has run init."""
 
@@ -53,7 +67,9 @@ class LokyBackend(Backend):
         pickler="cloudpickle",
         start_method="loky",
         # every pending future fails (TerminatedWorkerError); the next call gets new workers
-        supervision="worker-restarted",
+        # a dead worker fails every pending task (TerminatedWorkerError), then the
+        # executor starts fresh workers: the pool survives, the batch in flight does not
+        supervision="pool-restarted",
         gil_bound=False,
     )
 
@@ -97,35 +113,43 @@ class LokyBackend(Backend):
             initargs=(self._init, latch),
         )
         _OWNER.backend = self
+        try:  # also on Ctrl-C while waiting: the executor is nobody else's to shut down yet
+            self._await_init(executor, latch)
+        except BaseException:
+            executor.shutdown(wait=True, kill_workers=True)
+            _forget(executor)
+            raise
+        return executor
+
+    def _await_init(self, executor: Any, latch: Any) -> None:
+        """Return once every worker has released the latch after its init; fail when one died
+        (an init that raised ends its worker) or start_timeout passed."""
         first = executor.submit(_nothing)  # loky spawns all max_workers workers on a submit
         deadline = time.monotonic() + self.start_timeout
         ready = 0
         while ready < self.workers:
             if latch.acquire(timeout=0.05):
                 ready += 1
-                continue
-            if first.done() and first.exception() is not None:
-                executor.shutdown(wait=True, kill_workers=True)
+            elif first.done() and first.exception() is not None:
                 raise RuntimeError(
                     f"{self.name}: a worker died while starting ({ready} of {self.workers} "
                     f"ran init; did init raise? see stderr): {first.exception()}"
                 )
-            if time.monotonic() > deadline:
-                executor.shutdown(wait=True, kill_workers=True)
+            elif time.monotonic() > deadline:
                 raise RuntimeError(
                     f"{self.name}: {self.workers} workers did not finish their init within "
                     f"{self.start_timeout:.0f} s (a worker hung or died while starting)"
                 )
         first.result()
-        return executor
 
     def _running(self) -> Any:
         """The executor; a fresh one (init re-run) when a dead worker broke the last one."""
         if self._executor is None:
             raise RuntimeError(f"{self.name} backend not started")
         if self._executor._flags.broken is not None:  # no public accessor exists
-            self._executor.shutdown(wait=True, kill_workers=True)
-            self._executor = None
+            broken, self._executor = self._executor, None
+            broken.shutdown(wait=True, kill_workers=True)
+            _forget(broken)
             self._executor = self._fresh_executor()
         return self._executor
 
@@ -145,6 +169,7 @@ class LokyBackend(Backend):
         if executor is not None:
             # kill_workers: a task still running (a hang, Ctrl-C) must not keep its worker
             executor.shutdown(wait=True, kill_workers=True)
+            _forget(executor)
         if getattr(_OWNER, "backend", None) is self:
             _OWNER.backend = None
 

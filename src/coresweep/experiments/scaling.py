@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,11 @@ from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.serial import SerialBackend
+from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
+    NUMBA_COMPILE_SECONDS,
+    RUNNER_SECONDS,
     backend_names,
     check_dask_cluster,
     check_memory,
@@ -33,7 +37,10 @@ from coresweep.experiments.common import (
     kernel_params,
     kernel_size,
     kernels_from,
+    mem_mb,
     point_id,
+    sampling_seconds,
+    tree_memory_bytes,
 )
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.kernels.user import runs_on
@@ -50,24 +57,130 @@ if TYPE_CHECKING:
 log = logging.getLogger("coresweep")
 NAME = "scaling"
 BASELINE = "serial-baseline"  # the in-job serial arm
-PROCESS_BACKENDS = ("processes-fork", "processes-forkserver", "processes-spawn", "dask-processes")
 
 
 def applicable(kernel: Kernel, backend: str) -> bool:
     """A batch backend needs the kernel's prange version; serial only makes sense alone."""
-    batch_ok = not BACKENDS[backend].descriptor.batch or kernel.run_parallel is not None
-    return batch_ok and runs_on(kernel, backend)  # runs_on: a user kernel may not pickle
+    descriptor = BACKENDS[backend].descriptor
+    batch_ok = not descriptor.batch or kernel.run_parallel is not None
+    # a user kernel may not ship through the backend's pickler
+    return batch_ok and runs_on(kernel, descriptor.pickler, backend)
 
 
-def _memory_per_worker(kernel: Kernel, size: int, ntasks: int) -> float:
-    if kernel.name == "dgemm":
-        return 3 * 8.0 * size * size
-    if kernel.name == "triad":
-        return 3 * 8.0 * size * ntasks
-    return 0.0
+#: auto strong-scaling task counts above this are refused: tasks become too short to time
+#: (explicit p lists whose least common multiple explodes, e.g. 1..12, or an odd-sized node)
+MAX_STRONG_TASKS = 4096
+#: predicted seconds of one task of a kernel that declares no nominal rate (user kernels)
+UNKNOWN_TASK_SECONDS = 0.01
+#: predicted cost of handing one task to a worker, serial in the caller: a Dask task through
+#: the scheduler (~1 ms), a pickled task through a pool's pipe, a thread pool's queue
+DISPATCH_SECONDS = {"nanny": 1e-3, "process": 1e-4, "thread": 2e-5}
+#: predicted start of p workers (and their stop): (fixed, per worker) seconds by start method
+START_SECONDS = {
+    "none": (0.0, 0.0),
+    "fork": (0.05, 0.002),
+    "forkserver": (0.5, 0.02),
+    "spawn": (0.5, 0.02),
+    "loky": (0.5, 0.02),
+    "nanny": (1.5, 0.05),
+}
+
+
+def strong_tasks(cfg: dict[str, Any], ps: Sequence[int], key: str) -> int:
+    """Tasks of the fixed total work: every worker gets the same number at every p.
+
+    Explicit (`strong_tasks`): refused when some p would leave workers idle or uneven.
+    Automatic (null): the smallest multiple of lcm(ps) that gives every worker at least
+    `strong_tasks_per_worker` tasks at the largest p (4 x pmax when the ps are powers of 2).
+    """
+    lcm = math.lcm(*ps)
+    explicit = cfg.get("strong_tasks")
+    if explicit is not None:
+        n = int(explicit)
+        idle = [p for p in ps if n < p]
+        uneven = [p for p in ps if n >= p and n % p]
+        if idle or uneven:
+            bad = idle or uneven
+            why = (
+                f"leave workers idle at p={', '.join(map(str, bad))} ({n} tasks for {bad[0]} workers)"
+                if idle
+                else f"are unbalanced at p={', '.join(map(str, bad))} ({n} tasks over {bad[0]} "
+                f"workers: {n % bad[0]} get one task more)"
+            )
+            raise ConfigError(
+                f"config key {key}.strong_tasks: {n} tasks {why}; strong scaling needs a "
+                f"multiple of every p ({lcm} for p={list(ps)}), or null to choose it"
+            )
+        return n
+    per = int(cfg["strong_tasks_per_worker"])
+    n = lcm * math.ceil(per * max(ps) / lcm)
+    if n > MAX_STRONG_TASKS:
+        raise ConfigError(
+            f"config key {key}.p: balanced strong scaling at p={list(ps)} needs a multiple of "
+            f"lcm = {lcm} tasks ({n} > {MAX_STRONG_TASKS}, too short to time); list p values "
+            "that divide one another (e.g. powers of 2 plus the node's cores) or set cores.max"
+        )
+    return n
+
+
+def strong_size(kernel: Kernel, configured: int, ntasks: int, budget: float | None) -> int:
+    """The task size: the configured one, or smaller so that the strong work (ntasks tasks)
+    takes at most `budget` seconds on one core at the kernel's declared nominal rate.
+
+    Deterministic (no timing at plan time): a dry run on a login node plans the same sizes.
+    Unchanged when the budget is null or the kernel declares no rate (user kernels).
+    """
+    if budget is None or not kernel.rate or configured <= 1:
+        return configured
+    fits = kernel.rate * budget / ntasks  # units of work per task
+    if kernel.work(configured) <= fits:
+        return configured
+    lo, hi = 1, configured  # largest size in [1, configured] whose work fits (work grows)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if kernel.work(mid) <= fits:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def predict_seconds(
+    kernel: Kernel,
+    descriptor: Any,
+    p: int,
+    modes: dict[str, dict[str, int]],
+    baseline: dict[str, int],
+    protocol: dict[str, Any],
+    usable: int,
+    first_in_job: bool,
+) -> float:
+    """Predicted seconds to measure one point (an upper bound unless precision stops early).
+
+    A call of an arm lasts its tasks x the kernel's nominal seconds per task / the cores it
+    can use (1 for GIL-bound Python code on threads; at most the usable cores), plus a
+    dispatch cost per task; `sampling_seconds` turns the three arms' calls (strong, weak,
+    serial baseline) into warm-up + rounds under the protocol. Added: the runner's probes,
+    the workers' start and stop, and Numba's compile (first point of a job; fresh worker
+    interpreters load the cache in parallel at every start).
+    """
+    t = kernel.seconds_per_task(baseline["size"]) or UNKNOWN_TASK_SECONDS
+    gil = descriptor.gil_bound and kernel.kind == "python"
+    speed = 1 if gil else min(p, usable)
+    where = "nanny" if descriptor.start_method == "nanny" else descriptor.isolation
+    dispatch = 0.0 if descriptor.batch else DISPATCH_SECONDS.get(where, 0.0)
+    calls = [m["ntasks"] * (t / speed + dispatch) for m in modes.values()]
+    calls.append(baseline["ntasks"] * t)
+    fixed, per_worker = START_SECONDS.get(descriptor.start_method, START_SECONDS["spawn"])
+    seconds = sampling_seconds(calls, protocol) + RUNNER_SECONDS + fixed + per_worker * p
+    if kernel.jit:
+        fresh = descriptor.isolation == "process" and descriptor.start_method != "fork"
+        seconds += NUMBA_COMPILE_SECONDS * (int(first_in_job) + int(fresh))
+    return seconds
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
+    """One job per (kernel, backend) holding its points p = 1 .. P, measured in p order."""
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
@@ -75,25 +188,34 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     ps = core_counts(cfg["p"], config["cores"], node, f"{key}.p")
     if "dask-cluster" in backends:
         check_dask_cluster(config["dask_cluster"])
-    sizes = cfg["sizes"]
+    strong = "strong" in cfg["modes"]
+    ntasks = strong_tasks(cfg, ps, key) if strong else 0
+    per_worker = cfg["weak_tasks_per_worker"]
+    for p in ps:
+        check_pinning(config["protocol"], p, f"{key}.p={p}")
     out = []
     for k in kernels:
-        size = kernel_size(k, sizes, f"{key}.sizes")
+        configured = kernel_size(k, cfg["sizes"], f"{key}.sizes")
+        size = (
+            strong_size(k, configured, ntasks, cfg.get("strong_sample_seconds"))
+            if strong
+            else configured
+        )
         for b in backends:
             if not applicable(k, b):
                 continue
-            for p in [1] if b == "serial" else ps:
+            descriptor = BACKENDS[b].descriptor
+            for i, p in enumerate([1] if b == "serial" else ps):
                 modes = {}
-                if "strong" in cfg["modes"]:
-                    modes["strong"] = {"size": size, "ntasks": cfg["strong_tasks"]}
+                if strong:
+                    modes["strong"] = {"size": size, "ntasks": ntasks}
                 if "weak" in cfg["modes"]:
-                    modes["weak"] = {"size": size, "ntasks": cfg["weak_tasks_per_worker"] * p}
-                check_pinning(config["protocol"], p, f"{key}.p={p}")
-                worst = max(m["ntasks"] for m in modes.values())
-                workers = 1 if b in ("threads", "dask-threads", "numba-parallel") else p
+                    modes["weak"] = {"size": size, "ntasks": per_worker * p}
+                baseline = {"size": size, "ntasks": per_worker}
+                tree = tree_memory_bytes(k, descriptor, p, size)
                 check_memory(
-                    workers * _memory_per_worker(k, size, worst),
-                    f"kernel {k.name} at size {size} with p={p}",
+                    tree,
+                    f"kernel {k.name} at size {size} on {b} with p={p}",
                     f"{key}.sizes.{k.name}",
                     node,
                 )
@@ -102,15 +224,39 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                     "backend": b,
                     "p": p,
                     "modes": modes,
-                    "baseline": {"size": size, "ntasks": cfg["weak_tasks_per_worker"]},
+                    "baseline": baseline,
                     "seed": config["seed"],
                     "protocol": config["protocol"],
                     **kernel_params(k),
                 }
+                if p > node.usable:
+                    params["oversubscribed"] = True  # more workers than the node's cores
                 if b == "dask-cluster":
                     params["dask_cluster"] = config["dask_cluster"]
-                out.append(Point(NAME, point_id(k.name, b, f"p{p}"), params))
+                seconds = predict_seconds(
+                    k, descriptor, p, modes, baseline, config["protocol"], node.usable, i == 0
+                )
+                out.append(
+                    Point(
+                        NAME,
+                        point_id(k.name, b, f"p{p}"),
+                        params,
+                        job=point_id(k.name, b),
+                        seconds=round(seconds, 2),
+                        mem_mb=mem_mb(tree),
+                    )
+                )
     return out
+
+
+_BLAS_LIMITS: list[Any] = []  # keeps the job process's BLAS limit alive
+
+
+def _one_blas_thread() -> None:
+    """One BLAS thread in this process, leaving Numba's thread pool unstarted."""
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMITS.append(threadpool_limits(limits=1, user_api="blas"))
 
 
 def measure(point: Point) -> dict[str, Any]:
@@ -144,6 +290,9 @@ def measure(point: Point) -> dict[str, Any]:
 
     if "dask_cluster" in prm:
         configure_dask_cluster(prm["dask_cluster"])
+    # the baseline's inputs first: fork children then share them copy-on-write (the memory
+    # estimate counts them once), as they do on the job's later points anyway
+    chain_init(*prepares(base))()
     with make_backend(prm["backend"], p) as backend:
         _, t = timed(
             lambda: backend.start(chain_init(inner, *compiles, *prepares(*modes.values())))
@@ -155,8 +304,10 @@ def measure(point: Point) -> dict[str, Any]:
         fn = kernel.run_parallel if backend.batch else kernel.run
         arms = {mode: functools.partial(backend.map, fn, tasks[mode]) for mode in modes}
         # the baseline runs here, in this process's main thread, which compiled above: it
-        # needs one BLAS thread (and the batch backend's Numba threads) and its inputs
-        chain_init(inner, *prepares(base))()
+        # needs one BLAS thread (and the batch backend's Numba threads); Numba's thread
+        # pool is started here only for a batch backend: it is not fork-safe, and a later
+        # point of this job may fork its workers from this process
+        (inner if batch else _one_blas_thread)()
         arms[BASELINE] = functools.partial(SerialBackend().map, kernel.run, base_tasks)
         samples = sample_arms(arms, protocol, seed, together=True)
         info = backend.describe()

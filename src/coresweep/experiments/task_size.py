@@ -233,7 +233,9 @@ def _measure_backend(
     """Start the backend start_repeats times (each timed), sample every kernel's levels on the
     last start, interleaved."""
     workers = 1 if name == "serial" else prm["p"]
-    runnable = [lad for lad in ladders if runs_on(lad.kernel, name)]
+    runnable = [
+        lad for lad in ladders if runs_on(lad.kernel, BACKENDS[name].descriptor.pickler, name)
+    ]
     starts, stops, samples = [], [], {}
     for i in range(prm["start_repeats"]):
         with make_backend(name, workers) as backend:

@@ -1,9 +1,11 @@
 """STREAM triad a = b + s*c in Numba nogil: a memory-bound kernel, reported in GB/s.
 
-Every worker owns one set of arrays a, b, c of `size` elements, built once in `prepare`
-(or on its first task): a thread backend's threads each have their own set, each process
+Every worker owns one set of arrays a, b, c of `size` elements, built on its first task
+(the discarded warm-up): a thread backend's threads each have their own set, each process
 its own (a fork child builds a fresh set rather than sharing its parent's, so no two
-workers stream the same pages). A task sweeps its worker's arrays REPS times with its own
+workers stream the same pages). `prepare` builds nothing: a worker's init may run in
+another thread than its tasks (Dask runs it in the worker's event loop) and would leave a
+set behind that no task uses. A task sweeps its worker's arrays REPS times with its own
 scalar, so a worker holds one task's arrays however many tasks the point has. Bytes
 counted the STREAM way: 3 x 8 bytes per element per sweep. The inputs depend only on the
 element index and the scalar only on the task index, so a task's result is the same on
@@ -100,7 +102,7 @@ def _triad_slots(a2, b2, c2, scalars, reps):
 
 
 def prepare(size: int, ntasks: int, seed: int) -> None:
-    arrays(size)
+    """Nothing ahead of the tasks: each worker thread builds its arrays on its first task."""
 
 
 def run(task: Task) -> float:

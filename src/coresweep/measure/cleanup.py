@@ -15,7 +15,7 @@ TRACKER = "multiprocessing.resource_tracker"
 #: multiprocessing's per-interpreter helpers: they exit on their own when this process
 #: does (their pipes close), and killing them early breaks every later pool of this
 #: process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
-INTERPRETER_HELPERS = (TRACKER, "multiprocessing.forkserver")
+INTERPRETER_HELPERS = (TRACKER, "multiprocessing.forkserver", "loky.backend.resource_tracker")
 
 
 def runs_module(p: psutil.Process, names: Sequence[str]) -> bool:
