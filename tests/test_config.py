@@ -91,10 +91,12 @@ def test_auto_p_stops_at_the_granted_cores():
 
 
 def test_size_that_cannot_fit_in_memory_is_refused():
-    with pytest.raises(cfg.ConfigError, match="more than half"):
-        plan(
-            _scaling(kernels=["dgemm"], backends=["serial"], sizes={"dgemm": 200_000}), Node.here(2)
-        )
+    # sizes as given (no time budget shrinking them): 200000^2 doubles cannot fit
+    c = _scaling(
+        kernels=["dgemm"], backends=["serial"], sizes={"dgemm": 200_000}, strong_sample_seconds=None
+    )
+    with pytest.raises(cfg.ConfigError, match=r"experiments.scaling.sizes.dgemm.*more than half"):
+        plan(c, Node.here(2))
 
 
 def test_malformed_yaml_exits_2_with_a_clear_message(tmp_path):

@@ -10,7 +10,7 @@ p = 1 to p = 2 checks the per-worker part of the model, which is what grows to 1
 processes-fork at p = 2 for the two kernels with data (dgemm, triad) checks the other
 claim of the model: a fork child shares its parent's inputs (copy-on-write) and adds only
 what it writes. threads at p = 2 for triad checks that each thread holds its own arrays.
-Sizes make the data ~100 MB per worker where there is data (dgemm 1536, triad 4 M
+Sizes make the data ~100 MB per worker where there is data (dgemm 1280, triad 4 M
 elements), so it outweighs the ±20 MiB that library sharing with other processes on the
 machine moves a tree's PSS; the Monte Carlo kernels hold no data and check the
 interpreter and JIT constants.
@@ -28,7 +28,7 @@ from coresweep.experiments import NAMES, scaling
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler
 
-SIZES = {"mc-python": 2000, "mc-numba": 200_000, "dgemm": 1536, "triad": 4_000_000}
+SIZES = {"mc-python": 2000, "mc-numba": 200_000, "dgemm": 1280, "triad": 4_000_000}
 TOLERANCE = 0.25
 PROTOCOL = {
     "warmup": 1,

@@ -1,10 +1,18 @@
 """Strong and weak scaling of every kernel under every backend (claims C1, C2, C11).
 
-One job per (kernel, backend, p); inside it the strong and weak workloads and a serial
-baseline (the kernel in a plain loop in the job's own process) are sampled round by round.
+One job per (kernel, backend) measures its points p = 1 .. P one after another; at each p
+the strong and weak workloads and a serial baseline (the kernel in a plain loop in the
+job's own process) are sampled round by round.
 Every speedup is the median over rounds of baseline / parallel time from the same round,
 so a change of the machine's speed between or during jobs cancels out. Start-up and
 Numba compilation are timed apart from the samples.
+
+Strong scaling holds the total work fixed and balanced: the same number of tasks for every
+worker at every p of the sweep (a multiple of every p), each task sized so that one strong
+sample at p = 1 stays within `strong_sample_seconds` on a nominal core. Planning is
+deterministic (declared kernel rates, no timing), so a dry run on a login node plans the
+points the compute node measures. Each point carries its predicted seconds and the peak
+memory of its process tree (`common.tree_memory_bytes`), which is checked against the node.
 """
 
 from __future__ import annotations
@@ -384,14 +392,20 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         base_flags = stability_flags(base["wall"], base["first_run"])
         if not base["check_ok"]:
             base_flags.append("check-failed")
+        # more workers than the cores of the machine that measured it: the table keeps the
+        # point, flagged; verdicts never decide from it
+        usable = rec["provenance"].get("machine", {}).get("usable_cores")
+        over = r["p"] > usable if usable else bool(rec["point"]["params"].get("oversubscribed"))
         for m in r["modes"]:
             wall = np.asarray(m["wall"])
             s = summarize(wall)
             cpu_med = float(np.median(m["cpu"]))
             busy = cpu_med / s.median if s.median else float("nan")
             flags = stability_flags(wall, m["first_run"]) + job_flags
-            if busy > r["p"] * 1.05:
+            if over:
                 flags.append("oversubscribed")
+            if busy > r["p"] * 1.05:
+                flags.append("inner-oversubscribed")  # more busy cores than workers
             if not m["check_ok"]:
                 flags.append("check-failed")
             speedup, lo, hi = paired_speedup(base, m)
@@ -402,6 +416,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "kind": r["kind"],
                     "backend": r["backend"],
                     "p": r["p"],
+                    "usable_cores": usable,
                     "mode": m["mode"],
                     "size": m["size"],
                     "ntasks": m["ntasks"],
