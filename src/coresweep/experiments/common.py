@@ -232,11 +232,15 @@ def point_id(*parts: Any) -> str:
 
 
 def job_flags(result: dict[str, Any]) -> list[str]:
-    """Doubts about the whole job that the runner recorded: high load at start, drift."""
+    """Doubts the runner recorded about the machine while a point ran (after its retries):
+    short of cores (capacity probe) and a drifted reference kernel. The load average at
+    start is recorded but flags nothing: for a minute after a job ends it still counts that
+    job (the sweep's own previous point), and the capacity probe measures what it would
+    only suggest — whether the point's cores are free."""
     job = result.get("job", {})
     flags = []
-    if job.get("load_warning"):
-        flags.append("high-load-at-start")
+    if job.get("capacity_flag"):
+        flags.append("low-capacity")
     if job.get("drift_flag"):
         flags.append("reference-drift")
     return flags

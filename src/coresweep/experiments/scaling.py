@@ -42,6 +42,7 @@ from coresweep.experiments.common import (
     check_pinning,
     configure_dask_cluster,
     core_counts,
+    job_flags,
     kernel_params,
     kernel_size,
     kernels_from,
@@ -388,7 +389,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     for rec in records:
         r = rec["result"]
         base = r["baseline"]
-        job_flags = ["low-capacity"] if r.get("job", {}).get("capacity_flag") else []
+        doubts = job_flags(r)
         base_flags = stability_flags(base["wall"], base["first_run"])
         if not base["check_ok"]:
             base_flags.append("check-failed")
@@ -401,7 +402,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             s = summarize(wall)
             cpu_med = float(np.median(m["cpu"]))
             busy = cpu_med / s.median if s.median else float("nan")
-            flags = stability_flags(wall, m["first_run"]) + job_flags
+            flags = stability_flags(wall, m["first_run"]) + doubts
             if over:
                 flags.append("oversubscribed")
             if busy > r["p"] * 1.05:
