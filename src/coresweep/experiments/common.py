@@ -264,22 +264,17 @@ def cpu_spec(spec: int | str, key: str) -> int | str:
 
 #: the runner's own time per point: capacity probes at start and end, drift reference
 RUNNER_SECONDS = 0.6
-#: resident memory of one Python process that has imported numpy (and Numba): the job
-#: process, a pool worker, the sacrificial subprocess of a faulty run
-PROCESS_MB = 60
-#: a Dask worker process and its Nanny (distributed, tornado, msgpack on top of numpy)
-DASK_WORKER_MB = 150
-#: one core's nominal speed per built-in kernel, for predictions only (measurements calibrate
-#: their own): samples/s of the Monte Carlo kernels, flop/s of DGEMM
-NOMINAL_RATE = {"mc-python": 1.0e6, "mc-numba": 1.0e8, "dgemm": 5.0e10}
+#: one Python process that has imported numpy and Numba (the job process, the sacrificial
+#: subprocess of a faulty run), from the one memory model (TreeMemory), in MB
+PROCESS_MB = round((TREE.job + TREE.jit_first) * 2**20 / 1e6)
 #: a fresh process's first call of a Numba kernel: importing numba, loading the on-disk cache
 NUMBA_COMPILE_SECONDS = 0.5
 
 
 def nominal_seconds(kernel: str, size: int) -> float:
-    """Predicted seconds of one task of a built-in kernel on one core."""
-    work = 2.0 * size**3 if kernel == "dgemm" else float(size)
-    return work / NOMINAL_RATE[kernel]
+    """Predicted seconds of one task of a built-in kernel on one core (its declared rate)."""
+    k = get_kernel(kernel)
+    return k.work(size) / k.rate
 
 
 def sampling_seconds(units: Sequence[float], protocol: Mapping[str, Any]) -> float:
@@ -317,10 +312,17 @@ def pool_start_seconds(backend: str, workers: int, cores: int) -> float:
 
 
 def pool_mb(backend: str, workers: int) -> float:
-    """Predicted resident memory of a pool's worker processes (threads share the parent)."""
-    if backend in ("serial", "threads", "dask-threads"):
+    """Predicted memory (MB) of a pool's own worker processes, without task data, from the
+    one memory model (TreeMemory) by the backend's descriptor; threads share the parent."""
+    from coresweep.backends import BACKENDS
+
+    d = BACKENDS[backend].descriptor
+    if d.isolation != "process":
         return 0.0
-    return workers * (DASK_WORKER_MB if backend.startswith("dask") else PROCESS_MB)
+    own = TREE.fork_worker if d.start_method == "fork" else TREE.fresh_worker + TREE.jit_worker
+    if d.start_method == "nanny":
+        own = TREE.dask_worker + TREE.jit_worker
+    return workers * own * 2**20 / 1e6
 
 
 def check_tree(mem_mb: float, what: str, key: str, node: Node) -> None:

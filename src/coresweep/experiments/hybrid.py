@@ -44,7 +44,6 @@ from coresweep.backends.dask_local import DaskProcessesBackend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
-    DASK_WORKER_MB,
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
@@ -53,6 +52,7 @@ from coresweep.experiments.common import (
     job_flags,
     nominal_seconds,
     point_id,
+    pool_mb,
     pool_size,
     pool_start_seconds,
     sampling_seconds,
@@ -171,8 +171,8 @@ def predict(fam: Family, prm: dict[str, Any]) -> tuple[float, int]:
         arms = [call * slowdown[v] for v in prm["variants"]]
         seconds += start + sampling_seconds(arms, protocol) + PROBE_SECONDS * len(arms)
     blocks = 3 * 8.0 * prm["size"] ** 2 / 1e6 if fam.inner == "blas" else 0.0  # a, b, a @ b
-    per_worker = DASK_WORKER_MB + blocks if fam.inner == "blas" else PROCESS_MB
-    return seconds, round(PROCESS_MB + blocks + c * per_worker)
+    pool = "dask-processes" if fam.inner == "blas" else f"processes-{prm['start_method']}"
+    return seconds, round(PROCESS_MB + blocks + pool_mb(pool, c) + c * blocks)
 
 
 def unlimited_threads() -> int:

@@ -37,13 +37,13 @@ from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
-    NOMINAL_RATE,
     PROCESS_MB,
     RUNNER_SECONDS,
     check_tree,
     cpu_spec,
     job_flags,
     known_names,
+    nominal_seconds,
     point_id,
     sampling_seconds,
 )
@@ -107,7 +107,7 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     interleaved; on one CPU the CPU part of the tasks adds up, the waits overlap across
     threads; the tcp kind's peer is a second process."""
     io = prm["io_ms"] / 1000 if prm["kind"] != "cpu" else 0.0
-    cpu = prm["cpu_samples"] / NOMINAL_RATE["mc-python"] if prm["kind"] in ("cpu", "mix") else 0.0
+    cpu = nominal_seconds("mc-python", prm["cpu_samples"]) if prm["kind"] in ("cpu", "mix") else 0.0
     cpu += TCP_ROUND_TRIP_SECONDS if prm["kind"] == "tcp" else 0.0
     n = prm["tasks"]
     units = [max(n * cpu, -(-n // min(t, n)) * io + cpu) for t in prm["thread_counts"]]
