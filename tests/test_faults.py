@@ -17,6 +17,7 @@ import pytest
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.faults import faults_verdicts
 from coresweep.experiments import faults as exp
+from coresweep.experiments import with_descriptors
 from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import blow_up_memory
 from coresweep.measure.sacrificial import run_sacrificial
@@ -112,7 +113,7 @@ def test_one_point_per_backend_with_every_fault():
     assert [p.id for p in pts] == [
         "threads__w2",
         "process-pool__w2",
-        "mp-pool__w2",
+        "processes-fork__w2",
         "dask-processes__w2",
         "dask-threads__w2",
     ]
@@ -126,7 +127,11 @@ def test_one_point_per_backend_with_every_fault():
     [
         (
             {"backends": ["mpi"]},
-            r"experiments.faults.backends: unknown \['mpi'\]; allowed: threads",
+            r"experiments.faults.backends: unknown backend 'mpi'; allowed: dask-cluster",
+        ),
+        (
+            {"backends": ["numba-parallel"]},
+            r"experiments.faults.backends: \['numba-parallel'\] run a whole batch",
         ),
         (
             {"faults": ["fire"]},
@@ -147,7 +152,7 @@ def test_bad_config_names_the_key(kw, needle):
 CELLS = {
     "threads": ["exception", "sigkill", "memory"],
     "process-pool": ["segv"],
-    "mp-pool": ["exit"],
+    "processes-fork": ["exit"],
     "dask-processes": ["sigkill"],
 }
 
@@ -168,7 +173,7 @@ def table():
         and "resource_tracker" not in " ".join(p.cmdline())
     ]
     assert not left, f"measure left {left}"
-    return exp.aggregate(records)
+    return with_descriptors(exp.aggregate(records))  # as build_table gives it
 
 
 def _cell(table: pd.DataFrame, backend: str, fault: str) -> pd.Series:
@@ -198,6 +203,7 @@ def test_threads_isolate_an_exception_but_die_with_sigkill(table):
 
 
 def test_process_pool_executor_breaks_and_mp_pool_hangs(table):
+    assert set(table.backend_supervision) >= {"program-lost", "pool-broken", "worker-restarted"}
     ppe = _cell(table, "process-pool", "segv")
     assert (ppe.outcome, ppe.error_seen, ppe.recovered) == (
         "pool-broken",
@@ -205,7 +211,7 @@ def test_process_pool_executor_breaks_and_mp_pool_hangs(table):
         False,
     )
     assert ppe.others_lost >= 1 and ppe.caller_survived
-    mp = _cell(table, "mp-pool", "exit")
+    mp = _cell(table, "processes-fork", "exit")
     assert (mp.outcome, mp.faulty_outcome, mp.error_seen) == ("hung", "hung", "none")
     assert mp.others_completed == 5 and mp.recovered  # a new worker replaced the dead one
 
@@ -275,7 +281,7 @@ def test_interrupted_measure_leaves_no_process(tmp_path):
     either process tree survives, no result or temporary file is left."""
     cases = {  # tag -> backend, signal, whole group, processes to wait for
         uuid.uuid4().hex: ("dask-processes", signal.SIGINT, True, 4),
-        uuid.uuid4().hex: ("mp-pool", signal.SIGTERM, False, 3),
+        uuid.uuid4().hex: ("processes-fork", signal.SIGTERM, False, 3),
     }
     jobs = {
         tag: _start_job(b, tmp_path / f"{b}.json", tag, tmp_path / f"tmp-{b}")

@@ -110,6 +110,22 @@ def test_points_group_backends_into_jobs_and_add_oversubscribed_n():
     assert all(p.params["threads"] == 2 for p in pts)
 
 
+def test_sharing_modes_follow_the_descriptor_so_a_new_backend_needs_no_entry():
+    from coresweep.backends import BACKENDS
+
+    cfg = _config(input_mib=INPUT_MIB, backends=["process-pool", "loky", "dask-threads"])
+    sharing = {
+        b: m for p in memory.points(cfg, Node.here(2)) for b, m in p.params["sharing"].items()
+    }
+    assert sharing == {
+        "process-pool": ["none", "shm", "copied"],
+        "loky": ["none", "shm", "copied"],
+        "dask-threads": ["none", "inherited"],
+    }
+    fork = BACKENDS["processes-fork"].descriptor
+    assert memory.modes(fork) == ("none", "inherited", "shm", "copied")
+
+
 def test_big_node_ladder_and_auto_input_bounded_by_the_copies():
     cfg = _config(oversubscribe_factors=[2], sharing=["none", "copied"])
     pts = memory.points(cfg, Node.sized(128, 256))
@@ -127,8 +143,9 @@ def test_input_needing_more_than_half_the_memory_is_refused():
 
 
 def test_unknown_backend_and_sharing_mode_are_refused_naming_the_key():
-    with pytest.raises(ConfigError, match=r"experiments\.memory\.backends"):
-        _config(backends=["numba-parallel"])
+    for name, needle in (("numba-parallel", "not supported"), ("mpi", "unknown backend")):
+        with pytest.raises(ConfigError, match=rf"experiments\.memory\.backends: .*{needle}"):
+            memory.points(_config(backends=[name]), Node.here(2))
     with pytest.raises(ConfigError, match=r"experiments\.memory\.sharing"):
         _config(sharing=["mmap"])
 

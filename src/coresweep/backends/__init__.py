@@ -5,6 +5,7 @@ from __future__ import annotations
 from coresweep.backends.base import Backend
 from coresweep.backends.dask_cluster import DaskClusterBackend
 from coresweep.backends.dask_local import DaskProcessesBackend, DaskThreadsBackend
+from coresweep.backends.executor import ProcessPoolBackend
 from coresweep.backends.loky import LokyBackend
 from coresweep.backends.numba_parallel import NumbaParallelBackend
 from coresweep.backends.processes import ForkBackend, ForkserverBackend, SpawnBackend
@@ -19,6 +20,7 @@ BACKENDS: dict[str, type[Backend]] = {
         ForkBackend,
         ForkserverBackend,
         SpawnBackend,
+        ProcessPoolBackend,
         LokyBackend,
         DaskProcessesBackend,
         DaskThreadsBackend,

@@ -5,7 +5,9 @@ hard timeout (`measure.sacrificial`), so a crash or a hang of the pool, or of th
 program for thread backends, is a measured outcome. The subprocess streams every task's
 result as the caller sees it; the table derives per cell: other tasks completed / lost /
 hung, the time until the first error reached the caller, and whether the pool still ran a
-fresh task afterwards.
+fresh task afterwards. Pools are backends from the registry (`experiments.faults.backends`
+lists their names), started and fed through Backend.start and Backend.submit; the table
+carries each backend's descriptor, by which the verdict selects.
 
 Scale: nothing grows with the node. `workers` stays 2 by default on any node: whether one
 worker's failure spares the others does not depend on the pool's width, and a wider Dask
@@ -28,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from coresweep.analysis.verdict import Verdict
+from coresweep.backends import BACKENDS
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
     PROCESS_MB,
     RUNNER_SECONDS,
+    backend_names,
     check_memory,
     check_tree,
     job_flags,
@@ -42,7 +46,7 @@ from coresweep.experiments.common import (
     pool_start_seconds,
 )
 from coresweep.measure.cores import Node
-from coresweep.measure.faultinject import FAULTS, MIB, POOLS, Cell, run_cell
+from coresweep.measure.faultinject import FAULTS, MIB, Cell, run_cell
 from coresweep.measure.sacrificial import (
     Outcome,
     kill_tree,
@@ -58,25 +62,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coresweep")
 NAME = "faults"
-#: modules a pool's subprocess needs; imported before forking it so each child starts warm
-PRELOAD = {"dask-processes": ("distributed",), "dask-threads": ("distributed",)}
-#: predictions only: the pool each backend starts, and what a lost worker costs it (Dask's
-#: Nanny restarts one in ~1 s idle); faults other than an exception lose a worker process
-POOL_BACKEND = {
-    "threads": "threads",
-    "process-pool": "processes-fork",
-    "mp-pool": "processes-fork",
-    "dask-processes": "dask-processes",
-    "dask-threads": "dask-threads",
+#: by backend module, the heavy modules its start imports (speed only: a backend left out just
+#: imports them in every sacrificial child). Their backends run last, because a job that
+#: imported distributed runs threads, and its later children are spawned, not forked
+PRELOAD = {"coresweep.backends.dask_local": ("distributed",)}
+#: predictions only: what a lost worker costs a pool that replaces it (Dask's Nanny restarts
+#: one in ~1 s idle; multiprocessing.Pool forks one at once); faults other than an exception
+#: lose a worker process
+RESTART_SECONDS = {
+    "worker-restarted": 1.5,
+    "worker-replaced-task-lost": 0.1,
+    "pool-restarted": 1.0,
 }
-RESTART_SECONDS = {"dask-processes": 1.5, "mp-pool": 0.1, "process-pool": 0.1}
 SUBPROCESS_SECONDS = 0.3  # the sacrificial subprocess itself: start, report, close
+
+
+def _preload(backend: str) -> tuple[str, ...]:
+    """What the job imports before the backend's cells so each sacrificial child starts warm."""
+    return PRELOAD.get(BACKENDS[backend].__module__, ())
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
-    backends = known_names(cfg["backends"], POOLS, f"{key}.backends")
+    backends = backend_names(cfg["backends"], f"{key}.backends")
+    batch = [b for b in backends if BACKENDS[b].descriptor.batch]
+    if batch:
+        raise ConfigError(
+            f"config key {key}.backends: {batch} run a whole batch in one call and cannot "
+            "submit one faulty task among others; allowed: backends with per-task submit"
+        )
     faults = known_names(cfg["faults"], FAULTS, f"{key}.faults")
     if not 0 <= cfg["faulty_task"] < cfg["tasks"]:
         raise ConfigError(
@@ -100,7 +115,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         "allowed_failures": cfg["dask_allowed_failures"],
     }
     out = []
-    for b in sorted(backends, key=lambda b: b in PRELOAD):  # Dask last: it imports distributed
+    for b in sorted(backends, key=lambda b: bool(_preload(b))):  # see PRELOAD
         params = {
             "backend": b,
             "faults": faults,
@@ -123,14 +138,15 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     task after a restart), each bounded by timeout_seconds; memory: the job, the
     subprocess, its pool and the memory fault's headroom."""
     b, c = prm["backend"], prm["cell"]
-    start = SUBPROCESS_SECONDS + pool_start_seconds(POOL_BACKEND[b], c["workers"], c["workers"])
+    restart = RESTART_SECONDS.get(BACKENDS[b].descriptor.supervision, 0.0)
+    start = SUBPROCESS_SECONDS + pool_start_seconds(b, c["workers"], c["workers"])
     tasks = c["tasks"] * c["task_seconds"] / min(c["workers"], c["tasks"])
     seconds = RUNNER_SECONDS
     for fault in prm["faults"]:
-        lost = fault != "exception" and pool_mb(POOL_BACKEND[b], 1) > 0  # a worker process
-        cell = start + tasks + lost * (c["hang_seconds"] + RESTART_SECONDS.get(b, 0.0))
+        lost = fault != "exception" and pool_mb(b, 1) > 0  # a worker process
+        cell = start + tasks + lost * (c["hang_seconds"] + restart)
         seconds += min(cell, prm["timeout_seconds"])
-    mb = 2 * PROCESS_MB + pool_mb(POOL_BACKEND[b], c["workers"]) + c["memory_mib"] * MIB / 1e6
+    mb = 2 * PROCESS_MB + pool_mb(b, c["workers"]) + c["memory_mib"] * MIB / 1e6
     return seconds, round(mb)
 
 
@@ -152,7 +168,7 @@ def _raw_cell(cell: Cell, out: Outcome, orphans: int) -> dict[str, Any]:
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     backend = prm["backend"]
-    for module in PRELOAD.get(backend, ()):
+    for module in _preload(backend):
         importlib.import_module(module)
     cells = []
     method = start_method()  # of the sacrificial subprocesses
@@ -287,7 +303,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    rank = {name: i for i, name in enumerate((*POOLS, *FAULTS))}
+    rank = {name: i for i, name in enumerate((*BACKENDS, *FAULTS))}
     return df.sort_values(["backend", "fault"], key=lambda col: col.map(rank)).reset_index(
         drop=True
     )

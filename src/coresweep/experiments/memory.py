@@ -26,7 +26,8 @@ import numpy as np
 
 from coresweep.analysis.stats import line_fit
 from coresweep.analysis.verdict import Verdict
-from coresweep.backends import make_backend
+from coresweep.backends import BACKENDS, make_backend
+from coresweep.backends.base import Descriptor
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.experiments.common import (
@@ -53,20 +54,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coresweep")
 NAME = "memory"
-#: the sharing modes each backend runs: threads cannot copy (nothing is pickled) and only
-#: fork inherits; Dask skips "copied" because a 256 MiB task argument crawls through the
-#: scheduler for seconds per worker (the communication experiment measures that path)
-#: modes run in this order in one pool: "copied" last, because receiving a pickled input
-#: leaves heap residue in the worker that would inflate the modes after it
-APPLICABLE: dict[str, tuple[str, ...]] = {
-    "threads": ("none", "inherited"),
-    "processes-fork": ("none", "inherited", "shm", "copied"),
-    "processes-forkserver": ("none", "shm", "copied"),
-    "processes-spawn": ("none", "shm", "copied"),
-    "dask-processes": ("none", "shm"),
-}
+#: the sharing modes, in the order they run in one pool: "copied" last, because receiving a
+#: pickled input leaves heap residue in the worker that would inflate the modes after it
+MODES = ("none", "inherited", "shm", "copied")
 METRICS = ("pss", "uss", "pss_data")
-#: backends measured in one job (each job pays ~2 s to start Python and the runner)
+#: backends measured in one job (each job pays ~2 s to start Python and the runner); packing
+#: only: every other backend gets a job of its own
 JOBS = (("threads", "processes-fork"), ("processes-forkserver", "processes-spawn"))
 AUTO_INPUT_MIB = 64  # 256 MiB doubles the job time (copies, page-table walks) for the same verdict
 AUTO_COPIES_MIB = 2048  # "auto" input x the largest N stays within this (copy time)
@@ -95,6 +88,33 @@ def _input_bytes(spec: Any, copies: int, key: str, node: Node) -> int:
     return mib * MIB
 
 
+def modes(descriptor: Descriptor) -> tuple[str, ...]:
+    """The sharing modes a backend can run, from its descriptor (in MODES order).
+
+    inherited: the workers see the parent's array in place (threads share memory, fork
+    workers inherit it copy-on-write); shm and copied only mean something between
+    processes. A nanny-supervised (Dask) worker gets task arguments through the scheduler,
+    where a 256 MiB argument crawls for seconds per worker: it skips "copied" (the
+    communication experiment measures that path).
+    """
+    d = descriptor
+    process = d.isolation == "process"
+    runs = {
+        "none": True,
+        "inherited": d.shares_memory or d.arguments == "inherited",
+        "shm": process,
+        "copied": process and d.start_method != "nanny",
+    }
+    return tuple(m for m in MODES if runs[m])
+
+
+def _measurable(name: str) -> bool:
+    """N workers of this backend on this machine, each taking one task: not inline (one
+    worker), not a batch (one call for all), not a cluster (workers beyond this tree)."""
+    d = BACKENDS[name].descriptor
+    return d.isolation in ("thread", "interpreter", "process") and not d.batch
+
+
 def _groups(backends: Sequence[str]) -> list[list[str]]:
     """Backends by job: the pairs in JOBS together, every other backend alone."""
     paired = [[b for b in job if b in backends] for job in JOBS]
@@ -106,15 +126,19 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     backends = backend_names(cfg["backends"], f"{key}.backends")
-    bad = [b for b in backends if b not in APPLICABLE]
+    bad = [b for b in backends if not _measurable(b)]
     if bad:
+        allowed = [b for b in BACKENDS if _measurable(b)]
         raise ConfigError(
-            f"config key {key}.backends: {bad} not supported; allowed: {list(APPLICABLE)}"
+            f"config key {key}.backends: {bad} not supported (inline, batch or cluster); "
+            f"allowed: {allowed}"
         )
     cap = core_counts("auto", config["cores"], node, f"{key}.workers")[-1]
     base = core_counts(cfg["workers"], config["cores"], node, f"{key}.workers")
     ns = sorted({*base, *(f * cap for f in cfg["oversubscribe_factors"])})
-    sharing = {b: [m for m in APPLICABLE[b] if m in cfg["sharing"]] for b in backends}
+    sharing = {
+        b: [m for m in modes(BACKENDS[b].descriptor) if m in cfg["sharing"]] for b in backends
+    }
     used = sorted({m for ms in sharing.values() for m in ms})
     nbytes = _input_bytes(cfg["input_mib"], _copies(ns, used), f"{key}.input_mib", node)
     scratch = cfg["scratch_mib"] * MIB
@@ -288,17 +312,23 @@ def _window(run: dict[str, Any], state: str) -> dict[str, Any]:
     return out
 
 
+def _worker_processes(name: str) -> bool:
+    """Are the workers processes of their own (each one in the tree, each holding an input)?"""
+    return name in BACKENDS and BACKENDS[name].descriptor.separate_processes
+
+
 def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str]:
     flags = []
     if row["achieved_hz"] < MIN_HZ:
         flags.append(f"sampling<{MIN_HZ:.0f}Hz")
     if state == "idle" and row["pss_data_peak_mib"] > UNSTEADY * row["pss_data_median_mib"]:
         flags.append("memory-unsteady")
-    if run["backend"] != "threads" and row["nprocs"] < run["workers"] + 1:
+    processes = _worker_processes(run["backend"])
+    if processes and row["nprocs"] < run["workers"] + 1:
         flags.append("workers-missing")
     if state == "working" and run["busy_workers"] < run["workers"]:
         flags.append("not-all-workers-busy")
-    if run["backend"] != "threads" and run["holders"] < run["workers"]:
+    if processes and run["holders"] < run["workers"]:
         flags.append("not-all-workers-hold-input")
     return flags
 
