@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from pinned import measure_restoring
 
 from coresweep import config as cfg
+from coresweep.analysis.stats import ratio_ci
+from coresweep.analysis.verdicts import THRESHOLD, clears, combine, holding
 from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
 from coresweep.experiments import context_switch as exp
 from coresweep.measure.cores import Node, affinity
@@ -54,22 +57,44 @@ def test_table_verdict_and_plot(records, tmp_path):
     assert (t.us_ci_lo <= t.us_per_switch).all() and (t.us_per_switch <= t.us_ci_hi).all()
     assert t.wall_samples.map(len).eq(3).all()
     (v,) = exp.verdicts(t, "testbox")
-    assert v.claim == "C7" and v.verdict in {"supported", "refuted", "conditional", "inconclusive"}
+    assert v.claim == "C7" and v.plot == "context_switch.svg"
     assert "pinned" in v.evidence and "vol" in v.evidence
     (path,) = exp.plots(t, tmp_path, "testbox")
     assert path.name == v.plot and "<svg" in path.read_text()
 
 
+def test_measured_verdict_is_what_its_ratio_intervals_imply(records):
+    """Without its flags, the tiny run decides each pin mode exactly from the bootstrap
+    interval of best process / best thread time."""
+    t = exp.aggregate(records).assign(flags="")
+    results = {}
+    for pin, g in t.groupby("pin"):
+        thr, proc = g[g.party == "thread"], g[g.party == "process"]
+        best_t = thr.loc[thr.us_per_switch.idxmin()]
+        best_p = proc.loc[proc.us_per_switch.idxmin()]
+        _, lo, hi = ratio_ci(np.asarray(best_p.wall_samples), np.asarray(best_t.wall_samples))
+        results[str(pin)] = clears(lo, hi, 1 + THRESHOLD)
+    (v,) = context_switch_verdicts(t, "testbox")
+    assert v.verdict == combine(results)
+    assert f"threads quicker in {holding(results, True) or 'none'}" in v.conditions
+    if v.verdict == "inconclusive":
+        assert v.headline == (
+            "Not decided: the process/thread time ratio interval straddles the threshold."
+        )
+
+
 def _row(pin, mech, party, wall):
+    """A table row from wall seconds per call (100 round trips: µs per switch = wall * 5e3);
+    the interval is the samples' range around their median, so lo <= median <= hi."""
     return {
         "pin": pin,
         "cpus": "1",
         "mechanism": mech,
         "party": party,
         "round_trips_per_call": 100,
-        "us_per_switch": wall[1] * 5e3,
-        "us_ci_lo": wall[0] * 5e3,
-        "us_ci_hi": wall[2] * 5e3,
+        "us_per_switch": float(np.median(wall)) * 5e3,
+        "us_ci_lo": min(wall) * 5e3,
+        "us_ci_hi": max(wall) * 5e3,
         "voluntary_per_round_trip": 1.0,
         "involuntary_per_round_trip": 1.0,
         "wall_samples": wall,
@@ -89,6 +114,9 @@ def test_threads_quicker_in_one_pin_mode_only_is_conditional():
     (v,) = context_switch_verdicts(t, "m")
     assert v.verdict == "conditional"
     assert "threads quicker in ['pinned']" in v.conditions
+    assert "undecided in" not in v.conditions
+    assert v.headline.startswith("Depends on pinning: yes pinned (threads ")
+    assert "; no unpinned (process/thread " in v.headline
 
 
 def test_overlapping_costs_are_inconclusive():
@@ -96,7 +124,20 @@ def test_overlapping_costs_are_inconclusive():
     t = pd.DataFrame(
         [_row("pinned", "thread-pipe", "thread", a), _row("pinned", "process-pipe", "process", b)]
     )
-    assert context_switch_verdicts(t, "m")[0].verdict == "inconclusive"
+    (v,) = context_switch_verdicts(t, "m")
+    assert v.verdict == "inconclusive"
+    assert "undecided in ['pinned']" in v.conditions
+    assert v.headline == (
+        "Not decided: the process/thread time ratio interval straddles the threshold."
+    )
+
+
+def test_an_impossible_interval_is_refused():
+    row = _row("pinned", "process-pipe", "process", [0.0030, 0.0031, 0.0030, 0.0031])
+    row["us_ci_hi"] = row["us_per_switch"] / 2
+    fast = _row("pinned", "thread-lock", "thread", [0.0010, 0.0010, 0.0011, 0.0010])
+    with pytest.raises(ValueError, match="us_ci_hi below us_per_switch"):
+        context_switch_verdicts(pd.DataFrame([fast, row]), "m")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from coresweep import config as cfg
+from coresweep.analysis.verdicts import THRESHOLD, ratio_interval
 from coresweep.analysis.verdicts.load import load_verdicts
 from coresweep.experiments import load as exp
 from coresweep.measure.cores import Node
@@ -97,16 +98,45 @@ def test_measure_serves_every_request_of_both_pools(table, no_leftover_children)
     assert np.allclose(low.offered_rate, 0.5 * low.capacity_per_core)
 
 
-def test_verdict_and_plot_from_the_measured_table(table, tmp_path):
+def test_plot_and_evidence_from_the_measured_table(table, tmp_path):
     (v,) = exp.verdicts(table, "test box")
-    assert v.claim == "C13" and v.verdict in ("supported", "refuted")
+    assert v.claim == "C13" and v.plot == "load_latency.svg"
     assert "saturation threads" in v.evidence and "req/s" in v.evidence
     assert "p=2" in v.conditions and "test box" in v.conditions
     (path,) = exp.plots(table, tmp_path, "test box")
-    assert path.name == "load_latency.svg" and "<svg" in path.read_text()
+    assert path.name == v.plot and "<svg" in path.read_text()
 
 
-def _rows(kernel: str, kind: str, threads_rate: float, procs_rate: float) -> list[dict]:
+def test_measured_verdict_is_what_its_intervals_imply(table):
+    """Without its flags, the tiny run decides exactly as its saturation interval says."""
+    t = table.assign(flags="")
+    sat = {b: g.loc[g.throughput.idxmax()] for b, g in t.groupby("backend")}
+    thr, proc = sat["threads"], sat["processes-fork"]
+    r, lo, hi = ratio_interval(
+        (proc.throughput, proc.throughput_ci_lo, proc.throughput_ci_hi),
+        (thr.throughput, thr.throughput_ci_lo, thr.throughput_ci_hi),
+    )
+    (v,) = load_verdicts(t, "test box")
+    assert f"processes/threads {r:.2f}x [{lo:.2f}, {hi:.2f}]" in v.evidence
+    if lo > 1 + THRESHOLD:
+        assert v.verdict == "supported"
+        assert v.headline == (
+            f"Yes: at peak load 2 processes served {r:.2f}× the requests/s of 2 threads "
+            "(mc-python)."
+        )
+    elif hi < 1 + THRESHOLD:
+        assert v.verdict == "refuted"
+        assert v.headline.startswith(f"No: at peak load 2 processes served {r:.2f}×")
+    else:
+        assert v.verdict == "inconclusive"
+        assert v.headline == (
+            "Not decided: the saturation throughputs' ratio interval straddles the threshold."
+        )
+
+
+def _rows(
+    kernel: str, kind: str, threads_rate: float, procs_rate: float, spread: float = 0.03
+) -> list[dict]:
     out = []
     for executor, backend, rate in (
         ("threads", "threads", threads_rate),
@@ -122,25 +152,71 @@ def _rows(kernel: str, kind: str, threads_rate: float, procs_rate: float) -> lis
                     "p": 2,
                     "load": load,
                     "throughput": rate * min(load, 2),
-                    "throughput_ci_lo": rate * min(load, 2) * 0.97,
-                    "throughput_ci_hi": rate * min(load, 2) * 1.03,
+                    "throughput_ci_lo": rate * min(load, 2) * (1 - spread),
+                    "throughput_ci_hi": rate * min(load, 2) * (1 + spread),
                     "throughput_cores": rate * min(load, 2) / 200,
                     "latency_p50": 0.01,
                     "latency_p99": 0.05,
                     "service_s": 0.005,
                     "unfinished": 0,
+                    "flags": "",
                 }
             )
     return out
 
 
 def test_verdict_rule_is_conditional_on_the_kernel_kind():
+    # equal rates measured tightly (±1%): the ratio interval [0.98, 1.02] lies below 1.05
+    t = pd.DataFrame(
+        _rows("mc-python", "python", 100, 200) + _rows("mc-numba", "nogil", 200, 200, 0.01)
+    )
+    (v,) = load_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert "holds for ['mc-python'], not for ['mc-numba']" in v.conditions
+    assert "undecided" not in v.conditions
+    assert "at load 2: p99 threads 50 ms vs processes 50 ms" in v.evidence
+    assert v.headline == (
+        "Depends on the kernel: yes for mc-python (processes 2.00× the threads' throughput); "
+        "no for mc-numba (1.00×)."
+    )
+    (one_core,) = load_verdicts(t.assign(p=1), "m")
+    assert one_core.verdict == "inconclusive"
+    assert one_core.headline == (
+        "Needs ≥ 2 usable cores for processes to outrun threads; this run had p=1."
+    )
+
+
+def test_equal_rates_measured_loosely_leave_that_kernel_undecided():
+    # equal rates at ±3%: the ratio interval [0.94, 1.06] straddles 1.05
     t = pd.DataFrame(_rows("mc-python", "python", 100, 200) + _rows("mc-numba", "nogil", 200, 200))
     (v,) = load_verdicts(t, "m")
     assert v.verdict == "conditional"
-    assert "holds for ['mc-python (python)'], not for ['mc-numba (nogil)']" in v.conditions
-    assert "at load 2: p99 threads 50 ms vs processes 50 ms" in v.evidence
-    assert load_verdicts(t.assign(p=1), "m")[0].verdict == "inconclusive"
+    assert "holds for ['mc-python'], not for none; undecided for ['mc-numba']" in v.conditions
+    assert "processes/threads 1.00x [0.94, 1.06]" in v.evidence
+    assert v.headline == (
+        "Depends on the kernel: yes for mc-python (processes 2.00× the threads' throughput); "
+        "not decided for mc-numba."
+    )
+    (alone,) = load_verdicts(t[t.kernel == "mc-numba"], "m")
+    assert alone.verdict == "inconclusive"
+    assert alone.headline == (
+        "Not decided: the saturation throughputs' ratio interval straddles the threshold."
+    )
+
+
+def test_one_kernel_decides_unless_a_flag_could_have_caused_it():
+    t = pd.DataFrame(_rows("mc-python", "python", 100, 200))
+    (v,) = load_verdicts(t, "m")
+    assert v.verdict == "supported"
+    assert v.headline == (
+        "Yes: at peak load 2 processes served 2.00× the requests/s of 2 threads (mc-python)."
+    )
+    late = t.assign(flags=t["flags"].where(t.executor != "threads", "arrivals-late"))
+    (flagged,) = load_verdicts(late, "m")
+    assert flagged.verdict == "inconclusive"
+    assert flagged.headline == (
+        "Not decided: flagged arrivals-late, which could have caused the outcome."
+    )
 
 
 @pytest.mark.parametrize(

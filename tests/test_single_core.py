@@ -81,16 +81,37 @@ def _rows(kind, gain, lo, hi):
 
 
 def test_io_gains_and_cpu_does_not_is_conditional():
-    t = pd.DataFrame(_rows("sleep", 30, 25, 35) + _rows("cpu", 1.0, 0.9, 1.1))
+    # cpu's gain interval 0.9-1.0 lies below 1.05: not effective, decided
+    t = pd.DataFrame(_rows("sleep", 30, 25, 35) + _rows("cpu", 1.0, 0.9, 1.0))
     (v,) = single_core_verdicts(t, "m")
     assert v.verdict == "conditional"
-    assert "holds for ['sleep'], not for ['cpu']" in v.conditions
+    assert v.conditions.endswith("holds for ['sleep'], not for ['cpu']")
+    assert v.headline == (
+        "Depends on the kind of work: yes for sleep (64 threads 30× one thread's throughput); "
+        "no for cpu (1.00×)."
+    )
 
 
 def test_every_kind_gaining_is_supported_and_none_refuted():
-    assert single_core_verdicts(pd.DataFrame(_rows("tcp", 9, 8, 10)), "m")[0].verdict == "supported"
-    assert (
-        single_core_verdicts(pd.DataFrame(_rows("cpu", 1, 0.5, 1.2)), "m")[0].verdict == "refuted"
+    (yes,) = single_core_verdicts(pd.DataFrame(_rows("tcp", 9, 8, 10)), "m")
+    assert yes.verdict == "supported"
+    assert yes.headline == "Yes: on one CPU 64 threads did 9.00× the work of one (tcp)."
+    (no,) = single_core_verdicts(pd.DataFrame(_rows("cpu", 1, 0.9, 1.0)), "m")
+    assert no.verdict == "refuted"
+    assert no.headline == "No: on one CPU 64 threads did 1.00× the work of one (cpu)."
+
+
+def test_a_gain_interval_straddling_the_threshold_is_undecided():
+    (alone,) = single_core_verdicts(pd.DataFrame(_rows("cpu", 1, 0.5, 1.2)), "m")
+    assert alone.verdict == "inconclusive"
+    assert alone.headline == "Not decided: no kind's gain interval lies clear of the threshold."
+    t = pd.DataFrame(_rows("sleep", 30, 25, 35) + _rows("cpu", 1.0, 0.9, 1.1))
+    (v,) = single_core_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert v.conditions.endswith("holds for ['sleep'], not for none; undecided for ['cpu']")
+    assert v.headline == (
+        "Depends on the kind of work: yes for sleep (64 threads 30× one thread's throughput); "
+        "not decided for cpu."
     )
 
 

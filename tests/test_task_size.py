@@ -17,7 +17,8 @@ from coresweep.analysis.crossover import (
     crossover,
     overhead_fit,
 )
-from coresweep.analysis.verdicts.task_size import task_size_verdicts
+from coresweep.analysis.verdicts import all_of, clears, combine, outcome_text
+from coresweep.analysis.verdicts.task_size import fmt_seconds, task_size_verdicts
 from coresweep.experiments import task_size as exp
 from coresweep.measure.cores import Node
 
@@ -118,9 +119,9 @@ def test_measure_gives_a_row_per_backend_and_level_checked_against_serial(
         assert col in table
 
 
-def test_verdict_and_plots_from_the_measured_table(table, tmp_path):
+def test_plots_and_evidence_from_the_measured_table(table, tmp_path):
     (v,) = exp.verdicts(table, "test box")
-    assert v.claim == "C8" and v.verdict in ("supported", "conditional", "refuted")
+    assert v.claim == "C8" and v.plot == "task_size_speedup.svg"
     assert "processes-fork" in v.evidence and "cold start" in v.evidence
     assert "p=2" in v.conditions and "test box" in v.conditions
     paths = exp.plots(table, tmp_path, "test box")
@@ -128,10 +129,45 @@ def test_verdict_and_plots_from_the_measured_table(table, tmp_path):
     assert all(p.read_text().lstrip().startswith("<?xml") for p in paths)
 
 
+def test_measured_verdict_is_what_its_speedup_intervals_imply(table):
+    """Without its flags, the tiny run decides each kernel's fork pool exactly from its
+    speedup intervals: loses (below 1) on the smallest task and wins (above 1) on the largest."""
+    t = table.assign(flags="")
+    lad = t[(t.level == "ladder") & (t.backend == "processes-fork")]
+    results = {}
+    for kernel, g in lad.groupby("kernel", sort=False):
+        g = g.sort_values("task_seconds")
+        small, large = g.iloc[0], g.iloc[-1]
+        beats_small = clears(small.speedup_ci_lo, small.speedup_ci_hi, 1.0)
+        loses = None if beats_small is None else not beats_small
+        wins = clears(large.speedup_ci_lo, large.speedup_ci_hi, 1.0)
+        results[f"{kernel}/processes-fork"] = all_of([loses, wins])
+    (v,) = task_size_verdicts(t, "test box")
+    assert v.verdict == combine(results)
+    assert outcome_text(results) in v.conditions
+    if v.verdict == "inconclusive":
+        par = t[(t.level == "ladder") & (t.backend != "serial")].task_seconds
+        ends = f"{fmt_seconds(par.min())}, {fmt_seconds(par.max())}"
+        assert v.headline == (
+            f"Not decided: no process pool's speedup intervals lie clear of 1 at both ends ({ends})."
+        )
+
+
+#: (speedup, ci_lo, ci_hi) at the smallest and the largest task, as each crossover status
+#: implies: a crossover inside the ladder loses (interval below 1) on the smallest tasks and
+#: wins (above 1) on the largest; one below the ladder wins at both ends; none loses at both
+SPEEDUPS = {
+    INTERPOLATED: {1e-5: (0.3, 0.25, 0.35), 1e-3: (1.9, 1.8, 2.0)},
+    BELOW: {1e-5: (1.5, 1.3, 1.7), 1e-3: (1.9, 1.8, 2.0)},
+    NEVER: {1e-5: (0.3, 0.25, 0.35), 1e-3: (0.8, 0.7, 0.9)},
+}
+
+
 def _synthetic(status_by_backend: dict[str, str]) -> pd.DataFrame:
     rows = []
     for backend, status in status_by_backend.items():
         for ts in (1e-5, 1e-3):
+            speedup, lo, hi = SPEEDUPS[status][ts]
             rows.append(
                 {
                     "kernel": "mc-python",
@@ -147,7 +183,10 @@ def _synthetic(status_by_backend: dict[str, str]) -> pd.DataFrame:
                     "overhead_task_ci_hi": 2e-3,
                     "start_s": 0.5,
                     "start_first_s": 0.5,
-                    "speedup_largest": 1.9,
+                    "speedup": speedup,
+                    "speedup_ci_lo": lo,
+                    "speedup_ci_hi": hi,
+                    "speedup_largest": SPEEDUPS[status][1e-3][0],
                     "cold_break_even_s": 1.0,
                     "check_ok": True,
                 }
@@ -159,15 +198,48 @@ def test_verdict_rule_supported_only_when_every_process_backend_crosses_over():
     both = _synthetic({"processes-fork": INTERPOLATED, "dask-processes": INTERPOLATED})
     (v,) = task_size_verdicts(both, "m")
     assert v.verdict == "supported"
+    assert v.headline == (
+        "Yes: process pools lose on 10 µs tasks and win from 100 µs tasks "
+        "(mc-python/processes-fork, mc-python/dask-processes)."
+    )
     assert "dask-processes 1.5 ms per task (above the documented 200 µs – 1 ms)" in v.evidence
     (v,) = task_size_verdicts(
         _synthetic({"processes-fork": BELOW, "dask-processes": INTERPOLATED}), "m"
     )
-    assert v.verdict == "conditional" and "['mc-python/processes-fork']" in v.conditions
+    assert v.verdict == "conditional"
+    assert (
+        "holds for ['mc-python/dask-processes'], not for ['mc-python/processes-fork']; "
+        "wins even on the smallest tasks: ['mc-python/processes-fork']; never wins: none"
+    ) in v.conditions
+    assert v.headline == (
+        "Depends on the kernel and pool: yes for mc-python/dask-processes (loses on small "
+        "tasks, wins on large); no for mc-python/processes-fork (won on 10 µs tasks)."
+    )
     (v,) = task_size_verdicts(_synthetic({"processes-fork": NEVER}), "m")
     assert v.verdict == "refuted"
+    assert v.headline == "No: never beat serial up to 1 ms tasks (mc-python/processes-fork)."
     one_core = _synthetic({"processes-fork": INTERPOLATED}).assign(p=1)
-    assert task_size_verdicts(one_core, "m")[0].verdict == "inconclusive"
+    (v,) = task_size_verdicts(one_core, "m")
+    assert v.verdict == "inconclusive"
+    assert v.headline == (
+        "Needs ≥ 2 usable cores for a process pool to beat serial; this run had p=1."
+    )
+
+
+def test_a_speedup_interval_straddling_1_leaves_that_pool_undecided():
+    t = _synthetic({"processes-fork": INTERPOLATED, "dask-processes": INTERPOLATED})
+    fork_small = (t.backend == "processes-fork") & (t.task_seconds == 1e-5)
+    t.loc[fork_small, ["speedup", "speedup_ci_lo", "speedup_ci_hi"]] = (0.9, 0.7, 1.1)
+    (v,) = task_size_verdicts(t, "m")
+    assert v.verdict == "conditional"
+    assert (
+        "holds for ['mc-python/dask-processes'], not for none; "
+        "undecided for ['mc-python/processes-fork']"
+    ) in v.conditions
+    assert v.headline == (
+        "Depends on the kernel and pool: yes for mc-python/dask-processes (loses on small "
+        "tasks, wins on large); not decided for mc-python/processes-fork."
+    )
 
 
 @pytest.mark.parametrize(
