@@ -19,6 +19,7 @@ from coresweep import config as cs_config
 from coresweep.analysis.verdict import VERDICTS
 from coresweep.config import ConfigError
 from coresweep.experiments import memory
+from coresweep.experiments.common import TREE
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
@@ -132,7 +133,8 @@ def test_big_node_ladder_and_auto_input_bounded_by_the_copies():
     assert pts[0].params["workers"] == [1, 2, 4, 8, 16, 32, 64, 128, 256]
     # auto input: 64 MiB, but the parent's array and 256 copies stay within 2 GiB
     assert pts[0].params["input_bytes"] == memory.AUTO_COPIES_MIB // 257 * 2**20
-    assert pts[2].mem_mb > 256 * 150  # 256 Dask workers with their nannies
+    # 256 Dask workers, each with its nanny (TREE.dask_worker, measured PSS) and its input
+    assert pts[2].mem_mb > 256 * (TREE.dask_worker * 2**20 + pts[2].params["input_bytes"]) / 1e6
     assert all(p.job == "" for p in pts)  # three jobs: the job process is in the measured tree
 
 

@@ -200,8 +200,8 @@ def _scaling_record(capacity_flag: bool, base_wall: list[float]) -> dict:
             "wall": [0.2, 0.21, 0.2], "cpu": [0.4, 0.42, 0.4], "inner": 1, "first_run": 0.2,
             "stopped_on": "precision", "check_ok": True}  # fmt: skip
     return {
-        "point": {"id": "k__threads__p2"},
-        "provenance": {"machine": {"hostname": "h"}},
+        "point": {"id": "k__threads__p2", "params": {}},
+        "provenance": {"machine": {"hostname": "h", "usable_cores": 2}},
         "provenance_hash": "x",
         "result": {
             "kernel": "k", "kind": "python", "backend": "threads", "p": 2,
