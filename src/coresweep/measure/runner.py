@@ -81,7 +81,9 @@ def _measure_once(
         t0 = time.time()
         result = measure(point)
         t1 = time.time()
-        ref_end = drift.reference_seconds()
+    # after the point's processes are gone: a pool still shutting down (Dask nannies, workers
+    # exiting) would slow the reference and read as drift (seen here: up to +64%)
+    ref_end = drift.reference_seconds()
     cap_end = check_capacity(cores)
     for when, cap in (("start", cap_start), ("end", cap_end)):
         if not cap.ok:
