@@ -12,10 +12,16 @@ from typing import Any, ClassVar
 from coresweep.backends.base import Backend, Descriptor, Init, running_future
 
 
-def _worker_init(init: Init | None, barrier: Any) -> None:
+def _worker_init(init: Init | None, barrier: Any, started: Any) -> None:
     if init is not None:
         init()
-    barrier.wait()
+    with started.get_lock():
+        started.value += 1
+        first = started.value <= barrier.parties - 1
+    # only the first generation meets at the barrier: a worker Pool starts to replace a dead
+    # one would wait there forever (and hold up the pool's shutdown by its join timeout)
+    if first:
+        barrier.wait()
 
 
 def _descriptor(method: str, arguments: str) -> Descriptor:
@@ -45,8 +51,10 @@ class ProcessesBackend(Backend):
 
     def start(self, init: Init | None = None) -> None:
         ctx = mp.get_context(self.method)
-        barrier = ctx.Barrier(self.workers + 1)
-        self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(init, barrier))
+        barrier, started = ctx.Barrier(self.workers + 1), ctx.Value("i", 0)
+        self._pool = ctx.Pool(
+            self.workers, initializer=_worker_init, initargs=(init, barrier, started)
+        )
         try:
             barrier.wait(timeout=self.start_timeout)
         except threading.BrokenBarrierError:
