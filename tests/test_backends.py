@@ -285,3 +285,26 @@ def test_loky_dead_worker_fails_pending_tasks_and_next_map_gets_fresh_workers(
         after = dict(b.map(_init_mark, range(4)))  # a fresh executor, init run again
         assert set(after) == set(b.worker_ids()) and before.isdisjoint(after)
         assert all(mark == str(pid) for pid, mark in after.items())
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+@pytest.mark.parametrize("name", ["processes-fork", "processes-spawn"])
+def test_a_pool_worker_that_dies_is_replaced_by_one_that_serves(name, no_leftover_children):
+    """multiprocessing.Pool starts a new worker for a dead one; it must take tasks, not wait
+    at the start barrier that only the first workers meet at."""
+    with make_backend(name, 2) as b:
+        b.start()
+        first = set(b.worker_ids())
+        os.kill(next(iter(first)), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while set(b.worker_ids()) == first or len(b.worker_ids()) < 2:
+            assert time.monotonic() < deadline, "no replacement worker"
+            time.sleep(0.05)
+        fresh = set(b.worker_ids()) - first
+        served: set[int] = set()
+        while not served & fresh:
+            assert time.monotonic() < deadline, f"replacement {fresh} never ran a task"
+            served |= set(b.map(_pid, range(8)))
