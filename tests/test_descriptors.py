@@ -97,3 +97,10 @@ def test_plots_colour_every_backend_by_its_descriptor_and_tell_them_apart():
     (colour,) = backend_colors(pd.DataFrame([newcomer])).values()
     assert colour == FAMILIES[("process", True)].lower()  # alone in its band: the middle shade
     assert backend_colors(pd.DataFrame([{"backend": "not-registered"}])) != {}
+
+
+def test_analysis_knows_the_descriptor_columns_without_importing_the_backends():
+    from coresweep.analysis.verdicts import DESCRIPTOR_COLUMNS
+
+    for cls in BACKENDS.values():
+        assert tuple(cls.descriptor.columns()) == DESCRIPTOR_COLUMNS

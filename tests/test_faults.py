@@ -21,6 +21,7 @@ from coresweep.experiments import with_descriptors
 from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import blow_up_memory
 from coresweep.measure.sacrificial import run_sacrificial
+from coresweep.report.plots.registry import plots as plots_of
 
 TINY = {
     "workers": 2,
@@ -237,7 +238,7 @@ def test_verdict_without_process_pools_is_inconclusive(table):
 
 
 def test_matrix_plot_is_an_svg(table, tmp_path):
-    (path,) = exp.plots(table, tmp_path, "test machine")
+    (path,) = plots_of("faults", table, tmp_path, "test machine")
     assert path.name == "faults_matrix.svg"
     text = path.read_text()
     assert text.lstrip().startswith("<?xml") and "<svg" in text

@@ -9,8 +9,10 @@ import pytest
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.experiments import hybrid as exp
 from coresweep.measure.cores import Node
+from coresweep.report.plots.registry import plots as plots_of
 
 QUICK = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}
 TINY = {"tasks_per_core": 2, "sizes": {"dgemm": 64, "mc-numba": 20000}, "protocol": QUICK}
@@ -88,11 +90,11 @@ def test_one_dask_cluster_switches_blas_threads_between_arms(no_leftover_childre
 
 
 def test_verdict_and_heatmap_from_the_measured_table(numba_table, tmp_path):
-    (v,) = exp.verdicts(numba_table, "test box")
+    (v,) = verdicts_of("hybrid", numba_table, "test box")
     assert v.claim == "C9" and v.verdict == "inconclusive"  # no P>1, T>1 split on 2 cores
     assert "no split with P>1 and T>1" in v.evidence and "unlimited numba pools" in v.evidence
     assert "test box" in v.conditions and ">= 4 cores" in v.conditions
-    (path,) = exp.plots(numba_table, tmp_path, "test box")
+    (path,) = plots_of("hybrid", numba_table, tmp_path, "test box")
     assert path.name == "hybrid_heatmap.svg" and "<svg" in path.read_text()
 
 

@@ -13,7 +13,7 @@ from coresweep import config as cs_config
 from coresweep import experiments
 from coresweep.measure import runner
 from coresweep.measure.capacity import CapacityCheck
-from coresweep.measure.cores import Node
+from coresweep.measure.cores import Node, cluster_node
 from coresweep.planning import jobs_of, predicted_seconds, summary_text
 from coresweep.records import Point, read_raw
 
@@ -143,8 +143,8 @@ def test_config_values_given_as_strings_are_typed():
 
 def test_cluster_node_needs_the_node_cores():
     with pytest.raises(cs_config.ConfigError, match="cores.max"):
-        cs_config.cluster_node({"max": "auto", "node_memory_gib": 64})
-    node = cs_config.cluster_node({"max": 32, "node_memory_gib": 64})
+        cluster_node({"max": "auto", "node_memory_gib": 64})
+    node = cluster_node({"max": 32, "node_memory_gib": 64})
     assert (node.cores, node.usable, node.memory_bytes, node.kind) == (
         32,
         32,

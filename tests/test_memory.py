@@ -14,15 +14,18 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from described import describe
 
 from coresweep import config as cs_config
 from coresweep.analysis.verdict import VERDICTS
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.config import ConfigError
 from coresweep.experiments import memory
 from coresweep.experiments.common import TREE
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
+from coresweep.report.plots.registry import plots as plots_of
 
 INPUT_MIB = 16
 
@@ -184,7 +187,7 @@ def test_measure_records_every_backend_mode_and_n(tiny_records):
 
 
 def test_copied_input_costs_its_size_per_worker_and_shared_input_does_not(tiny_records):
-    table = memory.aggregate(tiny_records)
+    table = describe(memory.aggregate(tiny_records))
     fits = table[table.state == "idle"].drop_duplicates(["backend", "sharing"])
     slope = fits.set_index(["backend", "sharing"])["pss_data_per_worker_mib"]
     base = slope[("processes-fork", "none")]
@@ -198,13 +201,13 @@ def test_copied_input_costs_its_size_per_worker_and_shared_input_does_not(tiny_r
 
 
 def test_verdict_and_plots_from_the_tiny_run(tiny_records, tmp_path):
-    table = memory.aggregate(tiny_records)
-    (v,) = memory.verdicts(table, "test machine")
+    table = describe(memory.aggregate(tiny_records))
+    (v,) = verdicts_of("memory", table, "test machine")
     assert v.claim == "C4" and v.verdict in VERDICTS
     # a copied input is duplicated, an inherited one is not: never all, never none
     assert v.verdict == "conditional"
     assert "copied" in v.conditions and "test machine" in v.conditions
-    paths = memory.plots(table, tmp_path, "test machine")
+    paths = plots_of("memory", table, tmp_path, "test machine")
     assert [p.name for p in paths] == ["memory_tree.svg", "memory_per_worker.svg"]
     for p in paths:
         assert p.read_text().lstrip().startswith("<?xml") and "<svg" in p.read_text()[:500]
@@ -214,10 +217,10 @@ def test_two_n_values_give_no_interval_and_an_inconclusive_verdict(tiny_records)
     records = json.loads(json.dumps(tiny_records))
     runs = records[0]["result"]["runs"]
     records[0]["result"]["runs"] = [r for r in runs if r["workers"] < 3]
-    table = memory.aggregate(records)
+    table = describe(memory.aggregate(records))
     assert table.pss_data_per_worker_ci_lo.isna().all()
     assert table["flags"].str.contains("fit<3-levels").all()
-    (v,) = memory.verdicts(table, "m")
+    (v,) = verdicts_of("memory", table, "m")
     assert v.verdict == "inconclusive"
 
 

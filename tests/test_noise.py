@@ -19,7 +19,7 @@ import yaml
 from reportdata import ROOT, measure_run
 
 from coresweep import config as cs_config
-from coresweep.experiments import EXPERIMENTS
+from coresweep.analysis.verdicts.registry import verdicts as experiment_verdicts
 from coresweep.measure.cores import usable_cores
 from coresweep.report.claims_table import pick_verdicts
 from coresweep.report.inputs import load_inputs
@@ -46,7 +46,7 @@ def verdicts_of(results) -> dict[str, str]:
     """Each claim's verdict from the run's tables (claims without one are left out)."""
     inputs = load_inputs(results)
     found = [v for name, t in inputs.tables.items()
-             for v in EXPERIMENTS[name].verdicts(t, inputs.machine)]  # fmt: skip
+             for v in experiment_verdicts(name, t, inputs.machine)]  # fmt: skip
     return {cid: v.verdict for cid, v in pick_verdicts(found).items()}
 
 

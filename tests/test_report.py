@@ -5,7 +5,6 @@ pinned verdicts and headlines; claims, standalone HTML, Snakemake's report files
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -300,11 +299,9 @@ def test_verdict_code_that_fails_does_not_sink_the_report(tmp_path, monkeypatch)
     def broken(table, machine):
         raise RuntimeError("bug in the rules")
 
-    import coresweep.experiments.scaling as scaling
+    import coresweep.analysis.verdicts.scaling as scaling
 
-    monkeypatch.setattr(
-        scaling, "EXPERIMENT", dataclasses.replace(scaling.EXPERIMENT, verdicts=broken)
-    )
+    monkeypatch.setattr(scaling, "scaling_verdicts", broken)
     build_report(results)
     claims = claims_of(results)
     assert "bug in the rules" in claims.loc["C1"].reason

@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+from described import columns_of, describe
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts import combine_undecided
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
 from coresweep.experiments import responsiveness as exp
 from coresweep.experiments.responsiveness import IDLE
 from coresweep.measure.cores import Node
+from coresweep.report.plots.registry import plots as plots_of
 
 TINY = {
     "modes": ["threads-python", "processes-python"],
@@ -69,7 +72,7 @@ def test_measure_pairs_idle_and_busy_windows_of_every_switch_interval(
 
 
 def test_table_has_latency_quantiles_rate_and_idle_rows(records):
-    t = exp.aggregate(records)
+    t = describe(exp.aggregate(records))
     assert len(t) == 2 * (1 + 2)
     assert set(t["mode"]) == {IDLE, "threads-python", "processes-python"}
     assert (t.p50_ms <= t.p99_ms).all() and (t.p99_ms <= t.max_ms).all()
@@ -81,11 +84,11 @@ def test_table_has_latency_quantiles_rate_and_idle_rows(records):
 
 
 def test_verdict_and_plot_from_the_measured_table(records, tmp_path):
-    t = exp.aggregate(records)
-    (v,) = exp.verdicts(t, "testbox")
+    t = describe(exp.aggregate(records))
+    (v,) = verdicts_of("responsiveness", t, "testbox")
     assert v.claim == "C3" and v.plot == "responsiveness.svg"
     assert "threads-python" in v.evidence and "testbox" in v.conditions
-    (path,) = exp.plots(t, tmp_path, "testbox")
+    (path,) = plots_of("responsiveness", t, tmp_path, "testbox")
     assert path.name == v.plot and "<svg" in path.read_text()
 
 
@@ -97,6 +100,7 @@ def _row(paired, mode, si, p50, p99, rate=1.0):
         "paired_with": paired,
         "mode": mode,
         "backend": backend,
+        **columns_of(backend),
         "kernel": kernel,
         "workers": 2,
         "switch_interval_ms": si,

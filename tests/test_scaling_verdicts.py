@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from described import columns_of
 
 from coresweep.analysis.verdicts.scaling import scaling_verdicts
 
@@ -21,6 +22,7 @@ def _row(kernel, kind, backend, p, s, busy, flags="", baseline_flags=""):
         "busy_cores": busy,
         "flags": flags,
         "baseline_flags": baseline_flags,
+        **columns_of(backend),
     }
 
 

@@ -7,9 +7,11 @@ import pytest
 from pinned import measure_restoring
 
 from coresweep import config as cfg
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.analysis.verdicts.single_core import single_core_verdicts
 from coresweep.experiments import single_core as exp
 from coresweep.measure.cores import Node, affinity
+from coresweep.report.plots.registry import plots as plots_of
 
 TINY = {
     "kinds": ["tcp", "cpu"],
@@ -65,10 +67,10 @@ def test_table_has_throughput_gain_and_latency(records, tmp_path):
     assert (t.throughput_ci_lo <= t.throughput).all() and (t.throughput <= t.throughput_ci_hi).all()
     assert (t.latency_p50_ms <= t.latency_p99_ms).all()
     assert {"time_median", "time_rel_halfwidth", "flags", "busy_cores"} <= set(t.columns)
-    (v,) = exp.verdicts(t, "testbox")
+    (v,) = verdicts_of("single_core", t, "testbox")
     assert v.claim == "C10" and v.plot == "single_core.svg"
     assert "tcp: 4 vs 1 threads" in v.evidence
-    (path,) = exp.plots(t, tmp_path, "testbox")
+    (path,) = plots_of("single_core", t, tmp_path, "testbox")
     assert path.name == v.plot and "<svg" in path.read_text()
 
 

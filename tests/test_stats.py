@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson, karp_flatt
-from coresweep.analysis.stats import (
+from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson
+from coresweep.stats import (
     differ,
+    karp_flatt,
     median_ci,
     outlier_mask,
     ratio_ci,
@@ -223,3 +226,34 @@ def test_scaling_rows_carry_the_jobs_capacity_and_baseline_doubts():
     short = aggregate([_scaling_record(True, [0.2, 0.4, 0.2])]).iloc[0]
     assert "low-capacity" in short["flags"]
     assert "cv>10%" in short.baseline_flags
+
+
+@pytest.mark.parametrize("size", [12, 5000])  # 5000: resamples drawn in several batches
+@pytest.mark.parametrize("q", [0.5, 0.9])
+def test_quantile_interval_is_scipys_percentile_bootstrap(size, q):
+    from scipy import stats
+
+    from coresweep.stats import N_RESAMPLES, SEED, quantile_ci
+
+    x = np.random.default_rng(size).lognormal(0.0, 0.3, size)
+    ref = stats.bootstrap(
+        (x,),
+        lambda s, axis=-1: np.quantile(s, q, axis=axis),
+        n_resamples=N_RESAMPLES,
+        method="percentile",
+        random_state=np.random.default_rng(SEED),
+        vectorized=True,
+    ).confidence_interval
+    _, lo, hi = quantile_ci(x, q)
+    assert (lo, hi) == pytest.approx((ref.low, ref.high), rel=1e-3)
+
+
+def test_a_measurement_job_does_not_import_scipy():
+    """`import scipy.stats` costs ~1.5 s; the sampler's precision check must not pay it."""
+    code = (
+        "import sys; import coresweep.measure.sampling, coresweep.measure.runner; "
+        "from coresweep.stats import median_ci; median_ci([1.0, 1.1, 1.2]); "
+        "print(sorted(m for m in sys.modules if m.startswith('scipy.stats')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -8,8 +8,10 @@ import threading
 import pytest
 
 from coresweep import config as cfg
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.experiments import synchronization as exp
 from coresweep.measure.cores import Node
+from coresweep.report.plots.registry import plots as plots_of
 
 TINY = {
     "python_increments": 20000,
@@ -92,7 +94,7 @@ def test_table_has_a_row_per_mechanism_and_lock_order(table):
 
 
 def test_verdict_states_the_numbers(table):
-    (v,) = exp.verdicts(table, "test machine")
+    (v,) = verdicts_of("synchronization", table, "test machine")
     assert v.claim == "C12"
     # the deadlock half always holds; the race half depends on thread interleaving
     assert v.verdict in ("supported", "conditional")
@@ -104,11 +106,11 @@ def test_verdict_is_refuted_when_nothing_races_or_deadlocks(table):
     quiet = table.copy()
     quiet.loc[quiet.kind == "counter", ["lost_rate", "lost_rate_max"]] = 0.0
     quiet.loc[quiet.kind == "deadlock", "deadlocks"] = 0
-    (v,) = exp.verdicts(quiet, "m")
+    (v,) = verdicts_of("synchronization", quiet, "m")
     assert v.verdict == "refuted"
 
 
 def test_plot_is_an_svg(table, tmp_path):
-    (path,) = exp.plots(table, tmp_path, "test machine")
+    (path,) = plots_of("synchronization", table, tmp_path, "test machine")
     assert path.name == "synchronization.svg"
     assert path.read_text().lstrip().startswith("<?xml")

@@ -7,9 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from described import columns_of, describe
 
 from coresweep import config as cfg
-from coresweep.analysis.crossover import (
+from coresweep.analysis.verdicts import all_of, clears, combine, outcome_text
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
+from coresweep.analysis.verdicts.task_size import fmt_seconds, task_size_verdicts
+from coresweep.crossover import (
     BELOW,
     INTERPOLATED,
     NEVER,
@@ -17,10 +21,9 @@ from coresweep.analysis.crossover import (
     crossover,
     overhead_fit,
 )
-from coresweep.analysis.verdicts import all_of, clears, combine, outcome_text
-from coresweep.analysis.verdicts.task_size import fmt_seconds, task_size_verdicts
 from coresweep.experiments import task_size as exp
 from coresweep.measure.cores import Node
+from coresweep.report.plots.registry import plots as plots_of
 
 TINY = {
     "kernels": ["mc-python", "mc-numba"],
@@ -46,7 +49,7 @@ def table():
     """The tiny point measured for real and aggregated as `coresweep aggregate` would."""
     (point,) = exp.points(_config(), Node.here(2))
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
-    return exp.aggregate([rec])
+    return describe(exp.aggregate([rec]))
 
 
 def test_one_point_for_all_kernels_with_serial_added_first():
@@ -120,11 +123,11 @@ def test_measure_gives_a_row_per_backend_and_level_checked_against_serial(
 
 
 def test_plots_and_evidence_from_the_measured_table(table, tmp_path):
-    (v,) = exp.verdicts(table, "test box")
+    (v,) = verdicts_of("task_size", table, "test box")
     assert v.claim == "C8" and v.plot == "task_size_speedup.svg"
     assert "processes-fork" in v.evidence and "cold start" in v.evidence
     assert "p=2" in v.conditions and "test box" in v.conditions
-    paths = exp.plots(table, tmp_path, "test box")
+    paths = plots_of("task_size", table, tmp_path, "test box")
     assert [p.name for p in paths] == ["task_size_speedup.svg", "task_size_costs.svg"]
     assert all(p.read_text().lstrip().startswith("<?xml") for p in paths)
 
@@ -189,6 +192,7 @@ def _synthetic(status_by_backend: dict[str, str]) -> pd.DataFrame:
                     "speedup_largest": SPEEDUPS[status][1e-3][0],
                     "cold_break_even_s": 1.0,
                     "check_ok": True,
+                    **columns_of(backend),
                 }
             )
     return pd.DataFrame(rows)

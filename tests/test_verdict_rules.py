@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from described import columns_of
 
-from coresweep.analysis.crossover import INTERPOLATED, NEVER
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import HEADLINE_MAX, check_table, combine, described
 from coresweep.analysis.verdicts.communication import communication_verdicts
@@ -27,6 +27,7 @@ from coresweep.analysis.verdicts.scaling import scaling_verdicts
 from coresweep.analysis.verdicts.single_core import single_core_verdicts
 from coresweep.analysis.verdicts.synchronization import synchronization_verdicts
 from coresweep.analysis.verdicts.task_size import task_size_verdicts
+from coresweep.crossover import INTERPOLATED, NEVER
 
 M = "box-2c"  # the machine label every verdict must repeat in its conditions
 
@@ -89,11 +90,12 @@ def test_impossible_values_are_refused_naming_table_column_and_row(row, needle):
     assert "demo table" in str(e.value) and "row 1 (kernel=k" in str(e.value)
 
 
-def test_an_old_table_gets_the_registry_descriptors():
-    t = described(pd.DataFrame({"backend": ["threads", "processes-spawn", "mp-pool"]}))
-    assert list(t.backend_isolation[:2]) == ["thread", "process"]
-    assert list(t.backend_start_method[:2]) == ["none", "spawn"]
-    assert t.backend_isolation.isna()[2]  # not a registered backend: nothing to select by
+def test_a_table_without_descriptor_columns_selects_nothing():
+    """Analysis reads the descriptor from the table, never from the backend registry."""
+    t = described(pd.DataFrame({"backend": ["threads", "processes-spawn"]}))
+    assert t.backend_isolation.isna().all()  # nothing to select by
+    own = described(pd.DataFrame([{"backend": "x", **columns_of("threads")}]))
+    assert list(own.backend_isolation) == ["thread"]
 
 
 # --- C1, C2, C11: scaling ---------------------------------------------------------------------
@@ -104,7 +106,7 @@ def _sc(kernel, kind, backend, p, s, busy, flags="", base="", half=0.02, cap=2.0
             "check_ok": True, "speedup": s, "speedup_ci_lo": s - half, "speedup_ci_hi": s + half,
             "time_median": 1.0 / s, "time_ci_lo": 0.9 / s, "time_ci_hi": 1.1 / s,
             "busy_cores": busy, "flags": flags, "baseline_flags": base, "probe_capacity": cap,
-            "probe_cores": 2}  # fmt: skip
+            "probe_cores": 2, **columns_of(backend)}  # fmt: skip
 
 
 def _scaling(overrides=None):
@@ -234,7 +236,7 @@ def _ts_rows(backend, speedups, status, flags=("", "", ""), cap=2.0, crossover_s
                      "overhead_task_ci_lo": 5e-5, "overhead_task_ci_hi": 7e-5, "start_s": 0.05,
                      "start_first_s": 0.1, "speedup_largest": speedups[-1][0],
                      "cold_break_even_s": 0.2, "check_ok": True, "flags": f,
-                     "probe_capacity": cap})  # fmt: skip
+                     "probe_capacity": cap, **columns_of(backend)})  # fmt: skip
     return rows
 
 
@@ -378,7 +380,7 @@ def _load(kernel, kind, thr_rate, proc_rate, half=0.01, proc_flags="", cap=2.0):
                          "throughput_ci_hi": x * (1 + half), "capacity_per_core": 100.0,
                          "throughput_cores": x / 100, "latency_p50": 0.01, "latency_p99": 0.05,
                          "service_s": 0.01, "unfinished": 0, "flags": flags,
-                         "probe_capacity": cap})  # fmt: skip
+                         "probe_capacity": cap, **columns_of(backend)})  # fmt: skip
     return rows
 
 
@@ -423,7 +425,8 @@ def _mem(backend, sharing, slope, half, flags="", state="idle"):
     return [{"backend": backend, "sharing": sharing, "state": state, "workers": n, "cores": 2,
              "input_mib": 64.0 if sharing != "none" else 0.0, "pss_data_mib": 50 + slope * n,
              "pss_data_per_worker_mib": slope, "pss_data_per_worker_ci_lo": slope - half,
-             "pss_data_per_worker_ci_hi": slope + half, "flags": flags}
+             "pss_data_per_worker_ci_hi": slope + half, "flags": flags,
+             **columns_of(backend)}
             for n in (1, 2, 4)]  # fmt: skip
 
 
@@ -638,7 +641,8 @@ def _resp(paired, mode, p50, p99, rate=1.0, flags="", si=5.0):
             "workers": 2, "switch_interval_ms": si, "default_switch_interval_ms": 5.0,
             "probe_period_ms": 2.0, "p50_ms": p50, "p50_ci_lo_ms": p50 * 0.9,
             "p50_ci_hi_ms": p50 * 1.1, "p99_ms": p99, "p99_ci_lo_ms": p99 * 0.9,
-            "p99_ci_hi_ms": p99 * 1.1, "max_ms": p99 * 2, "rate_ratio": rate, "flags": flags}  # fmt: skip
+            "p99_ci_hi_ms": p99 * 1.1, "max_ms": p99 * 2, "rate_ratio": rate, "flags": flags,
+            **columns_of(BACKENDS[paired] if mode != "none" else "none")}  # fmt: skip
 
 
 def _responsive(numba_flags="", python_flags="", idle_flags=""):
@@ -697,7 +701,8 @@ def _fault(backend, fault, outcome, flags="", survived=True):
             "detect_s": 0.1, "error_seen": "BrokenProcessPool" if outcome == "pool-broken" else "x",
             "recovered": outcome == "isolated", "caller_survived": survived, "run_s": 1.0,
             "tasks": 6, "faulty_task": 2, "workers": 2, "hang_seconds": 2.0,
-            "allowed_failures": 0, "flags": flags}  # fmt: skip
+            "allowed_failures": 0, "flags": flags,
+            **columns_of(backend, like={"mp-pool": "processes-fork"})}  # fmt: skip
 
 
 HARD = ("exit", "segv", "sigkill")

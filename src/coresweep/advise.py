@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from coresweep.analysis.advice import Advice, Estimate, Row, gil_verdict, recommend
-from coresweep.analysis.stats import summarize
 from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Descriptor, chain_init
@@ -54,6 +53,7 @@ from coresweep.measure.guard import limit_inner_pools
 from coresweep.measure.memory import MIB, TreeMemorySampler, scan_tree
 from coresweep.measure.sampling import ArmSamples, Protocol, sample_arms
 from coresweep.measure.timer import timed, tree_cpu_seconds
+from coresweep.stats import summarize
 
 
 def measured_by_default(d: Descriptor) -> bool:
@@ -459,7 +459,8 @@ def machine() -> str:
     import socket
 
     from coresweep.measure.cores import usable_cores
-    from coresweep.measure.provenance import cpu_model, machine_label
+    from coresweep.measure.provenance import cpu_model
+    from coresweep.records import machine_label
 
     info = {
         "hostname": socket.gethostname(),

@@ -109,9 +109,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from coresweep.experiments import EXPERIMENTS
     from coresweep.report.build import build_report
 
-    paths = build_report(Path(args.results))
+    paths = build_report(Path(args.results), list(EXPERIMENTS))
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0

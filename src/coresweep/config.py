@@ -8,15 +8,12 @@ import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 import yaml
 
 from coresweep.records import stable_hash
-
-if TYPE_CHECKING:
-    from coresweep.measure.cores import Node
 
 
 class ConfigError(ValueError):
@@ -142,25 +139,6 @@ def load(path: str | Path | None) -> dict[str, Any]:
 
 def config_hash(config: dict[str, Any]) -> str:
     return stable_hash(config)
-
-
-def cluster_node(cores: dict[str, Any]) -> Node:
-    """The compute node a cluster run plans for, from the validated `cores` section.
-
-    cores.max is required (the submit host's cores say nothing about a compute node);
-    cores.node_memory_gib "auto" asks SLURM for the smallest node's memory.
-    """
-    from coresweep.measure.cores import Node
-
-    if cores["max"] == "auto":
-        raise ConfigError(
-            "config key cores.max: on a cluster executor set it to the cores of a compute "
-            "node (e.g. --config 'cores={max: 32}'), so that every job plans the same points"
-        )
-    gib = cores["node_memory_gib"]
-    if gib == "auto":
-        gib = slurm_node_memory_gib()
-    return Node.sized(int(cores["max"]), float(gib), kind="cluster")
 
 
 def slurm_node_memory_gib() -> float:

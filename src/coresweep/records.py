@@ -67,6 +67,14 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def machine_label(prov: dict[str, Any]) -> str:
+    """Short human label of a provenance record: host, CPU model and usable cores."""
+    m = prov.get("machine", {})
+    return (
+        f"{m.get('hostname', '?')} ({m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores)"
+    )
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write JSON to a temporary file beside path, then rename: never a half-written file."""
     path = Path(path)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 SEED = 12345  # bootstrap resampling is seeded: the same samples give the same interval
 N_RESAMPLES = 2000
@@ -58,21 +58,34 @@ def quantile_ci(
     value = float(np.quantile(a, q))
     if a.size < 2 or np.all(a == a[0]):
         return value, value, value
-    res = stats.bootstrap(
-        (a,),
-        lambda s, axis=-1: np.quantile(s, q, axis=axis),
-        confidence_level=confidence,
-        n_resamples=N_RESAMPLES,
-        method="percentile",
-        random_state=np.random.default_rng(SEED),
-        vectorized=True,
-    )
-    return value, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    boots = resampled(a, lambda s: np.quantile(s, q, axis=1), np.random.default_rng(SEED))
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return value, float(lo), float(hi)
+
+
+def resampled(
+    a: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """The statistic over N_RESAMPLES resamples of a (with replacement): the percentile
+    bootstrap of scipy.stats.bootstrap(method="percentile"), which tests/test_stats.py checks
+    it against. In numpy because every measurement job checks its precision after each round
+    and `import scipy.stats` costs a job ~1.5 s (measured with cProfile here, 2026-11-28).
+    Resamples go in batches of at most 2^22 values (32 MB), whatever the sample size.
+    statistic: rows of resamples -> one value per row."""
+    out = np.empty(N_RESAMPLES)
+    batch = max(1, 2**22 // max(1, a.size))
+    for i in range(0, N_RESAMPLES, batch):
+        n = min(batch, N_RESAMPLES - i)
+        out[i : i + n] = statistic(rng.choice(a, size=(n, a.size)))
+    return out
 
 
 def outlier_mask(x: Sequence[float]) -> np.ndarray:
     """MAD rule: |x - median| > 3 x 1.4826 x MAD."""
     a = np.asarray(x, dtype=float)
+    from scipy import stats  # not at import: measurement jobs never need it (see resampled)
+
     mad = stats.median_abs_deviation(a, scale="normal")
     if mad == 0:
         return np.zeros(a.size, dtype=bool)
@@ -110,8 +123,8 @@ def ratio_ci(
     if a.size < 2 or b.size < 2:
         return ratio, ratio, ratio
     rng = np.random.default_rng(SEED)
-    ra = np.median(rng.choice(a, size=(N_RESAMPLES, a.size)), axis=1)
-    rb = np.median(rng.choice(b, size=(N_RESAMPLES, b.size)), axis=1)
+    ra = resampled(a, lambda s: np.median(s, axis=1), rng)
+    rb = resampled(b, lambda s: np.median(s, axis=1), rng)
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(ra / rb, [alpha, 1 - alpha])
     return ratio, float(lo), float(hi)
@@ -162,6 +175,8 @@ def line_fit(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -
     nan = float("nan")
     if np.unique(a).size < 2:
         return LineFit(nan, nan, nan, nan, nan, int(a.size))
+    from scipy import stats
+
     res = stats.linregress(a, b)
     half = nan
     if a.size >= 3:
@@ -174,3 +189,10 @@ def line_fit(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -
         r2=float(res.rvalue**2),
         n=int(a.size),
     )
+
+
+def karp_flatt(speedup: float, p: int) -> float:
+    """Experimentally determined serial fraction e = (1/S - 1/p) / (1 - 1/p); NaN at p = 1."""
+    if p <= 1 or not speedup or math.isnan(speedup):
+        return float("nan")
+    return (1 / speedup - 1 / p) / (1 - 1 / p)

@@ -5,7 +5,7 @@ from snakemake.utils import validate
 from snakemake.exceptions import WorkflowError
 
 from coresweep import config as cs_config
-from coresweep.measure.cores import Node
+from coresweep.measure.cores import Node, cluster_node
 from coresweep.experiments import EXPERIMENTS, plan
 from coresweep.planning import jobs_of, summary_record, summary_text
 
@@ -30,7 +30,7 @@ def plan_node():
             granted = cores["max"]
         return Node.here(granted)
     try:
-        return cs_config.cluster_node(cores)
+        return cluster_node(cores)
     except cs_config.ConfigError as exc:
         raise WorkflowError(
             f"{exc} (locally, give --cores N instead of --jobs N)"

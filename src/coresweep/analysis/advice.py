@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from coresweep.analysis.stats import ratio_ci
 from coresweep.analysis.verdicts import THRESHOLD
+from coresweep.stats import ratio_ci
 
 OVERHEAD_SHARE = 0.1  # a recommended batch spends at most this share of its time on dispatch
 GIL_HOLDS = 0.15  # threads gained < 15% of the ideal extra speed: the GIL serialises them

@@ -13,13 +13,6 @@ from scipy.optimize import curve_fit
 from scipy.stats import t as t_dist
 
 
-def karp_flatt(speedup: float, p: int) -> float:
-    """Experimentally determined serial fraction e = (1/S - 1/p) / (1 - 1/p); NaN at p = 1."""
-    if p <= 1 or not speedup or math.isnan(speedup):
-        return float("nan")
-    return (1 / speedup - 1 / p) / (1 - 1 / p)
-
-
 def amdahl(p: np.ndarray | float, f: float) -> np.ndarray | float:
     """Amdahl speedup with serial fraction f."""
     return 1.0 / (f + (1.0 - f) / np.asarray(p, dtype=float))

@@ -6,7 +6,6 @@ import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.measure.cores import Node
@@ -127,4 +126,4 @@ def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "Verdict", "build_table", "get_experiment", "plan"]
+__all__ = ["EXPERIMENTS", "Experiment", "build_table", "get_experiment", "plan"]

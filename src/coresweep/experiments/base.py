@@ -1,21 +1,23 @@
-"""The experiment interface: plan points, measure one, aggregate, decide, plot.
+"""The experiment interface: plan points, measure one, aggregate them into a table.
 
-An experiment is a record of module-level functions, like a kernel. Adding a claim is
-one experiment module plus one line in the registry and one entry in `coresweep.claims`.
+An experiment is a record of module-level functions, like a kernel: its points, its
+measurement and its table columns. Verdict rules live in analysis/verdicts (registry:
+analysis.verdicts.registry) and plots in report/plots (report.plots.registry), both by
+experiment name. Adding a claim is one experiment module plus one line in the registry
+and one entry in `coresweep.claims`.
 
-Experiment modules import pandas and their verdict rules inside `aggregate` and `verdicts`
-only: a measurement job imports what it measures with, not the table library (~0.5 s of
-every job's start-up; tests/test_packaging.py keeps it so).
+Experiment modules import pandas inside `aggregate` only: a measurement job imports what
+it measures with, not the table library (~0.5 s of every job's start-up;
+tests/test_packaging.py keeps it so).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.measure.cores import Node
 from coresweep.records import Point
 
@@ -37,8 +39,18 @@ class Experiment:
     measure: Callable[[Point], dict[str, Any]]
     #: raw records (as read from results/raw) -> one tidy table, one row per point/level
     aggregate: Callable[[Sequence[dict[str, Any]]], pd.DataFrame]
-    #: (table, machine label) -> verdict rows
-    verdicts: Callable[[pd.DataFrame, str], list[Verdict]]
-    #: (table, output dir, machine label) -> written plot files
-    plots: Callable[[pd.DataFrame, Path, str], list[Path]]
     description: str = ""
+
+
+def from_module(module: str, claims: tuple[str, ...], description: str) -> Experiment:
+    """The record of an experiment module (pass its `__name__`, at its end): named after the
+    module, with the module's own `points`, `measure` and `aggregate`."""
+    mod = sys.modules[module]
+    return Experiment(
+        name=module.rpartition(".")[2],
+        claims=claims,
+        points=mod.points,
+        measure=mod.measure,
+        aggregate=mod.aggregate,
+        description=description,
+    )

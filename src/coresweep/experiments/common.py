@@ -6,12 +6,15 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coresweep.config import ConfigError
-from coresweep.kernels import Kernel, UserKernelError, get_kernel
+from coresweep.kernels import Kernel, get_kernel, kernels_from  # noqa: F401 (re-exported)
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sched import choose_cpu
+
+if TYPE_CHECKING:
+    from coresweep.measure.sampling import ArmSamples
 
 
 def core_counts(spec: Any, cores_cfg: dict[str, Any], node: Node, key: str) -> list[int]:
@@ -82,25 +85,6 @@ def configure_dask_cluster(dc: dict[str, Any]) -> None:
         connect_timeout=dc.get("connect_timeout"),
         workers_timeout=dc.get("workers_timeout"),
     )
-
-
-def kernels_from(
-    names: Sequence[str], key: str, user_kernels: Mapping[str, Any] | None = None
-) -> list[Kernel]:
-    """Registry lookup for a config list, with an error naming the key and allowed values.
-
-    Names found in user_kernels (the config's top-level section) are built from their spec;
-    an import problem or a bad spec is a ConfigError naming user_kernels.<name>.
-    """
-    out = []
-    for n in names:
-        try:
-            out.append(get_kernel(n, user_kernels))
-        except KeyError as exc:
-            raise ConfigError(f"config key {key}: {exc.args[0]}") from None
-        except UserKernelError as exc:
-            raise ConfigError(f"config key user_kernels.{n}: {exc}") from None
-    return out
 
 
 def kernel_size(kernel: Kernel, sizes: Mapping[str, int], key: str) -> int:
@@ -246,6 +230,27 @@ def job_flags(result: dict[str, Any]) -> list[str]:
     return flags
 
 
+def arm_fields(s: ArmSamples, warmup: bool = False) -> dict[str, Any]:
+    """One sampled arm as a raw record's fields: per-call wall and CPU seconds, calls per
+    sample (inner), the first (cold) call, why sampling stopped; warm-up walls if asked."""
+    out: dict[str, Any] = {"wall": s.wall, "cpu": s.cpu, "inner": s.inner, "first_run": s.first_run}
+    if warmup:
+        out["warmup_wall"] = s.warmup_wall
+    out["stopped_on"] = s.stopped_on
+    return out
+
+
+def source_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns that name the raw record a table row came from: its point and provenance."""
+    return {"point": record["point"]["id"], "provenance_hash": record["provenance_hash"]}
+
+
+def row_tail(record: Mapping[str, Any], *flags: Sequence[str]) -> dict[str, Any]:
+    """The columns every table row ends with: its flags (the groups given, in order, joined
+    by ';') and its source (source_columns)."""
+    return {"flags": ";".join(f for group in flags for f in group), **source_columns(record)}
+
+
 def cpu_spec(spec: int | str, key: str) -> int | str:
     """A CPU to pin to: "auto" stays (resolved where the job runs, a cluster node may
     differ); an explicit CPU must be in this process's affinity."""
@@ -296,19 +301,24 @@ def sampling_seconds(units: Sequence[float], protocol: Mapping[str, Any]) -> flo
 
 def pool_start_seconds(backend: str, workers: int, cores: int) -> float:
     """Predicted start of a pool of `workers` on `cores` cores, up to workers that imported
-    numpy: launches are serial in the parent, imports run a wave per `cores` workers."""
+    numpy: launches are serial in the parent, imports run a wave per `cores` workers.
+
+    Chosen by the registered backend's descriptor: threads of this process start at once;
+    a fork child copies its parent; a fresh interpreter (forkserver, spawn, a subinterpreter)
+    imports numpy itself; loky's executor and Dask's nannies add their own machinery."""
+    from coresweep.backends import BACKENDS
+
+    d = BACKENDS[backend].descriptor
     waves = -(-workers // max(1, cores))  # ceil
-    if backend in ("serial", "threads"):
+    if d.isolation in ("inline", "thread"):
         return 0.001 * workers
-    if backend.endswith("fork"):
+    if d.start_method == "fork":
         return 0.05 + 0.005 * workers
-    if backend.endswith("forkserver"):
+    if d.start_method == "forkserver":
         return 0.3 + 0.02 * workers + 0.3 * waves
-    if backend.endswith("spawn"):
+    if d.start_method == "spawn" or d.isolation == "interpreter":
         return 0.05 * workers + 0.4 * waves
-    if backend == "dask-threads":
-        return 0.5
-    return 1.0 + 0.05 * workers + 0.5 * waves  # dask-processes: a Nanny and a worker each
+    return 1.0 + 0.05 * workers + 0.5 * waves  # loky, Dask: an executor or a Nanny per worker
 
 
 def pool_mb(backend: str, workers: int) -> float:

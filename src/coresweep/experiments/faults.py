@@ -24,15 +24,13 @@ import logging
 import signal
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     PROCESS_MB,
     RUNNER_SECONDS,
@@ -44,6 +42,7 @@ from coresweep.experiments.common import (
     point_id,
     pool_mb,
     pool_start_seconds,
+    row_tail,
 )
 from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import FAULTS, MIB, Cell, run_cell
@@ -295,9 +294,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "exitcode": cell["exitcode"],
                     "killed": cell["killed"],
                     "orphans": cell["orphans"],
-                    "flags": ";".join(flags),
-                    "point": rec["point"]["id"],
-                    "provenance_hash": rec["provenance_hash"],
+                    **row_tail(rec, flags),
                 }
             )
     df = pd.DataFrame(rows)
@@ -309,25 +306,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.faults import faults_verdicts
-
-    return faults_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.faults import faults_plots
-
-    return faults_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C6",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="one faulty task among many under each pool: who survives, who notices",
+EXPERIMENT = from_module(
+    __name__,
+    ("C6",),
+    "one faulty task among many under each pool: who survives, who notices",
 )

@@ -31,22 +31,20 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import Backend, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.dask_local import DaskProcessesBackend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
+    arm_fields,
     check_memory,
     check_tree,
     job_flags,
@@ -55,6 +53,7 @@ from coresweep.experiments.common import (
     pool_mb,
     pool_size,
     pool_start_seconds,
+    row_tail,
     sampling_seconds,
 )
 from coresweep.kernels import Kernel, get_kernel
@@ -63,6 +62,7 @@ from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
+from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -256,11 +256,7 @@ def _record(
         "threads_per_process": t,
         "start_s": start,
         "inner_pools": pools,
-        "wall": s.wall,
-        "cpu": s.cpu,
-        "inner": s.inner,
-        "first_run": s.first_run,
-        "stopped_on": s.stopped_on,
+        **arm_fields(s),
         "check_ok": ok and list(s.first_output) == list(s.last_output),
         "checksum": checksum,
     }
@@ -365,9 +361,7 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
                 "start_s": c["start_s"],
                 "stopped_on": c["stopped_on"],
                 "check_ok": c["check_ok"] and same,
-                "flags": ";".join(flags),
-                "point": rec["point"]["id"],
-                "provenance_hash": rec["provenance_hash"],
+                **row_tail(rec, flags),
                 "_wall": wall,
             }
         )
@@ -400,25 +394,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
-
-    return hybrid_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.hybrid import hybrid_plots
-
-    return hybrid_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C9",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="processes x threads splits at P·T = cores, inner pools limited or not",
+EXPERIMENT = from_module(
+    __name__,
+    ("C9",),
+    "processes x threads splits at P·T = cores, inner pools limited or not",
 )

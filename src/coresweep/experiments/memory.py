@@ -19,17 +19,14 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.stats import line_fit
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Descriptor
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     PROCESS_MB,
     RUNNER_SECONDS,
@@ -41,12 +38,14 @@ from coresweep.experiments.common import (
     point_id,
     pool_mb,
     pool_start_seconds,
+    row_tail,
 )
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
 from coresweep.measure.timer import timed
 from coresweep.records import Point
+from coresweep.stats import line_fit
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -354,10 +353,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "busy_workers": run["busy_workers"] if state == "working" else 0,
                     "start_s": run["start_s"],
                 }
-                row["flags"] = ";".join(_row_flags(row, run, state) + job_flags(r))
-                row["point"] = rec["point"]["id"]
-                row["provenance_hash"] = rec["provenance_hash"]
-                rows.append(row)
+                rows.append(row | row_tail(rec, _row_flags(row, run, state), job_flags(r)))
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -385,25 +381,8 @@ def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.memory import memory_verdicts
-
-    return memory_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.memory import memory_plots
-
-    return memory_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C4",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="PSS/USS of the process tree vs workers, by backend and input sharing",
+EXPERIMENT = from_module(
+    __name__,
+    ("C4",),
+    "PSS/USS of the process tree vs workers, by backend and input sharing",
 )

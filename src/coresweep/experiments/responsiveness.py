@@ -19,16 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.stats import quantile_ci
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import make_backend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
@@ -41,11 +38,13 @@ from coresweep.experiments.common import (
     pool_mb,
     pool_size,
     pool_start_seconds,
+    source_columns,
 )
 from coresweep.kernels import get_kernel
 from coresweep.measure.cores import Node
 from coresweep.measure.sched import switch_interval
 from coresweep.records import Point
+from coresweep.stats import quantile_ci
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -306,9 +305,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             groups.setdefault((mode, w["switch_interval_ms"]), []).append(w)
         for (mode, si), wins in groups.items():
             row = _condition_row(r, mode, si, wins)
-            rows.append(
-                {**row, "point": rec["point"]["id"], "provenance_hash": rec["provenance_hash"]}
-            )
+            rows.append({**row, **source_columns(rec)})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -320,25 +317,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
-
-    return responsiveness_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.responsiveness import responsiveness_plots
-
-    return responsiveness_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C3",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="probe latency under background threads, nogil threads and processes",
+EXPERIMENT = from_module(
+    __name__,
+    ("C3",),
+    "probe latency under background threads, nogil threads and processes",
 )

@@ -21,21 +21,19 @@ import functools
 import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.stats import median_ci, stability_flags, summarize
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.backends.serial import SerialBackend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     NUMBA_COMPILE_SECONDS,
     RUNNER_SECONDS,
+    arm_fields,
     backend_names,
     check_dask_cluster,
     check_memory,
@@ -48,6 +46,7 @@ from coresweep.experiments.common import (
     kernels_from,
     mem_mb,
     point_id,
+    row_tail,
     sampling_seconds,
     tree_memory_bytes,
 )
@@ -58,6 +57,7 @@ from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
+from coresweep.stats import median_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -336,12 +336,7 @@ def measure(point: Point) -> dict[str, Any]:
                 "ntasks": m["ntasks"],
                 "work": kernel.work(m["size"]) * m["ntasks"],
                 "unit": kernel.unit,
-                "wall": s.wall,
-                "cpu": s.cpu,
-                "inner": s.inner,
-                "first_run": s.first_run,
-                "warmup_wall": s.warmup_wall,
-                "stopped_on": s.stopped_on,
+                **arm_fields(s, warmup=True),
                 "check_ok": check.ok and deterministic,
                 "check_detail": check.detail,
                 "deterministic": deterministic,
@@ -358,9 +353,7 @@ def measure(point: Point) -> dict[str, Any]:
         "baseline": {
             "size": base["size"],
             "ntasks": base["ntasks"],
-            "wall": b.wall,
-            "cpu": b.cpu,
-            "first_run": b.first_run,
+            **arm_fields(b),
             "check_ok": base_check.ok,
         },
         "startup_s": startup_s,
@@ -383,7 +376,7 @@ def paired_speedup(base: dict[str, Any], mode: dict[str, Any]) -> tuple[float, f
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
-    from coresweep.analysis.scaling_models import karp_flatt
+    from coresweep.stats import karp_flatt
 
     rows = []
     for rec in records:
@@ -442,9 +435,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "inner": m["inner"],
                     "stopped_on": m["stopped_on"],
                     "check_ok": m["check_ok"],
-                    "flags": ";".join(flags),
-                    "point": rec["point"]["id"],
-                    "provenance_hash": rec["provenance_hash"],
+                    **row_tail(rec, flags),
                 }
             )
     df = pd.DataFrame(rows)
@@ -457,25 +448,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return df.sort_values(["host", "kernel", "mode", "backend", "p"]).reset_index(drop=True)
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.scaling import scaling_verdicts
-
-    return scaling_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.scaling import scaling_plots
-
-    return scaling_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C1", "C2", "C11"),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="strong and weak scaling of every kernel under every backend",
+EXPERIMENT = from_module(
+    __name__,
+    ("C1", "C2", "C11"),
+    "strong and weak scaling of every kernel under every backend",
 )

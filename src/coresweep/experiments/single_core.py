@@ -25,20 +25,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import make_backend
 from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     PROCESS_MB,
     RUNNER_SECONDS,
+    arm_fields,
     check_tree,
     cpu_spec,
     job_flags,
@@ -46,6 +44,7 @@ from coresweep.experiments.common import (
     nominal_seconds,
     point_id,
     sampling_seconds,
+    source_columns,
 )
 from coresweep.kernels import Task, make_tasks
 from coresweep.kernels.montecarlo import hits_python
@@ -53,6 +52,7 @@ from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, pinned
 from coresweep.records import Point
+from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -267,11 +267,7 @@ def measure(point: Point) -> dict[str, Any]:
         arms_out.append(
             {
                 "threads": t,
-                "wall": s.wall,
-                "cpu": s.cpu,
-                "inner": s.inner,
-                "first_run": s.first_run,
-                "stopped_on": s.stopped_on,
+                **arm_fields(s),
                 "last_batch_latency": list(s.last_output),  # one per task, raw
                 # every task of every call (warm-up included), summarised: too many to keep
                 "task_latency": {
@@ -342,34 +338,15 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         base = next(a for a in r["arms"] if a["threads"] == 1)
         for a in r["arms"]:
             row = _arm_row(r, a, np.asarray(base["wall"]))
-            rows.append(
-                {**row, "point": rec["point"]["id"], "provenance_hash": rec["provenance_hash"]}
-            )
+            rows.append({**row, **source_columns(rec)})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
     return df.sort_values(["kind", "threads"]).reset_index(drop=True)
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.single_core import single_core_verdicts
-
-    return single_core_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.single_core import single_core_plots
-
-    return single_core_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C10",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="I/O-, CPU-bound and mixed work with 1..64 threads pinned to one CPU",
+EXPERIMENT = from_module(
+    __name__,
+    ("C10",),
+    "I/O-, CPU-bound and mixed work with 1..64 threads pinned to one CPU",
 )

@@ -24,29 +24,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 
-from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdict import Verdict
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
+    arm_fields,
     check_tree,
     job_flags,
     known_names,
     point_id,
     sampling_seconds,
+    source_columns,
 )
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point
+from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -257,11 +257,7 @@ def measure(point: Point) -> dict[str, Any]:
             "increments": n,
             "expected": p * n,
             "finals": finals[m],
-            "wall": samples[m].wall,
-            "cpu": samples[m].cpu,
-            "inner": samples[m].inner,
-            "first_run": samples[m].first_run,
-            "stopped_on": samples[m].stopped_on,
+            **arm_fields(samples[m]),
         }
         for m, n in increments.items()
     ]
@@ -358,32 +354,14 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         meta = {
             "python": r["python"],
             "switch_interval_s": r["switch_interval_s"],
-            "point": rec["point"]["id"],
-            "provenance_hash": rec["provenance_hash"],
+            **source_columns(rec),
         }
         rows += [row | meta for row in out]
     return pd.DataFrame(rows)
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.synchronization import synchronization_verdicts
-
-    return synchronization_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.synchronization import synchronization_plots
-
-    return synchronization_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C12",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="lost updates of an unsynchronized counter, lock cost, a deadlock under timeouts",
+EXPERIMENT = from_module(
+    __name__,
+    ("C12",),
+    "lost updates of an unsynchronized counter, lock cost, a deadlock under timeouts",
 )

@@ -31,22 +31,20 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.crossover import break_even, crossover, overhead_fit
-from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdict import Verdict
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.crossover import break_even, crossover, overhead_fit
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
+    arm_fields,
     backend_names,
     check_tree,
     job_flags,
@@ -55,6 +53,7 @@ from coresweep.experiments.common import (
     pool_mb,
     pool_size,
     pool_start_seconds,
+    row_tail,
     sampling_seconds,
 )
 from coresweep.kernels import Kernel, get_kernel
@@ -64,6 +63,7 @@ from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, stable_hash
+from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,14 +156,16 @@ def predict(prm: dict[str, Any], kinds: Sequence[str]) -> tuple[float, int]:
     seconds = RUNNER_SECONDS
     peak = 0.0
     for b in prm["backends"]:
-        workers = 1 if b == "serial" else p
+        d = BACKENDS[b].descriptor
+        one_gil = d.isolation in ("inline", "thread") and d.gil_bound  # the caller's own GIL
+        workers = 1 if d.isolation == "inline" else p
         start = pool_start_seconds(b, workers, p)
-        if b not in ("serial", "threads", "dask-threads") and "nogil" in kinds:
+        if not one_gil and "nogil" in kinds:
             start += NUMBA_COMPILE_SECONDS  # every worker compiles while the pool starts
         overhead = TASK_OVERHEAD_SECONDS.get(b, PROCESS_TASK_OVERHEAD_SECONDS)
         units = []
         for kind in kinds:
-            width = 1 if b in ("serial", "threads", "dask-threads") and kind == "python" else p
+            width = 1 if one_gil and kind == "python" else p
             for lv in ladder:
                 work = lv.ntasks * lv.task_seconds / min(width, lv.ntasks)
                 units.append(work + lv.ntasks * overhead)
@@ -217,11 +219,7 @@ def _ladder(kernel: Kernel, prm: dict[str, Any]) -> Ladder:
 
 def _arm_record(s: Any) -> dict[str, Any]:
     return {
-        "wall": s.wall,
-        "cpu": s.cpu,
-        "inner": s.inner,
-        "first_run": s.first_run,
-        "stopped_on": s.stopped_on,
+        **arm_fields(s),
         "output": list(s.last_output),
         "deterministic": list(s.first_output) == list(s.last_output),
     }
@@ -373,9 +371,7 @@ def _row(
         "rate_samples_per_s": k["rate_samples_per_s"],
         "stopped_on": arm["stopped_on"],
         "check_ok": arm["check_ok"] and arm["same_as_serial"],
-        "flags": ";".join(_flags(wall, arm, job)),
-        "point": rec["point"]["id"],
-        "provenance_hash": rec["provenance_hash"],
+        **row_tail(rec, _flags(wall, arm, job)),
     }
 
 
@@ -429,25 +425,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.task_size import task_size_verdicts
-
-    return task_size_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.task_size import task_size_plots
-
-    return task_size_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C8",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="speedup vs task size, pool start cost and per-task overhead per backend",
+EXPERIMENT = from_module(
+    __name__,
+    ("C8",),
+    "speedup vs task size, pool start cost and per-task overhead per backend",
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from coresweep.config import ConfigError
 from coresweep.kernels.base import Check, Kernel, Task, make_tasks
 from coresweep.kernels.matrix import DGEMM
 from coresweep.kernels.montecarlo import MC_NUMBA, MC_PYTHON
@@ -36,4 +37,32 @@ def get_kernel(name: str, user_specs: Mapping[str, Any] | None = None) -> Kernel
         ) from None
 
 
-__all__ = ["KERNELS", "Check", "Kernel", "Task", "UserKernelError", "get_kernel", "make_tasks"]
+def kernels_from(
+    names: Sequence[str], key: str, user_kernels: Mapping[str, Any] | None = None
+) -> list[Kernel]:
+    """Registry lookup for a config list, with an error naming the key and allowed values.
+
+    Names found in user_kernels (the config's top-level section) are built from their spec;
+    an import problem or a bad spec is a ConfigError naming user_kernels.<name>.
+    """
+    out = []
+    for n in names:
+        try:
+            out.append(get_kernel(n, user_kernels))
+        except KeyError as exc:
+            raise ConfigError(f"config key {key}: {exc.args[0]}") from None
+        except UserKernelError as exc:
+            raise ConfigError(f"config key user_kernels.{n}: {exc}") from None
+    return out
+
+
+__all__ = [
+    "KERNELS",
+    "Check",
+    "Kernel",
+    "Task",
+    "UserKernelError",
+    "get_kernel",
+    "kernels_from",
+    "make_tasks",
+]

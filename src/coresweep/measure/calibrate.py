@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coresweep.config import ConfigError
-from coresweep.experiments.common import kernels_from
-from coresweep.kernels import Kernel
+from coresweep.kernels import Kernel, kernels_from
 from coresweep.measure.timer import timed
 
 TIMED_UNIT = "sample"

@@ -6,6 +6,10 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from coresweep import config
+from coresweep.config import ConfigError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -89,3 +93,20 @@ class Node:
         if memory_gib <= 0:
             raise ValueError(f"--node-memory-gib must be positive, got {memory_gib}")
         return cls(cores, cores, int(memory_gib * 2**30), kind)
+
+
+def cluster_node(cores: dict[str, Any]) -> Node:
+    """The compute node a cluster run plans for, from the validated `cores` section.
+
+    cores.max is required (the submit host's cores say nothing about a compute node);
+    cores.node_memory_gib "auto" asks SLURM for the smallest node's memory.
+    """
+    if cores["max"] == "auto":
+        raise ConfigError(
+            "config key cores.max: on a cluster executor set it to the cores of a compute "
+            "node (e.g. --config 'cores={max: 32}'), so that every job plans the same points"
+        )
+    gib = cores["node_memory_gib"]
+    if gib == "auto":
+        gib = config.slurm_node_memory_gib()
+    return Node.sized(int(cores["max"]), float(gib), kind="cluster")

@@ -112,14 +112,6 @@ def _turbo() -> str | None:
     return None
 
 
-def machine_label(prov: dict[str, Any]) -> str:
-    """Short human label: host, CPU model and usable cores."""
-    m = prov.get("machine", {})
-    return (
-        f"{m.get('hostname', '?')} ({m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} cores)"
-    )
-
-
 def dynamic() -> dict[str, Any]:
     """What changes from minute to minute: load and free memory (kept out of the hash)."""
     return {

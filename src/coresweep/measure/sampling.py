@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from coresweep.analysis.stats import median_ci
 from coresweep.measure.timer import timed
+from coresweep.stats import median_ci
 
 log = logging.getLogger("coresweep")
 

@@ -11,7 +11,9 @@ import contextlib
 import importlib
 import logging
 import multiprocessing as mp
+import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,7 @@ import pandas as pd
 
 from coresweep import config as cs_config
 from coresweep.analysis.verdict import Verdict
-from coresweep.experiments import EXPERIMENTS
-from coresweep.measure.cores import usable_cores
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.report.claims_table import claims_frame
 from coresweep.report.figures import assign_figures
 from coresweep.report.html import config_yaml, render_html
@@ -44,8 +45,10 @@ class Findings:
 
 def draw(name: str, table: pd.DataFrame, plots_dir: Path, machine: str) -> list[Path]:
     """One experiment's figures; [] (and the error logged) when its plotting code fails."""
+    from coresweep.report.plots.registry import plots as plots_of  # matplotlib: on first use
+
     try:
-        return [Path(p) for p in EXPERIMENTS[name].plots(table, plots_dir, machine)]
+        return plots_of(name, table, plots_dir, machine)
     except Exception:  # a report without one experiment's figures beats no report
         log.exception("plots of %s failed", name)
         return []
@@ -53,11 +56,19 @@ def draw(name: str, table: pd.DataFrame, plots_dir: Path, machine: str) -> list[
 
 def preload_plotting(names: list[str]) -> None:
     """Import matplotlib and each experiment's plot module once, before forking workers."""
-    import coresweep.report.plots  # noqa: F401  (matplotlib with the Agg backend)
+    from coresweep.report.plots.registry import module_name as plot_module  # matplotlib (Agg)
 
     for name in names:
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(f"coresweep.report.plots.{name}")
+        with contextlib.suppress(KeyError, ModuleNotFoundError):
+            importlib.import_module(plot_module(name))
+
+
+def _cores() -> int:
+    """The cores this process may run on (drawing needs no cgroup-exact count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def draw_all(inputs: ReportInputs, plots_dir: Path) -> dict[str, list[Path]]:
@@ -67,7 +78,7 @@ def draw_all(inputs: ReportInputs, plots_dir: Path) -> dict[str, list[Path]]:
     each starts in milliseconds; the biggest tables go first, so the cores finish together.
     """
     names = sorted(inputs.tables, key=lambda n: -len(inputs.tables[n]))
-    workers = min(len(names), usable_cores())
+    workers = min(len(names), _cores())
     args = (names, [inputs.tables[n] for n in names], [plots_dir] * len(names),
             [inputs.machine] * len(names))  # fmt: skip
     if workers < 2 or "fork" not in mp.get_all_start_methods():
@@ -84,7 +95,7 @@ def run_experiments(inputs: ReportInputs, plots_dir: Path) -> Findings:
     found = Findings(plots=draw_all(inputs, plots_dir))
     for name, table in inputs.tables.items():
         try:
-            found.verdicts += EXPERIMENTS[name].verdicts(table, inputs.machine)
+            found.verdicts += verdicts_of(name, table, inputs.machine)
         except Exception as exc:  # a report with the others beats no report
             log.exception("verdicts of %s failed", name)
             found.failures[name] = f"{type(exc).__name__}: {exc}"
@@ -163,13 +174,17 @@ def scaling_model(inputs: ReportInputs) -> pd.DataFrame:
     return _with_status(models, status)
 
 
-def build_report(results: Path) -> dict[str, Path]:
-    """Write every report artefact under results/; returns their paths by name."""
+def build_report(results: Path, experiments: Sequence[str] | None = None) -> dict[str, Path]:
+    """Write every report artefact under results/; returns their paths by name.
+
+    experiments: the experiments this coresweep version implements (the CLI hands in the
+    registry's names); by default, those the results folder knows (run.json, the tables).
+    """
     t0 = time.perf_counter()
     results = Path(results)
     if not results.is_dir():
         raise ValueError(f"no results folder {results}")
-    inputs = load_inputs(results)
+    inputs = load_inputs(results, experiments)
     plots_dir = results / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
     found = run_experiments(inputs, plots_dir)

@@ -5,7 +5,7 @@ point apart, e.g. the scaling mode). Every quantity with a 95% interval is compa
 median time (`time_median`, `time_ci_lo/hi`) and any `X` with `X_ci_lo/hi` (speedup,
 efficiency ...). A difference counts only when it exceeds both intervals (they do not
 overlap) and B/A differs from 1 by more than the threshold: the `differ` rule of
-`coresweep.analysis.stats`, applied to the intervals the tables keep. The verdicts come
+`coresweep.stats`, applied to the intervals the tables keep. The verdicts come
 from each run's claims.csv: a claim agrees when both runs decided it the same way.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,7 @@ import pandas as pd
 from pyarrow import ArrowException
 
 from coresweep.claims import CLAIMS
-from coresweep.experiments import EXPERIMENTS
-from coresweep.measure.provenance import machine_label
+from coresweep.records import machine_label
 
 log = logging.getLogger("coresweep")
 
@@ -90,9 +90,20 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def experiment_names() -> list[str]:
-    """Registered experiments, then those the claims name but no module implements yet."""
-    return list(dict.fromkeys([*EXPERIMENTS, *(c.experiment for c in CLAIMS.values())]))
+def implemented_experiments(results: Path, run: dict[str, Any]) -> list[str]:
+    """The experiments the run knew, read from the results folder: the config's sections and
+    the planned points in run.json (the validated config has a section for every experiment
+    of the coresweep version that ran), then any table present. The report never asks the
+    experiment registry: it reads what the run wrote."""
+    config = run.get("config") or {}
+    known = [*(config.get("experiments") or {}), *(run.get("planned") or {})]
+    known += sorted(p.stem for p in (results / "tables").glob("*.parquet"))
+    return list(dict.fromkeys(known))
+
+
+def experiment_names(implemented: Sequence[str]) -> list[str]:
+    """The implemented experiments, then those the claims name but no module implements yet."""
+    return list(dict.fromkeys([*implemented, *(c.experiment for c in CLAIMS.values())]))
 
 
 def planned_points(run: dict[str, Any]) -> dict[str, set[str]] | None:
@@ -110,12 +121,21 @@ def _enabled(name: str, run: dict[str, Any]) -> bool | None:
 
 
 def table_status(
-    name: str, results: Path, run: dict[str, Any], planned: set[str] | None = None
+    name: str,
+    results: Path,
+    run: dict[str, Any],
+    planned: set[str] | None = None,
+    implemented: Sequence[str] | None = None,
 ) -> tuple[TableStatus, Any]:
-    """The state of one experiment's table, and the table when it is usable."""
+    """The state of one experiment's table, and the table when it is usable.
+
+    implemented: the experiments this coresweep version has (default: those the results
+    folder knows, `implemented_experiments`)."""
     path = results / "tables" / f"{name}.parquet"
     where = str(path)
-    if name not in EXPERIMENTS:
+    if implemented is None:
+        implemented = implemented_experiments(results, run)
+    if name not in implemented:
         return TableStatus(
             name, "not implemented", f"no experiment named '{name}' in this coresweep version"
         ), None
@@ -144,14 +164,21 @@ def table_status(
     return TableStatus(name, "ok", f"{len(table)} rows in {where}", where, len(table)), table
 
 
-def load_inputs(results: Path) -> ReportInputs:
-    """Read provenance, the run record and every experiment's table that exists."""
+def load_inputs(results: Path, experiments: Sequence[str] | None = None) -> ReportInputs:
+    """Read provenance, the run record and every experiment's table that exists.
+
+    experiments: the names of the experiments this coresweep version implements, handed in
+    by the caller (the CLI knows the registry); by default, those the results folder knows.
+    """
     prov = read_json(results / "provenance.json")
     run = read_json(results / "run.json")
     inputs = ReportInputs(results, machine_label(prov) if prov else "unknown machine", prov, run)
     planned = planned_points(run) or {}
-    for name in experiment_names():
-        status, table = table_status(name, results, run, planned.get(name))
+    implemented = (
+        list(experiments) if experiments is not None else implemented_experiments(results, run)
+    )
+    for name in experiment_names(implemented):
+        status, table = table_status(name, results, run, planned.get(name), implemented)
         inputs.status[name] = status
         if table is not None:
             inputs.tables[name] = table

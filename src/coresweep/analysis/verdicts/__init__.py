@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.backends.base import Descriptor
 
 THRESHOLD = 0.05  # relative difference below which two measurements count as equal
 HEADLINE_MAX = 160
@@ -334,30 +333,26 @@ def outcome_text(results: Mapping[str, bool | None]) -> str:
 
 # --- descriptors ------------------------------------------------------------------------------
 
-#: the descriptor's facts as table columns (backend_isolation, backend_start_method, ...)
-DESCRIPTOR_COLUMNS = tuple(f"backend_{f.name}" for f in fields(Descriptor))
+#: the descriptor's facts as table columns (backends.base.Descriptor.columns(); a test keeps
+#: the two in step): analysis reads them from the tables, it never imports the backends
+DESCRIPTOR_COLUMNS = (
+    "backend_isolation",
+    "backend_shares_memory",
+    "backend_arguments",
+    "backend_pickler",
+    "backend_start_method",
+    "backend_supervision",
+    "backend_gil_bound",
+    "backend_batch",
+)
 
 
 def described(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with each row's backend descriptor as columns: its own where it has them,
-    the registry's where it lacks them (an old table); None for a backend not registered."""
-    if "backend" not in table.columns:  # nothing to select by: no row is a known backend
-        return table.assign(**{c: None for c in DESCRIPTOR_COLUMNS if c not in table.columns})
-    have = [c for c in DESCRIPTOR_COLUMNS if c in table.columns]
-    if len(have) == len(DESCRIPTOR_COLUMNS) and table[have].notna().all().all():
-        return table
-    from coresweep.backends import BACKENDS
-
-    known = {
-        name: cls.descriptor.columns()
-        for name, cls in BACKENDS.items()
-        if name in set(table.backend)
-    }
-    t = table.copy()
-    for col in DESCRIPTOR_COLUMNS:
-        registry = t.backend.map(lambda b, c=col: known[b][c] if b in known else None)
-        t[col] = t[col].where(t[col].notna(), registry) if col in t.columns else registry
-    return t
+    """The table with every descriptor column, as the table carries it (every experiment's
+    table does: experiments.with_descriptors); a column a table lacks is empty, so its rows
+    are selected by nothing. Analysis reads tables only: it never asks the backend registry."""
+    missing = [c for c in DESCRIPTOR_COLUMNS if c not in table.columns]
+    return table.assign(**{c: None for c in missing}) if missing else table
 
 
 def is_processes(table: pd.DataFrame) -> Any:

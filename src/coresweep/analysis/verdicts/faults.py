@@ -13,6 +13,8 @@ from coresweep.analysis.verdicts import (
     check_table,
     clip,
     combine,
+    is_processes,
+    is_threads,
     judge,
     merge,
     open_reason,
@@ -24,8 +26,6 @@ from coresweep.analysis.verdicts import (
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
 HARD = ("exit", "segv", "sigkill")
-PROCESS_POOLS = ("process-pool", "mp-pool", "dask-processes")
-THREAD_POOLS = ("threads", "dask-threads")
 NAME = "faults"
 PLOT = "faults_matrix.svg"
 NONNEGATIVE = ("detect_s", "run_s", "recovery_s", "others", "others_completed", "workers", "tasks")
@@ -72,8 +72,9 @@ def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     table = usable(table)
     t = table[table.status != "error"]
     hard = t[t.fault.isin(HARD)]
-    procs = hard[hard.backend.isin(PROCESS_POOLS)]
-    threads = hard[hard.backend.isin(THREAD_POOLS)]
+    # selected by the descriptor columns the table carries, never by a backend's name
+    procs = hard[is_processes(hard)]
+    threads = hard[is_threads(hard)]
     soft = t[~t.fault.isin(HARD)]
     worst = float(table.run_s.max())
     first = table.iloc[0]

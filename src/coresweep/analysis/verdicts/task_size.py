@@ -6,7 +6,6 @@ import math
 
 import pandas as pd
 
-from coresweep.analysis.crossover import BELOW, INTERPOLATED
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     AGAINST,
@@ -30,6 +29,7 @@ from coresweep.analysis.verdicts import (
     undecided,
     usable,
 )
+from coresweep.crossover import BELOW, INTERPOLATED
 
 NAME = "task_size"
 INTERVALS = (("overhead_task_s", "overhead_task_ci_lo", "overhead_task_ci_hi"),)

@@ -9,8 +9,12 @@ import numpy as np
 import pandas as pd
 
 from coresweep.analysis.verdicts.responsiveness import PLOT
-from coresweep.experiments.responsiveness import IDLE
 from coresweep.report.plots import backend_colors, flagged, marker, save
+
+
+def _idle(table: pd.DataFrame) -> pd.Series:
+    """The idle rows: each job's baseline, whose mode is not the busy mode it is paired with."""
+    return table["mode"] != table["paired_with"]
 
 
 def _ecdf(ax: plt.Axes, table: pd.DataFrame) -> None:
@@ -34,7 +38,7 @@ def _ecdf(ax: plt.Axes, table: pd.DataFrame) -> None:
 
 def _vs_interval(ax: plt.Axes, table: pd.DataFrame) -> None:
     """p99 (solid, with CI) and p50 (dashed) vs the GIL switch interval, per background mode."""
-    busy = table[table["mode"] != IDLE]
+    busy = table[~_idle(table)]
     colors = backend_colors(table, key="mode")
     for mode, g in busy.groupby("mode", sort=False):
         g = g.sort_values("switch_interval_ms")
@@ -53,13 +57,14 @@ def _vs_interval(ax: plt.Axes, table: pd.DataFrame) -> None:
         ax.scatter(
             bad.switch_interval_ms, bad.p99_ms, s=90, facecolors="none", edgecolors="red", zorder=5
         )
-    idle = table[table["mode"] == IDLE]
+    idle = table[_idle(table)]
     if not idle.empty:
+        name = str(idle["mode"].iloc[0])
         ax.axhline(
             idle.p99_ms.median(),
-            color=colors[IDLE],
+            color=colors[name],
             ls=":",
-            label="none (idle) p99, median of jobs",
+            label=f"{name} (idle) p99, median of jobs",
         )
     xs = np.sort(busy.switch_interval_ms.unique())
     ax.plot(xs, xs, color="grey", lw=0.8, ls="-.", label="y = switch interval")

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.crossover import INTERPOLATED
 from coresweep.analysis.verdicts.task_size import DASK_DOCUMENTED, summary
+from coresweep.crossover import INTERPOLATED
 from coresweep.report.plots import backend_colors, flagged, marker, save
 
 
