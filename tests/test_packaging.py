@@ -51,7 +51,8 @@ def test_measurement_jobs_do_not_import_pandas():
 #: import name -> distribution name, where the two differ
 DISTRIBUTION_OF = {"yaml": "pyyaml", "dask_jobqueue": "dask-jobqueue", "sklearn": "scikit-learn"}
 #: the project's own top-level modules (the package, test helpers, examples)
-OWN = {"coresweep", "examples", "conftest", "wfhelpers", "reportdata", "userfuncs", "pinned"}
+#: the project's own modules: the package, the examples, and the tests' helper modules
+OWN = {"coresweep", "examples"} | {p.stem for p in (ROOT / "tests").rglob("*.py")}
 SMK_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", re.M)
 
 
