@@ -1,7 +1,7 @@
 """The report from checked-in tables (tests/data/tiny: a tiny run of every experiment) with
 pinned verdicts and headlines; claims, standalone HTML, Snakemake's report files, bad input
-(missing, partial, corrupt tables; corrupt raw files, from a tiny real run) and
-`coresweep compare`."""
+(missing, partial, corrupt tables; corrupt raw files, from a tiny real run), job facts read
+from the tables alone, and `coresweep compare`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from html import escape as html_escape
 import pandas as pd
 import pytest
 import yaml
-from reportdata import fixture_results, measured_results
+from reportdata import aggregate_all, fixture_results, measured_results
 
 from coresweep.claims import CLAIMS
 from coresweep.cli import main
@@ -388,13 +388,22 @@ def test_interval_ratio_is_the_widest_the_intervals_allow():
     assert (r, round(lo, 6), round(hi, 6)) == (2.0, round(1.8 / 1.1, 6), round(2.2 / 0.9, 6))
 
 
-def test_drifting_jobs_and_unreadable_raw_files_show_in_the_quality_section(tmp_path):
+def test_report_reads_job_facts_from_tables_with_no_raw_folder(tmp_path):
     results = measured_results(tmp_path)
     raw = sorted((results / "raw" / "scaling").glob("*.json"))
     rec = json.loads(raw[0].read_text())
     rec["result"]["job"] |= {"drift": 0.2, "drift_flag": True}
+    rec["result"]["job"]["capacity_start"] |= {"capacity": 0.8, "waited_s": 1.5}
+    rec["result"]["job"]["capacity_end"] |= {"capacity": 0.9}
+    rec["result"]["job"]["capacity_flag"] = True
     raw[0].write_text(json.dumps(rec))
-    (raw[1].parent / "truncated.json").write_text('{"result": {')
+    aggregate_all(results)
+    shutil.rmtree(results / "raw")
+    table = pd.read_parquet(results / "tables" / "scaling.parquet")
+    assert {"job_seconds", "drift_flag", "capacity_flag", "commit", "versions_hash"} <= set(table)
     html = build_report(results)["html"].read_text()
+    assert f"job {rec['point']['id']}" in html
     assert "reference kernel drifted +20.0% during the job" in html
-    assert "unreadable raw file" in html and "truncated.json" in html
+    assert "the machine delivered only 0.80 cores" in html
+    assert "drifting jobs" in html and "jobs short of cores" in html
+    assert f"All {table.point.nunique()} jobs ran on host" in html

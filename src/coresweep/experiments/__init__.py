@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.measure.cores import Node
-from coresweep.records import Point
+from coresweep.records import Point, stable_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,23 +68,39 @@ CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant")
 
 
 def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per point, what the runner recorded about the machine while it measured: the cores
-    the capacity probe saw (the lower of start and end) of the cores it checked, the
-    reference kernel's drift, and how many times the point was measured (retries)."""
+    """Per point, what the runner recorded about the job that measured it, so that a reader
+    of the tables (the report) needs no raw file: the cores the capacity probe saw (the lower
+    of start and end) of the cores it checked, whether that fell short and how long the job
+    waited for free cores, the reference kernel's drift and its flag, the load per core at
+    the start and its warning, how many times the point was measured (retries), the job's
+    seconds, and the software that measured it: git commit (and whether the tree had
+    uncommitted changes) and a hash of the Python and package versions."""
     out: dict[str, dict[str, Any]] = {
-        "probe_capacity": {},
-        "probe_cores": {},
-        "drift": {},
-        "attempts": {},
-    }
+        k: {} for k in ("probe_capacity", "probe_cores", "capacity_flag", "capacity_waited_s",
+                        "drift", "drift_flag", "load_per_core_start", "load_warning",
+                        "attempts", "job_seconds", "commit", "commit_dirty", "versions_hash")
+    }  # fmt: skip
     for r in records:
         pid, job = r["point"]["id"], r["result"].get("job", {})
+        prov = r.get("provenance", {})
+        git = prov.get("git", {})
         caps = [job[k]["capacity"] for k in ("capacity_start", "capacity_end") if k in job]
         cores = [job[k]["cores"] for k in ("capacity_start", "capacity_end") if k in job]
         out["probe_capacity"][pid] = min(caps) if caps else None
         out["probe_cores"][pid] = max(cores) if cores else None
+        out["capacity_flag"][pid] = bool(job.get("capacity_flag", False))
+        out["capacity_waited_s"][pid] = float(job.get("capacity_start", {}).get("waited_s", 0.0))
         out["drift"][pid] = job.get("drift")
+        out["drift_flag"][pid] = bool(job.get("drift_flag", False))
+        out["load_per_core_start"][pid] = job.get("load_per_core_start")
+        out["load_warning"][pid] = bool(job.get("load_warning", False))
         out["attempts"][pid] = len(job.get("attempts", [])) or 1
+        out["job_seconds"][pid] = job.get("seconds")
+        out["commit"][pid] = str(git.get("commit", "?"))
+        out["commit_dirty"][pid] = bool(git.get("dirty", False))
+        out["versions_hash"][pid] = stable_hash(
+            [prov.get("packages"), prov.get("python", {}).get("version")]
+        )
     return out
 
 
@@ -105,8 +121,9 @@ def with_descriptors(table: pd.DataFrame) -> pd.DataFrame:
 
 def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """An experiment's table from its raw records, with the columns every table carries:
-    the host that measured each point, the probe's capacity and the drift while it ran
-    (job_columns), each backend's descriptor, and a `mixed-hosts` flag on every curve over p whose
+    the host that measured each point and the facts of the job that measured it (probe
+    capacity, drift, load, retries, seconds, commit, versions: job_columns), each backend's
+    descriptor, and a `mixed-hosts` flag on every curve over p whose
     points came from more than one host (a curve must come from one node)."""
     table = get_experiment(name).aggregate(records)
     if table.empty or "point" not in table.columns:

@@ -192,7 +192,7 @@ def build_report(results: Path, experiments: Sequence[str] | None = None) -> dic
     available = {p.name for ps in drawn.values() for p in ps}
     claims = claims_frame(found.verdicts, inputs.status, found.failures, available)
     figures = assign_figures(claims, drawn)
-    quality = assess(results, inputs.tables, quality_target(inputs))
+    quality = assess(inputs.tables, quality_target(inputs))
     models = scaling_model(inputs)
 
     report_dir = results / "report"

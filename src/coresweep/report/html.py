@@ -199,7 +199,6 @@ QUALITY_NAMES = {
     "load_warnings": "busy-machine starts",
     "low_capacity_jobs": "jobs short of cores",
     "capacity_wait_s": "waited for cores (s)",
-    "unreadable_raw": "unreadable raw files",
 }
 PERCENT = ("median_ci_halfwidth", "worst_ci_halfwidth", "within_target", "worst_drift")
 
@@ -265,21 +264,21 @@ def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
 
 def consistency(jobs: pd.DataFrame) -> str:
     """Did every job run on the same host, commit and software? Say which differ."""
-    ok = jobs[jobs.readable] if not jobs.empty else jobs
-    if ok.empty:
+    if jobs.empty:
         return (
-            "<p>No raw job records found: which host and commit each point ran on is unknown.</p>"
+            "<p>The tables carry no job columns (commit, versions, drift: aggregated by an "
+            "older coresweep?): which host and commit each point ran on is unknown.</p>"
         )
     what = {"host": "hosts", "commit": "commits", "versions": "package version sets"}
-    varied = {col: sorted(ok[col].dropna().unique()) for col in what if ok[col].nunique() > 1}
+    varied = {col: sorted(jobs[col].dropna().unique()) for col in what if jobs[col].nunique() > 1}
     if not varied:
         return (
-            f"<p>All {len(ok)} jobs ran on host {e(str(ok.host.iloc[0]))} at commit "
-            f"{e(str(ok.commit.iloc[0]))} with the same Python and package versions.</p>"
+            f"<p>All {len(jobs)} jobs ran on host {e(str(jobs.host.iloc[0]))} at commit "
+            f"{e(str(jobs.commit.iloc[0]))} with the same Python and package versions.</p>"
         )
     parts = [f"{len(v)} {what[c]} ({e(', '.join(map(str, v[:4])))})" for c, v in varied.items()]
     return (
-        f"<p class='warn'>The {len(ok)} jobs of this run span {'; '.join(parts)}: points "
+        f"<p class='warn'>The {len(jobs)} jobs of this run span {'; '.join(parts)}: points "
         "measured under different conditions are compared with care.</p>"
     )
 

@@ -1,61 +1,67 @@
 """Measurement quality: interval widths, stability flags, budget stops, failed checks, drift.
 
-Tables give the per-point numbers; the raw job records give what only the runner saw
-(reference-kernel drift over a job, machine load at its start).
+Everything comes from the tables: the per-point numbers, and the facts of the job that
+measured each point (reference-kernel drift over it, machine load at its start, the
+capacity probe, commit and versions), which aggregation copies from the raw records into
+columns of every table (experiments.job_columns). The report reads no raw file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from coresweep.records import stable_hash
 from coresweep.report.rows import row_keys, row_labels
 
 log = logging.getLogger("coresweep")
 
 JOB_COLUMNS = ("experiment", "point", "seconds", "drift", "drift_flag", "load_per_core",
                "load_warning", "capacity", "capacity_flag", "capacity_waited_s", "host",
-               "commit", "versions", "readable", "detail")  # fmt: skip
+               "commit", "versions")  # fmt: skip
+#: job frame column <- table column (aggregation's name for it)
+FROM_TABLE = {"seconds": "job_seconds", "drift": "drift", "drift_flag": "drift_flag",
+              "load_per_core": "load_per_core_start", "load_warning": "load_warning",
+              "capacity": "probe_capacity", "capacity_flag": "capacity_flag",
+              "capacity_waited_s": "capacity_waited_s", "host": "host", "commit": "commit",
+              "versions": "versions_hash"}  # fmt: skip
+#: table columns only aggregation of job facts writes: a table without any (aggregated by
+#: an older coresweep) gives no job rows rather than rows of unknowns
+JOB_FACTS = ("job_seconds", "drift_flag", "load_warning", "capacity_flag", "versions_hash")
+BOOLS = ("drift_flag", "load_warning", "capacity_flag")
 
 
-def _job_row(path: Path) -> dict:
-    row = {"experiment": path.parent.name, "point": path.stem, "readable": True, "detail": ""}
-    try:
-        rec = json.loads(path.read_text())
-        job = rec["result"].get("job", {})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return row | {"readable": False, "detail": f"unreadable raw file {path}: {exc}"}
-    prov = rec.get("provenance", {})
-    git = prov.get("git", {})
-    return row | {
-        "host": prov.get("machine", {}).get("hostname", "?"),
-        "commit": f"{git.get('commit', '?')}{' (dirty)' if git.get('dirty') else ''}",
-        "versions": stable_hash([prov.get("packages"), prov.get("python", {}).get("version")]),
-        "seconds": job.get("seconds", np.nan),
-        "drift": job.get("drift", np.nan),
-        "drift_flag": bool(job.get("drift_flag", False)),
-        "load_per_core": job.get("load_per_core_start", np.nan),
-        "load_warning": bool(job.get("load_warning", False)),
-        "capacity": min(
-            (job[k]["capacity"] for k in ("capacity_start", "capacity_end") if k in job),
-            default=np.nan,
-        ),
-        "capacity_flag": bool(job.get("capacity_flag", False)),
-        "capacity_waited_s": job.get("capacity_start", {}).get("waited_s", 0.0),
-    }
+def _jobs_of(name: str, t: pd.DataFrame) -> pd.DataFrame:
+    """One row per point (and host) of one table: its rows of a point share the job's facts."""
+    if "point" not in t or not any(c in t for c in JOB_FACTS):
+        return pd.DataFrame(columns=list(JOB_COLUMNS))
+    per_point = t.drop_duplicates([c for c in ("point", "host") if c in t])
+    out = pd.DataFrame({"experiment": name, "point": per_point["point"].astype(str)})
+    for col, source in FROM_TABLE.items():
+        out[col] = per_point.get(source, np.nan)
+    for col in BOOLS:
+        out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    out["capacity_waited_s"] = pd.to_numeric(out["capacity_waited_s"]).fillna(0.0)
+    if "commit" in per_point and "commit_dirty" in per_point:
+        dirty = per_point["commit_dirty"].astype("boolean").fillna(False).astype(bool)
+        out["commit"] = [
+            f"{c}{' (dirty)' if d else ''}" for c, d in zip(out.commit, dirty, strict=True)
+        ]
+    return out[list(JOB_COLUMNS)]
 
 
-def job_frame(results: Path) -> pd.DataFrame:
-    """One row per raw result file: job duration, drift, load; unreadable files say so."""
-    paths = sorted(p for p in (results / "raw").glob("*/*.json") if not p.name.startswith("."))
-    return pd.DataFrame([_job_row(p) for p in paths], columns=list(JOB_COLUMNS))
+def job_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per measured point (experiment, point): job duration, drift, load, capacity,
+    host, commit, versions, from the job columns of the tables."""
+    parts = [_jobs_of(n, t) for n, t in tables.items() if not t.empty]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=list(JOB_COLUMNS))
+    jobs = pd.concat(parts, ignore_index=True)
+    return jobs.sort_values(["experiment", "point"], ignore_index=True)
 
 
 def _flags(t: pd.DataFrame) -> pd.Series:
@@ -88,15 +94,14 @@ def _experiment_quality(name: str, t: pd.DataFrame, jobs: pd.DataFrame, target: 
     }
     mine = jobs[jobs.experiment == name]
     if not mine.empty:
-        ok = mine[mine.readable]
+        drift = pd.to_numeric(mine.drift)
         row |= {
             "jobs": len(mine),
-            "drift_flagged_jobs": int(ok.drift_flag.fillna(False).astype(bool).sum()),
-            "worst_drift": float(ok.drift.abs().max()) if ok.drift.notna().any() else np.nan,
-            "load_warnings": int(ok.load_warning.fillna(False).astype(bool).sum()),
-            "low_capacity_jobs": int(ok.capacity_flag.fillna(False).astype(bool).sum()),
-            "capacity_wait_s": float(ok.capacity_waited_s.fillna(0).sum()),
-            "unreadable_raw": int((~mine.readable).sum()),
+            "drift_flagged_jobs": int(mine.drift_flag.sum()),
+            "worst_drift": float(drift.abs().max()) if drift.notna().any() else np.nan,
+            "load_warnings": int(mine.load_warning.sum()),
+            "low_capacity_jobs": int(mine.capacity_flag.sum()),
+            "capacity_wait_s": float(mine.capacity_waited_s.sum()),
         }
     return row
 
@@ -136,15 +141,13 @@ def flagged_frame(
                 }
             )
     if jobs is not None and not jobs.empty:
-        drifted = jobs.drift_flag.fillna(False).astype(bool)
-        short = jobs.capacity_flag.fillna(False).astype(bool)
-        for r in jobs[~jobs.readable | drifted | short].itertuples():
+        for r in jobs[jobs.drift_flag | jobs.capacity_flag].itertuples():
             reasons = []
             if r.drift_flag:
                 reasons.append(f"reference kernel drifted {r.drift:+.1%} during the job")
             if r.capacity_flag:
                 reasons.append(f"the machine delivered only {r.capacity:.2f} cores")
-            why = r.detail if not r.readable else "; ".join(reasons)
+            why = "; ".join(reasons)
             out.append({"experiment": r.experiment, "row": f"job {r.point}", "flags": why,
                         "ci_halfwidth": np.nan, "stopped_on": ""})  # fmt: skip
     return pd.DataFrame(out, columns=["experiment", "row", "flags", "ci_halfwidth", "stopped_on"])
@@ -160,7 +163,7 @@ class Quality:
     target: float  # the run's CI half-width target
 
 
-def assess(results: Path, tables: dict[str, pd.DataFrame], target: float) -> Quality:
-    """Everything the quality section shows, from the tables and the raw job records."""
-    jobs = job_frame(results)
+def assess(tables: dict[str, pd.DataFrame], target: float) -> Quality:
+    """Everything the quality section shows, from the tables alone."""
+    jobs = job_frame(tables)
     return Quality(quality_frame(tables, jobs, target), flagged_frame(tables, jobs), jobs, target)
