@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pandas as pd
@@ -11,10 +12,13 @@ import pytest
 
 from coresweep import config as cs_config
 from coresweep.analysis.verdict import VERDICTS
+from coresweep.analysis.verdicts.communication import size_label
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.config import ConfigError
 from coresweep.experiments import communication
 from coresweep.measure.cores import Node
-from coresweep.measure.pingpong import TRANSPORTS, size_label
+from coresweep.measure.pingpong import TRANSPORTS
+from coresweep.report.plots.registry import plots as plots_of
 
 SIZES = [8, 65536]
 
@@ -38,14 +42,35 @@ def _echo_processes() -> set[int]:
     }
 
 
-@pytest.mark.parametrize("name", ["thread-queue", "mp-pipe", "mp-queue", "shm-event"])
+LOCAL = [name for name, t in TRANSPORTS.items() if t.family != "dask"]
+
+
+@pytest.mark.parametrize("name", LOCAL)
 def test_every_local_transport_echoes_the_message_intact_and_cleans_up(name):
+    """One interface for both ping-pong experiments: messages of any size (C5) and the
+    one-byte count loop (C7), a partner of the declared kind, nothing left behind."""
     payload = np.random.default_rng(1).bytes(1 << 20)
-    before = _echo_processes()
+    before, threads = _echo_processes(), threading.active_count()
     with TRANSPORTS[name](1 << 20, "fork", timeout=30) as t:
         assert t.echoes(payload)
         assert t.echoes(b"12345678")
         t.round_trip(payload)
+        t.count(50)
+        assert t.partner in ("thread", "process") and t.own_partner
+        pid = t.partner_id()
+        mine = pid in _echo_processes() if t.partner == "process" else pid != os.getpid()
+        assert pid > 0 and mine
+    assert not _segments()
+    assert _echo_processes() <= before
+    assert threading.active_count() <= threads + (name == "mp-queue")  # its feeder ends late
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_an_interrupted_transport_stops_its_partner(name):
+    before = _echo_processes()
+    with pytest.raises(KeyboardInterrupt), TRANSPORTS[name](1 << 20, "fork", timeout=30) as t:
+        t.round_trip(b"x" * 1024)
+        raise KeyboardInterrupt
     assert not _segments()
     assert _echo_processes() <= before
 
@@ -102,10 +127,10 @@ def test_tiny_run_gives_round_trips_bandwidth_and_ratios(tiny_table):
 
 
 def test_tiny_run_gives_a_verdict_and_a_log_log_plot(tiny_table, tmp_path):
-    (v,) = communication.verdicts(tiny_table, "test machine")
+    (v,) = verdicts_of("communication", tiny_table, "test machine")
     assert v.claim == "C5" and v.verdict in VERDICTS
     assert "not measured" in v.conditions and "test machine" in v.conditions
-    (path,) = communication.plots(tiny_table, tmp_path, "test machine")
+    (path,) = plots_of("communication", tiny_table, tmp_path, "test machine")
     assert path.name == "communication_latency.svg" and "<svg" in path.read_text()[:500]
 
 
@@ -134,7 +159,7 @@ def test_verdict_states_the_crossover_where_threads_pull_ahead():
         rows.append(_row("thread-queue", "thread", size, 30.0, np.nan))
         rows.append(_row("shm-event", "process", size, 30.0 * proc_ratio, proc_ratio))
         rows.append(_row("mp-pipe", "process", size, 60.0 * proc_ratio, 2 * proc_ratio))
-    (v,) = communication.verdicts(pd.DataFrame(rows), "m")
+    (v,) = verdicts_of("communication", pd.DataFrame(rows), "m")
     assert v.verdict == "conditional"
     assert "as fast up to 1 KiB; threads pull ahead from 1 MiB" in v.conditions
     assert "shm-event" in v.evidence  # the fastest process transport is the one compared

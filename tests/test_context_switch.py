@@ -8,11 +8,13 @@ import pytest
 from pinned import measure_restoring
 
 from coresweep import config as cfg
-from coresweep.analysis.stats import ratio_ci
 from coresweep.analysis.verdicts import THRESHOLD, clears, combine, holding
 from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.experiments import context_switch as exp
 from coresweep.measure.cores import Node, affinity
+from coresweep.report.plots.registry import plots as plots_of
+from coresweep.stats import ratio_ci
 
 PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
 TINY = {"round_trips_per_call": 20, "count_round_trips": 200}
@@ -56,10 +58,10 @@ def test_table_verdict_and_plot(records, tmp_path):
     assert set(t.party) == {"thread", "process"}
     assert (t.us_ci_lo <= t.us_per_switch).all() and (t.us_per_switch <= t.us_ci_hi).all()
     assert t.wall_samples.map(len).eq(3).all()
-    (v,) = exp.verdicts(t, "testbox")
+    (v,) = verdicts_of("context_switch", t, "testbox")
     assert v.claim == "C7" and v.plot == "context_switch.svg"
     assert "pinned" in v.evidence and "vol" in v.evidence
-    (path,) = exp.plots(t, tmp_path, "testbox")
+    (path,) = plots_of("context_switch", t, tmp_path, "testbox")
     assert path.name == v.plot and "<svg" in path.read_text()
 
 

@@ -13,8 +13,11 @@ import pytest
 from coresweep import config as cfg
 from coresweep.analysis.verdicts import THRESHOLD, ratio_interval
 from coresweep.analysis.verdicts.load import load_verdicts
+from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
+from coresweep.backends import BACKENDS
 from coresweep.experiments import load as exp
 from coresweep.measure.cores import Node
+from coresweep.report.plots.registry import plots as plots_of
 
 TINY = {
     "kernels": ["mc-python"],
@@ -23,7 +26,7 @@ TINY = {
     "request_seconds": 0.002,
     "requests": 20,
     "level_seconds": 0.2,
-    "start_method": "fork",
+    "backends": ["threads", "processes-fork"],  # fork starts fast; a Pool cannot cancel
 }
 
 
@@ -91,6 +94,13 @@ def test_throughput_from_completions():
 def test_measure_serves_every_request_of_both_pools(table, no_leftover_children):
     assert len(table) == 2 * 2
     assert set(table.backend) == {"threads", "processes-fork"}
+    # the pools as measured: their descriptors travel in the table, the verdict reads them
+    assert dict(zip(table.backend, table.backend_isolation, strict=True)) == {
+        "threads": "thread",
+        "processes-fork": "process",
+    }
+    assert set(table.executor) == {"threads", "processes"}
+    assert "backlog-carried-over" not in ";".join(table["flags"])  # the Pool settled
     assert (table.completed == table.requests).all() and table.check_ok.all()
     assert (table.latency_p99 >= table.latency_p50).all()
     assert (table.latency_p50 > 0).all() and (table.throughput > 0).all()
@@ -99,11 +109,11 @@ def test_measure_serves_every_request_of_both_pools(table, no_leftover_children)
 
 
 def test_plot_and_evidence_from_the_measured_table(table, tmp_path):
-    (v,) = exp.verdicts(table, "test box")
+    (v,) = verdicts_of("load", table, "test box")
     assert v.claim == "C13" and v.plot == "load_latency.svg"
     assert "saturation threads" in v.evidence and "req/s" in v.evidence
     assert "p=2" in v.conditions and "test box" in v.conditions
-    (path,) = exp.plots(table, tmp_path, "test box")
+    (path,) = plots_of("load", table, tmp_path, "test box")
     assert path.name == v.plot and "<svg" in path.read_text()
 
 
@@ -160,6 +170,7 @@ def _rows(
                     "service_s": 0.005,
                     "unfinished": 0,
                     "flags": "",
+                    **BACKENDS[backend].descriptor.columns(),  # what the verdict selects by
                 }
             )
     return out
@@ -226,6 +237,13 @@ def test_one_kernel_decides_unless_a_flag_could_have_caused_it():
         ({"loads": [1.0]}, "experiments.load.loads"),
         ({"arrivals": "bursty"}, "experiments.load.arrivals"),
         ({"p": 64}, "experiments.load.p"),
+        ({"backends": ["threads", "bogus"]}, "experiments.load.backends: unknown backend 'bogus'"),
+        (
+            {"backends": ["numba-parallel"]},
+            "experiments.load.backends: backend 'numba-parallel' cannot take an open-loop "
+            "request stream: it runs a whole batch in one call and has no per-task submit",
+        ),
+        ({"backends": ["serial"]}, "backend 'serial' cannot take an open-loop request stream"),
     ],
 )
 def test_bad_config_names_the_key(bad, needle):

@@ -126,6 +126,9 @@ class Backend(ABC):
     name: ClassVar[str]
     #: what this execution model is; every consumer selects by it, never by `name`
     descriptor: ClassVar[Descriptor]
+    #: Future.cancel() takes back a submitted task that no worker has started yet (the
+    #: pool keeps a queue of its own); False: a submitted task runs sooner or later
+    cancels_pending: ClassVar[bool] = False
 
     @property
     def batch(self) -> bool:
@@ -148,10 +151,10 @@ class Backend(ABC):
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """fn(*args) as one task on a worker: a concurrent.futures.Future of its result.
 
-        Do not count on cancel(): a task handed to a pool is not taken back. What a dead
-        worker does to the future is the descriptor's `supervision` (with
-        "worker-replaced-task-lost" it never completes): wait on it with a timeout. A batch
-        backend raises NotImplementedError.
+        Count on cancel() only where `cancels_pending` is True: elsewhere a task handed to
+        the pool is not taken back. What a dead worker does to the future is the
+        descriptor's `supervision` (with "worker-replaced-task-lost" it never completes):
+        wait on it with a timeout. A batch backend raises NotImplementedError.
         """
 
     @abstractmethod

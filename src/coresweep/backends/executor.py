@@ -42,6 +42,7 @@ class ProcessPoolBackend(Backend):
     """p spawned ProcessPoolExecutor workers; `start` returns only when every one has run init."""
 
     name = "process-pool"
+    cancels_pending = True  # the executor's own queue: a queued task is taken back
     method: ClassVar[str] = "spawn"
     descriptor = Descriptor(
         isolation="process",

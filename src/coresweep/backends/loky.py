@@ -60,6 +60,7 @@ class LokyBackend(Backend):
     """p loky worker processes; `start` returns only when every worker has run init."""
 
     name = "loky"
+    cancels_pending = True  # loky's executor keeps ProcessPoolExecutor's own queue
     descriptor = Descriptor(
         isolation="process",
         shares_memory=False,

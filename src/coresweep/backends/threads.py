@@ -19,6 +19,7 @@ def _init_then_wait(init: Init | None, barrier: threading.Barrier) -> int:
 
 class ThreadsBackend(Backend):
     name = "threads"
+    cancels_pending = True  # the executor's own queue: a queued task is taken back
     descriptor = Descriptor(
         isolation="thread",
         shares_memory=True,

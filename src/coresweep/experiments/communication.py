@@ -16,18 +16,16 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.analysis.stats import ratio_ci, stability_flags, summarize
-from coresweep.analysis.verdict import Verdict
 from coresweep.config import ConfigError
-from coresweep.experiments.base import Experiment
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     PROCESS_MB,
     RUNNER_SECONDS,
+    arm_fields,
     check_memory,
     check_tree,
     core_counts,
@@ -35,12 +33,14 @@ from coresweep.experiments.common import (
     point_id,
     pool_mb,
     pool_start_seconds,
+    row_tail,
     sampling_seconds,
 )
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.records import Point
+from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,13 +156,9 @@ def measure(point: Point) -> dict[str, Any]:
                 {
                     "transport": name,
                     "family": cls.family,
-                    "kind": cls.kind,
+                    "kind": cls.partner,  # the side of the claim: what the echo partner is
                     "size": s,
-                    "wall": a.wall,
-                    "inner": a.inner,
-                    "first_run": a.first_run,
-                    "warmup_wall": a.warmup_wall,
-                    "stopped_on": a.stopped_on,
+                    **arm_fields(a, warmup=True),
                     "check_ok": ok[s],
                 }
             )
@@ -208,9 +204,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "first_run": run["first_run"],
                     "stopped_on": run["stopped_on"],
                     "check_ok": run["check_ok"],
-                    "flags": ";".join(_flags(run) + job_flags(r)),
-                    "point": rec["point"]["id"],
-                    "provenance_hash": rec["provenance_hash"],
+                    **row_tail(rec, _flags(run), job_flags(r)),
                 }
             )
     return _with_ratios(pd.DataFrame(rows), walls)
@@ -234,25 +228,8 @@ def _with_ratios(df: pd.DataFrame, walls: dict[tuple[str, int], np.ndarray]) -> 
     return df.sort_values(["family", "transport", "size"]).reset_index(drop=True)
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.communication import communication_verdicts
-
-    return communication_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.communication import communication_plots
-
-    return communication_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C5",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="ping-pong round trip and bandwidth by transport and message size",
+EXPERIMENT = from_module(
+    __name__,
+    ("C5",),
+    "ping-pong round trip and bandwidth by transport and message size",
 )

@@ -7,8 +7,13 @@ request, measured in the job). Each level sends at most `requests` requests with
 `level_seconds`, then waits up to `drain_seconds` for the answers; unfinished ones are
 cancelled and counted. Latency runs from the scheduled arrival to the completion callback.
 
-Both pools (a ThreadPoolExecutor and a ProcessPoolExecutor of p workers) stay up for the
-whole job, and the (pool, load) levels run in a seeded random order so drift spreads.
+The pools are backends from the registry (`backends` lists their names; default a thread
+pool and a ProcessPoolExecutor), p workers each, started through Backend.start (which runs
+the kernel's warm-up in every worker) and fed through Backend.submit. They stay up for the
+whole job, and the (pool, load) levels run in a seeded random order so drift spreads. A
+backend whose futures cannot be taken back once submitted (`cancels_pending` False, e.g.
+multiprocessing.Pool) works off its backlog after the drain deadline, untimed, so the next
+level starts on an idle pool.
 
 Scale: with `load_unit: pool` the configured loads are fractions of the whole pool's
 capacity (p cores), so every node size sees the pool below, at and above saturation; the
@@ -27,36 +32,37 @@ import contextlib
 import functools
 import logging
 import math
-import multiprocessing as mp
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from coresweep.analysis.stats import N_RESAMPLES, SEED, quantile_ci
-from coresweep.analysis.verdict import Verdict
-from coresweep.backends.base import chain_init
-from coresweep.experiments.base import Experiment
+from coresweep.backends import BACKENDS, make_backend
+from coresweep.backends.base import Backend, chain_init
+from coresweep.config import ConfigError
+from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
     PROCESS_MB,
     RUNNER_SECONDS,
+    backend_names,
     check_tree,
     job_flags,
     kernel_params,
     point_id,
     pool_size,
     pool_start_seconds,
+    row_tail,
 )
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
 from coresweep.measure.cores import Node
 from coresweep.measure.timer import timed
 from coresweep.records import Point
+from coresweep.stats import N_RESAMPLES, SEED, quantile_ci
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +74,39 @@ SERVICE_SAMPLES = 15  # serial runs of one request that fix one core's capacity
 CALIBRATION_SECONDS = 0.3  # predictions only: samples_per_second and the pools' warm-up tasks
 
 
+class Submits(Protocol):
+    """Anything that runs one task and returns a Future: a Backend, a concurrent Executor."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]: ...
+
+
+def unsuitable(name: str) -> str | None:
+    """Why a registered backend cannot serve an open-loop stream (None: it can)."""
+    d = BACKENDS[name].descriptor
+    if d.batch:
+        return "it runs a whole batch in one call and has no per-task submit"
+    if d.isolation == "inline":
+        return "its submit runs the request in the submitting thread, so arrivals would wait"
+    if d.isolation == "cluster":
+        return "its workers are not on this node, whose p cores are the capacity the loads scale"
+    return None
+
+
+def load_backends(names: Sequence[str], key: str) -> list[str]:
+    """The configured pools, each registered and able to take a request stream; a
+    ConfigError names the key, the backend and why otherwise."""
+    backends = backend_names(names, key)
+    for b in backends:
+        why = unsuitable(b)
+        if why is not None:
+            allowed = [n for n in BACKENDS if unsuitable(n) is None]
+            raise ConfigError(
+                f"config key {key}: backend {b!r} cannot take an open-loop request stream: "
+                f"{why}; allowed: {', '.join(allowed)}"
+            )
+    return backends
+
+
 @dataclass
 class Stream:
     """One level's requests: scheduled arrival, actual submission and completion (s from t0)."""
@@ -76,12 +115,14 @@ class Stream:
     submitted: list[float]
     done: list[float]  # nan: cancelled, failed or still running at the drain deadline
     results: list[Any]
+    settled: bool = True  # every request left at the drain deadline ended before the next level
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = timed_kernels(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
+    backends = load_backends(cfg["backends"], f"{key}.backends")
     p = pool_size(cfg["p"], config["cores"], node, f"{key}.p")
     # loads in cores: the pool's capacity is p cores
     loads = sorted(x * p if cfg["load_unit"] == "pool" else x for x in cfg["loads"])
@@ -100,12 +141,12 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "level_seconds": cfg["level_seconds"],
             "drain_seconds": cfg["drain_seconds"],
             "arrivals": cfg["arrivals"],
-            "start_method": cfg["start_method"],
+            "backends": backends,
             "seed": config["seed"],
             **kernel_params(k),
         }
         seconds, mb = predict(params, k.kind)
-        check_tree(mb, f"a pool of {p} processes", f"{key}.p", node)
+        check_tree(mb, f"pools of {p} workers", f"{key}.p", node)
         out.append(
             Point(NAME, point_id(k.name, f"p{p}"), params, job=NAME, seconds=seconds, mem_mb=mb)
         )
@@ -115,17 +156,24 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
 def predict(prm: dict[str, Any], kind: str) -> tuple[float, int]:
     """Seconds and peak MB of one kernel's point: calibration, pool starts, then per pool and
     level the arrival window, stretched while the pool works off its backlog (capacity: p
-    cores, or one for threads of a kernel that holds the GIL), cut off by the drain time."""
+    cores, or one for a GIL-bound pool and a kernel that holds the GIL), cut off by the drain
+    time where the pool takes queued requests back (else its whole backlog is worked off);
+    memory: the job and every process pool's workers."""
     p, req = prm["p"], prm["request_seconds"]
     seconds = RUNNER_SECONDS + CALIBRATION_SECONDS + SERVICE_SAMPLES * req
-    seconds += pool_start_seconds(f"processes-{prm['start_method']}", p, p)
-    for capacity in (1 if kind == "python" else p, p):  # threads, processes
+    workers = 0
+    for name in prm["backends"]:
+        cls = BACKENDS[name]
+        seconds += pool_start_seconds(name, p, p)
+        workers += p if cls.descriptor.separate_processes else 0
+        capacity = 1 if (cls.descriptor.gil_bound and kind == "python") else p
         for load in prm["loads"]:
             n = _level_count(load / req, prm["requests"], prm["level_seconds"])
             window = n * req / load
             busy = max(window, n * req / capacity)
-            seconds += min(busy, window + prm["drain_seconds"]) + req
-    return seconds, round((1 + p) * PROCESS_MB)
+            cut = min(busy, window + prm["drain_seconds"]) if cls.cancels_pending else busy
+            seconds += cut + req
+    return seconds, round((1 + workers) * PROCESS_MB)
 
 
 def gaps(arrivals: str, rate: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -156,19 +204,24 @@ class _Stamps:
             self.left -= 1
             self.cv.notify_all()
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
         with self.cv:
-            self.cv.wait_for(lambda: self.left == 0, timeout)
+            return self.cv.wait_for(lambda: self.left == 0, timeout)
 
 
 def run_stream(
-    executor: Executor,
+    executor: Submits,
     fn: Callable[[Any], Any],
     tasks: Sequence[Any],
     inter: Sequence[float],
     drain_seconds: float,
+    settle_seconds: float = 0.0,
 ) -> Stream:
-    """Submit each task at its scheduled time, never waiting for answers; then drain."""
+    """Submit each task at its scheduled time, never waiting for answers; then drain.
+
+    At the drain deadline the completion times are final; requests still queued are
+    cancelled, and what could not be taken back gets up to `settle_seconds` more (untimed)
+    to end, so the pool is idle for whatever runs next."""
     sched = np.cumsum(inter)
     submitted = []
     futures = []
@@ -183,14 +236,15 @@ def run_stream(
         f.add_done_callback(functools.partial(stamps.stamp, i))
         futures.append(f)
     stamps.wait(drain_seconds)
+    done = list(stamps.done)  # completions after the deadline do not count
     for f in futures:
         f.cancel()  # only the ones still queued: a running request cannot be stopped
-    done = list(stamps.done)
+    settled = stamps.wait(settle_seconds)
     results = [f.result() if math.isfinite(d) else None for f, d in zip(futures, done, strict=True)]
-    return Stream(list(sched), submitted, done, results)
+    return Stream(list(sched), submitted, done, results, settled)
 
 
-def _warm(executor: Executor, fn: Callable[[Any], Any], task: Any, workers: int) -> None:
+def _warm(executor: Submits, fn: Callable[[Any], Any], task: Any, workers: int) -> None:
     """Bring every worker up (and through its init) before any stream is timed."""
     for f in [executor.submit(fn, task) for _ in range(2 * workers)]:
         f.result()
@@ -202,10 +256,12 @@ def _check(kernel: Kernel, tasks: Sequence[Any], s: Stream) -> bool:
     return not idx or kernel.check([tasks[i] for i in idx], [s.results[i] for i in idx]).ok
 
 
-def _closing(stack: contextlib.ExitStack, executor: Executor) -> Executor:
-    """Shut the pool down when the stack closes, dropping queued requests (also on Ctrl-C)."""
-    stack.callback(executor.shutdown, wait=True, cancel_futures=True)
-    return executor
+def _started(stack: contextlib.ExitStack, backend: Backend, init: Callable[[], None]) -> float:
+    """Start the pool (init in every worker) and warm it; the seconds that took. The pool shuts
+    down when the stack closes (also on an error or Ctrl-C), its workers with it."""
+    stack.enter_context(backend)
+    _, t = timed(lambda: backend.start(init))
+    return t.wall
 
 
 def _level_count(rate: float, requests: int, level_seconds: float) -> int:
@@ -226,30 +282,38 @@ def measure(point: Point) -> dict[str, Any]:
     tiny = one_task(kernel, 1, seed)
     steps = [kernel.compile] if kernel.compile is not None else []
     init = chain_init(*steps, functools.partial(kernel.run, tiny))
-    procs_name = f"processes-{prm['start_method']}"
+    names = prm["backends"]
     rng = np.random.default_rng(seed)
-    order = [(e, load) for e in ("threads", procs_name) for load in prm["loads"]]
+    order = [(b, load) for b in names for load in prm["loads"]]
     order = [order[i] for i in rng.permutation(len(order))]
     levels = []
+    start_s: dict[str, float] = {}
+    pools: dict[str, Backend] = {}
     with contextlib.ExitStack() as stack:
-        # the process pool forks before this process starts any thread of its own
-        ctx = mp.get_context(prm["start_method"])
-        procs = _closing(stack, ProcessPoolExecutor(p, mp_context=ctx, initializer=init))
-        _, t_procs = timed(lambda: _warm(procs, kernel.run, tiny, p))
-        threads = _closing(stack, ThreadPoolExecutor(p, thread_name_prefix="load"))
-        _, t_threads = timed(lambda: (init(), _warm(threads, kernel.run, tiny, p)))
-        pools = {"threads": threads, procs_name: procs}
-        for i, (executor, load) in enumerate(order):
+        # process pools start before thread pools: a forked pool then copies no thread
+        for b in sorted(names, key=lambda b: not BACKENDS[b].descriptor.separate_processes):
+            pools[b] = make_backend(b, p)
+            start_s[b] = _started(stack, pools[b], init)
+            _, t_warm = timed(lambda b=b: _warm(pools[b], kernel.run, tiny, p))
+            start_s[b] += t_warm.wall
+        for i, (b, load) in enumerate(order):
             offered = load * capacity
             n = _level_count(offered, prm["requests"], prm["level_seconds"])
             tasks = kernel.make_tasks(size, n, seed + i)
             inter = gaps(prm["arrivals"], offered, n, np.random.default_rng([seed, i]))
-            s = run_stream(pools[executor], kernel.run, tasks, inter, prm["drain_seconds"])
+            # a pool that cannot take queued requests back works them off before the next
+            # level: at worst all n on one worker
+            settle = prm["drain_seconds"] + n * float(np.median(service)) * 2
+            s = run_stream(pools[b], kernel.run, tasks, inter, prm["drain_seconds"], settle)
             ok = _check(kernel, tasks, s)
-            log.info("%s load %.2f: %d/%d done", executor, load, np.isfinite(s.done).sum(), n)
+            log.info("%s load %.2f: %d/%d done", b, load, np.isfinite(s.done).sum(), n)
+            if not s.settled:
+                log.warning("%s load %.2f: backlog not worked off in %.1f s", b, load, settle)
             levels.append(
                 {
-                    "backend": executor,
+                    "backend": b,
+                    "descriptor": pools[b].descriptor.columns(),
+                    "settled": s.settled,
                     "load": load,
                     "offered_rate": offered,
                     "n": n,
@@ -267,7 +331,7 @@ def measure(point: Point) -> dict[str, Any]:
         "rate_samples_per_s": rate,
         "service_s": service,
         "capacity_per_core": capacity,
-        "start_s": {"threads": t_threads.wall, procs_name: t_procs.wall},
+        "start_s": start_s,
         "levels": levels,
     }
 
@@ -309,12 +373,17 @@ def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
         flags.append("p99-from-<100-requests")
     if np.quantile(lag, 0.99) > np.median(r["service_s"]):
         flags.append("arrivals-late")  # the submitter fell behind its schedule
+    if not lv.get("settled", True):
+        flags.append("backlog-carried-over")  # the next level on this pool started behind
     cap = r["capacity_per_core"]
+    # what the pool is, as measured (older records: the registry's descriptor of its name);
+    # analysis and plots tell threads from processes by these columns, never by the name
+    described = lv.get("descriptor") or BACKENDS[lv["backend"]].descriptor.columns()
     return {
         "kernel": r["kernel"],
         "kind": r["kind"],
         "backend": lv["backend"],
-        "executor": "threads" if lv["backend"] == "threads" else "processes",
+        "executor": "threads" if described["backend_isolation"] == "thread" else "processes",
         "p": r["p"],
         "load": lv["load"],
         "level": f"load={lv['load']:g}",
@@ -340,9 +409,8 @@ def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
         "submit_lag_p99": float(np.quantile(lag, 0.99)),
         "start_s": r["start_s"][lv["backend"]],
         "check_ok": lv["check_ok"],
-        "flags": ";".join(flags),
-        "point": rec["point"]["id"],
-        "provenance_hash": rec["provenance_hash"],
+        **row_tail(rec, flags),
+        **described,
     }
 
 
@@ -355,25 +423,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["kernel", "executor", "load"]).reset_index(drop=True)
 
 
-def verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    from coresweep.analysis.verdicts.load import load_verdicts
-
-    return load_verdicts(table, machine)
-
-
-def plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
-    from coresweep.report.plots.load import load_plots
-
-    return load_plots(table, outdir, machine)
-
-
-EXPERIMENT = Experiment(
-    name=NAME,
-    claims=("C13",),
-    points=points,
-    measure=measure,
-    aggregate=aggregate,
-    verdicts=verdicts,
-    plots=plots,
-    description="open-loop request stream at rising load: throughput and p50/p99 latency",
+EXPERIMENT = from_module(
+    __name__,
+    ("C13",),
+    "open-loop request stream at rising load: throughput and p50/p99 latency",
 )

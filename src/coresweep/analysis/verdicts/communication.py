@@ -17,7 +17,19 @@ from coresweep.analysis.verdicts import (
     say,
     usable,
 )
-from coresweep.measure.pingpong import size_label
+
+#: binary units, as the message sizes are chosen
+UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def size_label(size: int) -> str:
+    """8 B, 64 KiB, 16 MiB: binary units, as the message sizes are chosen."""
+    for factor, unit in UNITS:
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} B"
+
 
 NAME = "communication"
 PLOT = "communication_latency.svg"

@@ -13,7 +13,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.stats import ratio_ci
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     THRESHOLD,
@@ -28,6 +27,7 @@ from coresweep.analysis.verdicts import (
     say,
     usable,
 )
+from coresweep.stats import ratio_ci
 
 NAME = "context_switch"
 PLOT = "context_switch.svg"

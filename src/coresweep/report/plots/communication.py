@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from coresweep.measure.pingpong import size_label
+from coresweep.analysis.verdicts.communication import size_label
 from coresweep.report.plots import flagged, marker, save, shades
 
 
