@@ -6,7 +6,6 @@ from coresweep.backends.base import Backend
 from coresweep.backends.dask_cluster import DaskClusterBackend
 from coresweep.backends.dask_local import DaskProcessesBackend, DaskThreadsBackend
 from coresweep.backends.executor import ProcessPoolBackend
-from coresweep.backends.loky import LokyBackend
 from coresweep.backends.numba_parallel import NumbaParallelBackend
 from coresweep.backends.processes import ForkBackend, ForkserverBackend, SpawnBackend
 from coresweep.backends.serial import SerialBackend
@@ -21,7 +20,6 @@ BACKENDS: dict[str, type[Backend]] = {
         ForkserverBackend,
         SpawnBackend,
         ProcessPoolBackend,
-        LokyBackend,
         DaskProcessesBackend,
         DaskThreadsBackend,
         NumbaParallelBackend,
