@@ -6,6 +6,7 @@ from coresweep.backends.base import Backend
 from coresweep.backends.dask_cluster import DaskClusterBackend
 from coresweep.backends.dask_local import DaskProcessesBackend, DaskThreadsBackend
 from coresweep.backends.executor import ProcessPoolBackend
+from coresweep.backends.loky import LokyBackend
 from coresweep.backends.numba_parallel import NumbaParallelBackend
 from coresweep.backends.processes import ForkBackend, ForkserverBackend, SpawnBackend
 from coresweep.backends.serial import SerialBackend
@@ -20,6 +21,7 @@ BACKENDS: dict[str, type[Backend]] = {
         ForkserverBackend,
         SpawnBackend,
         ProcessPoolBackend,
+        LokyBackend,
         DaskProcessesBackend,
         DaskThreadsBackend,
         NumbaParallelBackend,
