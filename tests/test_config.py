@@ -25,7 +25,7 @@ def test_defaults_fill_every_section():
     c = cfg.validate({})
     assert c["seed"] == 20261125
     assert c["protocol"]["repeats"] >= 5
-    assert c["protocol"]["min_sample_seconds"] >= 0.1
+    assert c["protocol"]["min_sample_seconds"] == 0.05 and c["protocol"]["max_repeats"] == 7
     assert c["experiments"]["scaling"]["p"] == "auto"
 
 

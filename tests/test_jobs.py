@@ -180,3 +180,15 @@ def test_plan_for_a_simulated_node_prints_points_and_a_summary():
 def test_plan_refuses_an_impossible_node(args, needle):
     r = _plan_cli(*args)
     assert r.returncode == 2 and needle in r.stderr and not r.stdout
+
+
+def test_a_drifted_reference_is_flagged_not_measured_again(monkeypatch):
+    monkeypatch.setattr(
+        runner, "check_capacity", lambda cores, wait_seconds=0.0: CapacityCheck(cores, 1, 0, True)
+    )
+    refs = iter([1.0, 1.5])  # the reference kernel got 50% slower over the point
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    calls: list[str] = []
+    rec = runner.run_point(_point(0, p=2, threads=2), _counting_measure(calls), cores=2)
+    job = rec["result"]["job"]
+    assert calls == ["pt0"] and job["drift_flag"] is True and len(job["attempts"]) == 1

@@ -17,7 +17,7 @@ from coresweep.records import Point
 
 #: measured start-up of one `coresweep measure` job before its first point (python,
 #: imports, provenance) plus Snakemake's own scheduling of a local job
-JOB_START_S = 3.0
+JOB_START_S = 1.0
 #: per experiment: the aggregate job; per run: provenance, model, report, Snakemake start
 AGGREGATE_S = 3.0
 FIXED_S = 25.0
