@@ -28,3 +28,12 @@ def test_pool_start_follows_the_descriptor():
             assert start < 0.1, name
         else:
             assert start > 0.3, name
+
+
+def test_a_point_with_more_workers_than_its_machine_had_cores_is_oversubscribed():
+    from coresweep.experiments.common import oversubscribed
+
+    rec = {"provenance": {"machine": {"usable_cores": 2}}}
+    assert oversubscribed(rec, 16) == ["oversubscribed"]
+    assert oversubscribed(rec, 2) == []
+    assert oversubscribed({}, 16) == []  # no provenance: nothing to compare with

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,13 +51,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def numba_threads_for(threads: int) -> None:
+    """Numba's thread pool is NUMBA_NUM_THREADS threads (default: the CPUs), fixed when it first
+    starts: a job whose points run more threads than this machine has CPUs (an oversubscribed
+    run) raises it before numba is imported. A value the user set is left alone."""
+    unset = "numba" not in sys.modules and "NUMBA_NUM_THREADS" not in os.environ
+    if unset and threads > (os.cpu_count() or 1):
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+
+
 def cmd_measure(args: argparse.Namespace) -> int:
-    from coresweep.experiments import get_experiment
-    from coresweep.measure.runner import run_job
     from coresweep.records import Point, write_json_atomic
 
     data = json.loads(args.spec)
     points = [Point.from_dict(d) for d in (data if isinstance(data, list) else [data])]
+    numba_threads_for(max(p.threads for p in points))
+    from coresweep.experiments import get_experiment
+    from coresweep.measure.runner import run_job
+
     log.info("measuring %d point(s) -> %s", len(points), args.raw_dir)
     record = run_job(points, lambda name: get_experiment(name).measure, args.raw_dir, args.cores)
     if args.record:

@@ -245,6 +245,13 @@ def source_columns(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"point": record["point"]["id"], "provenance_hash": record["provenance_hash"]}
 
 
+def oversubscribed(record: Mapping[str, Any], workers: int) -> list[str]:
+    """["oversubscribed"] when the point ran more workers than the usable cores of the machine
+    that measured it (its provenance): the table keeps the point, verdicts never use it."""
+    usable = record.get("provenance", {}).get("machine", {}).get("usable_cores")
+    return ["oversubscribed"] if usable and workers > usable else []
+
+
 def row_tail(record: Mapping[str, Any], *flags: Sequence[str]) -> dict[str, Any]:
     """The columns every table row ends with: its flags (the groups given, in order, joined
     by ';') and its source (source_columns)."""

@@ -49,6 +49,7 @@ from coresweep.experiments.common import (
     check_tree,
     job_flags,
     nominal_seconds,
+    oversubscribed,
     point_id,
     pool_mb,
     pool_size,
@@ -330,8 +331,8 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
             c["threads_per_process"] * inner if r["inner"] == "blas" else inner
         )
         flags = stability_flags(wall, c["first_run"] * scale) + job
-        if total > r["cores"]:
-            flags.append("oversubscribed")
+        # more busy threads than the split's cores, or than the cores of the machine
+        flags += ["oversubscribed"] if total > r["cores"] else oversubscribed(rec, total)
         if not c["check_ok"]:
             flags.append("check-failed")
         same = c.get("serial_checksum", c["checksum"]) == serial["checksum"]

@@ -52,6 +52,7 @@ from coresweep.experiments.common import (
     check_tree,
     job_flags,
     kernel_params,
+    oversubscribed,
     point_id,
     pool_size,
     pool_start_seconds,
@@ -409,7 +410,7 @@ def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
         "submit_lag_p99": float(np.quantile(lag, 0.99)),
         "start_s": r["start_s"][lv["backend"]],
         "check_ok": lv["check_ok"],
-        **row_tail(rec, flags),
+        **row_tail(rec, flags, oversubscribed(rec, r["p"])),
         **described,
     }
 

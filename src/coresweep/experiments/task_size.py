@@ -49,6 +49,7 @@ from coresweep.experiments.common import (
     check_tree,
     job_flags,
     kernel_params,
+    oversubscribed,
     point_id,
     pool_mb,
     pool_size,
@@ -371,7 +372,7 @@ def _row(
         "rate_samples_per_s": k["rate_samples_per_s"],
         "stopped_on": arm["stopped_on"],
         "check_ok": arm["check_ok"] and arm["same_as_serial"],
-        **row_tail(rec, _flags(wall, arm, job)),
+        **row_tail(rec, _flags(wall, arm, job), oversubscribed(rec, run["workers"])),
     }
 
 

@@ -42,18 +42,6 @@ TICK = b"x"  # the one-byte message of count()
 CHUNK = 1 << 16  # bytes per os.read / os.write of a pipe
 
 
-UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
-
-
-def size_label(size: int) -> str:
-    """8 B, 64 KiB, 16 MiB: binary units, as the message sizes are chosen."""
-    for factor, unit in UNITS:
-        if size >= factor:
-            value = size / factor
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{size} B"
-
-
 class Transport(ABC):
     """An echo partner and the way to reach it.
 
