@@ -21,59 +21,59 @@ from coresweep.report.build import build_report
 from coresweep.report.compare import compare_runs, interval_ratio
 from coresweep.report.rows import row_keys
 
-# What the verdict rules make of tests/data/tiny/tables (measured on a busy 2-core VM, so
-# many flags): update when the rules change or the fixture is measured again.
+# What the verdict rules make of tests/data/tiny/tables (measured on a quiet 2-core VM,
+# 2026-11-28): update when the rules change or the fixture is measured again.
 PINNED = {
-    "C1": (
-        "inconclusive",
-        "Not decided: flagged low-capacity, inner-oversubscribed, which could have caused the outcome.",
+    'C1': (
+        'refuted',
+        'No for mc-numba, mc-python (2 processes at most 0.50–1.45×; needs > 1.50×).',
     ),
-    "C2": (
-        "conditional",
-        "Depends on the kernel: yes for mc-numba (2 threads kept 1.79 of 2 cores busy); no for mc-python (only 1.48 of 2 cores busy, or no faster).",
+    'C2': (
+        'conditional',
+        'Depends on the kernel: no for mc-python (only 1.39 of 2 cores busy, or no faster); not decided for mc-numba.',
     ),
-    "C3": (
-        "inconclusive",
-        "Not decided: flagged high-load-at-start, which could have caused the outcome; other intervals do not clear the bar.",
+    'C3': (
+        'inconclusive',
+        'Not decided: flagged reference-drift, p99-from<500-samples, which could have caused the outcome.',
     ),
-    "C4": (
-        "inconclusive",
+    'C4': (
+        'inconclusive',
         "Not decided: no scenario's per-worker interval lies clear of the bar (or < 3 N).",
     ),
-    "C5": (
-        "inconclusive",
-        "Not decided: flagged high-load-at-start, which could have caused the outcome; other intervals do not clear the bar.",
+    'C5': (
+        'conditional',
+        'Depends on message size: yes at 64 KiB (threads 1.25× faster); not decided at 8 B.',
     ),
-    "C6": (
-        "conditional",
-        "Depends on what must survive: the caller did under every process pool, not under thread pools; the other tasks did not (pool-broken).",
+    'C6': (
+        'conditional',
+        'Depends on what must survive: the caller did under every process pool, not under thread pools; the other tasks did not (pool-broken).',
     ),
-    "C7": (
-        "inconclusive",
-        "Not decided: flagged high-load-at-start, which could have caused the outcome.",
+    'C7': (
+        'refuted',
+        'No: processes handed off as quickly (pinned: process/thread 0.65×).',
     ),
-    "C8": (
-        "inconclusive",
-        "Not decided: flagged high-load-at-start, which could have caused the outcome.",
+    'C8': (
+        'inconclusive',
+        "Not decided: no process pool's speedup intervals lie clear of 1 at both ends (100 µs, 2.06 ms).",
     ),
-    "C9": (
-        "inconclusive",
-        "Needs ≥ 4 cores for a P × T split with both above 1; this machine has 2.",
+    'C9': (
+        'inconclusive',
+        'Needs ≥ 4 cores for a P × T split with both above 1; this machine has 2.',
     ),
-    "C10": (
-        "inconclusive",
-        "Not decided: flagged high-load-at-start, which could have caused the outcome.",
+    'C10': (
+        'supported',
+        'Yes: on one CPU 4 threads did 3.80× the work of one (sleep).',
     ),
-    "C11": (
-        "conditional",
-        "Depends on the kernel: yes for mc-numba (2 threads ran 1.74–1.79× faster than one); no for mc-python (0.98–0.99×, not above 1.05×).",
+    'C11': (
+        'conditional',
+        'Depends on the kernel: no for mc-python (0.91–1.01×, not above 1.05×); not decided for mc-numba.',
     ),
-    "C12": (
-        "supported",
-        "Yes: unsynchronized threads lost up to 38.2% of updates (numba-unsync) and opposite lock order deadlocked in 2/2 trials, all detected.",
+    'C12': (
+        'supported',
+        'Yes: unsynchronized threads lost up to 43.7% of updates (numba-unsync) and opposite lock order deadlocked in 2/2 trials, all detected.',
     ),
-    "C13": (
-        "inconclusive",
+    'C13': (
+        'inconclusive',
         "Not decided: the saturation throughputs' ratio interval straddles the threshold.",
     ),
 }  # fmt: skip

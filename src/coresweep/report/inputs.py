@@ -91,12 +91,13 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def implemented_experiments(results: Path, run: dict[str, Any]) -> list[str]:
-    """The experiments the run knew, read from the results folder: the config's sections and
-    the planned points in run.json (the validated config has a section for every experiment
-    of the coresweep version that ran), then any table present. The report never asks the
-    experiment registry: it reads what the run wrote."""
+    """The experiments this report can judge (those with verdict rules), then those the run
+    knew, read from the results folder: the config's sections and the planned points in
+    run.json, then any table present. The report never asks the experiment registry."""
+    from coresweep.analysis.verdicts.registry import NAMES
+
     config = run.get("config") or {}
-    known = [*(config.get("experiments") or {}), *(run.get("planned") or {})]
+    known = [*NAMES, *(config.get("experiments") or {}), *(run.get("planned") or {})]
     known += sorted(p.stem for p in (results / "tables").glob("*.parquet"))
     return list(dict.fromkeys(known))
 
