@@ -115,6 +115,7 @@ def test_one_point_per_backend_with_every_fault():
         "threads__w2",
         "process-pool__w2",
         "processes-fork__w2",
+        "loky__w2",
         "dask-processes__w2",
         "dask-threads__w2",
     ]

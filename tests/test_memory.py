@@ -105,12 +105,14 @@ def test_points_group_backends_into_jobs_and_add_oversubscribed_n():
     assert [p.id for p in pts] == [
         "threads__processes-fork",
         "processes-forkserver__processes-spawn",
+        "loky",
         "dask-processes",
     ]
     assert pts[0].params["workers"] == [1, 2, 4]  # 1..P plus 2P
     assert pts[0].params["sharing"]["threads"] == ["none", "inherited"]
     assert pts[0].params["sharing"]["processes-fork"][-1] == "copied"  # copied runs last
-    assert pts[2].params["sharing"]["dask-processes"] == ["none", "shm"]
+    assert pts[2].params["sharing"]["loky"] == ["none", "shm", "copied"]
+    assert pts[3].params["sharing"]["dask-processes"] == ["none", "shm"]
     assert all(p.params["threads"] == 2 for p in pts)
 
 

@@ -152,9 +152,10 @@ class TreeMemory:
 
     #: the measuring job process: interpreter, numpy, Numba, coresweep's measurement
     #: modules and the libraries they map. Its PSS moves with how many other processes on
-    #: the machine map the same library files: 105-200 MiB measured (RSS ~205 MiB, data
-    #: ~95 MiB); the middle of that range, so the estimate holds within ±25% either way
-    job: float = 125.0
+    #: the machine map the same library files. 125 MiB until jobs stopped importing
+    #: scipy.stats (2026-11-28); refitted then to the eleven points of
+    #: tests/test_scaling_memory.py, alone and inside the full suite (PSS differs by ~15 MB)
+    job: float = 85.0
     #: Numba's JIT (LLVM) loaded and code compiled or read from the cache: first process
     #: of the tree (libllvmlite's pages and JIT data) ...
     jit_first: float = 35.0
@@ -162,8 +163,9 @@ class TreeMemory:
     jit_worker: float = 30.0
     #: a fresh interpreter worker (spawn, forkserver, loky): numpy, Numba, the kernel module
     fresh_worker: float = 50.0
-    #: a fork child: the pages it writes (copy-on-write); the rest stays shared
-    fork_worker: float = 10.0
+    #: a fork child beyond its task's arrays: little, as PSS splits the pages it still
+    #: shares with its parent (dgemm and triad at p = 2: 174 and 445 MB measured)
+    fork_worker: float = 1.0
     #: a Dask worker process (distributed, tornado, msgpack on top of the above)
     dask_worker: float = 73.0
     #: Dask's scheduler and nannies in the job process (LocalCluster)
