@@ -249,9 +249,14 @@ def source_columns(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def oversubscribed(record: Mapping[str, Any], workers: int) -> list[str]:
     """["oversubscribed"] when the point ran more workers than the usable cores of the machine
-    that measured it (its provenance): the table keeps the point, verdicts never use it."""
+    that measured it (its provenance; without them, what the plan marked on the point): the
+    table keeps the point, verdicts never use it."""
     usable = record.get("provenance", {}).get("machine", {}).get("usable_cores")
-    return ["oversubscribed"] if usable and workers > usable else []
+    if usable:
+        over = workers > usable
+    else:
+        over = bool(record.get("point", {}).get("params", {}).get("oversubscribed"))
+    return ["oversubscribed"] if over else []
 
 
 def row_tail(record: Mapping[str, Any], *flags: Sequence[str]) -> dict[str, Any]:

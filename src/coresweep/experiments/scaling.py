@@ -45,6 +45,7 @@ from coresweep.experiments.common import (
     kernel_size,
     kernels_from,
     mem_mb,
+    oversubscribed,
     point_id,
     row_tail,
     sampling_seconds,
@@ -386,18 +387,14 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         base_flags = stability_flags(base["wall"], base["first_run"])
         if not base["check_ok"]:
             base_flags.append("check-failed")
-        # more workers than the cores of the machine that measured it: the table keeps the
-        # point, flagged; verdicts never decide from it
         usable = rec["provenance"].get("machine", {}).get("usable_cores")
-        over = r["p"] > usable if usable else bool(rec["point"]["params"].get("oversubscribed"))
+        over = oversubscribed(rec, r["p"])
         for m in r["modes"]:
             wall = np.asarray(m["wall"])
             s = summarize(wall)
             cpu_med = float(np.median(m["cpu"]))
             busy = cpu_med / s.median if s.median else float("nan")
-            flags = stability_flags(wall, m["first_run"]) + doubts
-            if over:
-                flags.append("oversubscribed")
+            flags = stability_flags(wall, m["first_run"]) + doubts + over
             if busy > r["p"] * 1.05:
                 flags.append("inner-oversubscribed")  # more busy cores than workers
             if not m["check_ok"]:
