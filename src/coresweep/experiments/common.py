@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from coresweep.config import ConfigError
-from coresweep.kernels import Kernel, get_kernel, kernels_from  # noqa: F401 (re-exported)
+from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sched import choose_cpu
 

@@ -43,7 +43,6 @@ from coresweep.experiments.common import (
     job_flags,
     kernel_params,
     kernel_size,
-    kernels_from,
     mem_mb,
     oversubscribed,
     point_id,
@@ -51,7 +50,7 @@ from coresweep.experiments.common import (
     sampling_seconds,
     tree_memory_bytes,
 )
-from coresweep.kernels import Kernel, get_kernel
+from coresweep.kernels import Kernel, get_kernel, kernels_from
 from coresweep.kernels.user import runs_on
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.guard import inner_pools, limit_inner_pools
