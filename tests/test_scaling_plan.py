@@ -67,16 +67,24 @@ def test_strong_sample_at_p1_fits_its_budget_on_a_nominal_core(planned):
             assert strong["ntasks"] * k.work(strong["size"]) / k.rate <= budget * 1.0001
 
 
-def test_one_job_per_kernel_and_backend(planned):
+def test_one_job_per_backend_holding_each_kernel_in_p_order(planned):
     _, _, points = planned
     sc = [p for p in points if p.experiment == "scaling"]
     jobs = jobs_of(sc)
     conf = _default()["experiments"]["scaling"]
-    assert len(jobs) <= len(conf["kernels"]) * len(conf["backends"])
+    assert sorted(j.id for j in jobs) == sorted(conf["backends"])
     for job in jobs:
-        kb = {(p.params["kernel"], p.params["backend"]) for p in job.points}
-        assert len(kb) == 1
-        assert [p.params["p"] for p in job.points] == sorted(p.params["p"] for p in job.points)
+        assert {p.params["backend"] for p in job.points} == {job.id}
+        kernels = [p.params["kernel"] for p in job.points]
+        # each kernel's points together (p = 1 .. P), kernels in the config's order
+        assert sorted(set(kernels), key=kernels.index) == [
+            k for k in conf["kernels"] if k in kernels
+        ]
+        for k in set(kernels):
+            ps = [p.params["p"] for p in job.points if p.params["kernel"] == k]
+            assert ps == sorted(ps)
+            first = kernels.index(k)
+            assert kernels[first : first + len(ps)] == [k] * len(ps)
 
 
 def test_predicted_time_is_bounded(planned):

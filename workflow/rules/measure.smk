@@ -14,7 +14,7 @@ rule provenance:
         "coresweep env --out {output} 2> {log}"
 
 
-# One job per group of points (e.g. every p of one kernel and backend), measured one after
+# One job per group of points (e.g. every kernel and p of one backend), measured one after
 # another in one process, each into its own raw file (written atomically; a rerun keeps the
 # points already measured). The job record is the job's output, so Snakemake never deletes
 # finished raw files of an interrupted job. `measure_slot=1` (booked by profiles/default)

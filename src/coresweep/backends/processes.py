@@ -46,6 +46,7 @@ class ProcessesBackend(Backend):
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
         self._pool: Any = None
+        self._submitted: list[Future[Any]] = []
 
     start_timeout: ClassVar[float] = 120.0
 
@@ -75,6 +76,7 @@ class ProcessesBackend(Backend):
         # Pool completes the future from its result thread; a task whose worker died never
         # completes (worker-replaced-task-lost): wait with a timeout
         future = running_future()
+        self._submitted.append(future)
         self._pool.apply_async(
             fn, args, callback=future.set_result, error_callback=future.set_exception
         )
@@ -90,11 +92,16 @@ class ProcessesBackend(Backend):
         # close, then let workers exit on their own: they run their exit handlers, which
         # unlink the semaphores they made (Numba's init lock under forkserver); terminate()
         # alone kills them first and resource_tracker warns of leaked semaphores at exit
+        # A task that never settles (lost with its worker, or still running) keeps Pool's
+        # workers from ever being told to exit: waiting for them would only run out the
+        # timeout (5 s per faulty cell seen here), so such a pool is terminated at once
         if self._pool is not None:
             self._pool.close()
-            deadline = time.monotonic() + self.stop_timeout
-            for w in list(getattr(self._pool, "_pool", [])):  # a hung worker: terminated below
-                w.join(max(0.0, deadline - time.monotonic()))
+            if all(f.done() for f in self._submitted):
+                deadline = time.monotonic() + self.stop_timeout
+                for w in list(getattr(self._pool, "_pool", [])):  # a hung one: terminated
+                    w.join(max(0.0, deadline - time.monotonic()))
+            self._submitted = []
             self._pool.terminate()
             self._pool.join()
             self._pool = None

@@ -41,7 +41,6 @@ from coresweep.experiments.common import (
     known_names,
     point_id,
     pool_mb,
-    pool_start_seconds,
     row_tail,
 )
 from coresweep.measure.cores import Node
@@ -65,15 +64,21 @@ NAME = "faults"
 #: imports them in every sacrificial child). Their backends run last, because a job that
 #: imported distributed runs threads, and its later children are spawned, not forked
 PRELOAD = {"coresweep.backends.dask_local": ("distributed",)}
-#: predictions only: what a lost worker costs a pool that replaces it (Dask's Nanny restarts
-#: one in ~1 s idle; multiprocessing.Pool forks one at once); faults other than an exception
+#: predictions only: what a lost worker adds to its cell (measured here: Dask's Nanny restarts
+#: one in ~0.6 s; Pool forks one and loky restarts at once); faults other than an exception
 #: lose a worker process
 RESTART_SECONDS = {
-    "worker-restarted": 1.5,
-    "worker-replaced-task-lost": 0.1,
-    "pool-restarted": 1.0,
+    "worker-restarted": 0.6,
+    "worker-replaced-task-lost": 0.0,
+    "pool-restarted": 0.0,
 }
 SUBPROCESS_SECONDS = 0.3  # the sacrificial subprocess itself: start, report, close
+#: predictions only: a fault cell's pool start and close by the descriptor's start method.
+#: Its workers import no numpy, so this is far below a measuring pool's start (measured
+#: here, per cell without a fault: threads 0.17 s, fork 0.36, spawn 0.29, loky 0.58, Dask
+#: nannies 1.1, each with the subprocess and 8 tasks of 50 ms on 2 workers)
+CELL_POOL_SECONDS = {"none": 0.0, "fork": 0.0, "forkserver": 0.2, "spawn": 0.1, "loky": 0.2}
+NANNY_CELL_SECONDS = 0.7
 
 
 def _preload(backend: str) -> tuple[str, ...]:
@@ -122,7 +127,8 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "timeout_seconds": cfg["timeout_seconds"],
             "threads": min(cfg["workers"], node.cap),
             "seed": config["seed"],
-            "protocol": config["protocol"],
+            # an outcome, not a timing: a shortfall of cores does not change it, so no retry
+            "protocol": {**config["protocol"], "retries": 0},
         }
         seconds, mb = predict(params)
         check_tree(mb, f"a {b} pool of {cfg['workers']} workers", f"{key}.workers", node)
@@ -133,17 +139,22 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
 
 def predict(prm: dict[str, Any]) -> tuple[float, int]:
     """Seconds and peak MB of one backend: per fault a sacrificial run (its start, the pool's,
-    the tasks on the workers, a wait of hang_seconds when a worker was lost, the recovery
-    task after a restart), each bounded by timeout_seconds; memory: the job, the
+    the tasks on the workers, a wait of hang_seconds when a task was lost with its worker, the
+    recovery task after a restart), each bounded by timeout_seconds; memory: the job, the
     subprocess, its pool and the memory fault's headroom."""
     b, c = prm["backend"], prm["cell"]
-    restart = RESTART_SECONDS.get(BACKENDS[b].descriptor.supervision, 0.0)
-    start = SUBPROCESS_SECONDS + pool_start_seconds(b, c["workers"], c["workers"])
+    supervision = BACKENDS[b].descriptor.supervision
+    restart = RESTART_SECONDS.get(supervision, 0.0)
+    # only a lost task is waited for (hang_seconds); a broken or restarting pool settles it
+    hang = c["hang_seconds"] if supervision == "worker-replaced-task-lost" else 0.0
+    start = SUBPROCESS_SECONDS + CELL_POOL_SECONDS.get(
+        BACKENDS[b].descriptor.start_method, NANNY_CELL_SECONDS
+    )
     tasks = c["tasks"] * c["task_seconds"] / min(c["workers"], c["tasks"])
     seconds = RUNNER_SECONDS
     for fault in prm["faults"]:
         lost = fault != "exception" and pool_mb(b, 1) > 0  # a worker process
-        cell = start + tasks + lost * (c["hang_seconds"] + restart)
+        cell = start + tasks + lost * (hang + restart)
         seconds += min(cell, prm["timeout_seconds"])
     mb = 2 * PROCESS_MB + pool_mb(b, c["workers"]) + c["memory_mib"] * MIB / 1e6
     return seconds, round(mb)

@@ -1,7 +1,8 @@
 """Strong and weak scaling of every kernel under every backend (claims C1, C2, C11).
 
-One job per (kernel, backend) measures its points p = 1 .. P one after another; at each p
-the strong and weak workloads and a serial baseline (the kernel in a plain loop in the
+One job per backend measures its points, kernel after kernel and p = 1 .. P for each, one
+after another (one process start, import and provenance per backend, not per curve); at each
+p the strong and weak workloads and a serial baseline (the kernel in a plain loop in the
 job's own process) are sampled round by round.
 Every speedup is the median over rounds of baseline / parallel time from the same round,
 so a change of the machine's speed between or during jobs cancels out. Start-up and
@@ -170,7 +171,7 @@ def predict_seconds(
     can use (1 for GIL-bound Python code on threads; at most the usable cores), plus a
     dispatch cost per task; `sampling_seconds` turns the three arms' calls (strong, weak,
     serial baseline) into warm-up + rounds under the protocol. Added: the runner's probes,
-    the workers' start and stop, and Numba's compile (first point of a job; fresh worker
+    the workers' start and stop, and Numba's compile (first point of a kernel in its job; fresh worker
     interpreters load the cache in parallel at every start).
     """
     t = kernel.seconds_per_task(baseline["size"]) or UNKNOWN_TASK_SECONDS
@@ -189,7 +190,7 @@ def predict_seconds(
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
-    """One job per (kernel, backend) holding its points p = 1 .. P, measured in p order."""
+    """One job per backend holding its points: per kernel p = 1 .. P, measured in that order."""
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
@@ -250,7 +251,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                         NAME,
                         point_id(k.name, b, f"p{p}"),
                         params,
-                        job=point_id(k.name, b),
+                        job=b,
                         seconds=round(seconds, 2),
                         mem_mb=mem_mb(tree),
                     )
