@@ -25,7 +25,7 @@ def test_defaults_fill_every_section():
     c = cfg.validate({})
     assert c["seed"] == 20261125
     assert c["protocol"]["repeats"] >= 5
-    assert c["protocol"]["min_sample_seconds"] == 0.05 and c["protocol"]["max_repeats"] == 7
+    assert c["protocol"]["min_sample_seconds"] == 0.04 and c["protocol"]["max_repeats"] == 6
     assert c["experiments"]["scaling"]["p"] == "auto"
 
 
@@ -33,7 +33,7 @@ def test_default_config_file_is_valid_and_plans_points():
     c = cfg.load("config/config.yaml")
     points = plan(c, Node.here(2))
     ids = {p.id for p in points}
-    assert "mc-python__serial__p1" in ids
+    assert "mc-python__processes-fork__p1" in ids
     assert "mc-numba__numba-parallel__p2" in ids
     assert "mc-python__numba-parallel__p2" not in ids  # no prange version: not applicable
 

@@ -14,7 +14,7 @@ from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.experiments import context_switch as exp
 from coresweep.measure.cores import Node, affinity
 from coresweep.report.plots.registry import plots as plots_of
-from coresweep.stats import ratio_ci
+from coresweep.stats import paired_ratio_ci
 
 PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
 TINY = {"round_trips_per_call": 20, "count_round_trips": 200}
@@ -66,15 +66,17 @@ def test_table_verdict_and_plot(records, tmp_path):
 
 
 def test_measured_verdict_is_what_its_ratio_intervals_imply(records):
-    """Without its flags, the tiny run decides each pin mode exactly from the bootstrap
-    interval of best process / best thread time."""
+    """Without its flags, the tiny run decides each pin mode exactly from the interval of
+    best process / best thread time, paired round by round (the arms share their rounds)."""
     t = exp.aggregate(records).assign(flags="")
     results = {}
     for pin, g in t.groupby("pin"):
         thr, proc = g[g.party == "thread"], g[g.party == "process"]
         best_t = thr.loc[thr.us_per_switch.idxmin()]
         best_p = proc.loc[proc.us_per_switch.idxmin()]
-        _, lo, hi = ratio_ci(np.asarray(best_p.wall_samples), np.asarray(best_t.wall_samples))
+        _, lo, hi = paired_ratio_ci(
+            np.asarray(best_p.wall_samples), np.asarray(best_t.wall_samples)
+        )
         results[str(pin)] = clears(lo, hi, 1 + THRESHOLD)
     (v,) = context_switch_verdicts(t, "testbox")
     assert v.verdict == combine(results)

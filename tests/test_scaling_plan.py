@@ -51,7 +51,7 @@ def test_strong_work_is_balanced_at_every_p(planned):
         per_kernel.setdefault(p.params["kernel"], set()).add((strong["ntasks"], strong["size"]))
         assert strong["ntasks"] % p.params["p"] == 0
         assert strong["ntasks"] // p.params["p"] >= 4
-        assert p.params["modes"]["weak"]["ntasks"] == 4 * p.params["p"]
+        assert p.params["modes"]["weak"]["ntasks"] == 2 * p.params["p"]
     # one fixed total work per kernel: the same tasks and size at every p and backend
     assert all(len(v) == 1 for v in per_kernel.values()), per_kernel
     assert {next(iter(v))[0] for v in per_kernel.values()} == {4 * n}

@@ -15,6 +15,7 @@ from coresweep.stats import (
     karp_flatt,
     median_ci,
     outlier_mask,
+    paired_ratio_ci,
     ratio_ci,
     stability_flags,
     summarize,
@@ -51,6 +52,19 @@ def test_ratio_ci_brackets_a_known_ratio():
     b = 1.0 + rng.normal(0, 0.01, 30)
     r, lo, hi = ratio_ci(a, b)
     assert lo < 2.0 < hi and abs(r - 2.0) < 0.05
+
+
+def test_paired_ratio_ci_cancels_a_speed_change_shared_by_each_round():
+    # both arms slow down together round by round (the host's speed drifts 30%): unpaired,
+    # the ratio's interval spans the drift; paired by round it is exactly 1.1
+    speed = np.linspace(1.0, 1.3, 9)
+    thread, process = 1.0 * speed, 1.1 * speed
+    r, lo, hi = paired_ratio_ci(process, thread)
+    assert (r, lo, hi) == pytest.approx((1.1, 1.1, 1.1))
+    _, ulo, uhi = ratio_ci(process, thread)
+    assert ulo < 1.0 and uhi > 1.2
+    # different sample counts were not sampled in the same rounds: the unpaired interval
+    assert paired_ratio_ci(process[:8], thread) == ratio_ci(process[:8], thread)
 
 
 def test_differ_needs_both_the_interval_and_the_threshold():

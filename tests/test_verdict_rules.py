@@ -15,7 +15,14 @@ import pytest
 from described import columns_of
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import HEADLINE_MAX, check_table, combine, described
+from coresweep.analysis.verdicts import (
+    HEADLINE_MAX,
+    Side,
+    check_table,
+    combine,
+    described,
+    drift_factor,
+)
 from coresweep.analysis.verdicts.communication import communication_verdicts
 from coresweep.analysis.verdicts.context_switch import context_switch_verdicts
 from coresweep.analysis.verdicts.faults import faults_verdicts
@@ -327,6 +334,25 @@ def test_hybrid_drift_could_flip_the_comparison():
     assert "undecided: 2x2: reference-drift" in v.evidence
 
 
+def test_hybrid_drift_too_small_to_flip_the_comparison_decides():
+    # hybrid/pure = [1.26, 1.41]: a 5% change of speed cannot bring it to 1.05, 25% can
+    def verdict(drift):
+        rows = _grid(WIN, flags={(2, 2): "reference-drift"})
+        return one(hybrid_verdicts(pd.DataFrame(rows).assign(drift=drift), M)).verdict
+
+    assert verdict(0.05) == "supported"
+    assert verdict(0.25) == "inconclusive"
+
+
+def test_drift_of_one_point_counts_once_and_unknown_drift_counts_as_any():
+    a = {"flags": "reference-drift", "drift": -0.1, "point": "p1"}
+    b = {"flags": "reference-drift;cv>10%", "drift": 0.2, "point": "p2"}
+    assert drift_factor([Side(a), Side(dict(a))]) == pytest.approx(1.1)  # the same point
+    assert drift_factor([Side(a), Side(b)]) == pytest.approx(1.1 * 1.2)
+    assert drift_factor([Side({**a, "flags": ""}), Side(b)]) == pytest.approx(1.2)
+    assert drift_factor([Side({"flags": "reference-drift", "point": "p3"})]) == math.inf
+
+
 def test_hybrid_low_capacity_contradicted_by_the_speedup_decides():
     flags = {k: "low-capacity" for k in WIN}
     v = one(hybrid_verdicts(pd.DataFrame(_grid(WIN, flags=flags, cap=1.5)), M))
@@ -367,10 +393,10 @@ def test_hybrid_impossible_interval_is_refused():
 # --- C13: load --------------------------------------------------------------------------------
 
 
-def _load(kernel, kind, thr_rate, proc_rate, half=0.01, proc_flags="", cap=2.0):
+def _load(kernel, kind, thr_rate, proc_rate, half=0.01, proc_flags="", cap=2.0, thr_flags=""):
     rows = []
     for backend, rate, flags in (
-        ("threads", thr_rate, ""),
+        ("threads", thr_rate, thr_flags),
         ("processes-fork", proc_rate, proc_flags),
     ):
         for load in (1.0, 2.0):
@@ -400,6 +426,20 @@ def test_load_contention_on_the_process_pool_blocks_only_a_no():
     t = pd.DataFrame(_load("mc-numba", "nogil", 100, 100, proc_flags="high-load-at-start"))
     v = one(load_verdicts(t, M))
     assert v.verdict == "inconclusive" and "processes: high-load-at-start" in v.evidence
+
+
+def test_load_late_arrivals_block_only_when_they_could_have_held_the_pool_back():
+    # threads saturate at 100 req/s [99, 101]; 150 requests offered at 200/s arrive, even
+    # each late by the p99 lag, at 150 / (0.75 s + lag): 188/s for 50 ms (a backlog all the
+    # same: the GIL, not the submitter, set the pace), 86/s for 1 s (could have starved it)
+    def verdict(lag):
+        t = pd.DataFrame(_load("mc-python", "python", 50, 100, thr_flags="arrivals-late"))
+        t = t.assign(requests=150, offered_rate=100.0 * t["load"], submit_lag_p99=lag)
+        return one(load_verdicts(t, M))
+
+    assert verdict(0.05).verdict == "supported"
+    v = verdict(1.0)
+    assert v.verdict == "inconclusive" and "threads: arrivals-late" in v.evidence
 
 
 def test_load_low_capacity_contradicted_by_the_throughput_decides():

@@ -130,6 +130,19 @@ def ratio_ci(
     return ratio, float(lo), float(hi)
 
 
+def paired_ratio_ci(
+    num: Sequence[float], den: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """The median over rounds of num_i / den_i, for arms sampled in the same rounds
+    (`sample_arms(together=True)`): a change of the machine's speed between rounds cancels.
+    Arms with different sample counts were not paired: `ratio_ci` then."""
+    a = np.asarray(num, dtype=float)
+    b = np.asarray(den, dtype=float)
+    if a.size != b.size or a.size < 2:
+        return ratio_ci(a, b, confidence)
+    return median_ci(a / b, confidence)
+
+
 def differ(
     a: Sequence[float], b: Sequence[float], threshold: float = 0.05
 ) -> tuple[bool, tuple[float, float, float]]:

@@ -132,7 +132,8 @@ def measure(point: Point) -> dict[str, Any]:
             name: sorted(os.sched_getaffinity(pp.partner_id())) for name, pp in parties.items()
         }
         arms = {name: functools.partial(pp.count, n) for name, pp in parties.items()}
-        samples = sample_arms(arms, protocol, prm["seed"])
+        # in the same rounds: the verdict pairs them round by round (paired_ratio_ci)
+        samples = sample_arms(arms, protocol, prm["seed"], together=True)
         counts = {name: _count(pp, prm["count_round_trips"]) for name, pp in parties.items()}
     out = []
     for name in prm["mechanisms"]:

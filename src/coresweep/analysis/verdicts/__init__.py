@@ -218,14 +218,45 @@ class Side:
     bias: Mapping[str, str] | None = None
 
 
-def judge(value: bool | None, *sides: Side) -> Call:
-    """The interval's decision `value`, unless a flag of a point it rests on could flip it."""
+DRIFT = "reference-drift"
+
+
+def drift_factor(sides: Sequence[Side]) -> float:
+    """How far the drifted sides' speed changes could stretch a ratio between them: the
+    product of (1 + |drift|) over the points of the sides flagged reference-drift (drift =
+    the reference kernel's relative change from the point's start to its end, column
+    `drift`). Inf when a flagged side's drift is unknown."""
+    drifts: dict[object, float] = {}
+    for i, side in enumerate(sides):
+        if DRIFT in flags_of(side.row.get(side.column)):
+            d = side.row.get("drift")
+            # sides measured in one point share its one change of speed: counted once
+            key = side.row.get("point") or i
+            drifts[key] = abs(float(d)) if _finite(d) else math.inf  # type: ignore[arg-type]
+    return math.prod(1 + d for d in drifts.values())
+
+
+def judge(
+    value: bool | None, *sides: Side, interval: tuple[float, float, float] | None = None
+) -> Call:
+    """The interval's decision `value`, unless a flag of a point it rests on could flip it.
+
+    interval: (lower, upper, bar) of a ratio the decision was read from. A reference-drift
+    flag then blocks only when the drift could have moved the ratio across the bar: the
+    interval widened by the sides' drift factor (`drift_factor`) must still clear it.
+    """
+    excused = ()
+    if interval is not None and value is not None:
+        lo, hi, bar = interval
+        w = drift_factor(sides)
+        if clears(lo / w, hi * w, bar) is not None:
+            excused = (DRIFT,)
     against, probes, blocking = [], [], []
     for side in sides:
         doubted = probe_doubt(side.row, side.achieved) if side.column == "flags" else ""
         probes += [doubted] if doubted else []
         flags = flags_of(side.row.get(side.column))
-        flags = [f for f in flags if not (doubted and f == LOW_CAPACITY)]
+        flags = [f for f in flags if not (doubted and f == LOW_CAPACITY) and f not in excused]
         bad = [
             f for f in flags if value is not None and blocks(f, value, side.contention, side.bias)
         ]
@@ -249,6 +280,11 @@ def clears(lo: float, hi: float, bar: float) -> bool | None:
     if hi < bar:
         return False
     return None
+
+
+def decide(lo: float, hi: float, bar: float, *sides: Side) -> Call:
+    """A ratio's interval against the bar (`clears`), judged with its flags (`judge`)."""
+    return judge(clears(lo, hi, bar), *sides, interval=(lo, hi, bar))
 
 
 def ratio_interval(num: Sequence[float], den: Sequence[float]) -> tuple[float, float, float]:

@@ -75,7 +75,10 @@ def _family(
         best = g.loc[g.rtt_us.idxmin()]
         ref = table[(table.transport == best.thread_ref) & (table["size"] == size)].iloc[0]
         call = judge(
-            threads_faster(best), Side(best, who=best.transport), Side(ref, who=ref.transport)
+            threads_faster(best),
+            Side(best, who=best.transport),
+            Side(ref, who=ref.transport),
+            interval=(best.vs_thread_ci_lo, best.vs_thread_ci_hi, 1 + THRESHOLD),
         )
         calls[int(size)], ratios[int(size)] = call, float(best.vs_thread)
         lines.append(

@@ -19,15 +19,14 @@ from coresweep.analysis.verdicts import (
     Call,
     Side,
     check_table,
-    clears,
     combine,
+    decide,
     holding,
-    judge,
     open_reason,
     say,
     usable,
 )
-from coresweep.stats import ratio_ci
+from coresweep.stats import paired_ratio_ci
 
 NAME = "context_switch"
 PLOT = "context_switch.svg"
@@ -54,8 +53,8 @@ def _compare(g: pd.DataFrame) -> tuple[Call, float, str]:
         return Call(None, "needs a thread and a process mechanism"), math.nan, ""
     t = thr.loc[thr.us_per_switch.idxmin()]
     p = proc.loc[proc.us_per_switch.idxmin()]
-    r, lo, hi = ratio_ci(np.asarray(p.wall_samples), np.asarray(t.wall_samples))
-    call = judge(clears(lo, hi, 1 + THRESHOLD), Side(t, who=t.mechanism), Side(p, who=p.mechanism))
+    r, lo, hi = paired_ratio_ci(np.asarray(p.wall_samples), np.asarray(t.wall_samples))
+    call = decide(lo, hi, 1 + THRESHOLD, Side(t, who=t.mechanism), Side(p, who=p.mechanism))
     same = ""
     pipes = g.set_index("mechanism")
     if {"thread-pipe", "process-pipe"} <= set(pipes.index):

@@ -11,10 +11,9 @@ from coresweep.analysis.verdicts import (
     Side,
     cannot_test,
     check_table,
-    clears,
     combine,
+    decide,
     holding,
-    judge,
     open_reason,
     outcome_text,
     ratio_interval,
@@ -55,8 +54,10 @@ def hybrid_outcome(limited: pd.DataFrame) -> tuple[Call | None, str, str]:
         (best_pure.time_median, best_pure.time_ci_lo, best_pure.time_ci_hi),
         (best_h.time_median, best_h.time_ci_lo, best_h.time_ci_hi),
     )
-    call = judge(
-        clears(lo, hi, 1 + THRESHOLD),
+    call = decide(
+        lo,
+        hi,
+        1 + THRESHOLD,
         Side(best_h, achieved=best_h.get("speedup_ci_lo"), who=_split(best_h)),
         Side(best_pure, achieved=best_pure.get("speedup_ci_lo"), who=_split(best_pure)),
     )

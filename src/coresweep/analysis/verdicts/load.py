@@ -12,13 +12,13 @@ from coresweep.analysis.verdicts import (
     THRESHOLD,
     Call,
     Side,
+    _finite,
     cannot_test,
     check_table,
-    clears,
     combine,
+    decide,
     is_processes,
     is_threads,
-    judge,
     open_reason,
     outcome_text,
     ratio_interval,
@@ -37,6 +37,18 @@ NONNEGATIVE = ("throughput", "throughput_ci_lo", "latency_p50", "latency_p99", "
 #: requests left at the drain deadline are what overload looks like, counted in the
 #: conditions; a p99 from few requests does not touch the throughput that decides
 BIAS = {"unfinished-requests": NONE, "p99-from-<100-requests": NONE}
+
+
+def bias_of(row: pd.Series) -> dict[str, str]:
+    """BIAS, and arrivals-late excused where the pool saturated anyway: late arrivals lower
+    a pool's throughput only while they keep its offered rate below what it serves. Even
+    all requests delayed by the p99 submit lag arrive faster than the throughput's upper
+    bound: the backlog, not the submitter, set the pace."""
+    n, rate, lag = (row.get(c) for c in ("requests", "offered_rate", "submit_lag_p99"))
+    if not all(_finite(x) for x in (n, rate, lag)) or not rate:
+        return BIAS
+    late = n / (n / rate + lag)
+    return BIAS | ({"arrivals-late": NONE} if late > row.throughput_ci_hi else {})
 
 
 def saturation(g: pd.DataFrame) -> pd.Series:
@@ -74,12 +86,18 @@ def kernel_outcome(g: pd.DataFrame, peak: float) -> tuple[Call, float, str]:
         (thr.throughput, thr.throughput_ci_lo, thr.throughput_ci_hi),
     )
     cap = proc.get("capacity_per_core")
-    call = judge(
-        clears(lo, hi, 1 + THRESHOLD),
+    call = decide(
+        lo,
+        hi,
+        1 + THRESHOLD,
         Side(
-            proc, AGAINST, proc.throughput_ci_lo / cap if cap else None, who="processes", bias=BIAS
+            proc,
+            AGAINST,
+            proc.throughput_ci_lo / cap if cap else None,
+            who="processes",
+            bias=bias_of(proc),
         ),
-        Side(thr, FOR, who="threads", bias=BIAS),
+        Side(thr, FOR, who="threads", bias=bias_of(thr)),
     )
     tail = ""
     t_at, q_at = threads[threads.load == peak], procs[procs.load == peak]

@@ -16,9 +16,8 @@ from coresweep.analysis.verdicts import (
     Side,
     cannot_test,
     check_table,
-    clears,
     combine,
-    judge,
+    decide,
     open_reason,
     outcome_text,
     say,
@@ -60,8 +59,10 @@ def single_core_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
     evidence = []
     for kind, row in top.iterrows():
         base = one.loc[kind]
-        call = judge(
-            clears(row.gain_ci_lo, row.gain_ci_hi, 1 + THRESHOLD),
+        call = decide(
+            row.gain_ci_lo,
+            row.gain_ci_hi,
+            1 + THRESHOLD,
             Side(row, who=f"{tmax} threads"),
             Side(base, who="1 thread"),
         )

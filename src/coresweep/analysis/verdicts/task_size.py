@@ -17,6 +17,7 @@ from coresweep.analysis.verdicts import (
     check_table,
     clears,
     combine,
+    decide,
     described,
     is_processes,
     judge,
@@ -115,9 +116,12 @@ def _case(ladder: pd.DataFrame, check_ok: bool) -> tuple[Call, Call, Call]:
     loses = judge(
         None if beats_small is None else not beats_small,
         Side(small, FOR, achieved=small.speedup_ci_lo, who="smallest tasks"),
+        interval=(small.speedup_ci_lo, small.speedup_ci_hi, 1.0),
     )
-    wins = judge(
-        clears(large.speedup_ci_lo, large.speedup_ci_hi, 1.0),
+    wins = decide(
+        large.speedup_ci_lo,
+        large.speedup_ci_hi,
+        1.0,
         Side(large, AGAINST, achieved=large.speedup_ci_lo, who="largest tasks"),
     )
     holds = merge([loses, wins])
