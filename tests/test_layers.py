@@ -178,3 +178,57 @@ def test_imports_follow_layers():
         f"{len(bad)} import(s) cross the layers of DESIGN.md (source -> imported):\n"
         + "\n".join("  " + b for b in bad)
     )
+
+
+def _backend_name_tests(tree: ast.AST, names: set[str]) -> list[tuple[int, str]]:
+    """Places that test a value against a registered backend's name: `x == "threads"`,
+    `x in ("serial", ...)`, `x.startswith("dask")` (a prefix of a registered name)."""
+
+    def literals(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return [s for e in node.elts for s in literals(e)]
+        return []
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for side in (node.left, *node.comparators):
+                hits = [s for s in literals(side) if s in names]
+                found += [(node.lineno, s) for s in hits]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("startswith", "endswith")
+        ):
+            for arg in node.args:
+                hits = [s for s in literals(arg) if any(n.startswith(s) for n in names)]
+                found += [(node.lineno, s) for s in hits]
+    return found
+
+
+def test_nothing_outside_the_backends_tests_a_backend_name():
+    """A backend declares what it is (its descriptor); nothing else compares a value with a
+    registered backend's name to decide what that backend can do."""
+    from coresweep.backends import BACKENDS
+
+    names = set(BACKENDS)
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if rel.parts[0] == "backends":
+            continue
+        for line, name in _backend_name_tests(ast.parse(path.read_text()), names):
+            offenders.append(f"{rel}:{line} tests the backend name {name!r}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_backend_name_check_finds_what_it_looks_for():
+    names = {"serial", "dask-processes"}
+    code = 'a == "serial"\nb in ("x", "dask-processes")\nc.startswith("dask")\nd == "other"\n'
+    assert _backend_name_tests(ast.parse(code), names) == [
+        (1, "serial"),
+        (2, "dask-processes"),
+        (3, "dask"),
+    ]

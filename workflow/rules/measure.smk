@@ -17,7 +17,7 @@ rule provenance:
 # One job per group of points (e.g. every kernel and p of one backend), measured one after
 # another in one process, each into its own raw file (written atomically; a rerun keeps the
 # points already measured). The job record is the job's output, so Snakemake never deletes
-# finished raw files of an interrupted job. `measure_slot=1` (booked by profiles/default)
+# finished raw files of an interrupted job. `measure_slot=2` (the whole of profiles/default's)
 # keeps measurement jobs from sharing cores locally; on a cluster each job books its largest
 # p, its memory estimate, and `--exclusive`, and the jobs of the `sweep` group share one
 # allocation (profiles/slurm).
@@ -38,7 +38,7 @@ rule measure:
         "../../environment.yml"
     threads: get_job_threads
     resources:
-        measure_slot=1,
+        measure_slot=2,
         mem_mb=get_job_mem_mb,
         runtime=get_job_runtime,
     params:

@@ -12,6 +12,8 @@ import pandas as pd
 from scipy.optimize import curve_fit
 from scipy.stats import t as t_dist
 
+from coresweep.analysis.verdicts import described
+
 
 def amdahl(p: np.ndarray | float, f: float) -> np.ndarray | float:
     """Amdahl speedup with serial fraction f."""
@@ -329,7 +331,9 @@ def fit_models(table: pd.DataFrame, targets: Sequence[int]) -> pd.DataFrame:
     interval, the speedup at p with its interval (fit_interval states the method), whether
     that is an extrapolation, the hold-out error, and a note on what the core counts show."""
     rows = []
-    t = table[table.backend != "serial"].dropna(subset=["speedup"])
+    # an inline backend (the kernel in the caller's own loop) has p = 1 only: no curve to fit
+    t = table[described(table).backend_isolation.to_numpy() != "inline"]
+    t = t.dropna(subset=["speedup"])
     cis = "speedup_ci_lo" in t and "speedup_ci_hi" in t
     for key, g in t.groupby(GROUP):
         lo, hi = (list(g.speedup_ci_lo), list(g.speedup_ci_hi)) if cis else (None, None)

@@ -22,6 +22,7 @@ Init = Callable[[], None]
 ISOLATION = ("inline", "thread", "interpreter", "process", "cluster")
 ARGUMENTS = ("reference", "pickled", "inherited")
 PICKLERS = ("none", "pickle", "cloudpickle")
+DISPATCH = ("caller", "scheduler")
 SUPERVISION = (
     "program-lost",
     "pool-broken",
@@ -53,6 +54,9 @@ class Descriptor:
       "worker-restarted" (a new worker starts and the caller gets an error for the lost task).
     gil_bound: Python code in the workers runs one at a time under one GIL.
     batch: map hands the whole batch to one function (Numba prange), not one task per call.
+    dispatch: who hands a task to a worker — "caller" (the caller's thread, directly or
+      through the pool's own queue) or "scheduler" (a task scheduler's event loop, Dask's:
+      ~0.5–1 ms per task, and its threads outlive the pool in the caller's process).
     """
 
     isolation: str
@@ -63,6 +67,7 @@ class Descriptor:
     supervision: str
     gil_bound: bool
     batch: bool = False
+    dispatch: str = "caller"
 
     def __post_init__(self) -> None:
         for field, value, allowed in (
@@ -70,6 +75,7 @@ class Descriptor:
             ("arguments", self.arguments, ARGUMENTS),
             ("pickler", self.pickler, PICKLERS),
             ("supervision", self.supervision, SUPERVISION),
+            ("dispatch", self.dispatch, DISPATCH),
         ):
             if value not in allowed:
                 raise ValueError(f"descriptor {field} {value!r} is not one of {allowed}")

@@ -59,6 +59,7 @@ class DaskClusterBackend(Backend):
         shares_memory=False,
         arguments="pickled",
         pickler="cloudpickle",
+        dispatch="scheduler",
         start_method="nanny",
         supervision="worker-restarted",
         gil_bound=False,

@@ -110,6 +110,7 @@ class DaskProcessesBackend(DaskLocalBackend):
         shares_memory=False,
         arguments="pickled",
         pickler="cloudpickle",
+        dispatch="scheduler",
         start_method="nanny",
         supervision="worker-restarted",  # the nanny restarts it; the task ends KilledWorker
         gil_bound=False,
@@ -124,6 +125,7 @@ class DaskThreadsBackend(DaskLocalBackend):
         shares_memory=True,
         arguments="reference",
         pickler="none",
+        dispatch="scheduler",
         start_method="none",
         supervision="program-lost",
         gil_bound=True,

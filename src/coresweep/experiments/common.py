@@ -14,6 +14,7 @@ from coresweep.measure.cores import Node, affinity
 from coresweep.measure.sched import choose_cpu
 
 if TYPE_CHECKING:
+    from coresweep.backends.base import Descriptor
     from coresweep.measure.sampling import ArmSamples
 
 
@@ -333,6 +334,18 @@ def pool_start_seconds(backend: str, workers: int, cores: int) -> float:
     if d.start_method == "spawn" or d.isolation == "interpreter":
         return 0.05 * workers + 0.4 * waves
     return 1.0 + 0.05 * workers + 0.5 * waves  # loky, Dask: an executor or a Nanny per worker
+
+
+def dispatch_seconds(d: Descriptor) -> float:
+    """Predicted cost of handing one task to a worker, serial in the caller, by the backend's
+    descriptor: a plain call; a thread pool's queue; a pickled task through a pool's pipe; a
+    task through Dask's scheduler (~1 ms; ~0.5 ms to threads of this process). Zero for a
+    batch backend: one call takes every task."""
+    if d.batch:
+        return 0.0
+    if d.dispatch == "scheduler":
+        return 5e-4 if d.isolation == "thread" else 1e-3
+    return {"inline": 1e-6, "thread": 3e-5}.get(d.isolation, 1e-4)
 
 
 def pool_mb(backend: str, workers: int) -> float:

@@ -123,7 +123,7 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
         seconds += sum(rtt.values())
         for group in ([s for s in sizes if s <= SMALL], [s for s in sizes if s > SMALL]):
             seconds += sampling_seconds([rtt[s] for s in group], dataclasses.asdict(protocol))
-        echo = pool_mb(backend, 1) if fam != "threads" else 0.0
+        echo = pool_mb(backend, 1) if TRANSPORTS[name].partner != "thread" else 0.0
         peak = max(peak, COPIES_IN_FLIGHT * max(sizes) / 1e6 + echo)
     return seconds, round(PROCESS_MB + peak)
 

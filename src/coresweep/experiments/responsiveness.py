@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.backends import make_backend
+from coresweep.backends import BACKENDS, make_backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
 from coresweep.experiments.common import (
@@ -110,7 +110,9 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     the idle window a wait for the batch in flight)."""
     p, backend, kernel = prm["workers"], prm["backend"], prm["kernel"]
     task = nominal_seconds(kernel, prm["size"])
-    batch = task * (p if backend == "threads" and kernel == "mc-python" else 1)
+    # Python tasks on workers under one GIL run one at a time: a batch in flight takes p tasks
+    one_gil = BACKENDS[backend].descriptor.gil_bound and get_kernel(kernel).kind == "python"
+    batch = task * (p if one_gil else 1)
     conditions = 1 + len(prm["switch_intervals_ms"])
     seconds = RUNNER_SECONDS + pool_start_seconds(backend, p, p) + WARMUP_SECONDS
     seconds += NUMBA_COMPILE_SECONDS * (kernel == "mc-numba")

@@ -41,6 +41,7 @@ from coresweep.experiments.common import (
     check_pinning,
     configure_dask_cluster,
     core_counts,
+    dispatch_seconds,
     job_flags,
     kernel_params,
     kernel_size,
@@ -82,9 +83,6 @@ def applicable(kernel: Kernel, backend: str) -> bool:
 MAX_STRONG_TASKS = 4096
 #: predicted seconds of one task of a kernel that declares no nominal rate (user kernels)
 UNKNOWN_TASK_SECONDS = 0.01
-#: predicted cost of handing one task to a worker, serial in the caller: a Dask task through
-#: the scheduler (~1 ms), a pickled task through a pool's pipe, a thread pool's queue
-DISPATCH_SECONDS = {"nanny": 1e-3, "process": 1e-4, "thread": 2e-5}
 #: predicted start of p workers (and their stop): (fixed, per worker) seconds by start method
 START_SECONDS = {
     "none": (0.0, 0.0),
@@ -177,8 +175,7 @@ def predict_seconds(
     t = kernel.seconds_per_task(baseline["size"]) or UNKNOWN_TASK_SECONDS
     gil = descriptor.gil_bound and kernel.kind == "python"
     speed = 1 if gil else min(p, usable)
-    where = "nanny" if descriptor.start_method == "nanny" else descriptor.isolation
-    dispatch = 0.0 if descriptor.batch else DISPATCH_SECONDS.get(where, 0.0)
+    dispatch = dispatch_seconds(descriptor)
     calls = [m["ntasks"] * (t / speed + dispatch) for m in modes.values()]
     calls.append(baseline["ntasks"] * t)
     fixed, per_worker = START_SECONDS.get(descriptor.start_method, START_SECONDS["spawn"])
@@ -196,7 +193,8 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
     backends = backend_names(cfg["backends"], f"{key}.backends")
     ps = core_counts(cfg["p"], config["cores"], node, f"{key}.p")
-    if "dask-cluster" in backends:
+    cluster = [b for b in backends if BACKENDS[b].descriptor.isolation == "cluster"]
+    if cluster:
         check_dask_cluster(config["dask_cluster"])
     strong = "strong" in cfg["modes"]
     ntasks = strong_tasks(cfg, ps, key) if strong else 0
@@ -215,7 +213,8 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             if not applicable(k, b):
                 continue
             descriptor = BACKENDS[b].descriptor
-            for i, p in enumerate([1] if b == "serial" else ps):
+            # an inline backend is the caller's own thread: one worker, p = 1 only
+            for i, p in enumerate([1] if descriptor.isolation == "inline" else ps):
                 modes = {}
                 if strong:
                     modes["strong"] = {"size": size, "ntasks": ntasks}
@@ -241,7 +240,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 }
                 if p > node.usable:
                     params["oversubscribed"] = True  # more workers than the node's cores
-                if b == "dask-cluster":
+                if b in cluster:
                     params["dask_cluster"] = config["dask_cluster"]
                 seconds = predict_seconds(
                     k, descriptor, p, modes, baseline, config["protocol"], node.usable, i == 0

@@ -47,6 +47,7 @@ from coresweep.experiments.common import (
     arm_fields,
     backend_names,
     check_tree,
+    dispatch_seconds,
     job_flags,
     kernel_params,
     oversubscribed,
@@ -74,27 +75,7 @@ log = logging.getLogger("coresweep")
 NAME = "task_size"
 EMPTY = "empty"
 AUTO_MAX_TASKS = 50  # "auto" max_tasks = max(this, 2p)
-#: predictions only: a warm backend's overhead per task (Dask's scheduler handles its
-#: tasks one by one; the others dispatch from one thread too)
-TASK_OVERHEAD_SECONDS = {
-    "serial": 1e-6,
-    "threads": 3e-5,
-    "dask-processes": 1e-3,
-    "dask-threads": 5e-4,
-}
-PROCESS_TASK_OVERHEAD_SECONDS = 1e-4
 SEP = "|"  # joins kernel and level into one arm name
-# in-process backends first, then fork before anything that leaves helper threads behind
-# (Dask's event loop), so no process forks while other threads of ours are alive
-RUN_ORDER = (
-    "serial",
-    "threads",
-    "processes-fork",
-    "processes-forkserver",
-    "processes-spawn",
-    "dask-processes",
-    "dask-threads",
-)
 
 
 @dataclass(frozen=True)
@@ -107,8 +88,21 @@ class Level:
     ntasks: int
 
 
-def _rank(backend: str) -> int:
-    return RUN_ORDER.index(backend) if backend in RUN_ORDER else len(RUN_ORDER)
+#: the reference every backend is compared with: the registry's inline backend (the kernel
+#: in a plain loop in the job's own thread), found by its descriptor
+REFERENCE = next(n for n, b in BACKENDS.items() if b.descriptor.isolation == "inline")
+
+
+def _rank(backend: str) -> tuple[bool, int, bool]:
+    """Run order by descriptor: in-process backends first, then fork before anything that
+    leaves helper threads behind (a scheduler's event loop), so no process forks while
+    other threads of ours are alive; scheduler-dispatched backends last."""
+    d = BACKENDS[backend].descriptor
+    return (
+        d.dispatch == "scheduler",
+        {"inline": 0, "thread": 1}.get(d.isolation, 2),
+        d.start_method != "fork",
+    )
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -127,7 +121,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     max_tasks = max(AUTO_MAX_TASKS, 2 * p) if cfg["max_tasks"] == "auto" else cfg["max_tasks"]
     params = {
         "kernels": [k.name for k in kernels],
-        "backends": sorted({"serial", *backends}, key=_rank),  # serial is the reference
+        "backends": sorted({REFERENCE, *backends}, key=_rank),
         "p": p,
         "threads": p,
         "task_seconds": sorted(cfg["task_seconds"]),
@@ -163,7 +157,7 @@ def predict(prm: dict[str, Any], kinds: Sequence[str]) -> tuple[float, int]:
         start = pool_start_seconds(b, workers, p)
         if not one_gil and "nogil" in kinds:
             start += NUMBA_COMPILE_SECONDS  # every worker compiles while the pool starts
-        overhead = TASK_OVERHEAD_SECONDS.get(b, PROCESS_TASK_OVERHEAD_SECONDS)
+        overhead = dispatch_seconds(d)
         units = []
         for kind in kinds:
             width = 1 if one_gil and kind == "python" else p
@@ -231,7 +225,7 @@ def _measure_backend(
 ) -> dict[str, Any]:
     """Start the backend start_repeats times (each timed), sample every kernel's levels on the
     last start, interleaved."""
-    workers = 1 if name == "serial" else prm["p"]
+    workers = 1 if BACKENDS[name].descriptor.isolation == "inline" else prm["p"]
     runnable = [
         lad for lad in ladders if runs_on(lad.kernel, BACKENDS[name].descriptor.pickler, name)
     ]
@@ -299,7 +293,7 @@ def _check(lad: Ladder, runs: list[dict]) -> None:
             ok = lv.size == 0 or lad.kernel.check(lad.tasks[lv.label], out).ok
             arm["check_ok"] = ok and arm["deterministic"]
             arm["checksum"] = stable_hash(out)
-    serial = dict(arms)["serial"]
+    serial = dict(arms)[REFERENCE]
     for backend, by_label in arms:
         for lv in lad.levels:
             arm = by_label[lv.label]
@@ -321,7 +315,7 @@ def _flags(wall: np.ndarray, arm: dict[str, Any], job: list[str]) -> list[str]:
 
 def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     r = rec["result"]
-    serial = next(b for b in r["backends"] if b["backend"] == "serial")
+    serial = next(b for b in r["backends"] if b["backend"] == REFERENCE)
     job = job_flags(r)
     rows = []
     for k in r["kernels"]:

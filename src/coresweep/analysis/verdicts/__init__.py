@@ -380,6 +380,7 @@ DESCRIPTOR_COLUMNS = (
     "backend_supervision",
     "backend_gil_bound",
     "backend_batch",
+    "backend_dispatch",
 )
 
 
