@@ -17,7 +17,11 @@ from coresweep.report.plots.registry import plots as plots_of
 from coresweep.stats import paired_ratio_ci
 
 PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
-TINY = {"round_trips_per_call": 20, "count_round_trips": 200}
+TINY = {
+    "round_trips_per_call": 20,
+    "count_round_trips": 200,
+    "protocol": {"repeats": 3, "max_repeats": 3},
+}
 
 
 def _config(**kw):

@@ -87,7 +87,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             # unpinned, the two parties may use two cores
             "threads": 1 if mode == "pinned" else min(2, both),
             "seed": config["seed"],
-            "protocol": config["protocol"],
+            "protocol": {**config["protocol"], **cfg["protocol"]},
         }
         seconds, mb = predict(params)
         check_tree(mb, "the ping-pong partners", key, node)

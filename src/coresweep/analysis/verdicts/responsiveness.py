@@ -99,10 +99,17 @@ def _call(busy: pd.Series, idle: pd.Series, q: str, tol: float, mode: str) -> Ca
         f: NONE for r in (busy, idle) for f in flags_of(r.get("flags")) if f.startswith("p99-from")
     }
     few = few if q == "p50" else {}
+    # the same decision as busy / (idle + tolerance) against 1: a drifted reference widens it
+    interval = (
+        busy[f"{q}_ci_lo_ms"] / (idle[f"{q}_ci_hi_ms"] + tol),
+        busy[f"{q}_ci_hi_ms"] / (idle[f"{q}_ci_lo_ms"] + tol),
+        1.0,
+    )
     return judge(
         _judge(busy, idle, q, tol),
         Side(busy, AGAINST, who=mode, bias={"probe-fell-behind": NONE} | few),
         Side(idle, FOR, who="idle", bias=few),
+        interval=interval,
     )
 
 
