@@ -725,6 +725,24 @@ def test_responsiveness_flags_that_cannot_have_caused_the_outcome_do_not_undecid
     )
 
 
+def test_responsiveness_drift_is_excused_only_for_a_decision_read_from_latencies():
+    # low latency: the drift-widened interval still clears, so the pass stands
+    t = _responsive(numba_flags="reference-drift").assign(drift=0.05)
+    v = one(responsiveness_verdicts(t, M))
+    assert v.verdict == "conditional" and "yes for threads-numba" in v.headline
+    # a probe that fell behind fails on its answered rate, not its latencies: drift could
+    # have caused it, so the failure does not stand
+    t = _responsive(numba_flags="reference-drift;probe-fell-behind").assign(drift=0.05)
+    t.loc[3, "rate_ratio"] = 0.98
+    v = one(responsiveness_verdicts(t, M))
+    assert v.verdict == "conditional"
+    assert v.headline == (
+        "Depends on the work: no for threads-python (p99 40 vs 0.3 ms idle; tolerance 2 ms); "
+        "not decided for threads-numba."
+    )
+    assert "undecided: threads-numba: reference-drift" in v.evidence
+
+
 def test_responsiveness_impossible_quantile_is_refused():
     t = _responsive()
     t.loc[3, "p99_ci_lo_ms"] = 9.0

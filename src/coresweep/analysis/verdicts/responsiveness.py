@@ -99,11 +99,16 @@ def _call(busy: pd.Series, idle: pd.Series, q: str, tol: float, mode: str) -> Ca
         f: NONE for r in (busy, idle) for f in flags_of(r.get("flags")) if f.startswith("p99-from")
     }
     few = few if q == "p50" else {}
-    # the same decision as busy / (idle + tolerance) against 1: a drifted reference widens it
+    # the same decision as busy / (idle + tolerance) against 1: a drifted reference widens
+    # it; a probe that fell behind was not decided from latencies, so drift is not excused
     interval = (
-        busy[f"{q}_ci_lo_ms"] / (idle[f"{q}_ci_hi_ms"] + tol),
-        busy[f"{q}_ci_hi_ms"] / (idle[f"{q}_ci_lo_ms"] + tol),
-        1.0,
+        (
+            busy[f"{q}_ci_lo_ms"] / (idle[f"{q}_ci_hi_ms"] + tol),
+            busy[f"{q}_ci_hi_ms"] / (idle[f"{q}_ci_lo_ms"] + tol),
+            1.0,
+        )
+        if busy.rate_ratio >= MIN_RATE_RATIO
+        else None
     )
     return judge(
         _judge(busy, idle, q, tol),
