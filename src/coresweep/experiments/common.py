@@ -282,8 +282,8 @@ def cpu_spec(spec: int | str, key: str) -> int | str:
 # from these constants, so they can be calibrated against job records (predicted_s against
 # measured seconds per point in results/jobs/*/*.json).
 
-#: the runner's own time per point: capacity probes at start and end, drift reference
-RUNNER_SECONDS = 0.6
+#: the runner's own time per point: capacity probes at start and end, drift reference (2 x 0.1 s)
+RUNNER_SECONDS = 0.75
 #: one Python process that has imported numpy and Numba (the job process, the sacrificial
 #: subprocess of a faulty run), from the one memory model (TreeMemory), in MB
 PROCESS_MB = round((TREE.job + TREE.jit_first) * 2**20 / 1e6)

@@ -38,7 +38,8 @@ def run_point(
 
     Before measuring, wait (up to protocol.capacity_wait_seconds) until the machine delivers
     the point's cores (at most `cores`, the job's); the probe is repeated at the end. A
-    shortfall or a drifted reference is retried up to protocol.retries times, then recorded.
+    shortfall or a drifted reference is measured again up to protocol.retries times; the
+    last attempt is recorded, with its flags.
     """
     protocol = point.params.get("protocol", {})
     retries = int(protocol.get("retries", 0))
@@ -48,15 +49,18 @@ def run_point(
         result = _measure_once(point, measure, cores, protocol)
         job = result["job"]
         attempts.append({k: job[k] for k in ("capacity_flag", "drift_flag", "drift", "seconds")})
-        # only a shortfall of cores is worth another try: another process held them, and it
-        # may be gone. Drift is the host's own single-thread speed changing in phases of
-        # seconds (seen here: half the points of a run drifted > 5%, and their retries drifted
-        # again half the time, for +47% run time); it is recorded and flagged, and the
-        # verdicts weigh it (a speedup's serial baseline is sampled in the same rounds)
-        if not job["capacity_flag"] or attempt == retries:
+        # another process held cores or slowed the machine, and it may be gone; the last
+        # attempt is recorded with its flags, which the verdicts weigh
+        doubts = [w for w, f in (("short of cores", "capacity_flag"),
+                                 ("reference drifted", "drift_flag")) if job[f]]  # fmt: skip
+        if not doubts or attempt == retries:
             break
         log.warning(
-            "%s: short of cores; measuring again (retry %d of %d)", point.id, attempt + 1, retries
+            "%s: %s; measuring again (retry %d of %d)",
+            point.id,
+            " and ".join(doubts),
+            attempt + 1,
+            retries,
         )
     result["job"]["attempts"] = attempts
     return raw_record(point, result, prov)
