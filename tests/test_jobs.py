@@ -224,3 +224,24 @@ def test_the_timed_reference_work_allocates_nothing():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 64 * 1024
+
+
+def test_retries_stop_when_the_jobs_retry_budget_is_spent(monkeypatch, tmp_path):
+    """Budget 0.5 x (1 s + 2 s predicted) = 1.5 s: the 1 s point is measured again, the 2 s
+    point no longer fits and is flagged without a retry."""
+    monkeypatch.setattr(
+        runner, "check_capacity", lambda cores, wait_seconds=0.0: CapacityCheck(cores, 1, 0, True)
+    )
+    refs = iter([1.0, 1.5] * 4)  # every attempt drifts 50%
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    protocol = {**QUICK, "retry_budget": 0.5}
+    pts = [
+        Point("scaling", f"pt{i}", {"p": 1, "protocol": protocol}, job="j", seconds=s)
+        for i, s in enumerate((1, 2))
+    ]
+    calls: list[str] = []
+    runner.run_job(pts, lambda _: _counting_measure(calls), tmp_path)
+    assert calls == ["pt0", "pt0", "pt1"]
+    attempts = [read_raw(tmp_path / f"pt{i}.json")["result"]["job"]["attempts"] for i in (0, 1)]
+    assert [len(a) for a in attempts] == [2, 1]
+    assert all(a[-1]["drift_flag"] for a in attempts)

@@ -9,6 +9,7 @@ already holds the same work is kept, so an interrupted job resumes where it stop
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,13 +34,15 @@ def run_point(
     measure: Measure,
     cores: int | None = None,
     prov: dict[str, Any] | None = None,
+    retry_seconds: float = math.inf,
 ) -> dict[str, Any]:
     """Measure one point and return its raw record; every child process is gone afterwards.
 
     Before measuring, wait (up to protocol.capacity_wait_seconds) until the machine delivers
     the point's cores (at most `cores`, the job's); the probe is repeated at the end. A
     shortfall or a drifted reference is measured again up to protocol.retries times; the
-    last attempt is recorded, with its flags.
+    last attempt is recorded, with its flags. A retry is made only while its predicted
+    seconds fit in `retry_seconds` (what is left of the job's retry budget).
     """
     protocol = point.params.get("protocol", {})
     retries = int(protocol.get("retries", 0))
@@ -54,6 +57,17 @@ def run_point(
         doubts = [w for w, f in (("short of cores", "capacity_flag"),
                                  ("reference drifted", "drift_flag")) if job[f]]  # fmt: skip
         if not doubts or attempt == retries:
+            break
+        retry_seconds -= job["seconds"] if attempt else 0.0
+        if point.seconds > retry_seconds:
+            log.warning(
+                "%s: %s; not measured again: the job's retry budget is spent (%.1f s left, "
+                "the point takes %.1f s)",
+                point.id,
+                " and ".join(doubts),
+                max(retry_seconds, 0.0),
+                point.seconds,
+            )
             break
         log.warning(
             "%s: %s; measuring again (retry %d of %d)",
@@ -146,6 +160,7 @@ def run_job(
     startup_s = started - psutil.Process().create_time()
     prov = provenance.collect()
     rows = []
+    budget = retry_budget(points)
     for i, point in enumerate(points):
         path = raw_path(raw_dir, point)
         left = sum(p.seconds for p in points[i:])
@@ -163,7 +178,9 @@ def run_job(
             left,
         )
         t0 = time.time()
-        write_json_atomic(path, run_point(point, measure_of(point.experiment), cores, prov))
+        record = run_point(point, measure_of(point.experiment), cores, prov, budget)
+        write_json_atomic(path, record)
+        budget -= sum(a["seconds"] for a in record["result"]["job"]["attempts"][1:])
         rows.append(_row(point, time.time() - t0, kept=False))
         log.info(
             "[%d/%d] %s done in %.1f s -> %s",
@@ -182,6 +199,15 @@ def run_job(
         "predicted_s": sum(p.seconds for p in points),
         "points": rows,
     }
+
+
+def retry_budget(points: Sequence[Point]) -> float:
+    """Seconds the job's retries may add: protocol.retry_budget x its predicted seconds
+    (no bound for points whose protocol sets none)."""
+    fractions = [p.params.get("protocol", {}).get("retry_budget") for p in points]
+    if any(f is None for f in fractions):
+        return math.inf
+    return sum(p.seconds * f for p, f in zip(points, fractions, strict=True))
 
 
 def _row(point: Point, seconds: float, kept: bool) -> dict[str, Any]:
