@@ -598,6 +598,19 @@ def test_context_switch_an_unpinned_partner_leaves_the_pinned_half_undecided():
     )
 
 
+def test_context_switch_drift_cancels_in_a_ratio_taken_round_by_round():
+    # a 30% drift would stretch an unpaired ratio across the bar; the arms share rounds
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST, "reference-drift"),
+                      _cs("pinned", "process-pipe", "process", SLOW, "reference-drift")])  # fmt: skip
+    v = one(context_switch_verdicts(t.assign(drift=0.3, point="pinned"), M))
+    assert v.verdict == "supported"
+    assert v.headline == "Yes: threads handed off 3.05× quicker than processes (pinned)."
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST, "high-load-at-start"),
+                      _cs("pinned", "process-pipe", "process", SLOW)])  # fmt: skip
+    v = one(context_switch_verdicts(t, M))
+    assert v.verdict == "inconclusive"
+
+
 def test_context_switch_low_capacity_that_no_work_contradicts_undecides():
     # a handoff does one core's work at most: nothing here can prove the probe wrong, and
     # CPU time cannot either (a spinning or descheduled worker counts it too)
