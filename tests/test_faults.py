@@ -156,6 +156,7 @@ CELLS = {
     "process-pool": ["segv"],
     "processes-fork": ["exit"],
     "dask-processes": ["sigkill"],
+    "loky": ["exception"],
 }
 
 
@@ -216,6 +217,14 @@ def test_process_pool_executor_breaks_and_mp_pool_hangs(table):
     mp = _cell(table, "processes-fork", "exit")
     assert (mp.outcome, mp.faulty_outcome, mp.error_seen) == ("hung", "hung", "none")
     assert mp.others_completed == 5 and mp.recovered  # a new worker replaced the dead one
+
+
+def test_loky_isolates_an_exception_and_its_tracker_is_no_unclean_shutdown(table):
+    # loky's resource tracker outlives the pool by design and exits once its clients are
+    # gone: given its grace like multiprocessing's, it is not counted as killed
+    cell = _cell(table, "loky", "exception")
+    assert (cell.outcome, cell.error_seen, cell.killed) == ("isolated", "InjectedFault", 0)
+    assert "unclean-shutdown" not in cell["flags"]
 
 
 def test_dask_nanny_reports_killed_worker_and_recovers(table):

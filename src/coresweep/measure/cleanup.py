@@ -10,12 +10,13 @@ from collections.abc import Iterator, Sequence
 
 import psutil
 
-#: multiprocessing's resource tracker unlinks leaked semaphores once its clients are gone
-TRACKER = "multiprocessing.resource_tracker"
+#: resource trackers (multiprocessing's, loky's own) unlink leaked semaphores and shared
+#: memory once their clients are gone, and then exit on their own
+TRACKERS = ("multiprocessing.resource_tracker", "loky.backend.resource_tracker")
 #: multiprocessing's per-interpreter helpers: they exit on their own when this process
 #: does (their pipes close), and killing them early breaks every later pool of this
 #: process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
-INTERPRETER_HELPERS = (TRACKER, "multiprocessing.forkserver", "loky.backend.resource_tracker")
+INTERPRETER_HELPERS = (*TRACKERS, "multiprocessing.forkserver")
 
 
 def runs_module(p: psutil.Process, names: Sequence[str]) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from coresweep.measure.cleanup import TRACKER, descendants, runs_module
+from coresweep.measure.cleanup import TRACKERS, descendants, runs_module
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -119,13 +119,13 @@ def leftovers() -> list[psutil.Process]:
 
 
 def kill_tree(procs: list[psutil.Process], grace: float = 1.0) -> int:
-    """SIGKILL every live process but resource trackers, give those `grace` to clean up, then
-    kill them too; return how many had to be killed.
+    """SIGKILL every live process but resource trackers (multiprocessing's, loky's), give
+    those `grace` to clean up, then kill them too; return how many had to be killed.
 
     psutil handles are checked against their start time, so a recycled pid is never signalled.
     """
     alive = [p for p in procs if _alive(p)]
-    trackers = [p for p in alive if runs_module(p, (TRACKER,))]
+    trackers = [p for p in alive if runs_module(p, TRACKERS)]
     others = [p for p in alive if p not in trackers]
     for p in others:
         with contextlib.suppress(psutil.Error):
