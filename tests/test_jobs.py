@@ -214,10 +214,7 @@ def test_the_timed_reference_work_allocates_nothing():
     served by mmap or by the heap depending on what the process had freed before."""
     import tracemalloc
 
-    import numpy as np
-
-    a = np.arange(200_000, dtype=np.float64)
-    out = np.empty_like(a)
+    a, out = drift._buffers()
     drift._reference_work(a, out)
     tracemalloc.start()
     drift._reference_work(a, out)

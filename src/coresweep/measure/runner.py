@@ -58,14 +58,14 @@ def run_point(
                                  ("reference drifted", "drift_flag")) if job[f]]  # fmt: skip
         if not doubts or attempt == retries:
             break
-        retry_seconds -= job["seconds"] if attempt else 0.0
-        if point.seconds > retry_seconds:
+        left = retry_seconds - retried_seconds(attempts)
+        if point.seconds > left:
             log.warning(
                 "%s: %s; not measured again: the job's retry budget is spent (%.1f s left, "
                 "the point takes %.1f s)",
                 point.id,
                 " and ".join(doubts),
-                max(retry_seconds, 0.0),
+                max(left, 0.0),
                 point.seconds,
             )
             break
@@ -180,7 +180,7 @@ def run_job(
         t0 = time.time()
         record = run_point(point, measure_of(point.experiment), cores, prov, budget)
         write_json_atomic(path, record)
-        budget -= sum(a["seconds"] for a in record["result"]["job"]["attempts"][1:])
+        budget -= retried_seconds(record["result"]["job"]["attempts"])
         rows.append(_row(point, time.time() - t0, kept=False))
         log.info(
             "[%d/%d] %s done in %.1f s -> %s",
@@ -208,6 +208,11 @@ def retry_budget(points: Sequence[Point]) -> float:
     if any(f is None for f in fractions):
         return math.inf
     return sum(p.seconds * f for p, f in zip(points, fractions, strict=True))
+
+
+def retried_seconds(attempts: Sequence[dict[str, Any]]) -> float:
+    """Measuring seconds spent on retries: every attempt after the first."""
+    return sum(a["seconds"] for a in attempts[1:])
 
 
 def _row(point: Point, seconds: float, kept: bool) -> dict[str, Any]:
