@@ -116,6 +116,10 @@ class CorruptRawFile(ValueError):
     """A raw result file that cannot be read."""
 
 
+class RecordVersionError(CorruptRawFile):
+    """A raw result file written with another record version than this coresweep reads."""
+
+
 def read_raw(path: str | Path) -> dict[str, Any]:
     """Read one raw file; a clear error naming the file when it is corrupt."""
     path = Path(path)
@@ -125,4 +129,12 @@ def read_raw(path: str | Path) -> dict[str, Any]:
         raise CorruptRawFile(f"corrupt raw result file {path}: {exc}") from exc
     if not isinstance(data, dict) or "result" not in data or "point" not in data:
         raise CorruptRawFile(f"corrupt raw result file {path}: missing 'point' or 'result'")
+    version = data.get("schema_version")
+    if version != RESULT_SCHEMA_VERSION:
+        # pyperf's rule: records of another format are refused, never silently combined
+        raise RecordVersionError(
+            f"raw result file {path} has schema_version {version!r}; this coresweep reads "
+            f"version {RESULT_SCHEMA_VERSION}: measure it again, or read it with the coresweep "
+            "that wrote it"
+        )
     return data
