@@ -73,3 +73,43 @@ def test_compare_needs_a_table_or_verdicts_in_both_runs(tmp_path, capsys):
     (tmp_path / "b").mkdir()
     assert main(["compare", str(a), str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 2
     assert "no experiment table in common" in capsys.readouterr().err
+
+
+def cases_folder(path, decisions):
+    """A results folder with a claims.csv and a tables/verdict_cases.csv of these decisions."""
+    results_folder(path, RUN_A)
+    (path / "tables").mkdir()
+    rows = [{"claim": claim, "case": case, "decision": d} for (claim, case), d in decisions.items()]
+    pd.DataFrame(rows).to_csv(path / "tables" / "verdict_cases.csv", index=False)
+    return path
+
+
+A_CASES = {("C5", "family=multiprocessing|size=8"): "yes",
+           ("C5", "family=multiprocessing|size=65536"): "undecided",
+           ("C6", "backend=dask-processes|fault=sigkill"): "yes",
+           ("C11", "kernel=mc-python|backend=threads|mode=strong"): "no"}  # fmt: skip
+
+
+def test_compare_counts_sub_cases_and_exits_non_zero_on_an_inversion(tmp_path, capsys):
+    b_cases = {**A_CASES, ("C5", "family=multiprocessing|size=65536"): "yes",
+               ("C6", "backend=dask-processes|fault=sigkill"): "no"}  # fmt: skip
+    a, b = cases_folder(tmp_path / "a", A_CASES), cases_folder(tmp_path / "b", b_cases)
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 1
+    out = capsys.readouterr()
+    assert "C6:\n  backend=dask-processes|fault=sigkill  yes        no         inverted" in out.out
+    assert (
+        "sub-cases: 2 of 4 agree, 1 moved between decided and undecided, 1 inverted "
+        "(yes <-> no); 0 in one run only"
+    ) in out.out
+    assert "1 sub-case(s) inverted" in out.err
+    saved = pd.read_csv(tmp_path / "cmp" / "verdict_cases.csv")
+    assert list(saved.change) == ["moved", "agree", "inverted", "agree"]  # by claim, then key
+
+
+def test_compare_without_inversions_exits_zero_and_names_cases_in_one_run(tmp_path, capsys):
+    b_cases = {k: v for k, v in A_CASES.items() if k[0] != "C11"}
+    a, b = cases_folder(tmp_path / "a", A_CASES), cases_folder(tmp_path / "b", b_cases)
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
+    assert "3 of 3 agree, 0 moved between decided and undecided, 0 inverted" in (
+        capsys.readouterr().out
+    )

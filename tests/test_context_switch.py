@@ -20,7 +20,8 @@ PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_b
 TINY = {
     "round_trips_per_call": 20,
     "count_round_trips": 200,
-    "protocol": {"repeats": 3, "max_repeats": 3},
+    # no decisive extra samples: the tests below count exactly 3
+    "protocol": {"repeats": 3, "max_repeats": 3, "decisive_max_repeats": 3},
 }
 
 
@@ -31,6 +32,16 @@ def _config(**kw):
 @pytest.fixture(scope="module")
 def records():
     return measure_restoring(exp, _config())
+
+
+def test_the_pipe_pair_decides_when_both_of_its_sides_are_measured():
+    assert exp._decide(exp.MECHANISMS) == [("process-pipe", "thread-pipe")]
+    assert exp._decide(["thread-lock", "process-pipe"]) == []
+    # the planner adds its expected extra sampling only where a ratio decides
+    proto = {"repeats": 3, "max_repeats": 3}  # decisive_max_repeats at its default
+    both, one = (exp.points(_config(mechanisms=m, protocol=proto), Node.here(2))[0].seconds
+                 for m in (["thread-pipe", "process-pipe"], ["thread-lock", "process-pipe"]))  # fmt: skip
+    assert both > one
 
 
 def test_one_point_per_pin_mode():
@@ -62,6 +73,11 @@ def test_table_verdict_and_plot(records, tmp_path):
     assert set(t.party) == {"thread", "process"}
     assert (t.us_ci_lo <= t.us_per_switch).all() and (t.us_per_switch <= t.us_ci_hi).all()
     assert t.wall_samples.map(len).eq(3).all()
+    # like with like: both pipe mechanisms ride one os.pipe pair; the others are their own
+    transport = t[t.pin == "pinned"].set_index("mechanism").transport
+    assert transport.to_dict() == {"thread-lock": "thread-lock", "thread-event": "thread-event",
+                                   "thread-pipe": "os-pipe", "process-pipe": "os-pipe",
+                                   "process-mp-pipe": "process-mp-pipe"}  # fmt: skip
     (v,) = verdicts_of("context_switch", t, "testbox")
     assert v.claim == "C7" and v.plot == "context_switch.svg"
     assert "pinned" in v.evidence and "vol" in v.evidence
@@ -71,24 +87,21 @@ def test_table_verdict_and_plot(records, tmp_path):
 
 def test_measured_verdict_is_what_its_ratio_intervals_imply(records):
     """Without its flags, the tiny run decides each pin mode exactly from the interval of
-    best process / best thread time, paired round by round (the arms share their rounds)."""
+    process-pipe / thread-pipe time (like with like: one os.pipe pair), paired round by
+    round (the arms share their rounds)."""
     t = exp.aggregate(records).assign(flags="")
     results = {}
     for pin, g in t.groupby("pin"):
-        thr, proc = g[g.party == "thread"], g[g.party == "process"]
-        best_t = thr.loc[thr.us_per_switch.idxmin()]
-        best_p = proc.loc[proc.us_per_switch.idxmin()]
+        g = g.set_index("mechanism")
         _, lo, hi = paired_ratio_ci(
-            np.asarray(best_p.wall_samples), np.asarray(best_t.wall_samples)
+            np.asarray(g.loc["process-pipe", "wall_samples"]),
+            np.asarray(g.loc["thread-pipe", "wall_samples"]),
         )
         results[str(pin)] = clears(lo, hi, 1 + THRESHOLD)
     (v,) = context_switch_verdicts(t, "testbox")
     assert v.verdict == combine(results)
-    assert f"threads quicker in {holding(results, True) or 'none'}" in v.conditions
-    if v.verdict == "inconclusive":
-        assert v.headline == (
-            "Not decided: the process/thread time ratio interval straddles the threshold."
-        )
+    assert f"holds for {holding(results, True) or 'none'}" in v.conditions
+    assert "same os-pipe: thread thread-pipe" in v.evidence and "best vs best" in v.evidence
 
 
 def _row(pin, mech, party, wall):
@@ -121,10 +134,10 @@ def test_threads_quicker_in_one_pin_mode_only_is_conditional():
     )
     (v,) = context_switch_verdicts(t, "m")
     assert v.verdict == "conditional"
-    assert "threads quicker in ['pinned']" in v.conditions
-    assert "undecided in" not in v.conditions
-    assert v.headline.startswith("Depends on pinning: yes pinned (threads ")
-    assert "; no unpinned (process/thread " in v.headline
+    assert "holds for ['pinned'], not for ['unpinned']" in v.conditions
+    assert "undecided" not in v.conditions
+    assert v.headline.startswith("Depends on pinning: yes for pinned (threads quicker, ")
+    assert "; no for unpinned (process/thread: 0.33×" in v.headline
 
 
 def test_overlapping_costs_are_inconclusive():
@@ -134,10 +147,8 @@ def test_overlapping_costs_are_inconclusive():
     )
     (v,) = context_switch_verdicts(t, "m")
     assert v.verdict == "inconclusive"
-    assert "undecided in ['pinned']" in v.conditions
-    assert v.headline == (
-        "Not decided: the process/thread time ratio interval straddles the threshold."
-    )
+    assert "undecided for ['pinned']" in v.conditions
+    assert v.headline.startswith("Not decided")
 
 
 def test_an_impossible_interval_is_refused():

@@ -149,6 +149,68 @@ def test_bad_config_names_the_key(kw, needle):
         exp.points(_config(**kw), Node.here(2))
 
 
+def test_zero_trials_is_refused_with_the_key():
+    with pytest.raises(cfg.ConfigError, match=r"experiments.faults.trials: 0 is less than"):
+        _config(trials=0)
+
+
+def test_trials_move_the_faulty_task_over_every_index_from_the_seed():
+    where = exp.placements(2, 6, seed=7)
+    assert where[0] == 2 and sorted(where) == list(range(6))
+    assert where == exp.placements(2, 6, seed=7) != exp.placements(2, 6, seed=8)
+    (point, *_) = exp.points(_config(), Node.here(2))
+    assert point.params["trials"] == {"exception": 1, "exit": 5, "segv": 5, "sigkill": 5,
+                                      "memory": 5}  # fmt: skip
+
+
+def _seconds(backend: str, **kw) -> float:
+    (point,) = exp.points(_config(backends=[backend], **kw), Node.here(2))
+    return point.seconds
+
+
+def test_planner_counts_every_trial_where_a_dead_worker_may_spare_its_neighbours():
+    # a dead loky worker fails the tasks in flight: the first trial ends the cell; a fork
+    # pool's other tasks complete and Dask's nanny reschedules them: every trial runs
+    assert exp.expected_trials("pool-restarted", "sigkill", 5, True) == 1
+    assert exp.expected_trials("pool-restarted", "sigkill", 5, False) == 5
+    assert exp.expected_trials("pool-restarted", "memory", 5, True) == 5  # MemoryError
+    assert exp.expected_trials("worker-replaced-task-lost", "exit", 5, True) == 5
+    assert exp.expected_trials("worker-restarted", "segv", 5, True) == 5
+    one, five = _seconds("dask-processes", trials=1), _seconds("dask-processes", trials=5)
+    memory = exp.SUBPROCESS_SECONDS + exp.NANNY_CELL_SECONDS + 3 * 0.02  # start, 6 tasks
+    killed = memory + 0.6  # ... and the nanny restarting the dead worker
+    assert (five - one) / 4 == pytest.approx(3 * killed + memory)  # 4 more trials each
+    everything = _seconds("loky", trials=5, stop_at_first_loss=False)
+    assert everything > _seconds("loky", trials=5) > _seconds("loky", trials=1)
+
+
+def _raw(outcome: str, faulty: int = 2) -> dict:
+    """A trial's raw cell of 6 tasks whose events give `outcome` (isolated or others-lost)."""
+    tasks = [{"t": 0.1 + i / 100, "kind": "task", "index": i, "ok": i != faulty, "error": "E"}
+             for i in range(6) if outcome == "isolated" or i in (faulty, 0)]  # fmt: skip
+    events = [{"t": 0.0, "kind": "started"}, {"t": 0.0, "kind": "submitting"}, *tasks,
+              {"t": 0.5, "kind": "waited", "pending": []},
+              {"t": 0.6, "kind": "recovery", "ok": outcome == "isolated", "s": 0.1,
+               "error": "" if outcome == "isolated" else "BrokenPool"}]  # fmt: skip
+    return {"fault": "sigkill", "workers": 2, "tasks": 6, "faulty": faulty, "hang_seconds": 1,
+            "allowed_failures": 1, "status": "ok", "exitcode": 0, "error": "", "wall": 0.7,
+            "killed": 0, "orphans": 0, "events": events}  # fmt: skip
+
+
+def test_a_cell_counts_its_trials_and_shows_its_most_frequent_outcome():
+    cells = [_raw("isolated", 2), _raw("others-lost", 4), _raw("isolated", 1)]
+    rec = {"result": {"backend": "loky", "cells": cells, "job": {}},
+           "point": {"id": "loky__w2"}, "provenance_hash": "h"}  # fmt: skip
+    (row,) = exp.aggregate([rec]).to_dict("records")
+    assert (row["outcome"], row["trials"], row["trials_isolated"]) == ("isolated", 3, 2)
+    assert (row["trials_others_lost"], row["trials_hung"], row["trials_caller_died"]) == (1, 0, 0)
+    assert (row["faulty_task"], row["faulty_tasks"]) == (2, "2,4,1")
+    # a tie takes the worse outcome
+    rec["result"]["cells"] = cells[:2]
+    (row,) = exp.aggregate([rec]).to_dict("records")
+    assert (row["outcome"], row["faulty_task"], row["others_lost"]) == ("pool-broken", 4, 4)
+
+
 # --- measuring real cells -----------------------------------------------------------------
 
 CELLS = {
@@ -164,7 +226,7 @@ CELLS = {
 def table():
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     records = []
-    for point in exp.points(_config(backends=list(CELLS)), Node.here(2)):
+    for point in exp.points(_config(backends=list(CELLS), trials=3), Node.here(2)):
         point.params["faults"] = CELLS[point.params["backend"]]
         result = exp.measure(point)
         records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "h"})
@@ -194,12 +256,15 @@ def test_threads_isolate_an_exception_but_die_with_sigkill(table):
     exc = _cell(table, "threads", "exception")
     assert (exc.outcome, exc.others_completed, exc.error_seen) == ("isolated", 5, "InjectedFault")
     assert exc.recovered and exc.detect_s > 0
+    assert (exc.trials, exc.trials_isolated) == (1, 1)  # exception_trials
     kill = _cell(table, "threads", "sigkill")
     assert (kill.outcome, kill.error_seen, kill.recovered) == (
         "crashed",
         "process died (SIGKILL)",
         False,
     )
+    # the first trial lost the program: the cell stops there (stop_at_first_loss)
+    assert (kill.trials, kill.trials_caller_died, kill.trials_others_lost) == (1, 1, 1)
     assert kill.others_completed + kill.others_lost == 5
     mem = _cell(table, "threads", "memory")
     assert mem.error_seen == "MemoryError" and mem.faulty_outcome == "failed"
@@ -214,9 +279,13 @@ def test_process_pool_executor_breaks_and_mp_pool_hangs(table):
         False,
     )
     assert ppe.others_lost >= 1 and ppe.caller_survived
+    assert (ppe.trials, ppe.trials_others_lost, ppe.trials_caller_died) == (1, 1, 0)
     mp = _cell(table, "processes-fork", "exit")
     assert (mp.outcome, mp.faulty_outcome, mp.error_seen) == ("hung", "hung", "none")
     assert mp.others_completed == 5 and mp.recovered  # a new worker replaced the dead one
+    # the dead worker's own task never returns, every other task completes: the pool
+    # isolates its neighbours, so every trial runs (and each one hangs that task)
+    assert (mp.trials, mp.trials_hung, mp.trials_others_lost, mp.trials_isolated) == (3, 3, 0, 3)
 
 
 def test_loky_isolates_an_exception_and_its_tracker_is_no_unclean_shutdown(table):
@@ -232,6 +301,10 @@ def test_dask_nanny_reports_killed_worker_and_recovers(table):
     assert dask.error_seen == "KilledWorker" and dask.faulty_outcome == "failed"
     assert dask.recovered and dask.caller_survived
     assert dask.outcome in ("isolated", "others-lost")
+    # every trial isolates, or the first that lost a neighbour ended the cell
+    assert dask.trials_others_lost == int(dask.trials < 3)
+    assert dask.trials_isolated == dask.trials - dask.trials_others_lost
+    assert dask.faulty_tasks == ",".join(map(str, exp.placements(2, 6, 20261125)[: dask.trials]))
 
 
 def test_verdict_is_conditional_with_the_matrix(table):

@@ -11,6 +11,7 @@ import pytest
 
 from coresweep import config as cs_config
 from coresweep import experiments
+from coresweep.backends.watch import WorkerDied, current_bound
 from coresweep.measure import drift, runner
 from coresweep.measure.capacity import CapacityCheck
 from coresweep.measure.cores import Node, cluster_node
@@ -242,3 +243,48 @@ def test_retries_stop_when_the_jobs_retry_budget_is_spent(monkeypatch, tmp_path)
     attempts = [read_raw(tmp_path / f"pt{i}.json")["result"]["job"]["attempts"] for i in (0, 1)]
     assert [len(a) for a in attempts] == [2, 1]
     assert all(a[-1]["drift_flag"] for a in attempts)
+
+
+def _dying_measure(swallow: bool):
+    """A measure whose pool lost worker pid 42 to SIGKILL (as a backend's watch records it)."""
+
+    def measure(point: Point) -> dict:
+        if point.id != "pt0":
+            return {"value": 1}
+        current_bound().failures.append(WorkerDied("processes-fork", 42, -9))
+        if swallow:  # an experiment that caught the pool's error and went on
+            return {"value": 0}
+        raise RuntimeError("the pool's own error")
+
+    return measure
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_a_point_whose_worker_died_is_failed_and_the_job_goes_on(tmp_path, swallow):
+    rec = runner.run_job([_point(0), _point(1)], lambda _: _dying_measure(swallow), tmp_path)
+    assert rec["failed"] == ["pt0"]
+    assert rec["points"][0]["error"] == (
+        "processes-fork worker pid 42 died of SIGKILL during point scaling/pt0"
+    )
+    assert rec["points"][1]["error"] == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pt1.json"]
+
+
+def test_an_error_without_a_dead_worker_still_ends_the_job(tmp_path):
+    def broken(point: Point) -> dict:
+        raise ZeroDivisionError("a bug, not a dead worker")
+
+    with pytest.raises(ZeroDivisionError):
+        runner.run_job([_point(0)], lambda _: broken, tmp_path)
+
+
+def test_each_wait_of_a_point_is_bounded_by_ten_times_its_prediction_plus_a_floor():
+    seen: list[float] = []
+
+    def measure(point: Point) -> dict:
+        seen.append(current_bound().seconds)
+        return {}
+
+    runner.run_point(_point(0), measure)  # predicted 2 s
+    assert seen == [10 * 2 + 10]
+    assert current_bound() is None  # the bound ends with the point

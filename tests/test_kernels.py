@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coresweep.kernels import KERNELS, Task, get_kernel, make_tasks
+from coresweep.kernels import KERNELS, Task, get_kernel, make_tasks, stream
 from coresweep.kernels.montecarlo import hits_numba, hits_python
 
 SIZES = {"mc-python": 2000, "mc-numba": 20000, "dgemm": 64, "triad": 1000}
@@ -80,7 +80,7 @@ def test_unknown_kernel_names_the_known_ones():
 def test_work_units_match_the_kernel_definition():
     assert get_kernel("dgemm").work(10) == 2000.0
     assert get_kernel("mc-python").work(10) == 10.0
-    assert get_kernel("triad").work(10) == 24.0 * 10 * 10
+    assert get_kernel("triad").work(10) == 24.0 * 10  # one sweep of a, b, c per task
 
 
 def test_triad_chunks_do_not_depend_on_how_many_chunks_a_worker_holds():
@@ -92,3 +92,29 @@ def test_triad_chunks_do_not_depend_on_how_many_chunks_a_worker_holds():
     many = make_tasks(1000, 8, 0)
     assert k.check(few, [k.run(t) for t in few]).ok
     assert k.check(many, [k.run(t) for t in many]).ok
+
+
+def test_triad_result_is_the_same_from_every_slot_and_chunk_size():
+    """A task's sum depends on its size and scalar only: any slot (a chunk starting at a
+    multiple of the input period) of any held set gives the same, exact, value."""
+    k = get_kernel("triad")
+    k.compile()
+    stream.hold(stream.held_elements(5000, 6))
+    task = Task(index=3, size=5000, seed=0)
+    first = [k.run(task) for _ in range(6)]  # six successive slots, round robin
+    assert len(set(first)) == 1
+    assert first[0] == stream.reference(5000, stream.scalar(3))  # exact, not approximately
+    assert first[0] == sum(
+        (i % 4096) / 4096 + 3.375 * (1 + (5 * i % 4096) / 4096) for i in range(5000)
+    )
+
+
+def test_triad_prepare_holds_one_set_sized_for_the_worker_share():
+    stream.hold(1)  # any set from an earlier test is kept when big enough; start small
+    stream._HELD.clear()
+    stream.prepare(10_000, 4, 0)  # 4 chunks of 10 000 (each padded to whole periods)
+    assert stream.held() == 4 * 12_288
+    stream.prepare(10_000, 2, 0)  # the weak share of the same worker: no second set
+    assert stream.held() == 4 * 12_288
+    stream.prepare(4096, 16, 0)
+    assert stream.held() == 16 * 4096

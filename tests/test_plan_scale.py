@@ -13,8 +13,21 @@ import pytest
 
 from coresweep import config as cs_config
 from coresweep.experiments import get_experiment, plan
+from coresweep.measure import cache
 from coresweep.measure.cores import Node
 from coresweep.planning import predicted_seconds, summarize
+
+#: the planned nodes' last-level cache: an EPYC's 32 MiB per 8 cores (CCX), whatever this
+#: machine's sysfs says (4 cores: 32 MiB, 16: 64, 64: 256, 128: 512 MiB)
+EPYC_LLC = cache.uniform(8, 32 * 2**20, "test")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _epyc_cache():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cache, "here", lambda: EPYC_LLC)
+        yield
+
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 SIZES = (4, 16, 64, 128)

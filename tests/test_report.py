@@ -26,23 +26,23 @@ from coresweep.report.rows import row_keys
 PINNED = {
     'C1': (
         'refuted',
-        'No for mc-numba, mc-python (2 processes at most 0.50–1.45×; needs > 1.50×).',
+        'No for mc-numba, mc-python (processes short of half the ideal gain: 0.87–1.44×; needs > 1.50×).',
     ),
     'C2': (
         'conditional',
-        'Depends on the kernel: no for mc-python (only 1.39 of 2 cores busy, or no faster); not decided for mc-numba.',
+        'Depends on the kernel: no for mc-python (busy: 1.39 cores; needs > 1.50 cores); not decided for mc-numba.',
     ),
     'C3': (
         'inconclusive',
-        'Not decided: flagged reference-drift, p99-from<500-samples, which could have caused the outcome.',
+        "Not decided for threads-python: flagged threads-python: reference-drift, 8.6% (x1.09), idle: reference-drift, 8.6% (x1.09), which could have caused this 'no'.",
     ),
     'C4': (
         'inconclusive',
-        "Not decided: no scenario's per-worker interval lies clear of the bar (or < 3 N).",
+        'Not decided for a copied input, a fork copy-on-write input, no input: fewer than 3 N: no per-worker interval.',
     ),
     'C5': (
         'conditional',
-        'Depends on message size: yes at 64 KiB (threads 1.25× faster); not decided at 8 B.',
+        'Depends on message size: yes for 64 KiB (threads faster: 1.25×); not decided for 8 B.',
     ),
     'C6': (
         'conditional',
@@ -50,11 +50,11 @@ PINNED = {
     ),
     'C7': (
         'refuted',
-        'No: processes handed off as quickly (pinned: process/thread 0.65×).',
+        'No for pinned (process/thread: 0.65×; needs > 1.05×).',
     ),
     'C8': (
         'inconclusive',
-        "Not decided: no process pool's speedup intervals lie clear of 1 at both ends (100 µs, 2.06 ms).",
+        'Not decided for mc-python/processes-fork: interval [0.75, 1.70] straddles the bar 1.00× and the band [1.00, 1.00].',
     ),
     'C9': (
         'inconclusive',
@@ -62,19 +62,19 @@ PINNED = {
     ),
     'C10': (
         'supported',
-        'Yes: on one CPU 4 threads did 3.80× the work of one (sleep).',
+        "Yes for sleep (throughput over one thread's: 3.80×).",
     ),
     'C11': (
         'conditional',
-        'Depends on the kernel: no for mc-python (0.91–1.01×, not above 1.05×); not decided for mc-numba.',
+        'Depends on the kernel: yes for mc-numba (threads ran faster than one: 1.77×); no for mc-python (threads not faster: 0.92×; needs > 1.05×).',
     ),
     'C12': (
         'supported',
-        'Yes: unsynchronized threads lost up to 43.7% of updates (numba-unsync) and opposite lock order deadlocked in 2/2 trials, all detected.',
+        'Yes for lost updates, deadlock (seen in: 97%–100%).',
     ),
     'C13': (
         'inconclusive',
-        "Not decided: the saturation throughputs' ratio interval straddles the threshold.",
+        'Not decided for mc-python: interval [0.62, 4.16] (widened by processes: reference-drift, 5.7% (x1.06), threads: reference-drift, 5.7% (x1.06)) straddles the ba…',
     ),
 }  # fmt: skip
 

@@ -11,7 +11,7 @@ import pytest
 from described import columns_of, describe
 
 from coresweep import config as cfg
-from coresweep.analysis.verdicts import combine_undecided
+from coresweep.analysis.verdicts import combine
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
 from coresweep.experiments import responsiveness as exp
@@ -129,14 +129,11 @@ def test_gil_threads_slow_but_nogil_threads_fine_is_conditional():
     )
     (v,) = responsiveness_verdicts(t, "m")
     assert v.verdict == "conditional"
-    assert (
-        "holds for ['threads-numba p50', 'threads-numba p99']; "
-        "fails for ['threads-python p50', 'threads-python p99']"
-    ) in v.conditions
+    assert "holds for ['threads-numba'], not for ['threads-python']" in v.conditions
     assert "undecided" not in v.conditions
     assert v.headline == (
-        "Depends on the work: yes for threads-numba (p99 0.5 vs 0.3 ms idle); "
-        "no for threads-python (p99 40 vs 0.3 ms idle; tolerance 2 ms)."
+        "Depends on the work: yes for threads-numba (busy/(idle+period): 0.05–0.22×); "
+        "no for threads-python (busy/(idle+period): 2.86–17.39×; needs < 1.00×)."
     )
     assert "threads-numba (mc-numba): p50 0.10" in v.evidence
     assert (
@@ -155,10 +152,10 @@ def test_latency_straddling_the_tolerance_is_inconclusive():
     )
     (v,) = responsiveness_verdicts(t, "m")
     assert v.verdict == "inconclusive"
-    assert "undecided (" in v.conditions
-    assert v.conditions.endswith("['threads-numba p50', 'threads-numba p99']")
+    assert v.conditions.endswith("undecided for ['threads-numba']")
     assert v.headline == (
-        "Not decided: the latency intervals straddle the 2 ms tolerance, or idle misses it."
+        "Not decided for threads-numba: interval [0.94, 1.16] straddles the bar 1.00× and the "
+        "band [1.00, 1.00]."
     )
 
 
@@ -171,10 +168,9 @@ def test_noisy_idle_baseline_is_inconclusive_not_a_pass():
     )
     (v,) = responsiveness_verdicts(t, "m")
     assert v.verdict == "inconclusive"
-    assert "holds for none; fails for none" in v.conditions
-    assert v.conditions.endswith("['threads-numba p50', 'threads-numba p99']")
+    assert "holds for none, not for none; undecided for ['threads-numba']" in v.conditions
     assert v.headline == (
-        "Not decided: the latency intervals straddle the 2 ms tolerance, or idle misses it."
+        "Not decided for threads-numba: the idle p50 misses the 2 ms tolerance itself."
     )
 
 
@@ -186,10 +182,14 @@ def test_a_noisy_idle_tail_leaves_only_the_tail_undecided():
         ]
     )
     (v,) = responsiveness_verdicts(t, "m")
-    assert v.verdict == "conditional"
-    assert "holds for ['threads-numba p50']; fails for none" in v.conditions
-    assert v.conditions.endswith("['threads-numba p99']")
-    assert v.headline == "Depends on the work: not decided for threads-numba."
+    assert v.verdict == "inconclusive"  # p50 and p99 must both hold
+    assert {c["case"]: c["decision"] for c in v.cases} == {
+        "mode=threads-numba|quantile=p50": "yes",
+        "mode=threads-numba|quantile=p99": "undecided",
+    }
+    assert v.headline == (
+        "Not decided for threads-numba: the idle p99 misses the 2 ms tolerance itself."
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,4 +226,4 @@ def test_probe_reports_lateness_against_a_fixed_schedule():
     ],
 )
 def test_undecided_items_only_matter_when_they_could_change_the_verdict(results, verdict):
-    assert combine_undecided(results) == verdict
+    assert combine(results) == verdict

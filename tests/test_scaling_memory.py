@@ -9,9 +9,12 @@ fresh interpreter with its own imports, JIT, inputs and task arrays, so the step
 p = 1 to p = 2 checks the per-worker part of the model, which is what grows to 128 workers.
 processes-fork at p = 2 for the two kernels with data (dgemm, triad) checks the other
 claim of the model: a fork child shares its parent's inputs (copy-on-write) and adds only
-what it writes. threads at p = 2 for triad checks that each thread holds its own arrays.
-Sizes make the data ~100 MB per worker where there is data (dgemm 1280, triad 4 M
-elements), so it outweighs the ±20 MiB that library sharing with other processes on the
+what it writes; for triad each fork child builds its own share of the chunks. threads at
+p = 2 for triad checks that thread workers add nothing: they work on chunks of the job's
+arrays (the job holds the weak total for them). triad runs strong and weak here, with
+allow_in_cache (4 M elements per array, far below STREAM's rule on most machines: the
+memory model does not depend on the cache). Sizes make the data ~100 MB per worker where
+there is data (dgemm 1280, triad 4 M elements per array), so it outweighs the ±20 MiB that library sharing with other processes on the
 machine moves a tree's PSS; the Monte Carlo kernels hold no data and check the
 interpreter and JIT constants.
 """
@@ -68,6 +71,8 @@ def _point(kernel: str, backend: str, p: int) -> scaling.Point:
                     "weak_tasks_per_worker": 1,
                     "strong_sample_seconds": None,
                     "sizes": {kernel: SIZES[kernel]},
+                    "kernel_modes": {},
+                    "allow_in_cache": True,
                 },
             },
         }

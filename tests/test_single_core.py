@@ -20,7 +20,8 @@ TINY = {
     "io_ms": 1,
     "cpu_samples": 100,
 }
-PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
+PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1,
+            "decisive_max_repeats": 3}  # fmt: skip
 
 
 def _config(**kw):
@@ -41,6 +42,39 @@ def test_one_single_cpu_point_per_kind():
     assert pts[0].id == "tcp__cpu-auto"
     assert exp.points(_config(), Node.here(1))[0].params["threads"] == 1
     assert {p.job for p in pts} == {"single_core"} and all(p.seconds > 0 for p in pts)
+
+
+def test_the_capacity_probe_checks_only_the_pinned_cpu():
+    from coresweep.measure.capacity import check_capacity
+
+    pts = exp.points(_config(), Node.here(2))
+    # the tcp point books two cores (its peer's), yet the runner probes the pinned CPU alone
+    assert [p.params["protocol"]["probe_cpu"] for p in pts] == ["auto", "auto"]
+    check = check_capacity(2, cpu=pts[0].params["protocol"]["probe_cpu"])
+    assert check.cores == 1 and 0 < check.capacity <= 1
+    assert check.ok == (check.capacity >= 0.85)
+
+
+def test_the_runner_probes_one_cpu_for_a_point_that_books_two():
+    from coresweep.measure import runner
+    from coresweep.records import Point
+
+    (tcp,) = exp.points(_config(kinds=["tcp"]), Node.here(2))
+    protocol = {**tcp.params["protocol"], "capacity_wait_seconds": 0, "retries": 0}
+    point = Point("single_core", "probe", {"threads": tcp.threads, "protocol": protocol})
+    rec = runner.run_point(point, lambda _: {}, cores=2, prov={})
+    assert tcp.threads == 2 and point.threads == 2
+    assert rec["result"]["job"]["capacity_start"]["cores"] == 1
+    assert rec["result"]["job"]["capacity_end"]["cores"] == 1
+
+
+def test_every_gain_over_one_thread_decides_and_is_sampled_until_decisive():
+    base = _config()["protocol"] | {"decisive_max_repeats": 10}
+    plain, decisive = (
+        exp.predict(exp.points(_config(), Node.here(2))[1].params | {"protocol": p})[0]
+        for p in (base | {"decisive_max_repeats": 3}, base)
+    )
+    assert decisive > plain
 
 
 def test_measure_runs_every_thread_count_on_one_cpu(records):
@@ -89,30 +123,33 @@ def test_io_gains_and_cpu_does_not_is_conditional():
     assert v.verdict == "conditional"
     assert v.conditions.endswith("holds for ['sleep'], not for ['cpu']")
     assert v.headline == (
-        "Depends on the kind of work: yes for sleep (64 threads 30× one thread's throughput); "
-        "no for cpu (1.00×)."
+        "Depends on the kind of work: yes for sleep (throughput over one thread's: 30.00×); "
+        "no for cpu (no more than one thread: 1.00×; needs > 1.05×)."
     )
 
 
 def test_every_kind_gaining_is_supported_and_none_refuted():
     (yes,) = single_core_verdicts(pd.DataFrame(_rows("tcp", 9, 8, 10)), "m")
     assert yes.verdict == "supported"
-    assert yes.headline == "Yes: on one CPU 64 threads did 9.00× the work of one (tcp)."
+    assert yes.headline == "Yes for tcp (throughput over one thread's: 9.00×)."
     (no,) = single_core_verdicts(pd.DataFrame(_rows("cpu", 1, 0.9, 1.0)), "m")
     assert no.verdict == "refuted"
-    assert no.headline == "No: on one CPU 64 threads did 1.00× the work of one (cpu)."
+    assert no.headline == "No for cpu (no more than one thread: 1.00×; needs > 1.05×)."
 
 
 def test_a_gain_interval_straddling_the_threshold_is_undecided():
     (alone,) = single_core_verdicts(pd.DataFrame(_rows("cpu", 1, 0.5, 1.2)), "m")
     assert alone.verdict == "inconclusive"
-    assert alone.headline == "Not decided: no kind's gain interval lies clear of the threshold."
+    assert alone.headline == (
+        "Not decided for cpu: interval [0.50, 1.20] straddles the bar 1.05× and the band "
+        "[0.95, 1.05]."
+    )
     t = pd.DataFrame(_rows("sleep", 30, 25, 35) + _rows("cpu", 1.0, 0.9, 1.1))
     (v,) = single_core_verdicts(t, "m")
     assert v.verdict == "conditional"
     assert v.conditions.endswith("holds for ['sleep'], not for none; undecided for ['cpu']")
     assert v.headline == (
-        "Depends on the kind of work: yes for sleep (64 threads 30× one thread's throughput); "
+        "Depends on the kind of work: yes for sleep (throughput over one thread's: 30.00×); "
         "not decided for cpu."
     )
 

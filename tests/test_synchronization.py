@@ -33,6 +33,14 @@ def test_one_point_booking_at_most_the_granted_cores():
     assert p.params["mechanisms"] == list(exp.MECHANISMS)
 
 
+def test_each_lock_cost_ratio_decides_when_both_arms_are_measured():
+    assert exp._decide(exp.MECHANISMS) == [
+        ("python-lock", "python-call"),
+        ("numba-partials", "numba-unsync"),
+    ]
+    assert exp._decide(["python-lock", "numba-unsync"]) == []
+
+
 def test_bad_config_names_the_key():
     with pytest.raises(cfg.ConfigError, match=r"experiments.synchronization.mechanisms: .*'mutex'"):
         exp.points(_config(mechanisms=["mutex"]), Node.here(2))
@@ -105,7 +113,11 @@ def test_verdict_states_the_numbers(table):
 def test_verdict_is_refuted_when_nothing_races_or_deadlocks(table):
     quiet = table.copy()
     quiet.loc[quiet.kind == "counter", ["lost_rate", "lost_rate_max"]] = 0.0
+    quiet.loc[quiet.kind == "counter", "racy_calls"] = 0  # k of n calls lost an update
     quiet.loc[quiet.kind == "deadlock", "deadlocks"] = 0
+    # "no risk" is decided on k/n: 0 of 5 trials bounds the rate below 55% (0 of 2 cannot)
+    quiet.loc[quiet.kind == "deadlock", "trials"] = 5
+    assert (quiet[quiet.kind == "counter"].calls >= 5).all()
     (v,) = verdicts_of("synchronization", quiet, "m")
     assert v.verdict == "refuted"
 
@@ -114,3 +126,23 @@ def test_plot_is_an_svg(table, tmp_path):
     (path,) = plots_of("synchronization", table, tmp_path, "test machine")
     assert path.name == "synchronization.svg"
     assert path.read_text().lstrip().startswith("<?xml")
+
+
+def test_the_table_counts_k_of_n_calls_and_trials():
+    counter = {"mechanism": "python-call", "increments": 5, "expected": 10,
+               "finals": [10, 8, 10, 7, 10], "wall": [0.01, 0.011, 0.01, 0.012],
+               "first_run": 0.01, "stopped_on": "max_repeats"}  # fmt: skip
+    trial = {"deadlocked": True, "detect_s": 0.1, "hung": False, "trial_s": 0.1}
+    quiet = {"deadlocked": False, "detect_s": None, "hung": False, "trial_s": 0.01}
+    result = {"threads": 2, "python": "3.11", "switch_interval_s": 0.005, "lock_timeout_s": 0.1,
+              "counters": [counter],
+              "deadlocks": {"opposite": [trial, trial, quiet], "same": [quiet, quiet, quiet]}}  # fmt: skip
+    t = exp.aggregate([{"result": result, "point": {"id": "t2"}, "provenance_hash": "h"}])
+    row = t.set_index("mechanism").loc["python-call"]
+    # every call (the warm-up's included) is one trial of the race: 2 of 5 lost updates
+    assert (row.calls, row.racy_calls) == (5, 2)
+    assert row.lost_rate == pytest.approx(1 - 45 / 50)
+    locks = t.set_index("mechanism")
+    assert (locks.loc["locks-opposite-order", "trials"], locks.loc["locks-opposite-order",
+            "deadlocks"], locks.loc["locks-opposite-order", "hung"]) == (3, 2, 0)  # fmt: skip
+    assert locks.loc["locks-same-order", "deadlocks"] == 0

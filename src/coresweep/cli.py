@@ -1,7 +1,9 @@
 """`coresweep` command line: plan, measure, aggregate, report, env.
 
 Each stage of the data flow is a command a user can run by hand; Snakemake only wires them.
-Exit codes: 0 ok, 2 bad input (config, arguments, corrupt files), 130 interrupted.
+Exit codes: 0 ok, 1 a measurement job had failed points (a dead worker, a hung task: their
+raw files are missing, a rerun measures them), 2 bad input (config, arguments, corrupt
+files), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if args.record:
         write_json_atomic(args.record, record)
     log.info("job done in %.1f s (predicted %.1f s)", record["seconds"], record["predicted_s"])
+    if record["failed"]:
+        log.error(
+            "%d of %d point(s) failed, no raw file for them: %s",
+            len(record["failed"]),
+            len(points),
+            ", ".join(record["failed"]),
+        )
+        return 1
     return 0
 
 
@@ -132,6 +142,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from coresweep.report.compare import (
+        case_table,
         compare_runs,
         summary_lines,
         text_table,
@@ -148,8 +159,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print()
     print(verdict_table(comparison))
     print()
+    print(case_table(comparison))
+    print()
     for name, p in paths.items():
         print(f"{name}: {p}")
+    if comparison.inversions:
+        print(f"error: {comparison.inversions} sub-case(s) inverted between the runs",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -241,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold",
         type=float,
-        default=0.05,
-        help="smallest relative difference that counts (default 0.05)",
+        default=None,
+        help="smallest relative difference that counts (default: the config schema's "
+        "protocol.difference_threshold)",
     )
     p.set_defaults(fn=cmd_compare)
 

@@ -4,6 +4,13 @@ The prediction adds, per job, the process start-up that every job pays (interpre
 imports, provenance) to the points' own predicted seconds, and per experiment the
 aggregation; the constants come from job records of real runs (results/jobs/*/*.json:
 `startup_s`, and measured against predicted seconds per point).
+
+A point's own seconds include the sampling until decisive that its deciding ratios may
+add (`experiments.common.sampling_seconds(decisive=True)`): the assumption is that a
+quarter of them (`STRADDLING`) still straddle their bar when the ordinary protocol stops
+and use their whole extra allowance, bounded by protocol.decisive_budget_share of the
+point's ordinary sampling. Categorical trials are predicted per cell by each experiment
+(e.g. the fault cells' expected trials by the backend's supervision).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from coresweep.experiments.common import STRADDLING
 from coresweep.measure.cores import Node
 from coresweep.records import Point
 
@@ -128,4 +136,6 @@ def summary_record(points: list[Point], node: Node) -> dict[str, Any]:
         "jobs": len(jobs_of(points)),
         "points": len(points),
         "predicted_seconds": predicted_seconds(points),
+        # the prediction's assumption about sampling until decisive (see the module docstring)
+        "straddling_fraction": STRADDLING,
     }

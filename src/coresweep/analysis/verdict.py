@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 VERDICTS = ("supported", "refuted", "conditional", "inconclusive", "not run")
 
@@ -19,6 +20,9 @@ class Verdict:
     plot: str = ""  # file name under results/plots/
     #: one sentence a reader understands without the rule: the answer and its key numbers
     headline: str = ""
+    #: the decided sub-cases (rows of results/tables/verdict_cases.csv), from the engine
+    rule: str = ""  # the rule in words, rendered from the claim's declaration
+    cases: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

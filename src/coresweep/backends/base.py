@@ -4,6 +4,13 @@ Start-up (spawning workers and running the per-worker init) is timed apart from 
 the caller; `map` runs one function over a list of items and returns results in order;
 `submit` runs one task and returns a concurrent.futures.Future. A backend is a context
 manager, so its workers are gone when the block ends, also on an exception or Ctrl-C.
+
+Under a bound (`coresweep.backends.watch.bounded`, which the job runner sets per point) a
+backend that starts processes watches its workers from `start` on: a worker that dies
+fails map and pending futures within seconds (WorkerDied, naming the backend, the pid and
+the signal), and a result that takes longer than the bound fails too (SampleTimeout).
+Without a bound each pool keeps its native behaviour (what the descriptor's `supervision`
+says), which the faults experiment measures.
 """
 
 from __future__ import annotations
@@ -159,8 +166,9 @@ class Backend(ABC):
 
         Count on cancel() only where `cancels_pending` is True: elsewhere a task handed to
         the pool is not taken back. What a dead worker does to the future is the
-        descriptor's `supervision` (with "worker-replaced-task-lost" it never completes):
-        wait on it with a timeout. A batch backend raises NotImplementedError.
+        descriptor's `supervision` (with "worker-replaced-task-lost" it never completes
+        unless a bound holds): wait on it with a timeout. A batch backend raises
+        NotImplementedError.
         """
 
     @abstractmethod

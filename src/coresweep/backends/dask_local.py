@@ -9,6 +9,7 @@ from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init, running_future
+from coresweep.backends.watch import BackendFailure, Watch, current_bound, settle
 
 
 def concurrent_future(task: Any) -> Future[Any]:
@@ -22,9 +23,9 @@ def concurrent_future(task: Any) -> Future[Any]:
 
     def finished(t: Any) -> None:  # Dask calls it in a thread of its own, never the loop's
         try:
-            future.set_result(t.result())
+            settle(future, t.result())  # unless a watch failed it first
         except BaseException as exc:  # the task's own error, KilledWorker, CancelledError
-            future.set_exception(exc)
+            settle(future, error=exc)
         keep.clear()
 
     task.add_done_callback(finished)
@@ -45,6 +46,8 @@ class DaskLocalBackend(Backend):
         self.threads_per_worker = threads_per_worker
         self._cluster: Any = None
         self._client: Any = None
+        self._watch: Watch | None = None
+        self._inflight: list[list[Any]] = []  # the Dask futures of the maps in flight
 
     def _cluster_kwargs(self) -> dict[str, Any]:
         if self.processes:
@@ -72,17 +75,48 @@ class DaskLocalBackend(Backend):
         self._client.wait_for_workers(self._cluster_kwargs()["n_workers"], timeout=120)
         if init is not None:
             self._client.run(init)
+        bound = current_bound()
+        if bound is not None:
+            # the nanny would restart a dead worker and rerun its tasks: under a bound the
+            # death fails the point instead (each nanny's worker process, no public accessor);
+            # in-process workers have only the deadline
+            nannies = self._cluster.workers.values() if self.processes else []
+            procs = [n.process.process for n in nannies]
+            self._watch = Watch(self.name, procs, bound, self._cancel_inflight)
+
+    def _running(self) -> Any:
+        if self._client is None:
+            raise RuntimeError(f"{self.name} backend not started")
+        if self._watch is not None:
+            self._watch.check()
+        return self._client
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        if self._client is None:
-            raise RuntimeError(f"{self.name} backend not started")
-        futures = self._client.map(fn, list(items), pure=False)
-        return self._client.gather(futures)
+        client = self._running()
+        futures = client.map(fn, list(items), pure=False)
+        if self._watch is None:
+            return client.gather(futures)
+        from distributed import KilledWorker
+        from distributed.utils import CancelledError
+
+        deadline = self._watch.track_deadline(running_future())  # gather has no timeout
+        self._inflight.append(futures)
+        try:
+            return client.gather(futures)
+        except (CancelledError, KilledWorker) as exc:  # the watch cancelled them
+            raise self._watch.named(exc) from exc
+        finally:
+            settle(deadline)
+            self._inflight.remove(futures)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        if self._client is None:
-            raise RuntimeError(f"{self.name} backend not started")
-        return concurrent_future(self._client.submit(fn, *args, pure=False))
+        future = concurrent_future(self._running().submit(fn, *args, pure=False))
+        return future if self._watch is None else self._watch.track(future)
+
+    def _cancel_inflight(self, failure: BackendFailure) -> None:
+        """Wake the maps waiting on a cluster the watch gave up on."""
+        for futures in list(self._inflight):
+            self._client.cancel(futures)
 
     def worker_ids(self) -> list[int]:
         if self._client is None:
@@ -92,6 +126,9 @@ class DaskLocalBackend(Backend):
         return sorted(self._client.run(os.getpid).values())
 
     def shutdown(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -22,12 +22,15 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init
+from coresweep.backends.watch import BackendFailure, Watch, current_bound, die_with_parent
 
 
 def _init_then_wait(init: Init | None, latch: Any, barrier: Any) -> None:
+    die_with_parent()
     if init is not None:
         init()
     latch.release()
@@ -59,6 +62,7 @@ class ProcessPoolBackend(Backend):
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
         self._executor: ProcessPoolExecutor | None = None
+        self._watch: Watch | None = None
 
     def start(self, init: Init | None = None) -> None:
         if self._executor is not None:
@@ -81,6 +85,9 @@ class ProcessPoolBackend(Backend):
             barrier.abort()
             self.shutdown()
             raise
+        bound = current_bound()
+        if bound is not None:  # the executor fails its futures itself when a worker dies
+            self._watch = Watch(self.name, self._processes(), bound, self._kill_workers)
 
     def _await_init(self, firsts: list[Future[Any]], latch: Any) -> None:
         """Return once every worker has run init; fail when one died or start_timeout passed."""
@@ -105,15 +112,33 @@ class ProcessPoolBackend(Backend):
     def _running(self) -> ProcessPoolExecutor:
         if self._executor is None:
             raise RuntimeError(f"{self.name} backend not started")
+        if self._watch is not None:
+            self._watch.check()
         return self._executor
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         # Executor.map yields in item order; a task that raises re-raises here
-        return list(self._running().map(fn, items, chunksize=1))
+        executor = self._running()
+        if self._watch is None:
+            return list(executor.map(fn, items, chunksize=1))
+        try:
+            return list(executor.map(fn, items, chunksize=1, timeout=self._watch.seconds))
+        except (BrokenProcessPool, TimeoutError) as exc:
+            raise self._watch.named(exc) from exc
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         # a broken pool raises BrokenProcessPool here, as it fails every pending future
-        return self._running().submit(fn, *args)
+        future = self._running().submit(fn, *args)
+        if self._watch is not None:  # only its deadline: a dead worker fails it natively
+            self._watch.track_deadline(future)
+        return future
+
+    def _kill_workers(self, failure: BackendFailure) -> None:
+        """Wake every wait on a pool the watch gave up on: a killed worker breaks the pool,
+        which fails every pending future (BrokenProcessPool)."""
+        for p in self._processes():
+            if p.is_alive():
+                p.kill()
 
     def _processes(self) -> list[Any]:
         # the executor keeps its worker Process objects in _processes; no public accessor
@@ -126,6 +151,9 @@ class ProcessPoolBackend(Backend):
         executor = self._executor
         if executor is None:
             return
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         procs = self._processes()
         # let idle workers exit on their own (their exit handlers run); a task still running
         # (a hang, Ctrl-C) must not keep its worker: terminate, then kill, what is left

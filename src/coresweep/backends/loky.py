@@ -25,14 +25,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init
+from coresweep.backends.watch import BackendFailure, Watch, current_bound, die_with_parent
 
 _OWNER = threading.local()  # the LokyBackend whose executor is this thread's loky executor
 
 
 def _init_then_count(init: Init | None, latch: Any) -> None:
+    die_with_parent()
     if init is not None:
         init()
     latch.release()
@@ -80,6 +83,7 @@ class LokyBackend(Backend):
         super().__init__(workers)
         self._executor: Any = None
         self._init: Init | None = None
+        self._watch: Watch | None = None
 
     def start(self, init: Init | None = None) -> None:
         if self._executor is not None:
@@ -90,6 +94,10 @@ class LokyBackend(Backend):
         except BaseException:
             self.shutdown()
             raise
+        bound = current_bound()
+        if bound is not None:  # loky fails its futures itself when a worker dies
+            procs = list(self._executor._processes.values())  # no public accessor exists
+            self._watch = Watch(self.name, procs, bound, self._kill_workers)
 
     def _fresh_executor(self) -> Any:
         """A new executor whose `workers` workers have all run init."""
@@ -147,6 +155,8 @@ class LokyBackend(Backend):
         """The executor; a fresh one (init re-run) when a dead worker broke the last one."""
         if self._executor is None:
             raise RuntimeError(f"{self.name} backend not started")
+        if self._watch is not None:  # under a bound a broken pool fails the point: no restart
+            self._watch.check()
         if self._executor._flags.broken is not None:  # no public accessor exists
             broken, self._executor = self._executor, None
             broken.shutdown(wait=True, kill_workers=True)
@@ -156,16 +166,35 @@ class LokyBackend(Backend):
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         # Executor.map yields in item order and cancels what is left when a task raises
-        return list(self._running().map(fn, items, chunksize=1))
+        executor = self._running()
+        if self._watch is None:
+            return list(executor.map(fn, items, chunksize=1))
+        try:
+            return list(executor.map(fn, items, chunksize=1, timeout=self._watch.seconds))
+        except (BrokenProcessPool, TimeoutError) as exc:  # TerminatedWorkerError among them
+            raise self._watch.named(exc) from exc
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._running().submit(fn, *args)
+        future = self._running().submit(fn, *args)
+        if self._watch is not None:  # only its deadline: a dead worker fails it natively
+            self._watch.track_deadline(future)
+        return future
+
+    def _kill_workers(self, failure: BackendFailure) -> None:
+        """Wake every wait on a pool the watch gave up on: a killed worker fails every
+        pending future (TerminatedWorkerError)."""
+        for p in list(getattr(self._executor, "_processes", {}).values()):
+            if p.is_alive():
+                p.kill()
 
     def worker_ids(self) -> list[int]:
         # the executor keeps its worker processes in _processes, by pid; no public accessor
         return sorted(getattr(self._executor, "_processes", {}))
 
     def shutdown(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         executor, self._executor = self._executor, None
         if executor is not None:
             # kill_workers: a task still running (a hang, Ctrl-C) must not keep its worker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import threading
 import time
@@ -10,9 +11,11 @@ from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init, running_future
+from coresweep.backends.watch import Watch, current_bound, die_with_parent, settle
 
 
 def _worker_init(init: Init | None, barrier: Any, started: Any) -> None:
+    die_with_parent()
     if init is not None:
         init()
     with started.get_lock():
@@ -47,6 +50,7 @@ class ProcessesBackend(Backend):
         super().__init__(workers)
         self._pool: Any = None
         self._submitted: list[Future[Any]] = []
+        self._watch: Watch | None = None
 
     start_timeout: ClassVar[float] = 120.0
 
@@ -56,31 +60,46 @@ class ProcessesBackend(Backend):
         self._pool = ctx.Pool(
             self.workers, initializer=_worker_init, initargs=(init, barrier, started)
         )
+        bound = current_bound()
+        if bound is not None:  # under a bound, a lost task fails its wait instead of hanging
+            # watched from their birth: a worker that dies in init also ends the start
+            self._watch = Watch(self.name, list(self._pool._pool), bound, _aborts(barrier))
         try:
             barrier.wait(timeout=self.start_timeout)
         except threading.BrokenBarrierError:
+            failure = self._watch.failure if self._watch is not None else None
             self.shutdown()
+            if failure is not None:
+                raise failure from None
             raise RuntimeError(
                 f"{self.name}: {self.workers} workers did not finish their init within "
                 f"{self.start_timeout:.0f} s (a worker hung or died while starting)"
             ) from None
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    def _running(self) -> Any:
         if self._pool is None:
             raise RuntimeError(f"{self.name} backend not started")
-        return self._pool.map(fn, items, chunksize=1)
+        if self._watch is not None:
+            self._watch.check()
+        return self._pool
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        if self._pool is None:
-            raise RuntimeError(f"{self.name} backend not started")
-        # Pool completes the future from its result thread; a task whose worker died never
-        # completes (worker-replaced-task-lost): wait with a timeout
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        pool = self._running()
+        if self._watch is None:
+            return pool.map(fn, items, chunksize=1)
         future = running_future()
         self._submitted.append(future)
-        self._pool.apply_async(
-            fn, args, callback=future.set_result, error_callback=future.set_exception
-        )
-        return future
+        pool.map_async(fn, items, chunksize=1, **_settling(future))
+        return self._watch.result(future)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        pool = self._running()
+        # Pool completes the future from its result thread; a task whose worker died never
+        # completes (worker-replaced-task-lost) unless a bound holds: wait with a timeout
+        future = running_future()
+        self._submitted.append(future)
+        pool.apply_async(fn, args, **_settling(future))
+        return future if self._watch is None else self._watch.track(future)
 
     def worker_ids(self) -> list[int]:
         # Pool keeps its worker Process objects in _pool; no public accessor exists
@@ -95,9 +114,15 @@ class ProcessesBackend(Backend):
         # A task that never settles (lost with its worker, or still running) keeps Pool's
         # workers from ever being told to exit: waiting for them would only run out the
         # timeout (5 s per faulty cell seen here), so such a pool is terminated at once
+        if self._watch is not None:
+            self._watch.stop()
+        broken = self._watch is not None and self._watch.failure is not None
+        self._watch = None
         if self._pool is not None:
             self._pool.close()
-            if all(f.done() for f in self._submitted):
+            if broken:
+                _free_queues(self._pool)
+            elif all(f.done() for f in self._submitted):
                 deadline = time.monotonic() + self.stop_timeout
                 for w in list(getattr(self._pool, "_pool", [])):  # a hung one: terminated
                     w.join(max(0.0, deadline - time.monotonic()))
@@ -108,6 +133,42 @@ class ProcessesBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "start_method": self.method}
+
+
+LOCK_SECONDS = 0.5
+
+
+def _aborts(barrier: Any) -> Callable[[Any], None]:
+    """A watch's abort hook: a start still waiting at the barrier stops waiting."""
+    return lambda failure: barrier.abort()
+
+
+def _free_queues(pool: Any) -> None:
+    """Kill the workers of a pool that lost one, and free the queue locks a killed worker
+    may have died holding (an idle worker waits for a task holding the task queue's lock):
+    Pool.terminate() takes them and would wait forever. A multiprocessing Lock is a
+    semaphore, so any process may release it.
+    """
+    workers = list(pool._pool)  # no public accessor exists
+    for w in workers:
+        if w.exitcode is None:
+            w.kill()
+    for w in workers:
+        w.join(1.0)
+    for lock in (pool._inqueue._rlock, pool._outqueue._wlock):
+        # the pool's own threads hold the result queue's lock for a put at most: a lock still
+        # held after LOCK_SECONDS is a dead worker's; free either way
+        if lock is not None:
+            lock.acquire(timeout=LOCK_SECONDS)
+            lock.release()
+
+
+def _settling(future: Future[Any]) -> dict[str, Callable[[Any], None]]:
+    """Pool callbacks that complete future, unless a watch failed it first."""
+    return {
+        "callback": functools.partial(settle, future),
+        "error_callback": lambda exc: settle(future, error=exc),
+    }
 
 
 class ForkBackend(ProcessesBackend):

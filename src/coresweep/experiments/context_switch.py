@@ -5,7 +5,10 @@ the round trip / 2. The parties are ping-pong transports from the one registry
 (coresweep.measure.pingpong, which the communication experiment also uses), timed by their
 `count(n)` loop of one-byte messages: threads hand off through a pair of locks, a pair of
 events or an os.pipe; processes (forked) through an os.pipe or a multiprocessing Pipe. Each
-transport declares its partner ("thread" or "process"), recorded as the `party` column.
+transport declares its partner ("thread" or "process"), recorded as the `party` column, and
+the `transport` column names what carries the handoff: thread-pipe and process-pipe share
+one (an os.pipe pair, "os-pipe"), so C7 decides on their ratio, like with like; it is sampled
+on while it straddles its bar (`sample_arms(decide=...)`).
 Two pin modes:
 "pinned" puts both parties on one CPU (every handoff is a real context switch),
 "unpinned" lets the OS place them. The OS's own counts of voluntary and involuntary
@@ -61,6 +64,11 @@ PARTNER_START_SECONDS = 0.02
 #: the mechanisms, in table order: transports whose partner is one thread or process of ours
 #: (it inherits the pinning, and /proc counts its switches)
 MECHANISMS = ("thread-lock", "thread-event", "thread-pipe", "process-pipe", "process-mp-pipe")
+#: what carries the handoff (the table's `transport`): thread-pipe and process-pipe share one,
+#: an os.pipe pair, so their ratio compares like with like; every other mechanism is its own
+SHARED_TRANSPORT = {"thread-pipe": "os-pipe", "process-pipe": "os-pipe"}
+#: the ratio that decides C7 on one transport: process time / thread time over the os.pipe pair
+DECIDING = ("process-pipe", "thread-pipe")
 #: process partners fork: they inherit the caller's CPU affinity at once
 START_METHOD = "fork"
 TIMEOUT_SECONDS = 60.0  # a round trip outside the timed count loop waits at most this long
@@ -102,10 +110,20 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     mechs = prm["mechanisms"]
     call = prm["round_trips_per_call"] * ROUND_TRIP_SECONDS
     seconds = RUNNER_SECONDS + PARTNER_START_SECONDS * len(mechs)
-    seconds += sampling_seconds([call] * len(mechs), prm["protocol"])
+    seconds += sampling_seconds([call] * len(mechs), prm["protocol"], bool(_decide(mechs)))
     seconds += len(mechs) * prm["count_round_trips"] * ROUND_TRIP_SECONDS
     forked = sum(TRANSPORTS[m].partner == "process" for m in mechs)
     return seconds, PROCESS_MB * (1 + forked)
+
+
+def transport(mechanism: str) -> str:
+    """What carries a mechanism's messages: "os-pipe" for both pipe mechanisms."""
+    return SHARED_TRANSPORT.get(mechanism, mechanism)
+
+
+def _decide(mechanisms: Sequence[str]) -> list[tuple[str, str]]:
+    """The deciding ratio when both of its mechanisms are measured."""
+    return [DECIDING] if set(DECIDING) <= set(mechanisms) else []
 
 
 def _count(pp: Transport, n: int) -> dict[str, float]:
@@ -133,7 +151,8 @@ def measure(point: Point) -> dict[str, Any]:
         }
         arms = {name: functools.partial(pp.count, n) for name, pp in parties.items()}
         # in the same rounds: the verdict pairs them round by round (paired_ratio_ci)
-        samples = sample_arms(arms, protocol, prm["seed"], together=True)
+        decide = _decide(prm["mechanisms"])
+        samples = sample_arms(arms, protocol, prm["seed"], together=True, decide=decide)
         counts = {name: _count(pp, prm["count_round_trips"]) for name, pp in parties.items()}
     out = []
     for name in prm["mechanisms"]:
@@ -178,6 +197,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "cpus": ",".join(map(str, r["cpus"])),
                     "mechanism": m["mechanism"],
                     "party": m["party"],
+                    "transport": transport(m["mechanism"]),
                     "round_trips_per_call": r["round_trips_per_call"],
                     "us_per_switch": s.median * per_switch,
                     "us_ci_lo": s.ci_lo * per_switch,

@@ -14,6 +14,19 @@ worker's failure spares the others does not depend on the pool's width, and a wi
 pool only makes every faulty run slower to start and to restart. All backends share one
 job (every cell runs in its own sacrificial subprocess, whose tree is killed and checked
 afterwards), with the Dask backends last: they import distributed into the job process.
+
+Trials: an outcome is categorical, so each cell runs several trials (`trials` for the hard
+faults, which kill a worker process or the program: exit, segv, sigkill, memory;
+`exception_trials` for the exception, which no pool turns into a dead worker: it returns
+as the task's result wherever it ran). The faulty task moves between trials (trial 0 takes
+`faulty_task`, later trials the other indices in an order drawn from the seed), so a loss
+that depends on where tasks landed shows up. One trial in which another task was lost or
+hung (the caller dying loses them all) decides that the cell can lose its neighbours: with
+`stop_at_first_loss` the cell stops there; only isolation needs every trial (a fork pool
+whose dead worker's own task never returns, while every other task completes, isolates).
+The table keeps one row per cell: the counts over its trials (`trials`, `trials_others_lost`,
+`trials_hung`, `trials_isolated`, `trials_caller_died`) beside the columns of its most
+frequent outcome (the worse one on a tie), with timings as medians over the trials.
 """
 
 from __future__ import annotations
@@ -79,6 +92,20 @@ SUBPROCESS_SECONDS = 0.3  # the sacrificial subprocess itself: start, report, cl
 #: nannies 1.1, each with the subprocess and 8 tasks of 50 ms on 2 workers)
 CELL_POOL_SECONDS = {"none": 0.0, "fork": 0.0, "forkserver": 0.2, "spawn": 0.1, "loky": 0.2}
 NANNY_CELL_SECONDS = 0.7
+#: predictions only: faults that end the worker process they hit (memory raises MemoryError
+#: in a process worker, which survives it) ...
+KILLS_WORKER = ("exit", "segv", "sigkill")
+#: ... and the supervision under which that loses a neighbour at once (the program, the
+#: pool, the tasks in flight), so with stop_at_first_loss the first trial ends the cell; the
+#: other cells run every trial: a fork pool's other tasks complete, Dask's nanny reschedules
+#: them (measured here, 2026-12-06, per trial: threads 0.15 s, process-pool 0.57,
+#: processes-fork 1.34 with hang_seconds 1, loky 0.65, dask-processes 1.6-1.8)
+LOSES_AT_ONCE = ("program-lost", "pool-broken", "pool-restarted")
+#: predictions only: a trial whose fault ends the whole program (threads of the sacrificial
+#: subprocess): it dies halfway through its first task (measured 0.14-0.15 s here)
+CRASH_SECONDS = 0.15
+#: outcomes from the worst to the best: a tie of frequencies takes the worse
+SEVERITY = ("crashed", "error", "hung", "pool-broken", "others-lost", "isolated")
 
 
 def _preload(backend: str) -> tuple[str, ...]:
@@ -113,7 +140,6 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     check_memory(cfg["memory_mib"] * MIB, "the memory fault", f"{key}.memory_mib", node)
     cell = {k: cfg[k] for k in ("workers", "tasks", "task_seconds", "hang_seconds")}
     cell |= {
-        "faulty": cfg["faulty_task"],
         "recovery_seconds": cfg["recovery_seconds"],
         "memory_mib": cfg["memory_mib"],
         "allowed_failures": cfg["dask_allowed_failures"],
@@ -124,6 +150,11 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             "backend": b,
             "faults": faults,
             "cell": cell,
+            "placements": placements(cfg["faulty_task"], cfg["tasks"], config["seed"]),
+            "trials": {
+                f: cfg["exception_trials"] if f == "exception" else cfg["trials"] for f in faults
+            },
+            "stop_at_first_loss": cfg["stop_at_first_loss"],
             "timeout_seconds": cfg["timeout_seconds"],
             "threads": min(cfg["workers"], node.cap),
             "seed": config["seed"],
@@ -137,11 +168,26 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     return out
 
 
+def placements(first: int, tasks: int, seed: int) -> list[int]:
+    """The faulty task's index per trial: `first`, then every other index in an order drawn
+    from the seed (trial i takes entry i modulo the tasks)."""
+    rest = [i for i in range(tasks) if i != first]
+    order = np.random.default_rng(seed).permutation(rest)
+    return [first, *(int(i) for i in order)]
+
+
+def expected_trials(supervision: str, fault: str, trials: int, stop_at_first_loss: bool) -> int:
+    """Trials a cell is predicted to run: all of them unless the first loses a neighbour."""
+    at_once = fault in KILLS_WORKER and supervision in LOSES_AT_ONCE
+    return 1 if at_once and stop_at_first_loss else trials
+
+
 def predict(prm: dict[str, Any]) -> tuple[float, int]:
-    """Seconds and peak MB of one backend: per fault a sacrificial run (its start, the pool's,
-    the tasks on the workers, a wait of hang_seconds when a task was lost with its worker, the
-    recovery task after a restart), each bounded by timeout_seconds; memory: the job, the
-    subprocess, its pool and the memory fault's headroom."""
+    """Seconds and peak MB of one backend: per fault its expected trials, each a sacrificial
+    run (its start, the pool's, the tasks on the workers, a wait of hang_seconds when a task
+    was lost with its worker, the recovery task after a restart) bounded by
+    timeout_seconds; memory: the job, the subprocess, its pool and the memory fault's
+    headroom."""
     b, c = prm["backend"], prm["cell"]
     supervision = BACKENDS[b].descriptor.supervision
     restart = RESTART_SECONDS.get(supervision, 0.0)
@@ -153,9 +199,12 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     tasks = c["tasks"] * c["task_seconds"] / min(c["workers"], c["tasks"])
     seconds = RUNNER_SECONDS
     for fault in prm["faults"]:
-        lost = fault != "exception" and pool_mb(b, 1) > 0  # a worker process
-        cell = start + tasks + lost * (hang + restart)
-        seconds += min(cell, prm["timeout_seconds"])
+        lost = fault in KILLS_WORKER and pool_mb(b, 1) > 0  # a worker process
+        cell = min(start + tasks + lost * (hang + restart), prm["timeout_seconds"])
+        if supervision == "program-lost" and fault in KILLS_WORKER:
+            cell = CRASH_SECONDS
+        n = prm["trials"][fault]
+        seconds += cell * expected_trials(supervision, fault, n, prm["stop_at_first_loss"])
     mb = 2 * PROCESS_MB + pool_mb(b, c["workers"]) + c["memory_mib"] * MIB / 1e6
     return seconds, round(mb)
 
@@ -175,6 +224,29 @@ def _raw_cell(cell: Cell, out: Outcome, orphans: int) -> dict[str, Any]:
     }
 
 
+def _run_trial(backend: str, fault: str, trial: int, faulty: int, prm: dict[str, Any]) -> dict:
+    """One trial of a cell in its own sacrificial subprocess; its raw record."""
+    cell = Cell(pool=backend, fault=fault, faulty=faulty, **prm["cell"])
+    with tempfile.TemporaryDirectory(prefix="coresweep-faults-") as scratch:
+        out = run_sacrificial(run_cell, (cell, scratch), timeout=prm["timeout_seconds"])
+    left = leftovers()
+    if left:  # run_sacrificial kills its tree; this is the check that it did
+        log.error("%s/%s left %d processes; reaping them", backend, fault, len(left))
+        kill_tree(left)
+    log.info(
+        "%s %s trial %d (task %d faulty): %s in %.2f s (exit code %s, %d killed)",
+        backend,
+        fault,
+        trial,
+        faulty,
+        out.status,
+        out.wall,
+        out.exitcode,
+        out.killed,
+    )
+    return {**_raw_cell(cell, out, len(left)), "trial": trial}
+
+
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
     backend = prm["backend"]
@@ -182,24 +254,14 @@ def measure(point: Point) -> dict[str, Any]:
         importlib.import_module(module)
     cells = []
     method = start_method()  # of the sacrificial subprocesses
+    where = prm["placements"]
     for fault in prm["faults"]:
-        cell = Cell(pool=backend, fault=fault, **prm["cell"])
-        with tempfile.TemporaryDirectory(prefix="coresweep-faults-") as scratch:
-            out = run_sacrificial(run_cell, (cell, scratch), timeout=prm["timeout_seconds"])
-        left = leftovers()
-        if left:  # run_sacrificial kills its tree; this is the check that it did
-            log.error("%s/%s left %d processes; reaping them", backend, fault, len(left))
-            kill_tree(left)
-        cells.append(_raw_cell(cell, out, len(left)))
-        log.info(
-            "%s %s: %s in %.2f s (exit code %s, %d killed)",
-            backend,
-            fault,
-            out.status,
-            out.wall,
-            out.exitcode,
-            out.killed,
-        )
+        for trial in range(prm["trials"][fault]):
+            raw = _run_trial(backend, fault, trial, where[trial % len(where)], prm)
+            cells.append(raw)
+            # another task lost or hung decides the cell; isolation needs every trial
+            if prm["stop_at_first_loss"] and not _trial_row(raw)["isolated"]:
+                break
     return {"backend": backend, "sacrificial_start_method": method, "cells": cells}
 
 
@@ -277,37 +339,82 @@ def classify(cell: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _trial_row(cell: dict[str, Any]) -> dict[str, Any]:
+    """One trial's row: classify() plus its flags and the counts it adds to its cell."""
+    row = classify(cell)
+    flags = []
+    if cell["status"] in ("ok", "error") and cell["killed"]:
+        flags.append("unclean-shutdown")
+    if cell["orphans"]:
+        flags.append("orphans")
+    if cell["status"] == "error":
+        flags.append("cell-error")
+    return {
+        **row,
+        "flags": flags,
+        "others_lost_or_hung": row["others_lost"] + row["others_hung"] > 0,
+        "any_hung": row["others_hung"] > 0 or row["faulty_outcome"] == "hung",
+        "isolated": row["others_completed"] == row["others"],
+    }
+
+
+def _modal(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """The trial that stands for its cell: the most frequent outcome, the worse on a tie."""
+    counts = {o: sum(t["outcome"] == o for t in trials) for o in SEVERITY}
+    top = max(counts.values())
+    outcome = next(o for o in SEVERITY if counts[o] == top)
+    return next(t for t in trials if t["outcome"] == outcome)
+
+
+def _median(trials: list[dict[str, Any]], key: str) -> float:
+    values = [t[key] for t in trials if not np.isnan(t[key])]
+    return float(np.median(values)) if values else np.nan
+
+
+def _cell_row(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """A (backend, fault) cell over its trials: the modal trial's columns, timings as
+    medians, the trial counts, and every flag a trial raised."""
+    trials = [_trial_row(c) for c in cells]
+    modal = _modal(trials)
+    raw = cells[trials.index(modal)]
+    timing = ("detect_s", "recovery_s", "startup_s", "run_s")
+    row = {k: v for k, v in modal.items() if k not in ("flags", "others_lost_or_hung",
+                                                       "any_hung", "isolated")}  # fmt: skip
+    row |= {k: _median(trials, k) for k in timing}
+    return {
+        "workers": raw["workers"],
+        "tasks": raw["tasks"],
+        "faulty_task": raw["faulty"],
+        "faulty_tasks": ",".join(str(c["faulty"]) for c in cells),
+        "hang_seconds": raw["hang_seconds"],
+        "allowed_failures": raw["allowed_failures"],
+        **row,
+        "trials": len(trials),
+        "trials_others_lost": sum(t["others_lost_or_hung"] for t in trials),
+        "trials_hung": sum(t["any_hung"] for t in trials),
+        "trials_isolated": sum(t["isolated"] for t in trials),
+        "trials_caller_died": sum(not t["caller_survived"] for t in trials),
+        "exitcode": raw["exitcode"],
+        "killed": sum(c["killed"] for c in cells),
+        "orphans": sum(c["orphans"] for c in cells),
+        "trial_flags": sorted({f for t in trials for f in t["flags"]}),
+    }
+
+
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (backend, fault) cell, pooled over its trials (see the module docstring)."""
     import pandas as pd
 
     rows = []
     for rec in records:
         r = rec["result"]
+        by_fault: dict[str, list[dict[str, Any]]] = {}
         for cell in r["cells"]:
-            row = classify(cell)
-            flags = job_flags(r)
-            if cell["status"] in ("ok", "error") and cell["killed"]:
-                flags.append("unclean-shutdown")
-            if cell["orphans"]:
-                flags.append("orphans")
-            if cell["status"] == "error":
-                flags.append("cell-error")
-            rows.append(
-                {
-                    "backend": r["backend"],
-                    "fault": cell["fault"],
-                    "workers": cell["workers"],
-                    "tasks": cell["tasks"],
-                    "faulty_task": cell["faulty"],
-                    "hang_seconds": cell["hang_seconds"],
-                    "allowed_failures": cell["allowed_failures"],
-                    **row,
-                    "exitcode": cell["exitcode"],
-                    "killed": cell["killed"],
-                    "orphans": cell["orphans"],
-                    **row_tail(rec, flags),
-                }
-            )
+            by_fault.setdefault(cell["fault"], []).append(cell)
+        for fault, cells in by_fault.items():
+            row = _cell_row(cells)
+            flags = job_flags(r) + row.pop("trial_flags")
+            rows.append({"backend": r["backend"], "fault": fault, **row, **row_tail(rec, flags)})
     df = pd.DataFrame(rows)
     if df.empty:
         return df

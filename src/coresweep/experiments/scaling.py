@@ -14,6 +14,16 @@ sample at p = 1 stays within `strong_sample_seconds` on a nominal core. Planning
 deterministic (declared kernel rates, no timing), so a dry run on a login node plans the
 points the compute node measures. Each point carries its predicted seconds and the peak
 memory of its process tree (`common.tree_memory_bytes`), which is checked against the node.
+
+The memory-bound kernel (kind "memory", the triad) follows STREAM's rule instead of the time
+budget: each array is at least 4x the last-level cache the point's cores reach (read from
+sysfs, `coresweep.measure.cache`). Strong scaling keeps ONE fixed total array, >= 4x the LLC
+of the largest p's cores, split into chunks across tasks and workers, so its footprint does
+not grow with p; weak scaling gives each worker >= 4x the LLC one core reaches. The in-job
+serial baseline sweeps the whole strong array in the job's own process: it is the
+single-thread reference every rate is shown against (`triad_reference_gbs`,
+`bandwidth_fraction`). A size below the rule is refused, unless `allow_in_cache` says so,
+and then every row is flagged `in-cache`.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import functools
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,7 +64,9 @@ from coresweep.experiments.common import (
     tree_memory_bytes,
 )
 from coresweep.kernels import Kernel, get_kernel, kernels_from
+from coresweep.kernels.stream import PERIOD, held_elements, release
 from coresweep.kernels.user import runs_on
+from coresweep.measure import cache
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
@@ -153,6 +166,113 @@ def strong_size(kernel: Kernel, configured: int, ntasks: int, budget: float | No
     return lo
 
 
+#: STREAM's rule: each array at least this many times the last-level cache the cores reach
+LLC_MULTIPLE = 4
+#: a triad point may hold up to this share of the node's memory: its footprint is its
+#: arrays, known exactly (the half of other points leaves room for an estimate's error)
+TRIAD_MEMORY_FRACTION = 0.8
+#: predicted seconds to build and first-touch one GB of the triad's arrays (start-up)
+ALLOC_SECONDS_PER_GB = 0.6
+
+
+@dataclass(frozen=True)
+class ArrayPlan:
+    """The memory-bound kernel's arrays for a sweep (elements per array, 8 bytes each).
+
+    strong: ONE total of `strong_size` x ntasks elements, split into chunks, the same at
+    every p; weak: `weak_size` x weak_tasks_per_worker elements per worker. `llc_strong` is
+    the LLC the largest p's cores reach, `llc_weak` the one core's view; `in_cache` says the
+    arrays are below the rule (allowed only with allow_in_cache)."""
+
+    strong_size: int
+    weak_size: int
+    llc_strong: int
+    llc_weak: int
+    in_cache: bool
+    llc: dict[str, Any]
+
+
+def rule_elements(llc_bytes: int) -> int:
+    """Elements of one float64 array that meet STREAM's rule for this much cache."""
+    return cache.elements_for(LLC_MULTIPLE * llc_bytes)
+
+
+def _chunk(total: int, ntasks: int, whole_periods: bool) -> int:
+    """Elements of one of ntasks chunks covering at least `total`; rounded up to whole
+    input periods if asked (the rule's sizes: then no padding between slots)."""
+    size = -(-total // ntasks)
+    return -(-size // PERIOD) * PERIOD if whole_periods else size
+
+
+def array_plan(
+    cfg: dict[str, Any],
+    llc: cache.LastLevelCache,
+    ps: Sequence[int],
+    ntasks: int,
+    key: str,
+    kernel: str = "triad",
+) -> ArrayPlan:
+    """Sizes of a memory-bound kernel's arrays from the cache rule, or the explicit
+    `sizes.<kernel>` (elements per array: the strong total, and each weak worker's) checked
+    against it."""
+    pmax = max(ps)
+    per_worker = int(cfg["weak_tasks_per_worker"])
+    allow = bool(cfg.get("allow_in_cache", False))
+    given = cfg["sizes"].get(kernel, "auto")
+    size_key = f"{key}.sizes.{kernel}"
+    if not llc.domains and given == "auto":
+        raise ConfigError(
+            f"config key {size_key}: the last-level cache is not in sysfs "
+            "(/sys/devices/system/cpu/cpu*/cache), so STREAM's rule (each array >= 4x the "
+            f"cache) cannot size the arrays; give sizes.{kernel} in elements per array (the "
+            "measuring job checks it against its own sysfs and flags rows in-cache)"
+        )
+    reach_strong = llc.reach_bytes(pmax) if llc.domains else 0
+    reach_weak = llc.reach_bytes(1) if llc.domains else 0
+    need_strong, need_weak = rule_elements(reach_strong), rule_elements(reach_weak)
+    if given == "auto":
+        strong_total, weak_total, in_cache = need_strong, need_weak, False
+    else:
+        n = int(given)
+        short = n < max(need_strong, need_weak)  # unknown cache: the measuring job decides
+        if short and not allow:
+            raise ConfigError(
+                f"config key {size_key}: {n} elements per array ({8 * n / 2**20:.0f} MiB) is "
+                f"below STREAM's rule at p={pmax}: each array >= {LLC_MULTIPLE}x the "
+                f"{reach_strong / 2**20:.0f} MiB last-level cache those cores reach, i.e. >= "
+                f"{need_strong} elements ({8 * need_strong / 2**30:.2f} GiB, three arrays "
+                f"{24 * need_strong / 2**30:.2f} GiB); use auto, or set "
+                f"{key}.allow_in_cache: true to measure in cache (rows flagged in-cache)"
+            )
+        strong_total, weak_total, in_cache = n, n, short
+    return ArrayPlan(
+        strong_size=_chunk(strong_total, ntasks, given == "auto") if ntasks else 0,
+        weak_size=_chunk(weak_total, per_worker, given == "auto"),
+        llc_strong=reach_strong,
+        llc_weak=reach_weak,
+        in_cache=in_cache,
+        llc=llc.to_dict(),
+    )
+
+
+def held_bytes(
+    descriptor: Any, p: int, modes: dict[str, dict[str, int]], baseline: dict[str, int]
+) -> tuple[float, float]:
+    """(bytes the job process holds, bytes each worker process holds) for a triad point.
+
+    The job holds the baseline's arrays (the whole strong total: the reference sweep); its
+    threads (thread pools, numba-parallel) work on chunks of the same arrays, so the job
+    also holds the weak total for them. A worker process holds its own share of the chunks,
+    the strong and weak workloads in one set; a cluster's workers hold theirs elsewhere."""
+    job = held_elements(baseline["size"], baseline["ntasks"])
+    worker = 0
+    if descriptor.isolation in ("inline", "thread"):
+        job = max([job, *(held_elements(m["size"], m["ntasks"]) for m in modes.values())])
+    elif descriptor.isolation == "process":
+        worker = max(held_elements(m["size"], m["ntasks"] // p) for m in modes.values())
+    return 24.0 * job, 24.0 * worker
+
+
 def predict_seconds(
     kernel: Kernel,
     descriptor: Any,
@@ -162,6 +282,7 @@ def predict_seconds(
     protocol: dict[str, Any],
     usable: int,
     first_in_job: bool,
+    held: tuple[float, float] | None = None,
 ) -> float:
     """Predicted seconds to measure one point (an upper bound unless precision stops early).
 
@@ -170,20 +291,44 @@ def predict_seconds(
     dispatch cost per task; `sampling_seconds` turns the three arms' calls (strong, weak,
     serial baseline) into warm-up + rounds under the protocol. Added: the runner's probes,
     the workers' start and stop, and Numba's compile (first point of a kernel in its job; fresh worker
-    interpreters load the cache in parallel at every start).
+    interpreters load the cache in parallel at every start), and for the triad the building
+    of its arrays (`held`: the job's on the kernel's first point, the workers' at every one).
     """
-    t = kernel.seconds_per_task(baseline["size"]) or UNKNOWN_TASK_SECONDS
+
+    def task_s(size: int) -> float:
+        return kernel.seconds_per_task(size) or UNKNOWN_TASK_SECONDS
+
     gil = descriptor.gil_bound and kernel.kind == "python"
-    speed = 1 if gil else min(p, usable)
+    # memory bandwidth need not grow with cores: predict the bound case for a memory kernel
+    speed = 1 if gil or kernel.kind == "memory" else min(p, usable)
     dispatch = dispatch_seconds(descriptor)
-    calls = [m["ntasks"] * (t / speed + dispatch) for m in modes.values()]
-    calls.append(baseline["ntasks"] * t)
+    calls = [m["ntasks"] * (task_s(m["size"]) / speed + dispatch) for m in modes.values()]
+    calls.append(baseline["ntasks"] * task_s(baseline["size"]))
     fixed, per_worker = START_SECONDS.get(descriptor.start_method, START_SECONDS["spawn"])
-    seconds = sampling_seconds(calls, protocol) + RUNNER_SECONDS + fixed + per_worker * p
+    seconds = sampling_seconds(calls, protocol, decisive=True)
+    seconds += RUNNER_SECONDS + fixed + per_worker * p
+    if held is not None:  # building the arrays: the job's on its first point, workers' each
+        job_b, worker_b = held
+        seconds += ALLOC_SECONDS_PER_GB * (job_b * int(first_in_job) + worker_b) / 1e9
     if kernel.jit:
         fresh = descriptor.isolation == "process" and descriptor.start_method != "fork"
         seconds += NUMBA_COMPILE_SECONDS * (int(first_in_job) + int(fresh))
     return seconds
+
+
+def kernel_modes(cfg: dict[str, Any], kernel: str, key: str) -> list[str]:
+    """The modes a kernel runs: those of `modes` that `kernel_modes.<kernel>` lists (all of
+    `modes` for a kernel it does not list); refused when none is left."""
+    own = cfg.get("kernel_modes", {}).get(kernel)
+    if own is None:
+        return list(cfg["modes"])
+    kept = [m for m in cfg["modes"] if m in own]
+    if not kept:
+        raise ConfigError(
+            f"config key {key}.kernel_modes.{kernel}: {list(own)} leaves none of {key}.modes "
+            f"{list(cfg['modes'])} for {kernel}; list one of them, or drop {kernel} from kernels"
+        )
+    return kept
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -196,19 +341,27 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     cluster = [b for b in backends if BACKENDS[b].descriptor.isolation == "cluster"]
     if cluster:
         check_dask_cluster(config["dask_cluster"])
-    strong = "strong" in cfg["modes"]
-    ntasks = strong_tasks(cfg, ps, key) if strong else 0
+    ntasks = strong_tasks(cfg, ps, key) if "strong" in cfg["modes"] else 0
     per_worker = cfg["weak_tasks_per_worker"]
     for p in ps:
         check_pinning(config["protocol"], p, f"{key}.p={p}")
     out = []
     for k in kernels:
-        configured = kernel_size(k, cfg["sizes"], f"{key}.sizes")
-        size = (
-            strong_size(k, configured, ntasks, cfg.get("strong_sample_seconds"))
-            if strong
-            else configured
-        )
+        kmodes = kernel_modes(cfg, k.name, key)
+        strong = "strong" in kmodes
+        arrays = None
+        if k.kind == "memory":
+            llc = cache.for_node(node.kind, node.cores)
+            arrays = array_plan(cfg, llc, ps, ntasks, key, k.name)
+            size, weak_size = arrays.strong_size, arrays.weak_size
+        else:
+            configured = kernel_size(k, cfg["sizes"], f"{key}.sizes")
+            size = (
+                strong_size(k, configured, ntasks, cfg.get("strong_sample_seconds"))
+                if strong
+                else configured
+            )
+            weak_size = size
         for b in backends:
             if not applicable(k, b):
                 continue
@@ -218,16 +371,35 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 modes = {}
                 if strong:
                     modes["strong"] = {"size": size, "ntasks": ntasks}
-                if "weak" in cfg["modes"]:
-                    modes["weak"] = {"size": size, "ntasks": per_worker * p}
-                baseline = {"size": size, "ntasks": per_worker}
-                tree = tree_memory_bytes(k, descriptor, p, size)
-                check_memory(
-                    tree,
-                    f"kernel {k.name} at size {size} on {b} with p={p}",
-                    f"{key}.sizes.{k.name}",
-                    node,
+                if "weak" in kmodes:
+                    modes["weak"] = {"size": weak_size, "ntasks": per_worker * p}
+                # the triad's baseline sweeps the whole strong array: the one-thread reference
+                baseline = (
+                    dict(modes["strong"])
+                    if arrays is not None and strong
+                    else {"size": weak_size, "ntasks": per_worker}
                 )
+                held = held_bytes(descriptor, p, modes, baseline) if arrays else None
+                tree = tree_memory_bytes(k, descriptor, p, size, held)
+                what = f"kernel {k.name} at size {size} on {b} with p={p}"
+                if arrays is None:
+                    check_memory(tree, what, f"{key}.sizes.{k.name}", node)
+                else:
+                    check_memory(
+                        tree,
+                        f"kernel {k.name} on {b} with p={p} ({', '.join(modes)}; each array "
+                        f">= {LLC_MULTIPLE}x the last-level cache of the cores)",
+                        f"{key}.sizes.{k.name}",
+                        node,
+                        TRIAD_MEMORY_FRACTION,
+                        "lower p (cores.max), "
+                        + (
+                            f"drop weak from {key}.kernel_modes.{k.name}, "
+                            if "weak" in modes
+                            else ""
+                        )
+                        + f"or give a smaller sizes.{k.name} with {key}.allow_in_cache: true",
+                    )
                 params = {
                     "kernel": k.name,
                     "backend": b,
@@ -238,12 +410,21 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                     "protocol": config["protocol"],
                     **kernel_params(k),
                 }
+                if arrays is not None:
+                    params["arrays"] = {
+                        "llc_bytes": arrays.llc_strong if strong else arrays.llc_weak,
+                        "llc_weak_bytes": arrays.llc_weak,
+                        "in_cache": arrays.in_cache,
+                        "job_bytes": held[0],
+                        "worker_bytes": held[1],
+                        "llc": arrays.llc,
+                    }
                 if p > node.usable:
                     params["oversubscribed"] = True  # more workers than the node's cores
                 if b in cluster:
                     params["dask_cluster"] = config["dask_cluster"]
                 seconds = predict_seconds(
-                    k, descriptor, p, modes, baseline, config["protocol"], node.usable, i == 0
+                    k, descriptor, p, modes, baseline, config["protocol"], node.usable, i == 0, held
                 )
                 out.append(
                     Point(
@@ -276,7 +457,10 @@ def measure(point: Point) -> dict[str, Any]:
     protocol = Protocol.from_config(protocol_cfg)
     modes = prm["modes"]
 
-    batch = BACKENDS[prm["backend"]].descriptor.batch
+    descriptor = BACKENDS[prm["backend"]].descriptor
+    batch = descriptor.batch
+    if kernel.kind != "memory":
+        release()  # the triad's arrays of an earlier point of this job: not this point's
     compiles = [kernel.compile] if kernel.compile is not None else []
     if batch and kernel.compile_parallel is not None:
         compiles.append(kernel.compile_parallel)
@@ -289,10 +473,14 @@ def measure(point: Point) -> dict[str, Any]:
     inner = functools.partial(limit_inner_pools, p if batch else 1)
     base = prm["baseline"]
 
-    def prepares(*workloads: dict[str, int]) -> list[functools.partial[None]]:
+    def prepares(*workloads: dict[str, int], workers: int = 1) -> list[functools.partial[None]]:
+        """The kernel's prepare for these workloads, each worker taking its share of tasks."""
         if kernel.prepare is None:
             return []
-        return [functools.partial(kernel.prepare, w["size"], w["ntasks"], seed) for w in workloads]
+        return [
+            functools.partial(kernel.prepare, w["size"], max(1, w["ntasks"] // workers), seed)
+            for w in workloads
+        ]
 
     tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
     base_tasks = kernel.make_tasks(base["size"], base["ntasks"], seed)
@@ -300,12 +488,15 @@ def measure(point: Point) -> dict[str, Any]:
     if "dask_cluster" in prm:
         configure_dask_cluster(prm["dask_cluster"])
     # the baseline's inputs first: fork children then share them copy-on-write (the memory
-    # estimate counts them once), as they do on the job's later points anyway
-    chain_init(*prepares(base))()
+    # estimate counts them once), as they do on the job's later points anyway. Workers of
+    # this process (threads, prange) use the job's inputs for every workload; building them
+    # (the triad's large arrays: allocation and first touch) is start-up, not a sample.
+    in_job = descriptor.isolation in ("inline", "thread")
+    _, t = timed(chain_init(*prepares(base, *(modes.values() if in_job else ()))))
+    alloc_s = t.wall
     with make_backend(prm["backend"], p) as backend:
-        _, t = timed(
-            lambda: backend.start(chain_init(inner, *compiles, *prepares(*modes.values())))
-        )
+        worker_prep = prepares(*modes.values(), workers=p)
+        _, t = timed(lambda: backend.start(chain_init(inner, *compiles, *worker_prep)))
         startup_s = t.wall
         log.info("%s started in %.3f s (compile %.3f s)", prm["backend"], startup_s, compile_s)
         pinned = backend.pin(affinity()) if protocol_cfg.get("pin_workers") else {}
@@ -318,7 +509,14 @@ def measure(point: Point) -> dict[str, Any]:
         # point of this job may fork its workers from this process
         (inner if batch else _one_blas_thread)()
         arms[BASELINE] = functools.partial(SerialBackend().map, kernel.run, base_tasks)
-        samples = sample_arms(arms, protocol, seed, together=True)
+        # each mode's speedup over the baseline decides C1/C11: sample on while it straddles
+        # (scaled by work: the triad's weak chunks differ in size from the baseline's)
+        base_work = kernel.work(base["size"]) * base["ntasks"]
+        decide = [
+            (BASELINE, mode, kernel.work(m["size"]) * m["ntasks"] / base_work)
+            for mode, m in modes.items()
+        ]
+        samples = sample_arms(arms, protocol, seed, together=True, decide=decide)
         info = backend.describe()
 
     out_modes = []
@@ -353,11 +551,13 @@ def measure(point: Point) -> dict[str, Any]:
         "baseline": {
             "size": base["size"],
             "ntasks": base["ntasks"],
+            "work": kernel.work(base["size"]) * base["ntasks"],
             **arm_fields(b),
             "check_ok": base_check.ok,
         },
         "startup_s": startup_s,
         "compile_s": compile_s,
+        "alloc_s": alloc_s,
         "inner_pools": pools,
         "pinned": {str(k): v for k, v in pinned.items()},
         "backend_info": info,
@@ -367,10 +567,50 @@ def measure(point: Point) -> dict[str, Any]:
 
 def paired_speedup(base: dict[str, Any], mode: dict[str, Any]) -> tuple[float, float, float]:
     """Median and 95% interval over rounds of the serial time of this mode's work (the
-    baseline's time per task x the mode's tasks) over its parallel time in the same round."""
-    scale = mode["ntasks"] / base["ntasks"]
+    baseline's time per unit of work x the mode's work; per task x tasks in records from
+    before the baseline carried its work) over its parallel time in the same round."""
+    scale = mode["work"] / base["work"] if "work" in base else mode["ntasks"] / base["ntasks"]
     ratios = scale * np.asarray(base["wall"]) / np.asarray(mode["wall"])
     return median_ci(ratios)
+
+
+#: the flag of a triad row whose arrays were below STREAM's rule (allow_in_cache: true)
+IN_CACHE = "in-cache"
+
+
+def below_rule(
+    arrays: dict[str, Any], mode: dict[str, Any], p: int, llc: cache.LastLevelCache
+) -> bool:
+    """Whether a triad mode's arrays were below STREAM's rule: planned so (allow_in_cache),
+    or on the machine that measured it (its sysfs LLC, in provenance), which may differ
+    from the one the plan assumed (a login node planning a compute node)."""
+    if arrays.get("in_cache"):
+        return True
+    if not llc.domains:
+        return False  # an old record, or a machine without cache facts: the plan's word
+    per_array = 8.0 * mode["size"] * mode["ntasks"]
+    if mode["mode"] == "strong":
+        return per_array < LLC_MULTIPLE * llc.reach_bytes(p)
+    return per_array / p < LLC_MULTIPLE * llc.reach_bytes(1)
+
+
+def _array_columns(
+    arrays: dict[str, Any] | None, mode: dict[str, Any], ref_gbs: float, rate: float
+) -> dict[str, float]:
+    """The triad's cache and bandwidth columns (NaN for other kernels and older records):
+    the LLC the mode's cores reach, one array's bytes (the strong total; a weak worker's
+    share x workers), the one-thread reference's GB/s and this rate as a fraction of it."""
+    if not arrays:
+        nan = float("nan")
+        return {"llc_bytes": nan, "array_bytes": nan, "triad_reference_gbs": nan,
+                "bandwidth_fraction": nan}  # fmt: skip
+    llc = arrays["llc_bytes"] if mode["mode"] == "strong" else arrays["llc_weak_bytes"]
+    return {
+        "llc_bytes": float(llc),
+        "array_bytes": 8.0 * mode["size"] * mode["ntasks"],
+        "triad_reference_gbs": ref_gbs,
+        "bandwidth_fraction": rate / (ref_gbs * 1e9) if ref_gbs == ref_gbs else float("nan"),
+    }
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -388,12 +628,23 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             base_flags.append("check-failed")
         usable = rec["provenance"].get("machine", {}).get("usable_cores")
         over = oversubscribed(rec, r["p"])
+        arrays = rec.get("point", {}).get("params", {}).get("arrays")
+        llc_here = cache.from_dict(rec["provenance"].get("machine", {}).get("last_level_cache"))
+        # the one-thread reference: the baseline swept the whole strong array in the job
+        ref_gbs = (
+            base["work"] / float(np.median(base["wall"])) / 1e9
+            if arrays and "work" in base
+            else float("nan")
+        )
         for m in r["modes"]:
             wall = np.asarray(m["wall"])
             s = summarize(wall)
             cpu_med = float(np.median(m["cpu"]))
-            busy = cpu_med / s.median if s.median else float("nan")
+            # busy cores per sample (CPU clock in ns), so it has an interval
+            busy, busy_lo, busy_hi = median_ci(np.asarray(m["cpu"]) / wall)
             flags = stability_flags(wall, m["first_run"]) + doubts + over
+            if arrays and below_rule(arrays, m, r["p"], llc_here):
+                flags.append(IN_CACHE)
             if busy > r["p"] * 1.05:
                 flags.append("inner-oversubscribed")  # more busy cores than workers
             if not m["check_ok"]:
@@ -416,6 +667,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "outliers": s.outliers,
                     "cpu_median": cpu_med,
                     "busy_cores": busy,
+                    "busy_cores_ci_lo": busy_lo,
+                    "busy_cores_ci_hi": busy_hi,
                     "cpu_utilization": busy / r["p"],
                     "cpu_seconds_per_unit": cpu_med / m["work"],
                     "rate": m["work"] / s.median,
@@ -427,6 +680,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "baseline_flags": ";".join(base_flags),
                     "startup_s": r["startup_s"],
                     "compile_s": r["compile_s"],
+                    "alloc_s": r.get("alloc_s", float("nan")),
+                    **_array_columns(arrays, m, ref_gbs, m["work"] / s.median),
                     "first_run": m["first_run"],
                     "inner": m["inner"],
                     "stopped_on": m["stopped_on"],

@@ -10,6 +10,9 @@ Scale: nothing grows with the node: everything runs on one CPU. The tcp point bo
 cores where the node has them, so the peer (which plays a remote service) gets a core of
 its own within the job's allocation instead of sharing the pinned one; the other kinds
 book one. All kinds share one job: each point's pools and peer end before the next starts.
+The runner's capacity probe checks only the pinned CPU (`protocol.probe_cpu`): the second
+core is the peer's, not the experiment's. The gain of each thread count over one thread
+decides C10, so sampling goes on while its interval straddles the bar (`decide`).
 """
 
 from __future__ import annotations
@@ -92,7 +95,9 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             # the TCP peer runs beside the pinned CPU: a second core where the node has one
             "threads": min(2, node.cap) if kind == "tcp" else 1,
             "seed": config["seed"],
-            "protocol": config["protocol"],
+            # the runner's capacity probe checks the one CPU the point is pinned to: a
+            # probe of two cores measures a machine the experiment does not use
+            "protocol": {**config["protocol"], "probe_cpu": cpu},
         }
         seconds, mb = predict(params)
         check_tree(mb, f"the {kind} kind", key, node)
@@ -111,7 +116,7 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     cpu += TCP_ROUND_TRIP_SECONDS if prm["kind"] == "tcp" else 0.0
     n = prm["tasks"]
     units = [max(n * cpu, -(-n // min(t, n)) * io + cpu) for t in prm["thread_counts"]]
-    seconds = RUNNER_SECONDS + sampling_seconds(units, prm["protocol"])
+    seconds = RUNNER_SECONDS + sampling_seconds(units, prm["protocol"], decisive=True)
     return seconds, PROCESS_MB * (2 if prm["kind"] == "tcp" else 1)
 
 
@@ -254,7 +259,9 @@ def measure(point: Point) -> dict[str, Any]:
                 f"t{t}": functools.partial(_batch, pool, fn, tasks, seen[t])
                 for t, pool in pools.items()
             }
-            samples = sample_arms(arms, protocol, prm["seed"])
+            # the gain of t threads over one decides C10: sample on while it straddles
+            decide = [("t1", f"t{t}") for t in pools if t != 1]
+            samples = sample_arms(arms, protocol, prm["seed"], decide=decide)
         finally:
             for pool in pools.values():
                 pool.shutdown()

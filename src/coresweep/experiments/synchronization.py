@@ -102,9 +102,16 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
                                 else prm["numba_increments"])
         for m in prm["mechanisms"]
     ]  # fmt: skip
-    seconds = RUNNER_SECONDS + NUMBA_COMPILE_SECONDS + sampling_seconds(units, prm["protocol"])
+    decisive = bool(_decide(prm["mechanisms"]))
+    seconds = RUNNER_SECONDS + NUMBA_COMPILE_SECONDS
+    seconds += sampling_seconds(units, prm["protocol"], decisive)
     seconds += prm["deadlock_trials"] * (prm["lock_timeout_seconds"] + 0.01)
     return seconds, PROCESS_MB + round(p * 8 * PAD / 1e6)
+
+
+def _decide(mechanisms: Sequence[str]) -> list[tuple[str, str]]:
+    """The cost ratios (synchronized time / its unsynchronized baseline's) measured here."""
+    return [(m, BASELINE[m]) for m in mechanisms if BASELINE.get(m) in mechanisms]
 
 
 # --- the shared counter -------------------------------------------------------------------
@@ -250,7 +257,8 @@ def measure(point: Point) -> dict[str, Any]:
     }
     finals: dict[str, list[int]] = {m: [] for m in prm["mechanisms"]}
     arms = {m: _recorded(counter_call(m, p, n), finals[m]) for m, n in increments.items()}
-    samples = sample_arms(arms, protocol, prm["seed"])
+    # a lock's cost over the same unsynchronized work: sample on while it straddles its bar
+    samples = sample_arms(arms, protocol, prm["seed"], decide=_decide(prm["mechanisms"]))
     counters = [
         {
             "mechanism": m,

@@ -3,6 +3,13 @@
 Every worker caches the same pair of n x n blocks, so a task is one block product and its
 timing holds no matrix generation. The backend, not BLAS, supplies the parallelism: the
 experiment limits BLAS to one thread in every worker (coresweep.measure.guard).
+
+Why the working set is small: DGEMM stands for compute-bound work, and a compute-bound
+kernel is meant to run from cache. A blocked product does 2n^3 flops on 3n^2 numbers (an
+order of 768: 14 MB of blocks, 0.9 G flops), and BLAS tiles it further into L1/L2-sized
+panels, so its rate is the core's floating-point rate, not the memory's. Unlike the triad
+(kernels.stream), its blocks are NOT sized against the last-level cache: bigger blocks
+would measure the same flop rate with more memory per worker.
 """
 
 from __future__ import annotations

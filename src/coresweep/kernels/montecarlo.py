@@ -2,6 +2,12 @@
 
 Both draw from the same xorshift64* generator, so for the same task they count the very
 same hits: the Numba kernel is checked bit for bit against the Python one.
+
+Why the working set is what it is: Monte Carlo kernels hold almost nothing. A task keeps a
+64-bit generator state and a hit count in registers (the Python one a few objects), so it
+never touches memory beyond its code and its interpreter: its rate is the core's (and, in
+pure Python, the GIL's), whatever the cache. There is nothing to size against the
+last-level cache; `size` is the number of samples, i.e. the work, not the data.
 """
 
 from __future__ import annotations

@@ -1,44 +1,60 @@
 """STREAM triad a = b + s*c in Numba nogil: a memory-bound kernel, reported in GB/s.
 
-Every worker owns one set of arrays a, b, c of `size` elements, built on its first task
-(the discarded warm-up): a thread backend's threads each have their own set, each process
-its own (a fork child builds a fresh set rather than sharing its parent's, so no two
-workers stream the same pages). `prepare` builds nothing: a worker's init may run in
-another thread than its tasks (Dask runs it in the worker's event loop) and would leave a
-set behind that no task uses. A task sweeps its worker's arrays REPS times with its own
-scalar, so a worker holds one task's arrays however many tasks the point has. Bytes
-counted the STREAM way: 3 x 8 bytes per element per sweep. The inputs depend only on the
-element index and the scalar only on the task index, so a task's result is the same on
-every backend and in every decomposition.
+A memory-bound kernel must stream from memory, not from cache: STREAM's rule is that each
+array is at least 4x the last-level cache the measuring cores reach. So a task is ONE sweep
+of one chunk of a process's arrays (no repeats inside a task: a chunk swept twice in a row
+would be served from cache), and the experiment sizes the arrays from the cache
+(coresweep.measure.cache) and splits them into chunks, the way STREAM's OpenMP version
+splits the index range over its threads.
+
+A process holds ONE set of arrays a, b, c (`hold`), built and first-touched before any
+timing. Threads of that process (a thread pool, numba-parallel's prange, the in-job serial
+baseline) work on chunks of it; a worker process (fork, spawn, loky, Dask) holds its own set,
+sized to its share of the chunks and built in the worker (`prepare`), so the footprint of a
+point is the total, not the total x p. Successive tasks of a process take successive slots
+(chunks) round robin, so a process sweeps all it holds before it returns to a chunk.
+
+The inputs repeat with a period of PERIOD elements and every slot starts at a multiple of
+it, so all chunks hold the same values and a task's result depends only on its size and its
+scalar: the same on every backend, in every decomposition, whichever slot served it. Values
+are dyadic (b, c in 1/4096 steps, s in 1/8 steps), so the sweep's sum is exact and equals
+the closed-form reference. Bytes counted the STREAM way: 3 x 8 bytes per element.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from coresweep.kernels.base import Check, Kernel, Task
 
-REPS = 10
+#: sweeps per task: one, so a task's chunk is never re-read from cache inside a task
+REPS = 1
 SCALAR = 3.0
+#: the inputs repeat every PERIOD elements; slots start at multiples of it
+PERIOD = 4096
+#: bytes per element of the three arrays (STREAM's count for triad)
+BYTES_PER_ELEMENT = 24
 #: nominal bytes/s of one core streaming from memory (~24 GB/s measured on a 2.6 GHz Xeon
-#: and on a shared EPYC VM); sizes tasks, never timed at plan time
-RATE = 2.5e10
+#: and 21-24 GB/s on a shared EPYC VM); predicts durations, never timed at plan time
+RATE = 2.2e10
 
 
 def inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """b and c of a worker's arrays (the same in every worker), built in place: no
-    temporaries beside them, so a worker's memory is its three arrays."""
-    b = np.arange(n, dtype=np.float64)  # exact integers: % and * round as on int indices
-    np.remainder(b, 1000.0, out=b)
-    b *= 1e-3
+    """b and c of n elements, built in place: no temporaries beside them (exact: the
+    indices are integers below 2^53, so % and * round as on int indices)."""
+    b = np.arange(n, dtype=np.float64)
+    np.remainder(b, PERIOD, out=b)
+    b *= 1.0 / PERIOD
     c = np.arange(n, dtype=np.float64)
-    np.remainder(c, 777.0, out=c)
-    c *= 1e-3
+    c *= 5.0
+    np.remainder(c, PERIOD, out=c)
+    c *= 1.0 / PERIOD
     c += 1.0
     return b, c
 
@@ -48,109 +64,153 @@ def scalar(index: int) -> float:
     return SCALAR + (index % 64) * 0.125
 
 
-_OWN = threading.local()  # this thread's (pid, size, a, b, c)
-_SLOTS: dict[str, tuple[tuple[int, int, int], np.ndarray, np.ndarray, np.ndarray]] = {}
+def stride(size: int) -> int:
+    """Elements between the starts of two slots of `size`: size rounded up to PERIOD."""
+    return -(-size // PERIOD) * PERIOD
 
 
-def arrays(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The calling worker's a, b, c (built on first use; one size at a time per thread).
-
-    Keyed by pid too: a fork child inherits its parent's thread-local values and must not
-    share (or write into) the parent's pages.
-    """
-    own = getattr(_OWN, "arrays", None)
-    if own is None or own[0] != (os.getpid(), size):
-        _OWN.arrays = None  # drop an old set before building the next
-        b, c = inputs(size)
-        _OWN.arrays = ((os.getpid(), size), np.zeros(size), b, c)
-    return _OWN.arrays[1:]
+def held_elements(size: int, slots: int) -> int:
+    """Elements a process must hold to give `slots` distinct chunks of `size`."""
+    return stride(size) * max(1, slots)
 
 
-def slot_arrays(size: int, nslots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One row of a, b, c per Numba thread of the prange batch (kept for one shape)."""
-    key = (os.getpid(), size, nslots)
-    held = _SLOTS.get("batch")
-    if held is None or held[0] != key:
-        _SLOTS.pop("batch", None)
-        b, c = inputs(size)
-        _SLOTS["batch"] = (
-            key,
-            np.zeros((nslots, size)),
-            np.tile(b, (nslots, 1)),
-            np.tile(c, (nslots, 1)),
-        )
-    return _SLOTS["batch"][1:]
+@dataclass
+class _Held:
+    pid: int
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+
+
+_HELD: list[_Held] = []  # this process's set (a fork child finds its parent's and replaces it)
+_NEXT = itertools.count()  # next slot; next() is atomic under the GIL
+
+
+def hold(n: int) -> int:
+    """Make this process hold arrays of at least n elements, built and first-touched now.
+
+    Keeps the set it holds when that is large enough (the strong and weak workloads and
+    the baseline share it); returns the elements held."""
+    mine = _HELD[0] if _HELD and _HELD[0].pid == os.getpid() else None
+    if mine is not None and mine.a.size >= n:
+        return mine.a.size
+    _HELD.clear()  # drop the old (or the parent's) set before building the next
+    b, c = inputs(n)
+    a = np.empty(n)
+    a.fill(0.0)  # first touch here, not in the first sample
+    _HELD.append(_Held(os.getpid(), a, b, c))
+    return n
+
+
+def release() -> None:
+    """Drop the arrays this process holds (a job moving on to another kernel)."""
+    _HELD.clear()
+
+
+def held() -> int:
+    """Elements of the arrays this process holds (0: none)."""
+    return _HELD[0].a.size if _HELD and _HELD[0].pid == os.getpid() else 0
+
+
+def _arrays(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if held() < size:
+        hold(size)  # a direct call without prepare: one chunk
+    h = _HELD[0]
+    return h.a, h.b, h.c
+
+
+def _slot(size: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, b, c = _arrays(size)
+    step = stride(size)
+    off = (k % max(1, a.size // step)) * step
+    return a[off : off + size], b[off : off + size], c[off : off + size]
 
 
 @numba.njit(nogil=True, cache=True)
 def triad(a: np.ndarray, b: np.ndarray, c: np.ndarray, s: float, reps: int) -> float:
+    # eight partial sums: one chain of dependent adds would cap the sweep below memory speed
+    total = 0.0
     for _ in range(reps):
-        for i in range(a.size):
-            a[i] = b[i] + s * c[i]
-    return a.sum()
+        acc = np.zeros(8)
+        n8 = a.size - a.size % 8
+        for i in range(0, n8, 8):
+            for j in range(8):
+                x = b[i + j] + s * c[i + j]
+                a[i + j] = x
+                acc[j] += x
+        for i in range(n8, a.size):
+            x = b[i] + s * c[i]
+            a[i] = x
+            acc[0] += x
+        total = acc.sum()
+    return total
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _triad_slots(a2, b2, c2, scalars, reps):
-    # one slot (row of arrays) per thread; slot k runs tasks k, k + nslots, ...
-    nslots = a2.shape[0]
+def _triad_chunks(a, b, c, scalars, size, step, nslots, reps):
+    # prange splits the tasks into contiguous blocks per thread, as STREAM's OpenMP does
     out = np.zeros(scalars.size)
-    for k in numba.prange(nslots):
-        for t in range(k, scalars.size, nslots):
-            out[t] = triad(a2[k], b2[k], c2[k], scalars[t], reps)
+    for t in numba.prange(scalars.size):
+        off = (t % nslots) * step
+        out[t] = triad(
+            a[off : off + size], b[off : off + size], c[off : off + size], scalars[t], reps
+        )
     return out
 
 
 def prepare(size: int, ntasks: int, seed: int) -> None:
-    """Nothing ahead of the tasks: each worker thread builds its arrays on its first task."""
+    """Hold arrays for `ntasks` distinct chunks of `size` in this process (built now)."""
+    hold(held_elements(size, ntasks))
 
 
 def run(task: Task) -> float:
-    a, b, c = arrays(task.size)
+    a, b, c = _slot(task.size, next(_NEXT))
     return float(triad(a, b, c, scalar(task.index), REPS))
 
 
 def run_parallel(tasks: Sequence[Task]) -> list[float]:
-    a, b, c = slot_arrays(tasks[0].size, max(1, min(numba.get_num_threads(), len(tasks))))
+    size = tasks[0].size
+    a, b, c = _arrays(held_elements(size, len(tasks)))
+    step = stride(size)
     scalars = np.array([scalar(t.index) for t in tasks])
-    return [float(x) for x in _triad_slots(a, b, c, scalars, REPS)]
+    out = _triad_chunks(a, b, c, scalars, size, step, max(1, a.size // step), REPS)
+    return [float(x) for x in out]
 
 
 def compile_numba() -> None:
-    z = np.zeros(4)
+    z = np.zeros(16)
     triad(z.copy(), z, z, SCALAR, 1)
 
 
 def compile_parallel() -> None:
-    z = np.zeros((2, 4))
-    _triad_slots(z.copy(), z, z, np.array([SCALAR, SCALAR]), 1)
+    z = np.zeros(16)
+    _triad_chunks(z.copy(), z, z, np.array([SCALAR, SCALAR]), 8, 8, 2, 1)
 
 
 def work(size: int) -> float:
-    return 24.0 * size * REPS
+    return float(BYTES_PER_ELEMENT * size * REPS)
 
 
 def task_bytes(size: int) -> float:
-    """a, b and c of one worker."""
-    return 3 * 8.0 * size
+    """a, b and c of one chunk (the experiment sizes what a process holds)."""
+    return float(BYTES_PER_ELEMENT * size)
 
 
-def _reference(b: np.ndarray, c: np.ndarray, s: float) -> float:
-    """sum(b + s*c) by NumPy, a block at a time (no temporary the size of the arrays)."""
-    step = 1 << 16
-    return float(sum((b[i : i + step] + s * c[i : i + step]).sum() for i in range(0, b.size, step)))
+def reference(size: int, s: float) -> float:
+    """sum(b + s*c) over one chunk, in closed form from one period (exact: dyadic values)."""
+    b, c = inputs(min(size, PERIOD))
+    full, rest = divmod(size, PERIOD)
+    sum_b = full * float(b.sum()) + float(b[:rest].sum()) if size >= PERIOD else float(b.sum())
+    sum_c = full * float(c.sum()) + float(c[:rest].sum()) if size >= PERIOD else float(c.sum())
+    return sum_b + s * sum_c
 
 
 def check(tasks: Sequence[Task], results: Sequence[float]) -> Check:
-    """Each task's sum against NumPy's b + s*c with the task's scalar (this thread's b, c)."""
-    _, b, c = arrays(tasks[0].size)
-    refs: dict[float, float] = {}
+    """Each task's sum against the closed-form sum of b + s*c with the task's scalar."""
     worst = 0.0
     for t, r in zip(tasks, results, strict=True):
-        s = scalar(t.index)
-        if s not in refs:
-            refs[s] = _reference(b, c, s)
-        worst = max(worst, abs(r - refs[s]) / max(abs(refs[s]), 1e-300))
+        ref = reference(t.size, scalar(t.index))
+        worst = max(worst, abs(r - ref) / max(abs(ref), 1e-300))
     return Check(worst < 1e-9, f"max rel err {worst:.2e}")
 
 
@@ -165,7 +225,7 @@ TRIAD = Kernel(
     compile=compile_numba,
     run_parallel=run_parallel,
     compile_parallel=compile_parallel,
-    description="STREAM triad, Numba nogil, memory-bound",
+    description="STREAM triad, Numba nogil, memory-bound (arrays >= 4x the last-level cache)",
     rate=RATE,
     task_bytes=task_bytes,
     jit=True,

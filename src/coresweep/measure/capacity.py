@@ -4,6 +4,10 @@ On a shared host (a VM whose virtual CPUs compete with other guests) a single th
 run at full speed while two threads get one core between them. A single-thread reference
 cannot see that; this probe times the same GIL-free work on one thread and on all cores
 at once: capacity = cores x (one-thread time) / (all-threads time), in cores.
+
+A point pinned to one CPU probes that CPU only: the share of it that a thread pinned there
+gets (its CPU clock over the wall clock of the same work); another program on that CPU, or
+the hypervisor taking it, shows as a share below 1.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from coresweep.measure.sched import choose_cpu, pinned
+from coresweep.measure.timer import timed
 
 log = logging.getLogger("coresweep")
 
@@ -54,6 +61,15 @@ def capacity(cores: int, tries: int = 2) -> float:
     return cores * single / together
 
 
+def cpu_share(cpu: int | str, tries: int = 2) -> float:
+    """The share of one CPU (0..1) a thread pinned to it gets now: CPU seconds / wall seconds
+    of the probe's work, best of `tries`; cpu as protocol.probe_cpu gives it ("auto" or a
+    CPU number, resolved here where the job runs)."""
+    with pinned({choose_cpu(cpu)}):
+        timings = [timed(_spin)[1] for _ in range(tries)]
+    return min(1.0, max(t.cpu / t.wall for t in timings))
+
+
 @dataclass(frozen=True)
 class CapacityCheck:
     cores: int
@@ -65,12 +81,22 @@ class CapacityCheck:
         return asdict(self)
 
 
-def check_capacity(cores: int, wait_seconds: float = 0.0, pause: float = 0.5) -> CapacityCheck:
-    """Probe; while below LOW x cores, wait up to wait_seconds for the machine to free up."""
+def check_capacity(
+    cores: int, wait_seconds: float = 0.0, pause: float = 0.5, cpu: int | str | None = None
+) -> CapacityCheck:
+    """Probe; while below LOW x cores, wait up to wait_seconds for the machine to free up.
+
+    cpu: the one CPU a pinned point runs on (protocol.probe_cpu); then only it is probed."""
+    if cpu is not None:
+        cores = 1
+
+    def probe() -> float:
+        return cpu_share(cpu) if cpu is not None else capacity(cores)
+
     t0 = time.monotonic()
-    cap = capacity(cores)
+    cap = probe()
     while cap < LOW * cores and time.monotonic() - t0 + pause <= wait_seconds:
         log.warning("the machine delivers %.2f of %d cores: waiting %.1f s", cap, cores, pause)
         time.sleep(pause)
-        cap = capacity(cores)
+        cap = probe()
     return CapacityCheck(cores, cap, time.monotonic() - t0, cap >= LOW * cores)

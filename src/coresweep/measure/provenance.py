@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 
+from coresweep.measure import cache
 from coresweep.measure.cores import affinity, cgroup_cpu_max, usable_cores
 
 PACKAGES = (
@@ -139,6 +140,8 @@ def collect(repo: Path | None = None) -> dict[str, Any]:
             "cgroup_cpuset": _read("/sys/fs/cgroup/cpuset.cpus.effective"),
             "usable_cores": usable_cores(),
             "memory_total_bytes": vm.total,
+            # the LLC domains of the usable CPUs (sysfs): what the triad's arrays are sized by
+            "last_level_cache": cache.here().to_dict(),
             "governor": _governor(),
             "turbo": _turbo(),
         },

@@ -4,6 +4,11 @@ Per point: load check, capacity probe, drift reference, the experiment's measure
 A point whose machine was short of cores or whose reference drifted is measured again
 (up to protocol.retries times) before its doubt is recorded. A point whose raw file
 already holds the same work is kept, so an interrupted job resumes where it stopped.
+
+No wait is unbounded: while a point is measured, every wait on a backend's workers is
+bounded (`bound_seconds`) and a worker that dies fails the point within seconds
+(coresweep.backends.watch). A failed point gets no raw file; the job goes on with the next
+one and its record lists the failed points, so a rerun measures exactly those.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from coresweep.backends.watch import BackendFailure, bounded
 from coresweep.measure import drift, provenance
 from coresweep.measure.capacity import check_capacity
 from coresweep.measure.cleanup import reaped_on_exit
@@ -25,8 +31,40 @@ from coresweep.records import CorruptRawFile, Point, raw_record, read_raw, write
 
 log = logging.getLogger("coresweep")
 DRIFT_LIMIT = 0.05
+#: one wait for a result (a sample's map, a task) may last this many times the point's
+#: predicted seconds plus BOUND_FLOOR_S before the point fails; a dead worker fails it at once
+BOUND_FACTOR = 10.0
+BOUND_FLOOR_S = 10.0
 
 Measure = Callable[[Point], dict[str, Any]]
+
+
+class PointFailed(RuntimeError):
+    """A point whose measurement a backend failure ended (a dead worker, a hung task)."""
+
+    def __init__(self, point: Point, failure: BackendFailure) -> None:
+        self.point, self.failure = point, failure
+        super().__init__(f"{failure} during point {point.experiment}/{point.id}")
+
+
+def bound_seconds(point: Point) -> float:
+    """The longest wait for one result of this point's backends."""
+    return BOUND_FACTOR * point.seconds + BOUND_FLOOR_S
+
+
+def bounded_measure(point: Point, measure: Measure) -> dict[str, Any]:
+    """measure(point) with every backend wait bounded; PointFailed when a backend failed
+    under the bound (also when the experiment caught the pool's own error and went on)."""
+    with bounded(bound_seconds(point)) as bound:
+        try:
+            result = measure(point)
+        except Exception as exc:
+            if not bound.failures:
+                raise
+            raise PointFailed(point, bound.failures[0]) from exc
+    if bound.failures:
+        raise PointFailed(point, bound.failures[0])
+    return result
 
 
 def run_point(
@@ -94,16 +132,18 @@ def _measure_once(
             load_per_core,
             load_warning,
         )
-    cap_start = check_capacity(cores, protocol.get("capacity_wait_seconds", 30.0))
+    # a point pinned to one CPU (protocol.probe_cpu) probes only that one
+    probe = {"cpu": protocol["probe_cpu"]} if "probe_cpu" in protocol else {}
+    cap_start = check_capacity(cores, protocol.get("capacity_wait_seconds", 30.0), **probe)
     with reaped_on_exit():
         ref_start = drift.reference_seconds()
         t0 = time.time()
-        result = measure(point)
+        result = bounded_measure(point, measure)
         t1 = time.time()
     # after the point's processes are gone: a pool still shutting down (Dask nannies, workers
     # exiting) would slow the reference and read as drift (seen here: up to +64%)
     ref_end = drift.reference_seconds()
-    cap_end = check_capacity(cores)
+    cap_end = check_capacity(cores, **probe)
     for when, cap in (("start", cap_start), ("end", cap_end)):
         if not cap.ok:
             log.warning(
@@ -154,7 +194,8 @@ def run_job(
     """Measure a job's points in order, each written atomically as soon as it is done.
 
     Returns the job record: per point its predicted and measured seconds, whether it was
-    kept from an earlier run, and the process start-up before the first point.
+    kept from an earlier run, its error if it failed (PointFailed: no raw file), the ids of
+    the failed points, and the process start-up before the first point.
     """
     started = time.time()
     startup_s = started - psutil.Process().create_time()
@@ -178,7 +219,19 @@ def run_job(
             left,
         )
         t0 = time.time()
-        record = run_point(point, measure_of(point.experiment), cores, prov, budget)
+        try:
+            record = run_point(point, measure_of(point.experiment), cores, prov, budget)
+        except PointFailed as exc:  # its pool is torn down: reaped_on_exit left no process
+            rows.append(_row(point, time.time() - t0, kept=False, error=str(exc)))
+            log.error(
+                "[%d/%d] %s failed after %.1f s: %s; no raw file written, a rerun measures it",
+                i + 1,
+                len(points),
+                point.id,
+                rows[-1]["seconds"],
+                exc,
+            )
+            continue
         write_json_atomic(path, record)
         budget -= retried_seconds(record["result"]["job"]["attempts"])
         rows.append(_row(point, time.time() - t0, kept=False))
@@ -198,6 +251,7 @@ def run_job(
         "seconds": time.time() - started,
         "predicted_s": sum(p.seconds for p in points),
         "points": rows,
+        "failed": [r["id"] for r in rows if r["error"]],
     }
 
 
@@ -215,5 +269,11 @@ def retried_seconds(attempts: Sequence[dict[str, Any]]) -> float:
     return sum(a["seconds"] for a in attempts[1:])
 
 
-def _row(point: Point, seconds: float, kept: bool) -> dict[str, Any]:
-    return {"id": point.id, "predicted_s": point.seconds, "seconds": seconds, "kept": kept}
+def _row(point: Point, seconds: float, kept: bool, error: str = "") -> dict[str, Any]:
+    return {
+        "id": point.id,
+        "predicted_s": point.seconds,
+        "seconds": seconds,
+        "kept": kept,
+        "error": error,
+    }

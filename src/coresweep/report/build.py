@@ -22,6 +22,7 @@ import pandas as pd
 
 from coresweep import config as cs_config
 from coresweep.analysis.verdict import Verdict
+from coresweep.analysis.verdicts.engine import threshold_of
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.report.claims_table import claims_frame
 from coresweep.report.figures import assign_figures
@@ -95,7 +96,7 @@ def run_experiments(inputs: ReportInputs, plots_dir: Path) -> Findings:
     found = Findings(plots=draw_all(inputs, plots_dir))
     for name, table in inputs.tables.items():
         try:
-            found.verdicts += verdicts_of(name, table, inputs.machine)
+            found.verdicts += verdicts_of(name, table, inputs.machine, threshold_of(inputs.config))
         except Exception as exc:  # a report with the others beats no report
             log.exception("verdicts of %s failed", name)
             found.failures[name] = f"{type(exc).__name__}: {exc}"
@@ -114,6 +115,27 @@ def quality_target(inputs: ReportInputs) -> float:
     """The run's CI target, else the schema's default."""
     conf = inputs.config or cs_config.validate({})
     return float(conf["protocol"]["target_rel_halfwidth"])
+
+
+CASES_TABLE = Path("tables") / "verdict_cases"  # .csv and .parquet
+#: the columns of verdict_cases (analysis.verdicts.engine.case_rows)
+CASE_COLUMNS = ["claim", "group", "case", "estimate", "lo", "hi", "lo_widened", "hi_widened",
+                "bar", "band", "band_lo", "band_hi", "decision", "reason", "interpreter"]  # fmt: skip
+
+
+def verdict_cases(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """Every sub-case the decision engine decided, one row each (results/tables/verdict_cases)."""
+    rows = [row for v in verdicts for row in v.cases]
+    return pd.DataFrame(rows, columns=CASE_COLUMNS)
+
+
+def write_cases(results: Path, cases: pd.DataFrame) -> dict[str, Path]:
+    base = results / CASES_TABLE
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"cases": base.with_suffix(".csv"), "cases_parquet": base.with_suffix(".parquet")}
+    cases.to_csv(paths["cases"], index=False)
+    cases.to_parquet(paths["cases_parquet"], index=False)
+    return paths
 
 
 MODEL_TABLE = Path("tables") / "scaling_model.csv"  # written by `coresweep model`
@@ -190,7 +212,10 @@ def build_report(results: Path, experiments: Sequence[str] | None = None) -> dic
     found = run_experiments(inputs, plots_dir)
     drawn = {name: svg_files(name, paths) for name, paths in found.plots.items()}
     available = {p.name for ps in drawn.values() for p in ps}
-    claims = claims_frame(found.verdicts, inputs.status, found.failures, available)
+    claims = claims_frame(
+        found.verdicts, inputs.status, found.failures, available, threshold_of(inputs.config)
+    )
+    cases = verdict_cases(found.verdicts)
     figures = assign_figures(claims, drawn)
     quality = assess(inputs.tables, quality_target(inputs))
     models = scaling_model(inputs)
@@ -203,8 +228,9 @@ def build_report(results: Path, experiments: Sequence[str] | None = None) -> dic
         "html": report_dir / "index.html",
     }
     claims.to_csv(paths["claims"], index=False)
+    paths |= write_cases(results, cases)
     paths["summary"].write_text(
-        render_summary(inputs, claims, quality.summary, models), encoding="utf-8"
+        render_summary(inputs, claims, quality.summary, models, cases), encoding="utf-8"
     )
     paths["html"].write_text(
         render_html(inputs, claims, figures, quality, models), encoding="utf-8"

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
+from coresweep.analysis.verdicts.registry import declarations
 from coresweep.claims import CLAIMS
 from coresweep.report.inputs import TableStatus
 
@@ -106,9 +107,12 @@ def claims_frame(
     status: Mapping[str, TableStatus],
     failures: Mapping[str, str],
     available_plots: set[str],
+    threshold: float | None = None,
 ) -> pd.DataFrame:
-    """One row per claim C1..C13 in order; claims without a verdict say why."""
+    """One row per claim C1..C13 in order; claims without a verdict say why. A claim the
+    decision engine decides has its rule rendered from its declaration."""
     chosen = pick_verdicts(verdicts)
+    declared = declarations()
     rows = []
     for cid, claim in CLAIMS.items():
         v = chosen.get(cid)
@@ -118,7 +122,7 @@ def claims_frame(
             "quote": claim.quote,
             "experiment": claim.experiment,
             "quantity": claim.quantity,
-            "rule": claim.rule,
+            "rule": declared[cid].rule(threshold),
         }
         if v is None:
             reason = why_not_run(cid, st, failures.get(claim.experiment), st.rows if st else None)

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from coresweep.analysis.verdicts import THRESHOLD
+from coresweep.analysis.verdicts.engine import default_threshold
 from coresweep.claims import CLAIMS
 from coresweep.report.html import badge, e, frame_html, page
 from coresweep.report.inputs import ReportInputs, load_inputs
@@ -43,6 +43,12 @@ class Comparison:
     rows: pd.DataFrame
     claims: pd.DataFrame
     only_in_one: list[str] = field(default_factory=list)  # experiments with a table in one run
+    cases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CASE_COLUMNS))
+
+    @property
+    def inversions(self) -> int:
+        """Sub-cases decided "yes" in one run and "no" in the other."""
+        return int((self.cases.change == INVERTED).sum())
 
 
 def run_label(inputs: ReportInputs) -> str:
@@ -140,9 +146,67 @@ def claims_side_by_side(a: Path, b: Path) -> pd.DataFrame:
     return m.sort_values("claim", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
-def compare_runs(run_a: Path, run_b: Path, threshold: float = THRESHOLD) -> Comparison:
+CASE_COLUMNS = ["claim", "case", "decision_a", "decision_b", "change"]
+AGREE, MOVED, INVERTED, ONE_RUN = "agree", "moved", "inverted", "one run"
+
+
+def read_cases(results: Path) -> pd.DataFrame:
+    """A run's tables/verdict_cases.csv (claim, case, decision); empty when there is none."""
+    f = results / "tables" / "verdict_cases.csv"
+    if not f.exists():
+        return pd.DataFrame(columns=["claim", "case", "decision"])
+    return pd.read_csv(f, keep_default_na=False, dtype=str)[["claim", "case", "decision"]]
+
+
+def change_of(a: str, b: str) -> str:
+    """agree, moved (decided <-> undecided), inverted (yes <-> no) or one run."""
+    if "" in (a, b):
+        return ONE_RUN
+    if a == b:
+        return AGREE
+    return INVERTED if {a, b} == {"yes", "no"} else MOVED
+
+
+def cases_side_by_side(a: Path, b: Path) -> pd.DataFrame:
+    """Each sub-case's decision in A and B, matched by claim and stable case key."""
+    m = read_cases(a).merge(read_cases(b), on=["claim", "case"], how="outer",
+                            suffixes=("_a", "_b")).fillna("")  # fmt: skip
+    m["change"] = [change_of(x, y) for x, y in zip(m.decision_a, m.decision_b, strict=True)]
+    order = {cid: i for i, cid in enumerate(CLAIMS)}
+    m = m.sort_values(["claim", "case"], key=lambda s: s.map(order) if s.name == "claim" else s)
+    return m.reset_index(drop=True)[CASE_COLUMNS]
+
+
+def case_table(c: Comparison) -> str:
+    """Per claim, each sub-case's decision in A and B; then the counts."""
+    if c.cases.empty:
+        return "no sub-cases (tables/verdict_cases.csv) in either run"
+    lines = []
+    for claim, g in c.cases.groupby("claim", sort=False):
+        lines.append(f"{claim}:")
+        width = max(len(k) for k in g.case)
+        for r in g.itertuples():
+            a, b = r.decision_a or "-", r.decision_b or "-"
+            lines.append(f"  {r.case.ljust(width)}  {a:<9}  {b:<9}  {r.change}")
+    return "\n".join([*lines, case_counts(c)])
+
+
+def case_counts(c: Comparison) -> str:
+    """'sub-cases: 70 of 80 agree, 9 moved between decided and undecided, 1 inverted'."""
+    n = c.cases.change.value_counts()
+    both = len(c.cases) - int(n.get(ONE_RUN, 0))
+    return (
+        f"sub-cases: {int(n.get(AGREE, 0))} of {both} agree, {int(n.get(MOVED, 0))} moved "
+        f"between decided and undecided, {int(n.get(INVERTED, 0))} inverted (yes <-> no); "
+        f"{int(n.get(ONE_RUN, 0))} in one run only"
+    )
+
+
+def compare_runs(run_a: Path, run_b: Path, threshold: float | None = None) -> Comparison:
     """Compare every experiment both runs have a table for, and their verdicts (claims.csv);
-    ValueError when they share neither a table nor verdicts."""
+    ValueError when they share neither a table nor verdicts. threshold None: the schema's
+    protocol.difference_threshold."""
+    threshold = default_threshold() if threshold is None else threshold
     for run in (run_a, run_b):
         if not run.is_dir():
             raise ValueError(f"no results folder {run}")
@@ -162,7 +226,8 @@ def compare_runs(run_a: Path, run_b: Path, threshold: float = THRESHOLD) -> Comp
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     only = sorted(set(ia.tables) ^ set(ib.tables))
     claims = claims_side_by_side(Path(run_a), Path(run_b))
-    return Comparison(run_label(ia), run_label(ib), rows, claims, only)
+    cases = cases_side_by_side(Path(run_a), Path(run_b))
+    return Comparison(run_label(ia), run_label(ib), rows, claims, only, cases)
 
 
 def summary_lines(c: Comparison) -> list[str]:
@@ -279,6 +344,7 @@ def comparison_html(c: Comparison, plots: list[Path]) -> str:
         + "".join(f"<p>{e(line)}</p>" for line in summary_lines(c))
         + "<h2>Claims</h2><table><tr><th>claim</th><th>verdict A</th><th>verdict B</th>"
         + f"<th>agree</th></tr>{rows}</table><p>{e(agreement(c))}</p>"
+        + f"<h2>Sub-cases</h2><p>{e(case_counts(c))}</p>{frame_html(c.cases)}"
         + f"<h2>Differences beyond the intervals</h2>{frame_html(diff)}"
         + f"<h2>Plots</h2>{figs or '<p>none</p>'}"
         + f"<h2>Every compared quantity</h2><details><summary>{len(c.rows)} rows</summary>"
@@ -287,15 +353,19 @@ def comparison_html(c: Comparison, plots: list[Path]) -> str:
     return page("coresweep comparison", body)
 
 
-def write_comparison(c: Comparison, out: Path, threshold: float = THRESHOLD) -> dict[str, Path]:
-    """comparison.csv, claims.csv, compare_<experiment>.svg and comparison.html under out."""
+def write_comparison(c: Comparison, out: Path, threshold: float | None = None) -> dict[str, Path]:
+    """comparison.csv, claims.csv, verdict_cases.csv, compare_<experiment>.svg and
+    comparison.html under out."""
+    threshold = default_threshold() if threshold is None else threshold
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "csv": out / "comparison.csv",
         "claims": out / "claims.csv",
+        "cases": out / "verdict_cases.csv",
         "html": out / "comparison.html",
     }
     c.rows.to_csv(paths["csv"], index=False)
+    c.cases.to_csv(paths["cases"], index=False)
     c.claims.to_csv(paths["claims"], index=False)
     plots = [
         p

@@ -176,7 +176,7 @@ def claim_section(
     parts.append(
         f"<dl class='kv'><dt>Experiment</dt><dd>{e(claim.experiment)}</dd>"
         f"<dt>Deciding quantity</dt><dd>{e(claim.quantity)}</dd>"
-        f"<dt>Rule</dt><dd>{e(claim.rule)}</dd></dl>"
+        f"<dt>Rule</dt><dd>{e(row.rule)}</dd></dl>"
     )
     for f in figures_of(row.claim, figures):
         parts.append(fr.draw(f, numbers[f.anchor]) if f.home == row.claim else fr.link(f))
@@ -249,6 +249,7 @@ def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
         "cores": f"{m.get('usable_cores', '?')} usable of {m.get('logical_cores', '?')} logical "
         f"(affinity {m.get('affinity')}, cgroup quota {m.get('cgroup_cpu_max')})",
         "memory": f"{mem / 2**30:.1f} GiB" if mem else "?",
+        "last-level cache": llc_text(m.get("last_level_cache")),
         "governor / turbo": f"{m.get('governor')} / {m.get('turbo')}",
         "OS": " ".join(str(v) for v in prov.get("os", {}).values()),
         "Python": str(py.get("version", "?")).split()[0]
@@ -260,6 +261,64 @@ def _machine_facts(prov: dict[str, Any]) -> dict[str, str]:
         or "none set",
         "git commit": f"{commit}{dirty}",
     }
+
+
+def llc_text(llc: dict[str, Any] | None) -> str:
+    """The LLC domains of a provenance record, e.g. "1 x 480 MiB (CPUs 0-1), from sysfs"."""
+    domains = (llc or {}).get("domains") or []
+    if not domains:
+        return "not in sysfs (unknown)"
+    sizes = Counter(d["size_bytes"] for d in domains)
+    parts = [f"{n} x {b / 2**20:.0f} MiB" for b, n in sorted(sizes.items(), reverse=True)]
+    cpus = sum(len(d["cpus"]) for d in domains)
+    return (
+        f"{' + '.join(parts)} over {cpus} usable CPUs (L{domains[0]['level']}, {llc.get('source')})"
+    )
+
+
+#: the triad rows' columns the memory-bandwidth section shows, in order
+BANDWIDTH_COLUMNS = ("backend", "mode", "p", "gb_s", "triad_reference_gbs",
+                     "bandwidth_fraction", "llc_mib", "array_gib", "marks")  # fmt: skip
+
+
+def bandwidth_table(scaling: pd.DataFrame) -> pd.DataFrame:
+    """Each backend's triad GB/s beside the in-job one-thread reference, as a fraction of
+    it, with the cache the point's cores reach and one array's size; an in-cache row is
+    marked. Empty for tables from before the reference was measured."""
+    if "triad_reference_gbs" not in scaling:
+        return pd.DataFrame(columns=list(BANDWIDTH_COLUMNS))
+    t = scaling[scaling.triad_reference_gbs.notna()].copy()
+    t["gb_s"] = t.rate / 1e9
+    t["llc_mib"] = t.llc_bytes / 2**20
+    t["array_gib"] = t.array_bytes / 2**30
+    flags = t["flags"].fillna("").str.split(";")
+    t["marks"] = ["IN CACHE (arrays below 4x LLC)" if "in-cache" in f else "" for f in flags]
+    return t.sort_values(["mode", "p", "backend"])[list(BANDWIDTH_COLUMNS)].reset_index(drop=True)
+
+
+BANDWIDTH_INTRO = (
+    "The memory-bound kernel (STREAM triad) is sized by STREAM's rule: each array at least 4x "
+    "the last-level cache the point's cores reach (read from sysfs; see Provenance). Every job "
+    "that measures it also sweeps the same large arrays on one thread in its own process: "
+    "that reference (triad_reference_gbs) is the machine's one-core memory bandwidth, and "
+    "bandwidth_fraction is each backend's rate over it (above 1 when more cores draw more "
+    "bandwidth). Rows marked IN CACHE had arrays below the rule (allow_in_cache, or a "
+    "machine with more cache than planned): they measure cache, not memory."
+)
+
+
+def bandwidth_section(inputs: ReportInputs) -> str:
+    """The triad's rates beside the machine's bandwidth, or why there are none."""
+    t = bandwidth_table(inputs.tables.get("scaling", pd.DataFrame()))
+    head = "<h2 id='bandwidth'>Memory bandwidth (triad)</h2>"
+    if t.empty:
+        return head + "<p>No triad rows with an in-job reference in the scaling table.</p>"
+    warn = (
+        f"<p class='warn'>{int((t.marks != '').sum())} of {len(t)} triad rows ran in cache.</p>"
+        if (t.marks != "").any()
+        else ""
+    )
+    return f"{head}<p>{e(BANDWIDTH_INTRO)}</p>{warn}{frame_html(t)}"
 
 
 def consistency(jobs: pd.DataFrame) -> str:
@@ -451,7 +510,7 @@ def render_html(
         else ""
     )
     nav = " ".join(f"<a href='#{c}'>{c}</a>" for c in claims.claim) + (
-        " · <a href='#model'>Model</a> <a href='#quality'>Quality</a> <a href='#data'>Data</a> "
+        " · <a href='#model'>Model</a> <a href='#bandwidth'>Bandwidth</a> <a href='#quality'>Quality</a> <a href='#data'>Data</a> "
         "<a href='#provenance'>Provenance</a> <a href='#reproduce'>Reproduce</a>"
     )
     problems = "".join(f"<p class='warn'>{e(p)}</p>" for p in inputs.problems)
@@ -472,6 +531,7 @@ means true under the stated conditions only; <i>not run</i> says why there is no
 {"".join(sections)}
 {other_html}
 {model_section(models)}
+{bandwidth_section(inputs)}
 {quality_section(quality)}
 {data_section(inputs)}
 {provenance_section(inputs, quality.jobs)}

@@ -32,7 +32,7 @@ def verdict_page(row: dict[str, str]) -> str:
         "conditions": e(row["conditions"]),
         "experiment": e(claim.experiment),
         "deciding quantity": e(claim.quantity),
-        "rule": e(claim.rule),
+        "rule": e(row["rule"]),
         "plot": e(row["plot"]),
     }
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts.items())

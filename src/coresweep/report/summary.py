@@ -49,14 +49,33 @@ def model_markdown(models: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def case_counts(cases: pd.DataFrame) -> str:
+    """'Sub-cases: 12 decided of 15 (yes 7, no 5, undecided 3)' and the count per claim."""
+    if cases is None or cases.empty:
+        return "Sub-cases: none decided by the decision engine.\n"
+    n = cases.decision.value_counts()
+    yes, no, open_ = (int(n.get(k, 0)) for k in ("yes", "no", "undecided"))
+    per = cases.groupby("claim", sort=False).decision.value_counts().unstack(fill_value=0)
+    per = per.reindex(columns=["yes", "no", "undecided"], fill_value=0).reset_index()
+    return (
+        f"Sub-cases: {yes + no} decided of {len(cases)} (yes {yes}, no {no}, undecided "
+        f"{open_}); every one in tables/verdict_cases.csv.\n\n" + md_table(per)
+    )
+
+
 def render_summary(
-    inputs: ReportInputs, claims: pd.DataFrame, quality: pd.DataFrame, models: pd.DataFrame
+    inputs: ReportInputs,
+    claims: pd.DataFrame,
+    quality: pd.DataFrame,
+    models: pd.DataFrame,
+    cases: pd.DataFrame | None = None,
 ) -> str:
     parts = [
         "# coresweep summary\n",
         f"Machine: {inputs.machine}\n",
         "## Claims\n",
         md_table(summary_frame(claims)),
+        case_counts(cases),
         "## The numbers behind each verdict\n",
         claim_details(claims),
         "## Data found\n",

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import (
-    THRESHOLD,
-    Call,
-    Side,
-    check_table,
-    clears,
-    combine,
-    judge,
-    open_reason,
-    say,
-    usable,
+from coresweep.analysis.verdicts import check_table, usable
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    NO,
+    RAISES,
+    YES,
+    Case,
+    Claim,
+    Decision,
+    Ratio,
+    Words,
+    case_key,
+    disturbances,
+    evaluate,
+    stopped_note,
 )
 
 #: binary units, as the message sizes are chosen
@@ -41,11 +47,6 @@ INTERVALS = (
 NONNEGATIVE = ("rtt_us", "rtt_us_ci_lo", "vs_thread", "bandwidth_gbs", "size")
 
 
-def threads_faster(row: pd.Series) -> bool | None:
-    """Is the thread reference faster than this process transport by more than the threshold?"""
-    return clears(row.vs_thread_ci_lo, row.vs_thread_ci_hi, 1 + THRESHOLD)
-
-
 def duration(us: float) -> str:
     """12.3 µs, 4.56 ms, 1.23 s: three significant digits in a readable unit."""
     if us >= 1e6:
@@ -62,31 +63,49 @@ def _rtt(row: pd.Series) -> str:
     )
 
 
-def _family(
-    table: pd.DataFrame, family: str
-) -> tuple[dict[int, Call], dict[int, float], list[str]]:
-    """Per size: is the thread reference faster than the fastest process transport? With
-    the ratio and the evidence lines."""
-    procs = table[(table.family == family) & (table.kind == "process") & table.vs_thread.notna()]
-    calls: dict[int, Call] = {}
-    ratios: dict[int, float] = {}
-    lines = []
-    for size, g in procs.groupby("size"):
-        best = g.loc[g.rtt_us.idxmin()]
-        ref = table[(table.transport == best.thread_ref) & (table["size"] == size)].iloc[0]
-        call = judge(
-            threads_faster(best),
-            Side(best, who=best.transport),
-            Side(ref, who=ref.transport),
-            interval=(best.vs_thread_ci_lo, best.vs_thread_ci_hi, 1 + THRESHOLD),
-        )
-        calls[int(size)], ratios[int(size)] = call, float(best.vs_thread)
-        lines.append(
-            f"{size_label(int(size))}: {_rtt(ref)} vs {_rtt(best)} "
-            f"(x{best.vs_thread:.2f} [{best.vs_thread_ci_lo:.2f}, {best.vs_thread_ci_hi:.2f}])"
-            + call.text()
-        )
-    return calls, ratios, lines
+FAMILIES = (("multiprocessing", ""), ("dask", "Dask "))
+
+
+def round_trip_ratios(table: pd.DataFrame) -> list[Case]:
+    """Per family and size: the fastest process transport's round trip over the thread
+    side's. A slowed process side raises the ratio, a slowed thread side lowers it."""
+    table = usable(table)
+    cases = []
+    for family, prefix in FAMILIES:
+        procs = table[(table.family == family) & (table.kind == "process")]
+        for size, g in procs[procs.vs_thread.notna()].groupby("size"):
+            best = g.loc[g.rtt_us.idxmin()]
+            ref = table[(table.transport == best.thread_ref) & (table["size"] == size)].iloc[0]
+            moved = disturbances(best, RAISES, who=best.transport) + disturbances(
+                ref, LOWERS, who=ref.transport
+            )
+            cases.append(
+                Case(
+                    f"{prefix}{size_label(int(size))}",
+                    case_key(best, ("family", "size")),
+                    float(best.vs_thread),
+                    float(best.vs_thread_ci_lo),
+                    float(best.vs_thread_ci_hi),
+                    moved,
+                    label=f"{_rtt(ref)} vs {_rtt(best)}",
+                    note=stopped_note(best),
+                )
+            )
+    return cases
+
+
+def _conditions(table: pd.DataFrame) -> str:
+    cores = int(table.cores.max())
+    sizes = sorted(table["size"].unique())
+    lines = [_bandwidths(table, family) for family, _ in FAMILIES]
+    return (
+        f"ping-pong on {cores} core(s), messages {size_label(int(sizes[0]))} .. "
+        f"{size_label(int(sizes[-1]))}; "
+        + "; ".join(x for x in lines if x)
+        + "; the thread queue passes a reference (nothing copied), shm-event copies each "
+        "message once into shared memory; the 'complex synchronization' half of the claim "
+        "(code and primitives needed) is not measured"
+    )
 
 
 def labels(sizes: list[int]) -> str:
@@ -119,6 +138,16 @@ def crossover(outcomes: dict[int, bool | None]) -> str:
     return text + (f" (undecided at {labels(open_)})" if open_ else "")
 
 
+def crossovers(decisions: Sequence[Decision]) -> str:
+    """The crossover of each family, from its sizes' decisions."""
+    value = {YES: True, NO: False}
+    per: dict[str, dict[int, bool | None]] = {}
+    for d in decisions:
+        fields = dict(part.split("=", 1) for part in d.case.key.split("|"))
+        per.setdefault(fields["family"], {})[int(fields["size"])] = value.get(d.decision)
+    return "; ".join(f"{family}: {crossover(outcomes)}" for family, outcomes in per.items())
+
+
 def _bandwidths(table: pd.DataFrame, family: str) -> str:
     sub = table[table.family.isin(["threads", family])]
     if sub.empty:
@@ -128,57 +157,24 @@ def _bandwidths(table: pd.DataFrame, family: str) -> str:
     return f"bandwidth at {size_label(int(top['size'].iloc[0]))}: " + ", ".join(parts)
 
 
-def communication_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+C5 = Claim(
+    "C5",
+    round_trip_ratios,
+    Ratio(),
+    Words("threads faster", "a process transport as fast", "message size"),
+    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    context=_conditions,
+    describe=crossovers,
+    plot=PLOT,
+)
+CLAIMS = (C5,)
+
+
+def communication_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
     """C5: the thread side round-trips faster than the fastest process transport, per size."""
     if table.empty:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
-    table = usable(table)
-    scenarios: dict[str, bool | None] = {}
-    ratios: dict[str, float] = {}
-    evidence, where = [], []
-    every: list[Call] = []
-    for family, label, prefix in (
-        ("multiprocessing", "thread queue vs processes", ""),
-        ("dask", "Dask", "Dask "),
-    ):
-        calls, family_ratios, lines = _family(table, family)
-        outcomes = {s: c.value for s, c in calls.items()}
-        every += calls.values()
-        if not outcomes:
-            continue
-        scenarios.update({f"{prefix}{size_label(s)}": v for s, v in outcomes.items()})
-        ratios.update({f"{prefix}{size_label(s)}": r for s, r in family_ratios.items()})
-        evidence.append(f"{label}: " + "; ".join(lines) + "; " + _bandwidths(table, family))
-        where.append(f"{label}: {crossover(outcomes)}")
-    cores = int(table.cores.max())
-    sizes = sorted(table["size"].unique())
-    conditions = (
-        f"ping-pong on {cores} core(s) of {machine}, messages {size_label(int(sizes[0]))} .. "
-        f"{size_label(int(sizes[-1]))}; faster = round-trip ratio CI above {1 + THRESHOLD:.2f}; "
-        + "; ".join(where)
-        + "; the thread queue passes a reference (nothing copied), shm-event copies each "
-        "message once into shared memory; the 'complex synchronization' half of the claim "
-        "(code and primitives needed) is not measured"
-    )
-    verdict = combine(scenarios)
-
-    headline = say(
-        verdict,
-        scenarios,
-        numbers=ratios,
-        yes=(
-            ": threads round-tripped {span}× faster than the fastest process transport ({which})",
-            " at {which} (threads {span}× faster)",
-        ),
-        no=(
-            ": the fastest process transport was as fast at every size ({span}×)",
-            " at {which} ({span}×)",
-        ),
-        open_=" at {which}",
-        on="message size",
-        reason=open_reason(
-            every, "no size's round-trip ratio interval lies clear of the threshold"
-        ),
-    )
-    return [Verdict("C5", verdict, " | ".join(evidence), conditions, NAME, PLOT, headline)]
+    return [evaluate(C5, table, machine, threshold)]

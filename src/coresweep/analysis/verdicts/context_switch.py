@@ -1,32 +1,37 @@
-"""Verdict for C7 from the context-switch table: thread vs process handoff cost.
+"""C7 from the context-switch table: thread vs process handoff cost, per pin mode.
 
-Per pin mode, the fastest thread mechanism is compared with the fastest process
-mechanism by the ratio of their median times, with a bootstrap interval. Threads are
-"quicker" when the whole interval of process/thread lies above 1 + threshold; "not
-quicker" when it lies below 1 + threshold; undecided otherwise.
+The decision is taken like with like: the thread and the process mechanism that share a
+transport (column `transport`, e.g. "os-pipe" for thread-pipe and process-pipe), by the
+paired ratio of their round times (process / thread) with a bootstrap interval; the best
+thread vs the best process mechanism is reported beside it. A table without a shared
+transport decides on best vs best. The arms share their rounds and the ratio is taken
+round by round, so a change of the machine's speed between rounds (reference drift)
+cancels in it: drift is not a disturbance of this claim.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import (
-    DRIFT,
-    NONE,
-    THRESHOLD,
-    Call,
-    Side,
-    check_table,
-    combine,
-    decide,
-    holding,
-    open_reason,
-    say,
-    usable,
+from coresweep.analysis.verdicts import check_table, usable
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    RAISES,
+    UNDECIDED,
+    YES,
+    Case,
+    Claim,
+    Decision,
+    Ratio,
+    Words,
+    case_key,
+    disturbances,
+    evaluate,
+    stopped_note,
 )
 from coresweep.stats import paired_ratio_ci
 
@@ -47,78 +52,90 @@ def _ctx(row: pd.Series) -> str:
     )
 
 
-def _compare(g: pd.DataFrame) -> tuple[Call, float, str]:
-    """Threads quicker than processes in this pin mode? Best vs best, with the ratio's CI."""
-    thr = g[g.party == "thread"]
-    proc = g[g.party == "process"]
+def pair(g: pd.DataFrame) -> tuple[pd.Series, pd.Series, str] | None:
+    """The thread and process rows to decide on: the fastest pair sharing a transport,
+    else the best of each side; with what they share ("" for best vs best)."""
+    thr, proc = g[g.party == "thread"], g[g.party == "process"]
     if thr.empty or proc.empty:
-        return Call(None, "needs a thread and a process mechanism"), math.nan, ""
-    t = thr.loc[thr.us_per_switch.idxmin()]
-    p = proc.loc[proc.us_per_switch.idxmin()]
-    r, lo, hi = paired_ratio_ci(np.asarray(p.wall_samples), np.asarray(t.wall_samples))
-    # the arms share their rounds and the ratio is taken round by round: a change of the
-    # machine's speed between rounds (reference drift) cancels in it
-    paired = {DRIFT: NONE}
-    call = decide(
-        lo,
-        hi,
-        1 + THRESHOLD,
-        Side(t, who=t.mechanism, bias=paired),
-        Side(p, who=p.mechanism, bias=paired),
-    )
-    same = ""
-    pipes = g.set_index("mechanism")
-    if {"thread-pipe", "process-pipe"} <= set(pipes.index):
-        same = (
-            f"; same os.pipe: thread {pipes.loc['thread-pipe'].us_per_switch:.2f} vs process "
-            f"{pipes.loc['process-pipe'].us_per_switch:.2f} µs"
+        return None
+    if "transport" in g.columns:
+        shared = set(thr.transport.dropna()) & set(proc.transport.dropna())
+        if shared:
+            t = thr[thr.transport.isin(shared)]
+            t = t.loc[t.us_per_switch.idxmin()]
+            p = proc[proc.transport == t.transport]
+            return t, p.loc[p.us_per_switch.idxmin()], str(t.transport)
+    return thr.loc[thr.us_per_switch.idxmin()], proc.loc[proc.us_per_switch.idxmin()], ""
+
+
+def _ratio(t: pd.Series, p: pd.Series) -> tuple[float, float, float]:
+    return paired_ratio_ci(np.asarray(p.wall_samples), np.asarray(t.wall_samples))
+
+
+def switch_ratios(table: pd.DataFrame) -> list[Case]:
+    """Per pin mode: process / thread time per switch. A slowed thread arm lowers the
+    ratio, a slowed process arm raises it."""
+    cases = []
+    for pin, g in usable(table).groupby("pin"):
+        chosen = pair(g)
+        if chosen is None:
+            continue
+        t, p, shared = chosen
+        r, lo, hi = _ratio(t, p)
+        label = (
+            f"{'same ' + shared if shared else 'best vs best'}: thread {_us(t)} vs process {_us(p)}"
         )
-    text = (
-        f"best thread {_us(t)} vs best process {_us(p)}: process/thread = {r:.2f} "
-        f"[{lo:.2f}, {hi:.2f}]{call.text()}{same}; OS switches per round trip: "
-        + ", ".join(_ctx(row) for _, row in g.iterrows())
+        if shared:
+            bt, bp, _ = pair(g.drop(columns="transport"))  # type: ignore[misc]
+            br, blo, bhi = _ratio(bt, bp)
+            label += f" (best vs best: {_us(bt)} vs {_us(bp)}, {br:.2f} [{blo:.2f}, {bhi:.2f}])"
+        label += "; OS switches per round trip: " + ", ".join(_ctx(x) for _, x in g.iterrows())
+        moved = disturbances(t, LOWERS, who=t.mechanism) + disturbances(p, RAISES, who=p.mechanism)
+        key = case_key({"pin": pin, "transport": shared or "best"}, ("pin", "transport"))
+        label = f"CPUs {g.cpus.iloc[0]}, {label}"
+        cases.append(Case(str(pin), key, r, lo, hi, moved, label=label,
+                          note=stopped_note(t)))  # fmt: skip
+    return cases
+
+
+def quicker(decisions: Sequence[Decision]) -> str:
+    """'threads quicker in [...]; undecided in [...]' for the conditions."""
+    yes = [d.case.group for d in decisions if d.decision == YES]
+    open_ = [d.case.group for d in decisions if d.decision == UNDECIDED]
+    return f"threads quicker in {yes or 'none'}" + (f"; undecided in {open_}" if open_ else "")
+
+
+def _where(table: pd.DataFrame) -> str:
+    rtt = int(table.round_trips_per_call.iloc[0])
+    return (
+        f"µs per switch = round trip / 2, {rtt} round trips per call; threads hand off "
+        "through the GIL as well as the OS"
     )
-    return call, r, text
 
 
-def context_switch_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+C7 = Claim(
+    "C7",
+    switch_ratios,
+    Ratio(),
+    Words(
+        "threads quicker, process/thread",
+        "process/thread",
+        "pinning",
+        equal="as quick, process/thread",
+    ),  # fmt: skip
+    disturbances=("capacity", "load", "oversubscribed", "flag"),
+    context=_where,
+    describe=quicker,
+    plot=PLOT,
+)
+CLAIMS = (C7,)
+
+
+def context_switch_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
     """C7: supported if threads switch quicker pinned and unpinned, conditional if in one."""
     if table.empty:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
-    table = usable(table)
-    calls: dict[str, Call] = {}
-    ratios: dict[str, float] = {}
-    evidence = []
-    for pin, g in table.groupby("pin"):
-        calls[str(pin)], ratios[str(pin)], text = _compare(g)
-        evidence.append(f"{pin} (CPUs {g.cpus.iloc[0]}): {text or calls[str(pin)].why}")
-    results = {k: c.value for k, c in calls.items()}
-    rtt = int(table.round_trips_per_call.iloc[0])
-    where = (
-        f"{machine}; µs per switch = round trip / 2, {rtt} round trips per call; threads hand "
-        "off through the GIL as well as the OS; quicker = process/thread time ratio CI above "
-        f"{1 + THRESHOLD:.2f}; threads quicker in {holding(results, True) or 'none'}"
-        + (f"; undecided in {holding(results, None)}" if None in results.values() else "")
-    )
-    verdict = combine(results)
-
-    headline = say(
-        verdict,
-        results,
-        numbers=ratios,
-        yes=(
-            ": threads handed off {span}× quicker than processes ({which})",
-            " {which} (threads {span}× quicker)",
-        ),
-        no=(
-            ": processes handed off as quickly ({which}: process/thread {span}×)",
-            " {which} (process/thread {span}×)",
-        ),
-        open_=" {which}",
-        on="pinning",
-        reason=open_reason(
-            calls.values(), "the process/thread time ratio interval straddles the threshold"
-        ),
-    )
-    return [Verdict("C7", verdict, "; ".join(evidence), where, NAME, PLOT, headline)]
+    return [evaluate(C7, table, machine, threshold)]

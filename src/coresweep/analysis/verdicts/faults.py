@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
-    AGAINST,
-    NONE,
-    Call,
-    Side,
     check_table,
     clip,
-    combine,
     is_processes,
     is_threads,
-    judge,
-    merge,
-    open_reason,
-    outcome_text,
-    say,
     undecided,
     usable,
+)
+from coresweep.analysis.verdicts.engine import (
+    RAISES,
+    Case,
+    Claim,
+    Disturbance,
+    Rate,
+    Words,
+    binomial,
+    case_key,
+    disturbances,
+    evaluate,
 )
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
@@ -30,7 +34,12 @@ NAME = "faults"
 PLOT = "faults_matrix.svg"
 NONNEGATIVE = ("detect_s", "run_s", "recovery_s", "others", "others_completed", "workers", "tasks")
 #: flags that describe the outcome (processes left behind, a kill at shutdown): not doubts
-OUTCOMES = {"orphans": NONE, "unclean-shutdown": NONE}
+OUTCOMES = ("orphans", "unclean-shutdown")
+#: a dead worker's task never returns under this supervision: a hang is what the pool does
+HANGS_BY_DESIGN = "worker-replaced-task-lost"
+#: "isolates" needs the exact 95% upper bound of the loss rate below this (5 clean trials:
+#: 0.52); one observed loss decides "can lose its neighbours"
+ISOLATION_RATE = 0.55
 
 
 def _span(values: pd.Series, fmt: str = "{:.0f}") -> str:
@@ -57,84 +66,112 @@ def _cells(g: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def _isolated(cell: pd.Series) -> Call:
-    """Did this cell keep the fault to its own task? A hang under contention could be a
-    slow machine; the other outcomes are what the pool does."""
-    hung = cell.outcome == "hung"
-    return judge(cell.outcome == "isolated", Side(cell, AGAINST if hung else NONE, bias=OUTCOMES))
+def trials(cell: pd.Series) -> tuple[int, int]:
+    """(trials in which some other task was lost or hung, trials): from the trial columns,
+    else the cell's one outcome."""
+    n = cell.get("trials")
+    if pd.notna(n) and "trials_isolated" in cell:
+        return int(n) - int(cell["trials_isolated"]), int(n)
+    return int(cell.outcome != "isolated"), 1
 
 
-def faults_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    """C6: supported when every process pool isolates every hard fault; conditional when some do."""
+def _moved(cell: pd.Series) -> tuple[Disturbance, ...]:
+    """What could have made this cell look worse: contention stretches a hang past its
+    timeout, unless the pool's own supervision says the task never returns; any other flag
+    (not the outcome flags) either way."""
+    flags = {**cell.to_dict(), "flags": ";".join(
+        f for f in str(cell.get("flags") or "").split(";") if f not in OUTCOMES)}  # fmt: skip
+    hung = cell.outcome == "hung" or int(cell.get("trials_hung", 0) or 0) > 0
+    by_design = cell.get("backend_supervision") == HANGS_BY_DESIGN
+    out = []
+    for d in disturbances(flags, RAISES):
+        if d.kind == "flag":
+            out.append(d)
+        elif hung and not by_design:
+            out.append(Disturbance(d.kind, None, RAISES, d.note))  # a timeout, not a speed
+    return tuple(out)
+
+
+def loss_rates(table: pd.DataFrame) -> list[Case]:
+    """Per process pool and process-ending fault: the rate of trials that lost or hung
+    another task, with its exact binomial interval."""
+    t = usable(table)
+    hard = t[(t.status != "error") & t.fault.isin(HARD)]
+    cases = []
+    for _, cell in hard[is_processes(hard)].iterrows():
+        k, n = trials(cell)
+        rate, lo, hi = binomial(k, n)
+        cases.append(
+            Case(
+                str(cell.backend),
+                case_key(cell, ("backend", "fault")),
+                rate,
+                lo,
+                hi,
+                _moved(cell),
+                label=f"{cell.fault} lost others in {k}/{n}",
+            )  # fmt: skip
+        )
+    return cases
+
+
+def _where(table: pd.DataFrame) -> str:
+    first = table.iloc[0]
+    return (
+        f"{first.tasks} tasks, task {first.faulty_task} faulty, {first.workers} workers, "
+        f"hung = unsettled {first.hang_seconds} s after the last task settled and after the "
+        f"recovery test; Dask allowed-failures {first.allowed_failures}; worst-case faulty "
+        f"run {float(table.run_s.max()):.1f} s; isolated = every other task completed"
+    )
+
+
+C6 = Claim(
+    "C6",
+    loss_rates,
+    Rate(ISOLATION_RATE),
+    Words("others lost or hung in", "others lost or hung in", "the pool"),
+    over="all",
+    disturbances=("capacity", "load", "flag"),
+    context=_where,
+    plot=PLOT,
+    fmt="{:.0%}",
+)
+CLAIMS = (C6,)
+
+
+def faults_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
+    """C6: supported when every process pool isolates every hard fault; conditional when
+    some do, or when none does but process pools keep the caller alive where threads die."""
     if table.empty:
         return []
     check_table(table, NAME, nonnegative=NONNEGATIVE)
     table = usable(table)
     t = table[table.status != "error"]
     hard = t[t.fault.isin(HARD)]
-    # selected by the descriptor columns the table carries, never by a backend's name
-    procs = hard[is_processes(hard)]
-    threads = hard[is_threads(hard)]
-    soft = t[~t.fault.isin(HARD)]
-    worst = float(table.run_s.max())
-    first = table.iloc[0]
-    where = (
-        f"{first.tasks} tasks, task {first.faulty_task} faulty, {first.workers} workers, "
-        f"hung = unsettled {first.hang_seconds} s after the last task settled and after the "
-        f"recovery test; Dask allowed-failures "
-        f"{first.allowed_failures}; on {machine}; "
-        f"worst-case faulty run {worst:.1f} s"
-    )
+    procs, threads = hard[is_processes(hard)], hard[is_threads(hard)]
     if procs.empty:
         reason = "no process pool measured with a process-ending fault (exit, segv, sigkill)"
-        return [undecided("C6", reason, where, NAME, PLOT)]
-    calls = {
-        str(b): merge([_isolated(c) for _, c in g.iterrows()]) for b, g in procs.groupby("backend")
-    }
-    isolates = {b: c.value for b, c in calls.items()}
-    evidence = [f"{b}: {_cells(g)}{calls[str(b)].text()}" for b, g in procs.groupby("backend")]
+        return [undecided("C6", reason, f"{_where(table)} on {machine}", NAME, PLOT)]
+    v = evaluate(C6, table, machine, threshold)
+    evidence = [v.evidence] + [f"{b}: {_cells(g)}" for b, g in procs.groupby("backend")]
     if not threads.empty:
         died = int((threads.outcome == "crashed").sum())
         evidence.append(
             f"thread pools ({', '.join(sorted(set(threads.backend)))}): the whole program died "
             f"in {died}/{len(threads)} process-ending cells"
         )
-    if not soft.empty:
-        ok = soft.outcome == "isolated"
-        evidence.append(
-            f"exception/memory faults: isolated in {int(ok.sum())}/{len(soft)} cells across "
-            f"all pools (threads included)"
-        )
     survived = bool(procs.caller_survived.all())
-    conditions = (
-        f"{where}; isolated = caller alive, every other task completed, the error surfaced "
-        f"and the pool ran a fresh task afterwards; {outcome_text(isolates)}; the caller "
-        f"survived every process-ending fault under process pools: {survived}"
-    )
-    verdict = combine(isolates)
-    failed = procs[procs.outcome != "isolated"]
-    outcomes = ", ".join(sorted(set(failed.outcome)))
-    faults = "/".join(f for f in HARD if f in set(procs.fault))
     threads_died = not threads.empty and bool((threads.outcome == "crashed").all())
-    headline = say(
-        verdict,
-        isolates,
-        yes=(
-            f": every process pool kept the other tasks running through {faults} ({{which}})",
-            f" for {{which}} (isolated every {faults})",
-        ),
-        no=(
-            f": no process pool isolated every {faults} ({outcomes})",
-            f" for {{which}} ({outcomes})",
-        ),
-        open_=" for {which}",
-        on="the pool",
-        reason=open_reason(calls.values(), "no pool's outcome was decided"),
-    )
+    verdict, headline = v.verdict, v.headline
     if verdict == "refuted" and survived and threads_died:
+        outcomes = ", ".join(sorted(set(procs[procs.outcome != "isolated"].outcome)))
         verdict = "conditional"  # no pool isolates the others, but processes shield the caller
         headline = clip(
             "Depends on what must survive: the caller did under every process pool, not under "
             f"thread pools; the other tasks did not ({outcomes})"
         )
-    return [Verdict("C6", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]
+    conditions = f"{v.conditions}; the caller survived every process-ending fault: {survived}"
+    return [replace(v, verdict=verdict, headline=headline, evidence="; ".join(evidence),
+                    conditions=conditions)]  # fmt: skip

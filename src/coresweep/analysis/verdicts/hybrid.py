@@ -6,20 +6,24 @@ import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
-    THRESHOLD,
-    Call,
-    Side,
     cannot_test,
     check_table,
-    combine,
-    decide,
-    holding,
-    open_reason,
-    outcome_text,
     ratio_interval,
-    say,
     undecided,
     usable,
+)
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    RAISES,
+    Case,
+    Claim,
+    Ratio,
+    Words,
+    case_key,
+    disturbances,
+    doubted,
+    evaluate,
+    stopped_note,
 )
 
 NAME = "hybrid"
@@ -39,37 +43,48 @@ def _cell(row: pd.Series) -> str:
     )
 
 
-def hybrid_outcome(limited: pd.DataFrame) -> tuple[Call | None, str, str]:
-    """Does the best hybrid split run faster than the best pure one by more than the
-    threshold, beyond both intervals (True), or not even at best (False)? None when there
-    is no hybrid split. Also the evidence and the key numbers."""
+def _splits(limited: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     pure = limited[(limited.processes == 1) | (limited.threads_per_process == 1)]
     hyb = limited[(limited.processes > 1) & (limited.threads_per_process > 1)]
-    others = ", ".join(_cell(r) for _, r in pure.iterrows())
-    if hyb.empty or pure.empty:
-        return None, f"pure splits only: {others}; no split with P>1 and T>1 measured", ""
-    best_pure = pure.loc[pure.time_median.idxmin()]
-    best_h = hyb.loc[hyb.time_median.idxmin()]
-    r, lo, hi = ratio_interval(
-        (best_pure.time_median, best_pure.time_ci_lo, best_pure.time_ci_hi),
-        (best_h.time_median, best_h.time_ci_lo, best_h.time_ci_hi),
+    return pure, hyb
+
+
+def _side(row: pd.Series, slows: str) -> tuple:
+    return doubted(disturbances(row, slows, who=_split(row)), row, row.get("speedup_ci_lo"))
+
+
+def mix_gains(table: pd.DataFrame) -> list[Case]:
+    """Per family (inner pools limited): the best pure split's time over the best hybrid
+    split's (P>1 and T>1), the widest ratio both intervals allow. A slowed hybrid lowers
+    it, a slowed pure split raises it."""
+    cases = []
+    for family, g in table.groupby("family", sort=False):
+        pure, hyb = _splits(usable(g[g.variant == "limited"]))
+        if hyb.empty or pure.empty:
+            continue
+        p, h = pure.loc[pure.time_median.idxmin()], hyb.loc[hyb.time_median.idxmin()]
+        r, lo, hi = ratio_interval(
+            (p.time_median, p.time_ci_lo, p.time_ci_hi), (h.time_median, h.time_ci_lo, h.time_ci_hi)
+        )
+        pen = penalty_text(g[g.variant == "unlimited"])
+        label = (
+            f"({g.kernel.iloc[0]}) best hybrid {_cell(h)} vs best pure {_cell(p)}"
+            + (f"; {pen}" if pen else "")
+            + "; hybrid as fast"
+        )
+        moved = _side(h, LOWERS) + _side(p, RAISES)
+        key = case_key({"family": family, "variant": "limited"}, ("family", "variant"))
+        cases.append(Case(str(family), key, r, lo, hi, moved, label=label, note=stopped_note(h)))
+    return cases
+
+
+def _where(table: pd.DataFrame) -> str:
+    cores = int(table.cores.max())
+    return (
+        f"P x T = {cores} cores; limited = inner pool at T Numba threads or 1 BLAS thread per "
+        "worker, unlimited = library default (one per CPU)"
+        + ("; a hybrid split needs >= 4 cores" if cores < 4 else "")
     )
-    call = decide(
-        lo,
-        hi,
-        1 + THRESHOLD,
-        Side(best_h, achieved=best_h.get("speedup_ci_lo"), who=_split(best_h)),
-        Side(best_pure, achieved=best_pure.get("speedup_ci_lo"), who=_split(best_pure)),
-    )
-    text = (
-        f"best hybrid {_cell(best_h)} vs best pure {_cell(best_pure)}: hybrid {r:.2f}x as "
-        f"fast [{lo:.2f}, {hi:.2f}]{call.text()}"
-    )
-    numbers = (
-        f"{_split(best_h)} {best_h.time_median:.3g} s vs pure {_split(best_pure)} "
-        f"{best_pure.time_median:.3g} s"
-    )
-    return call, text, numbers
 
 
 def penalty_text(unlimited: pd.DataFrame) -> str:
@@ -100,65 +115,46 @@ def penalty_text(unlimited: pd.DataFrame) -> str:
     return text
 
 
-def hybrid_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+C9 = Claim(
+    "C9",
+    mix_gains,
+    Ratio(),
+    Words(
+        "a processes × threads mix faster, pure/mix time",
+        "pure/mix time",
+        "the workload",
+        equal="a pure split as fast, pure/mix time",
+    ),  # fmt: skip
+    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    context=_where,
+    plot=PLOT,
+)
+CLAIMS = (C9,)
+
+
+def hybrid_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
     """C9: supported only where a hybrid split beats the best pure split beyond its interval."""
     if table.empty:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    if mix_gains(table):
+        return [evaluate(C9, table, machine, threshold)]
     cores = int(table.cores.max())
-    results: dict[str, bool | None] = {}
-    numbers: dict[str, str] = {}
-    evidence, missing = [], []
-    calls: list[Call] = []
+    where = f"{_where(table)} on {machine}"
+    pure = []
     for family, g in table.groupby("family", sort=False):
         lim = usable(g[g.variant == "limited"])
         if lim.empty:
             continue
-        call, text, numbers[str(family)] = hybrid_outcome(lim)
+        cells = ", ".join(_cell(r) for _, r in _splits(lim)[0].iterrows())
         pen = penalty_text(g[g.variant == "unlimited"])
-        evidence.append(f"{family} ({g.kernel.iloc[0]}): {text}" + (f"; {pen}" if pen else ""))
-        results[str(family)] = None if call is None else call.value
-        calls += [call] if call is not None else []
-        if call is None:
-            missing.append(str(family))
-    conditions = (
-        f"P x T = {cores} cores on {machine}; limited = inner pool at T Numba threads or 1 BLAS "
-        f"thread per worker, unlimited = library default (one per CPU); beats = hybrid/pure "
-        f"speed interval above {1 + THRESHOLD:.2f}; not = below it"
-        + ("; a hybrid split needs >= 4 cores" if cores < 4 else "")
-    )
-    if len(missing) == len(results):  # no family has a split with P>1 and T>1
-        if cores < 4:
-            reason = (
-                f"Needs ≥ 4 cores for a P × T split with both above 1; this machine has {cores}."
-            )
-            return cannot_test(["C9"], reason, conditions, NAME, PLOT, "; ".join(evidence))
-        return [undecided("C9", "no split with P>1 and T>1 was measured", conditions, NAME, PLOT)]
-    verdict = combine(results)
-    first = {v: next((numbers[k] for k in holding(results, v)), "") for v in (True, False)}
-    headline = say(
-        verdict,
-        results,
-        yes=(
-            f": a processes × threads mix ran fastest ({first[True]})",
-            f" for {{which}} ({first[True]})",
-        ),
-        no=(
-            f": a pure split was as fast or faster ({first[False]})",
-            f" for {{which}} ({first[False]})",
-        ),
-        open_=" for {which}",
-        on="the workload",
-        reason=open_reason(calls, "the mix/pure speed interval straddles the threshold"),
-    )
-    return [
-        Verdict(
-            "C9",
-            verdict,
-            "; ".join(evidence),
-            f"{conditions}; {outcome_text(results)}",
-            NAME,
-            PLOT,
-            headline,
+        pure.append(
+            f"{family}: pure splits only: {cells}; no split with P>1 and T>1 measured"
+            + (f"; {pen}" if pen else "")
         )
-    ]
+    if cores < 4:
+        reason = f"Needs ≥ 4 cores for a P × T split with both above 1; this machine has {cores}."
+        return cannot_test(["C9"], reason, where, NAME, PLOT, "; ".join(pure))
+    return [undecided("C9", "no split with P>1 and T>1 was measured", where, NAME, PLOT)]

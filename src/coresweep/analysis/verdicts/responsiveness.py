@@ -8,26 +8,24 @@ each with the intervals of both sides, so a noisy baseline gives "inconclusive",
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import (
-    AGAINST,
-    FOR,
-    NONE,
-    Call,
-    Side,
-    all_of,
-    check_table,
-    combine,
-    described,
+from coresweep.analysis.verdicts import check_table, described, undecided, usable
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    NO,
+    RAISES,
+    Case,
+    Claim,
+    Ratio,
+    Words,
+    case_key,
+    disturbances,
+    evaluate,
     flags_of,
-    holding,
-    judge,
-    open_reason,
-    say,
-    undecided,
-    usable,
 )
 
 MIN_RATE_RATIO = 0.99
@@ -38,21 +36,6 @@ INTERVALS = (
     ("p99_ms", "p99_ci_lo_ms", "p99_ci_hi_ms"),
 )
 NONNEGATIVE = ("p50_ms", "p50_ci_lo_ms", "p99_ms", "max_ms", "rate_ratio", "probe_period_ms")
-
-
-def _judge(row: pd.Series, idle: pd.Series, q: str, tol: float) -> bool | None:
-    """True if even the largest excess over idle the intervals allow is within tolerance,
-    False if even the smallest exceeds it, None otherwise; None too when the idle baseline
-    itself misses the tolerance (a machine that busy cannot show the difference)."""
-    if idle[f"{q}_ci_lo_ms"] > tol:
-        return None
-    if row.rate_ratio < MIN_RATE_RATIO:
-        return False
-    if row[f"{q}_ci_hi_ms"] - idle[f"{q}_ci_lo_ms"] <= tol:
-        return True
-    if row[f"{q}_ci_lo_ms"] - idle[f"{q}_ci_hi_ms"] > tol:
-        return False
-    return None
 
 
 def _fmt(row: pd.Series) -> str:
@@ -91,110 +74,94 @@ def _gil_part(table: pd.DataFrame) -> str:
     return "; GIL switch interval -> latency: " + "; ".join(modes) if modes else ""
 
 
-def _call(busy: pd.Series, idle: pd.Series, q: str, tol: float, mode: str) -> Call:
-    """The interval decision unless a flag could flip it: contention raises the busy
-    latency (a pass despite it stands) and the idle one (a fail despite it stands); a p99
-    from few samples could go either way; a busy probe that fell behind is the outcome."""
-    few = {
-        f: NONE for r in (busy, idle) for f in flags_of(r.get("flags")) if f.startswith("p99-from")
-    }
-    few = few if q == "p50" else {}
-    # the same decision as busy / (idle + tolerance) against 1: a drifted reference widens
-    # it; a probe that fell behind was not decided from latencies, so drift is not excused
-    interval = (
-        (
-            busy[f"{q}_ci_lo_ms"] / (idle[f"{q}_ci_hi_ms"] + tol),
-            busy[f"{q}_ci_hi_ms"] / (idle[f"{q}_ci_lo_ms"] + tol),
-            1.0,
-        )
-        if busy.rate_ratio >= MIN_RATE_RATIO
-        else None
-    )
-    return judge(
-        _judge(busy, idle, q, tol),
-        Side(busy, AGAINST, who=mode, bias={"probe-fell-behind": NONE} | few),
-        Side(idle, FOR, who="idle", bias=few),
-        interval=interval,
+def _kinds(row: pd.Series, q: str) -> dict[str, str | None]:
+    """A probe that fell behind is the outcome; a p99 from few samples moves only the p99."""
+    few = {f: None for f in flags_of(row.get("flags")) if f.startswith("p99-from")}
+    return {"probe-fell-behind": None} | (few if q == "p50" else {})
+
+
+def latency_ratios(table: pd.DataFrame) -> list[Case]:
+    """Per thread mode at the default switch interval, p50 and p99: busy latency over idle
+    latency plus one probe period (the widest ratio both intervals allow); responsive when
+    it stays below 1. Contention raises the busy latency (the ratio) and the idle one (it
+    lowers the ratio). A probe that answered < 99% of requests fell behind: a stated "no"."""
+    t = described(usable(table))
+    cases = []
+    for mode, (busy, idle) in _default_rows(t).items():
+        if busy.backend_isolation != "thread":
+            continue
+        tol = float(busy.probe_period_ms)
+        for q in ("p50", "p99"):
+            lo = busy[f"{q}_ci_lo_ms"] / (idle[f"{q}_ci_hi_ms"] + tol)
+            hi = busy[f"{q}_ci_hi_ms"] / (idle[f"{q}_ci_lo_ms"] + tol)
+            est = busy[f"{q}_ms"] / (idle[f"{q}_ms"] + tol)
+            moved = disturbances(busy, RAISES, who=mode, kinds=_kinds(busy, q)) + disturbances(
+                idle, LOWERS, who="idle", kinds=_kinds(idle, q)
+            )
+            # fell behind: a stated "no", unless the latencies decide it on their own
+            behind = busy.rate_ratio < MIN_RATE_RATIO and not lo > 1
+            blind = idle[f"{q}_ci_lo_ms"] > tol
+            cases.append(
+                Case(
+                    str(mode),
+                    case_key({"mode": mode, "quantile": q}, ("mode", "quantile")),
+                    float(est),
+                    float(lo),
+                    float(hi),
+                    moved,
+                    label=f"{q} {busy[f'{q}_ms']:.3g} vs {idle[f'{q}_ms']:.3g} ms idle + {tol:g}",
+                    fact=NO if behind else "",
+                    note=f"the probe answered {busy.rate_ratio:.1%} of requests" if behind else "",
+                    blocked=f"the idle {q} misses the {tol:g} ms tolerance itself" if blind else "",
+                )
+            )
+    return cases
+
+
+def _where(table: pd.DataFrame) -> str:
+    rows = _default_rows(described(usable(table)))
+    r = next(iter(rows.values()))[0] if rows else table.iloc[0]
+    tol = float(r.probe_period_ms)
+    return (
+        f"{int(r.workers)} background workers (= granted cores); probe every {tol:g} ms; "
+        f"switch interval {r.switch_interval_ms:g} ms (default "
+        f"{r.default_switch_interval_ms:g}); responsive = latency within one probe period "
+        f"({tol:g} ms) of the idle latency measured in the same job, and >= 99% of requests "
+        "answered"
     )
 
 
-def responsiveness_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+C3 = Claim(
+    "C3",
+    latency_ratios,
+    Ratio(margin=0.0, below=True),
+    Words("busy/(idle+period)", "busy/(idle+period)", "the work"),
+    band=0.0,
+    over="all",
+    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    context=_where,
+    plot=PLOT,
+)
+CLAIMS = (C3,)
+
+
+def responsiveness_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
     """C3: do background threads leave the foreground responsive? Judged per thread mode."""
     if table.empty:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
-    table = described(usable(table))
-    rows = _default_rows(table)
-    any_row = next(iter(rows.values()))[0] if rows else table.iloc[0]
-    tol = float(any_row.probe_period_ms)
-    where = (
-        f"{int(any_row.workers)} background workers (= granted cores) on {machine}; probe every "
-        f"{tol:g} ms; switch interval {any_row.switch_interval_ms:g} ms (default "
-        f"{any_row.default_switch_interval_ms:g}); "
-        f"responsive = latency within one probe period ({tol:g} ms) of the idle latency "
-        "measured in the same job, and >= 99% of requests answered"
-    )
-    results: dict[str, bool | None] = {}
-    modes: dict[str, bool | None] = {}
-    every: list[Call] = []
-    tails: dict[str, str] = {}
-    evidence = []
-    for mode, (busy, idle) in rows.items():
-        counted = busy.backend_isolation == "thread"
-        notes = ""
-        if counted:
-            calls = [_call(busy, idle, q, tol, mode) for q in ("p50", "p99")]
-            every += calls
-            results[f"{mode} p50"], results[f"{mode} p99"] = (c.value for c in calls)
-            modes[mode] = all_of(c.value for c in calls)
-            tails[mode] = f"p99 {busy.p99_ms:.3g} vs {idle.p99_ms:.3g} ms idle"
-            notes = "".join(c.text() for c in calls)
-        label = f"{mode} ({busy.kernel})" + ("" if counted else " [not counted: processes]")
-        evidence.append(
-            f"{label}: {_fmt(busy)}; idle {idle.p50_ms:.2f} / {idle.p99_ms:.2f} ms (p50/p99)"
-            + notes
-        )
-    if not results:
+    if not latency_ratios(table):
+        where = f"{_where(table)} on {machine}"
         return [undecided("C3", "no thread mode measured", where, NAME, PLOT)]
-    verdict = combine(results)
-
-    def tail(v: bool | None) -> str:
-        return "; ".join(tails[m] for m in holding(modes, v)[:1])
-
-    headline = say(
-        verdict,
-        modes,
-        yes=(
-            f": the foreground stayed within {tol:g} ms of idle ({{which}}: {tail(True)})",
-            f" for {{which}} ({tail(True)})",
-        ),
-        no=(
-            f": background threads delayed the foreground beyond {tol:g} ms ({{which}}: "
-            f"{tail(False)})",
-            f" for {{which}} ({tail(False)}; tolerance {tol:g} ms)",
-        ),
-        open_=" for {which}",
-        on="the work",
-        reason=open_reason(
-            every, f"the latency intervals straddle the {tol:g} ms tolerance, or idle misses it"
-        ),
-    )
-    undecided_ = holding(results, None)
-    return [
-        Verdict(
-            "C3",
-            verdict,
-            "; ".join(evidence) + _gil_part(table),
-            f"{where}; holds for {holding(results, True) or 'none'}; fails for "
-            f"{holding(results, False) or 'none'}"
-            + (
-                f"; undecided (an interval straddles the tolerance, the idle baseline misses "
-                f"it, or a flag could flip it): {undecided_}"
-                if undecided_
-                else ""
-            ),
-            NAME,
-            PLOT,
-            headline,
+    v = evaluate(C3, table, machine, threshold)
+    t = described(usable(table))
+    lines = []
+    for mode, (busy, idle) in _default_rows(t).items():
+        counted = "" if busy.backend_isolation == "thread" else " [not counted: processes]"
+        lines.append(
+            f"{mode} ({busy.kernel}){counted}: {_fmt(busy)}; idle {idle.p50_ms:.2f} / "
+            f"{idle.p99_ms:.2f} ms (p50/p99)"
         )
-    ]
+    return [replace(v, evidence="; ".join([v.evidence, *lines]) + _gil_part(t))]

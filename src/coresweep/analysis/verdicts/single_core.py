@@ -10,18 +10,18 @@ from __future__ import annotations
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import (
-    THRESHOLD,
-    Call,
-    Side,
-    cannot_test,
-    check_table,
-    combine,
-    decide,
-    open_reason,
-    outcome_text,
-    say,
-    usable,
+from coresweep.analysis.verdicts import cannot_test, check_table, usable
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    RAISES,
+    Case,
+    Claim,
+    Ratio,
+    Words,
+    case_key,
+    disturbances,
+    evaluate,
+    stopped_note,
 )
 
 NAME = "single_core"
@@ -33,74 +33,69 @@ INTERVALS = (
 NONNEGATIVE = ("gain_vs_1", "gain_ci_lo", "throughput", "latency_p50_ms", "latency_p99_ms")
 
 
-def _gain(row: pd.Series) -> str:
-    return f"{row.gain_vs_1:.2f}x [{row.gain_ci_lo:.2f}, {row.gain_ci_hi:.2f}]"
+def _ends(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    table = usable(table)
+    tmax = int(table.threads.max())
+    top = table[table.threads == tmax].set_index("kind", drop=False)
+    return top, table[table.threads == 1].set_index("kind", drop=False), tmax
 
 
-def single_core_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+def throughput_gains(table: pd.DataFrame) -> list[Case]:
+    """Per kind of work: throughput of the most threads over one thread's, pinned to one
+    CPU. A slowed many-thread point lowers the gain, a slowed one-thread point raises it;
+    the capacity probe is of the pinned CPU."""
+    top, one, tmax = _ends(table)
+    cases = []
+    for kind, row in top.iterrows():
+        base = one.loc[kind]
+        moved = disturbances(row, LOWERS, who=f"{tmax} threads") + disturbances(
+            base, RAISES, who="1 thread"
+        )
+        label = (
+            f"{tmax} vs 1 threads ({base.throughput:.0f} -> {row.throughput:.0f} tasks/s, "
+            f"latency p50 {base.latency_p50_ms:.2f} -> {row.latency_p50_ms:.2f} ms, p99 "
+            f"{base.latency_p99_ms:.1f} -> {row.latency_p99_ms:.1f} ms)"
+        )
+        cases.append(Case(str(kind), case_key(row, ("kind",)), float(row.gain_vs_1),
+                          float(row.gain_ci_lo), float(row.gain_ci_hi), moved, label=label,
+                          note=stopped_note(row)))  # fmt: skip
+    return cases
+
+
+def _where(table: pd.DataFrame) -> str:
+    first, tmax = table.iloc[0], int(table.threads.max())
+    return (
+        f"pinned to CPU {int(first.cpu)}; 1..{tmax} threads; {int(first.tasks)} tasks per "
+        f"sample; I/O wait {first.io_ms:g} ms; CPU task = {int(first.cpu_samples)} mc-python "
+        "samples"
+    )
+
+
+C10 = Claim(
+    "C10",
+    throughput_gains,
+    Ratio(),
+    Words(
+        "throughput over one thread's",
+        "no more than one thread",
+        "the kind of work",
+        equal="as much as one thread",
+    ),  # fmt: skip
+    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    context=_where,
+    plot=PLOT,
+)
+CLAIMS = (C10,)
+
+
+def single_core_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
     """C10: supported if every kind gains, conditional if some do, refuted if none."""
     if table.empty:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
-    table = usable(table)
-    tmax = int(table.threads.max())
-    top = table[table.threads == tmax].set_index("kind")
-    one = table[table.threads == 1].set_index("kind")
-    first = table.iloc[0]
-    where = (
-        f"pinned to CPU {int(first.cpu)} of {machine}; 1..{tmax} threads; {int(first.tasks)} "
-        f"tasks per sample; I/O wait {first.io_ms:g} ms; CPU task = {int(first.cpu_samples)} "
-        f"mc-python samples; effective = gain CI above {1 + THRESHOLD:.2f}, not = below"
-    )
-    if not table.pinned_ok.all():
+    if not usable(table).pinned_ok.all():
         reason = "Needs the threads pinned to one CPU; this machine did not allow the pinning."
-        return cannot_test(["C10"], reason, where, NAME, PLOT)
-    calls: dict[str, Call] = {}
-    evidence = []
-    for kind, row in top.iterrows():
-        base = one.loc[kind]
-        call = decide(
-            row.gain_ci_lo,
-            row.gain_ci_hi,
-            1 + THRESHOLD,
-            Side(row, who=f"{tmax} threads"),
-            Side(base, who="1 thread"),
-        )
-        calls[str(kind)] = call
-        evidence.append(
-            f"{kind}: {tmax} vs 1 threads {_gain(row)}{call.text()} ({base.throughput:.0f} -> "
-            f"{row.throughput:.0f} tasks/s), per-task latency p50 {base.latency_p50_ms:.2f} -> "
-            f"{row.latency_p50_ms:.2f} ms, p99 {base.latency_p99_ms:.1f} -> "
-            f"{row.latency_p99_ms:.1f} ms"
-        )
-    results = {k: c.value for k, c in calls.items()}
-    verdict = combine(results)
-
-    headline = say(
-        verdict,
-        results,
-        numbers={str(k): g for k, g in top.gain_vs_1.items()},
-        fmt=lambda x: f"{x:.2f}" if x < 10 else f"{x:.0f}",
-        yes=(
-            f": on one CPU {tmax} threads did {{span}}× the work of one ({{which}})",
-            f" for {{which}} ({tmax} threads {{span}}× one thread's throughput)",
-        ),
-        no=(
-            f": on one CPU {tmax} threads did {{span}}× the work of one ({{which}})",
-            " for {which} ({span}×)",
-        ),
-        open_=" for {which}",
-        on="the kind of work",
-        reason=open_reason(calls.values(), "no kind's gain interval lies clear of the threshold"),
-    )
-    return [
-        Verdict(
-            "C10",
-            verdict,
-            "; ".join(evidence),
-            f"{where}; {outcome_text(results)}",
-            NAME,
-            PLOT,
-            headline,
-        )
-    ]
+        return cannot_test(["C10"], reason, f"{_where(table)} on {machine}", NAME, PLOT)
+    return [evaluate(C10, table, machine, threshold)]

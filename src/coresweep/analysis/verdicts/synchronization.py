@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
-from coresweep.analysis.verdicts import (
-    AGAINST,
-    NONE,
-    Call,
-    Side,
-    check_table,
-    combine,
-    holding,
-    judge,
-    merge,
-    open_reason,
-    say,
-    undecided,
-    usable,
+from coresweep.analysis.verdicts import check_table, undecided, usable
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    Case,
+    Claim,
+    Rate,
+    Words,
+    binomial,
+    case_key,
+    disturbances,
+    evaluate,
 )
 
 NAME = "synchronization"
@@ -30,6 +29,9 @@ INTERVALS = (
     ("cost_vs_baseline", "cost_vs_baseline_ci_lo", "cost_vs_baseline_ci_hi"),
 )
 NONNEGATIVE = ("lost_rate", "lost_rate_max", "ns_per_op", "deadlocks", "hung", "trials", "calls")
+#: "no risk" needs the exact 95% upper bound of the rate of racy calls (deadlocked trials)
+#: below this; one racy call (one deadlock) decides that the risk is real
+RARE = 0.55
 
 
 def _counter_text(row: pd.Series) -> str:
@@ -60,81 +62,73 @@ def _deadlock_text(row: pd.Series) -> str:
     )
 
 
-def synchronization_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
-    """C12: supported when unsynchronized threads lose updates and opposite lock order deadlocks."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
-    table = usable(table)
-    counters = table[table.kind == "counter"]
-    locks = table[table.kind == "deadlock"]
-    unsync = counters[~counters.synchronized.astype(bool)]
-    opposite = locks[locks.mechanism == "locks-opposite-order"]
-    calls: dict[str, Call] = {}
-    if not unsync.empty:
-        # a lost update is a fact; none lost on a crowded machine may be fewer real races
-        calls[LOST] = merge(
-            [
-                judge(bool(r.lost_rate_max > 0), Side(r, AGAINST, who=r.mechanism))
-                for _, r in unsync.iterrows()
-            ],
-            "any",
-        )
-    if not opposite.empty:
-        row = opposite.iloc[0]
-        calls[DEADLOCK] = judge(bool(row.deadlocks > 0 and row.hung == 0), Side(row, NONE))
+def risks(table: pd.DataFrame) -> list[Case]:
+    """Lost updates: per unsynchronized mechanism, calls that lost some (k of n); deadlock:
+    trials of opposite lock order that deadlocked. A crowded machine may race less, so
+    contention can only have hidden a risk."""
+    t = usable(table)
+    counters = t[(t.kind == "counter") & ~t.synchronized.astype(bool)]
+    cases = []
+    for _, r in counters.iterrows():
+        k, n = int(r.racy_calls), int(r.calls)
+        rate, lo, hi = binomial(k, n)
+        label = f"{r.mechanism} lost updates in {k}/{n} calls (worst call {r.lost_rate_max:.1%})"
+        cases.append(Case(LOST, case_key(r, ("kind", "mechanism")), rate, lo, hi,
+                          disturbances(r, LOWERS), label=label))  # fmt: skip
+    for _, r in t[(t.kind == "deadlock") & (t.mechanism == "locks-opposite-order")].iterrows():
+        k, n, hung = int(r.deadlocks), int(r.trials), int(r.hung)
+        rate, lo, hi = binomial(k, n)
+        left = f"{hung}/{n} trials left hanging: the timeout did not hold" if hung else ""
+        label = f"{r.mechanism} deadlocked in {k}/{n} trials, {hung} left hanging"
+        cases.append(Case(DEADLOCK, case_key(r, ("kind", "mechanism")), rate, lo, hi,
+                          disturbances(r, LOWERS), label=label, blocked=left))  # fmt: skip
+    return cases
+
+
+def _where(table: pd.DataFrame) -> str:
+    counters, locks = table[table.kind == "counter"], table[table.kind == "deadlock"]
     first = table.iloc[0]
-    conditions = (
+    timeout = locks.lock_timeout_ms.max() if not locks.empty else float("nan")
+    return (
         f"{int(counters.threads.max()) if not counters.empty else 2} threads on one shared "
         f"counter, CPython {first.python} (GIL switch interval "
         f"{1e3 * first.switch_interval_s:.0f} ms), Numba nogil without atomics; deadlock: "
-        f"2 threads, 2 locks, acquire timeout "
-        f"{locks.lock_timeout_ms.max() if not locks.empty else float('nan'):.0f} ms; on {machine}"
+        f"2 threads, 2 locks, acquire timeout {timeout:.0f} ms"
     )
-    if not calls:
+
+
+C12 = Claim(
+    "C12",
+    risks,
+    Rate(RARE, below=False),
+    Words("seen in", "rarer than 55%, seen in", "the risk"),
+    disturbances=("capacity", "load", "flag"),
+    context=_where,
+    plot=PLOT,
+    fmt="{:.0%}",
+)
+CLAIMS = (C12,)
+
+
+def synchronization_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
+    """C12: supported when unsynchronized threads lose updates and opposite lock order
+    deadlocks (detected, never hanging)."""
+    if table.empty:
+        return []
+    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
+    if not risks(table):
+        conditions = f"{_where(table)} on {machine}"
         return [undecided("C12", "no counter or deadlock measured", conditions, NAME, PLOT)]
-    evidence = [_counter_text(r) for _, r in counters.iterrows()]
-    evidence += [_deadlock_text(r) for _, r in locks.iterrows()]
-    evidence += [f"{k}{c.text()}" for k, c in calls.items() if c.note]
-    racy = list(unsync[unsync.lost_rate_max > 0].mechanism)
-    safe = list(unsync[unsync.lost_rate_max == 0].mechanism)
-    conditions += f"; updates lost by {racy or 'none'}, not by {safe or 'none'}"
-    if "python-inline" in safe:
+    v = evaluate(C12, table, machine, threshold)
+    t = usable(table)
+    lines = [_counter_text(r) for _, r in t[t.kind == "counter"].iterrows()]
+    lines += [_deadlock_text(r) for _, r in t[t.kind == "deadlock"].iterrows()]
+    conditions = v.conditions
+    if "python-inline" in set(t[(t.kind == "counter") & (t.racy_calls == 0)].mechanism):
         conditions += (
             " (python-inline has no point where CPython hands the GIL over, a call or a loop "
             "back-edge, between its read and its write: an interpreter detail, not a guarantee)"
         )
-    results = {k: c.value for k, c in calls.items()}
-    verdict = combine(results)
-    facts = {
-        LOST: f"unsynchronized threads lost up to {unsync.lost_rate_max.max():.1%} of updates "
-        f"({', '.join(racy)})"
-        if racy
-        else f"no update lost by {', '.join(safe)}",
-    }
-    if not opposite.empty:
-        d = opposite.iloc[0]
-        hung = "all detected" if d.hung == 0 else f"{int(d.hung)} left hanging"
-        facts[DEADLOCK] = (
-            f"opposite lock order deadlocked in {int(d.deadlocks)}/{int(d.trials)} trials, {hung}"
-        )
-
-    def said(v: bool | None, sep: str) -> str:
-        return sep.join(facts[k] for k in holding(results, v))
-
-    headline = say(
-        verdict,
-        results,
-        yes=(
-            f": {said(True, ' and ')}",
-            f" for {{which}} ({said(True, '; ')})",
-        ),
-        no=(
-            f": {said(False, ' and ')}",
-            f" for {{which}} ({said(False, '; ')})",
-        ),
-        open_=" for {which}",
-        on="the risk",
-        reason=open_reason(calls.values(), "neither risk was decided"),
-    )
-    return [Verdict("C12", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]
+    return [replace(v, evidence="; ".join([v.evidence, *lines]), conditions=conditions)]

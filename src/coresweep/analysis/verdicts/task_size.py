@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
-    AGAINST,
     DESCRIPTOR_COLUMNS,
-    FOR,
-    Call,
-    Side,
     cannot_test,
     check_table,
-    clears,
-    combine,
-    decide,
     described,
     is_processes,
-    judge,
-    merge,
     names,
-    open_reason,
-    outcome_text,
-    say,
-    span,
     undecided,
     usable,
+)
+from coresweep.analysis.verdicts.engine import (
+    LOWERS,
+    NO,
+    RAISES,
+    Case,
+    Claim,
+    Decision,
+    Ratio,
+    Words,
+    case_key,
+    disturbances,
+    doubted,
+    evaluate,
+    stopped_note,
 )
 from coresweep.crossover import BELOW, INTERPOLATED
 
@@ -107,102 +111,113 @@ def _per_backend(s: pd.DataFrame, column: str) -> str:
     return ", ".join(parts)
 
 
-def _case(ladder: pd.DataFrame, check_ok: bool) -> tuple[Call, Call, Call]:
-    """(holds, loses on the smallest tasks, wins on the largest) for one kernel/backend.
-    Contention slows the pool: a win despite it stands, a loss does not decide."""
-    lad = ladder.sort_values("task_seconds")
-    small, large = lad.iloc[0], lad.iloc[-1]
-    beats_small = clears(small.speedup_ci_lo, small.speedup_ci_hi, 1.0)
-    loses = judge(
-        None if beats_small is None else not beats_small,
-        Side(small, FOR, achieved=small.speedup_ci_lo, who="smallest tasks"),
-        interval=(small.speedup_ci_lo, small.speedup_ci_hi, 1.0),
-    )
-    wins = decide(
-        large.speedup_ci_lo,
-        large.speedup_ci_hi,
-        1.0,
-        Side(large, AGAINST, achieved=large.speedup_ci_lo, who="largest tasks"),
-    )
-    holds = merge([loses, wins])
-    if not check_ok and holds.value is not None:
-        holds = Call(None, "undecided: a result check failed", holds.probe)
-    return holds, loses, wins
+def _procs(table: pd.DataFrame) -> pd.DataFrame:
+    s = summary(usable(table))
+    par = s[(described(s).backend_isolation != "inline").to_numpy()]
+    return par[is_processes(par)]
 
 
-def task_size_verdicts(table: pd.DataFrame, machine: str) -> list[Verdict]:
+def pool_payoffs(table: pd.DataFrame) -> list[Case]:
+    """Per kernel and process pool, two cases that must both hold: on the smallest tasks
+    serial beats the pool (serial / pool time = 1 / speedup above 1), on the largest the
+    pool beats serial (speedup above 1). Contention slows the pool: it raises the first
+    ratio and lowers the second; a failed result check decides nothing."""
+    t = usable(table)
+    lad = t[t.level == "ladder"]
+    cases = []
+    for r in _procs(table).itertuples():
+        rows = lad[(lad.kernel == r.kernel) & (lad.backend == r.backend)]
+        rows = rows.sort_values("task_seconds")
+        small, large = rows.iloc[0], rows.iloc[-1]
+        group = f"{r.kernel}/{r.backend}"
+        failed = "" if r.check_ok else "a result check failed"
+        for end, row, slows in (("smallest", small, RAISES), ("largest", large, LOWERS)):
+            s, lo, hi = row.speedup, row.speedup_ci_lo, row.speedup_ci_hi
+            if end == "smallest":
+                s, lo, hi = 1 / s, 1 / hi, (1 / lo if lo > 0 else math.inf)
+            moved = doubted(disturbances(row, slows, who=f"{end} tasks"), row, row.speedup_ci_lo)
+            what = "serial/pool" if end == "smallest" else "pool/serial"
+            cases.append(
+                Case(
+                    group,
+                    case_key({**row.to_dict(), "end": end}, ("kernel", "backend", "end")),
+                    float(s),
+                    float(lo),
+                    float(hi),
+                    moved,
+                    label=f"{end} tasks ({fmt_seconds(row.task_seconds)}) {what}",
+                    note=stopped_note(row),
+                    blocked=failed,
+                )  # fmt: skip
+            )
+    return cases
+
+
+def _where(table: pd.DataFrame) -> str:
+    s = summary(usable(table))
+    p = int(s.p.max()) if not s.empty else 1
+    return (
+        f"p={p} workers; tasks of {fmt_seconds(s.smallest.min())} .. "
+        f"{fmt_seconds(s.largest.max())} serial time; crossover = smallest task above which "
+        "the speedup's 95% CI lower bound stays > 1 (log-interpolated)"
+    )
+
+
+def ends(decisions: Sequence[Decision]) -> str:
+    """Which pools won even on the smallest tasks, and which never won."""
+    small = [d.case.group for d in decisions if "end=smallest" in d.case.key and d.decision == NO]
+    never = [d.case.group for d in decisions if "end=largest" in d.case.key and d.decision == NO]
+    return (
+        f"wins even on the smallest tasks: {names(small) or 'none'}; never wins: "
+        f"{names(never) or 'none'}"
+    )
+
+
+C8 = Claim(
+    "C8",
+    pool_payoffs,
+    Ratio(margin=0.0),
+    Words(
+        "loses on small tasks, wins on large",
+        "wins on small tasks or loses on large",
+        "the kernel and pool",
+        numbers=False,
+    ),  # fmt: skip
+    band=0.0,
+    over="all",
+    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    context=_where,
+    describe=ends,
+    plot=PLOT,
+)
+CLAIMS = (C8,)
+
+
+def task_size_verdicts(
+    table: pd.DataFrame, machine: str, threshold: float | None = None
+) -> list[Verdict]:
     """C8: supported where every process backend loses on small tasks and wins on large ones."""
     if table.empty:
         return []
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
-    table = usable(table)
-    s = summary(table)
+    s = summary(usable(table))
     p = int(s.p.max()) if not s.empty else 1
-    where = (
-        f"p={p} workers on {machine}; tasks of {fmt_seconds(s.smallest.min())} .. "
-        f"{fmt_seconds(s.largest.max())} serial time; pays off = speedup interval above 1; "
-        "crossover = smallest task above which the speedup's 95% CI lower bound stays > 1 "
-        "(log-interpolated)"
-    )
+    where = f"{_where(table)} on {machine}"
     if p < 2:
-        return cannot_test(
-            ["C8"],
-            "Needs ≥ 2 usable cores for a process pool to beat serial; this run had p=1.",
-            where,
-            NAME,
-            PLOT,
-        )
-    par = s[(described(s).backend_isolation != "inline").to_numpy()]
-    procs = par[is_processes(par)]
-    if procs.empty:
+        reason = "Needs ≥ 2 usable cores for a process pool to beat serial; this run had p=1."
+        return cannot_test(["C8"], reason, where, NAME, PLOT)
+    if _procs(table).empty:
         return [undecided("C8", "no process backend measured", where, NAME, PLOT)]
-    lad = table[table.level == "ladder"]
-    cases: dict[str, tuple[Call, Call, Call]] = {}
-    for r in procs.itertuples():
-        rows = lad[(lad.kernel == r.kernel) & (lad.backend == r.backend)]
-        cases[f"{r.kernel}/{r.backend}"] = _case(rows, bool(r.check_ok))
-    res = {k: c[0].value for k, c in cases.items()}
-    evidence = []
-    for kernel, g in par.groupby("kernel", sort=False):
-        xs = ", ".join(
-            f"{r.backend} {crossover_text(r)}"
-            + (cases[f"{kernel}/{r.backend}"][0].text() if f"{kernel}/{r.backend}" in cases else "")
-            for r in g.itertuples()
-        )
-        evidence.append(f"{kernel} ({g.kind.iloc[0]}) crossover: {xs}")
-    evidence.append(f"cold start: {_per_backend(par, 'start_first_s')}")
-    evidence.append(f"warm overhead per task: {_per_backend(par, 'overhead_task_s')}")
+    v = evaluate(C8, table, machine, threshold)
+    par = s[(described(s).backend_isolation != "inline").to_numpy()]
+    lines = [
+        f"{kernel} ({g.kind.iloc[0]}) crossover: "
+        + ", ".join(f"{r.backend} {crossover_text(r)}" for r in g.itertuples())
+        for kernel, g in par.groupby("kernel", sort=False)
+    ]
+    lines.append(f"cold start: {_per_backend(par, 'start_first_s')}")
+    lines.append(f"warm overhead per task: {_per_backend(par, 'overhead_task_s')}")
     dask = _dask_note(par)
     if dask:
-        evidence.append(f"Dask: {dask}")
-    small = [k for k, c in cases.items() if c[1].value is False]
-    never = [k for k, c in cases.items() if c[2].value is False]
-    verdict = combine(res)
-    tiny, big = fmt_seconds(s.smallest.min()), fmt_seconds(s.largest.max())
-    held = procs[[res[f"{r.kernel}/{r.backend}"] is True for r in procs.itertuples()]]
-
-    def why_not(named: bool) -> str:
-        parts = [(f"never beat serial up to {big} tasks", never), (f"won on {tiny} tasks", small)]
-        return "; ".join(f"{t} ({names(k)})" if named else t for t, k in parts if k)
-
-    headline = say(
-        verdict,
-        res,
-        yes=(
-            f": process pools lose on {tiny} tasks and win from "
-            f"{span(held.crossover_s, fmt_seconds)} tasks ({{which}})",
-            " for {which} (loses on small tasks, wins on large)",
-        ),
-        no=(f": {why_not(True)}", f" for {{which}} ({why_not(False)})"),
-        open_=" for {which}",
-        on="the kernel and pool",
-        reason=open_reason(
-            [c[0] for c in cases.values()],
-            f"no process pool's speedup intervals lie clear of 1 at both ends ({tiny}, {big})",
-        ),
-    )
-    conditions = (
-        f"{where}; {outcome_text(res)}; wins even on the smallest tasks: {small or 'none'}; "
-        f"never wins: {never or 'none'}"
-    )
-    return [Verdict("C8", verdict, "; ".join(evidence), conditions, NAME, PLOT, headline)]
+        lines.append(f"Dask: {dask}")
+    return [replace(v, evidence="; ".join([v.evidence, *lines]))]
