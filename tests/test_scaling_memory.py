@@ -72,6 +72,7 @@ def _point(kernel: str, backend: str, p: int) -> scaling.Point:
                     "strong_sample_seconds": None,
                     "sizes": {kernel: SIZES[kernel]},
                     "kernel_modes": {},
+                    "kernel_backends": {},
                     "allow_in_cache": True,
                 },
             },

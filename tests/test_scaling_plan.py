@@ -176,7 +176,9 @@ def test_p_values_whose_lcm_explodes_are_refused_naming_the_key():
 def test_size_that_cannot_fit_is_refused_naming_the_key_and_p():
     # an explicit 4 GiB per array (three: 12 GiB) on a 16 GiB node: refused at p = 1 already
     # for a process backend (the job's reference arrays + the workers' share)
-    c = _scaling_only(kernels=["triad"], backends=["processes-spawn"], sizes={"triad": 2**29})
+    c = _scaling_only(
+        kernels=["triad"], backends=["processes-spawn"], kernel_backends={}, sizes={"triad": 2**29}
+    )
     with pytest.raises(
         cfg.ConfigError, match=r"experiments.scaling.sizes.triad: .*p=1 .*24\.2 GiB"
     ):
@@ -227,7 +229,7 @@ def test_aggregate_flags_points_above_the_usable_cores():
 def test_strong_triad_footprint_does_not_grow_with_p():
     """One fixed total array split over the workers: from p = 1 to p = 64 the estimate grows
     by 63 fresh interpreters only (it used to be one set of arrays per worker)."""
-    conf = _scaling_only(kernels=["triad"], backends=["processes-spawn"], p=[1, 64],
+    conf = _scaling_only(kernels=["triad"], backends=["processes-spawn"], kernel_backends={}, p=[1, 64],
                          modes=["strong"])  # fmt: skip
     conf["cores"]["oversubscribe"] = True
     p1, p64 = scaling.points(conf, Node.sized(64, 256))

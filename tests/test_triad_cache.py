@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from coresweep import config as cfg
+from coresweep.config import ConfigError
 from coresweep.experiments import NAMES, scaling
 from coresweep.kernels import get_kernel
 from coresweep.kernels.stream import held_elements
@@ -75,7 +76,8 @@ def test_provenance_records_the_llc():
 
 def _conf(**scaling_kw) -> dict:
     others = {name: {"enabled": False} for name in NAMES if name != "scaling"}
-    kw = {"kernels": ["triad"], "backends": ["threads", "processes-spawn", "numba-parallel"]}
+    kw = {"kernels": ["triad"], "backends": ["threads", "processes-spawn", "numba-parallel"],
+          "kernel_backends": {}}  # fmt: skip
     return cfg.validate({"experiments": {**others, "scaling": {**kw, **scaling_kw}}})
 
 
@@ -240,3 +242,29 @@ def test_the_report_shows_each_backends_rate_beside_the_reference_and_marks_in_c
     llc = cache.uniform(2, 480 * MIB, "sysfs").to_dict()
     assert llc_text(llc) == "1 x 480 MiB over 2 usable CPUs (L3, sysfs)"
     assert llc_text(None) == "not in sysfs (unknown)"
+
+
+def test_triad_runs_on_the_backends_kernel_backends_lists_and_the_others_on_all():
+    conf = cfg.load(None)
+    pts = scaling.points(conf, Node.sized(2, 64))
+    by_kernel: dict[str, set[str]] = {}
+    for p in pts:
+        by_kernel.setdefault(p.params["kernel"], set()).add(p.params["backend"])
+    assert by_kernel["triad"] == {"threads", "processes-fork", "numba-parallel"}
+    assert by_kernel["mc-python"] == set(conf["experiments"]["scaling"]["backends"]) - {
+        "numba-parallel"
+    }
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [
+        (["no-such-pool"], "kernel_backends.triad"),
+        (["dask-threads"], "leaves none of experiments.scaling.backends"),
+    ],
+)
+def test_kernel_backends_that_name_nothing_runnable_are_refused(listed, message):
+    conf = cfg.load(None)
+    conf["experiments"]["scaling"]["kernel_backends"] = {"triad": listed}
+    with pytest.raises(ConfigError, match=message):
+        scaling.points(conf, Node.sized(2, 64))

@@ -172,7 +172,7 @@ LLC_MULTIPLE = 4
 #: arrays, known exactly (the half of other points leaves room for an estimate's error)
 TRIAD_MEMORY_FRACTION = 0.8
 #: predicted seconds to build and first-touch one GB of the triad's arrays (start-up)
-ALLOC_SECONDS_PER_GB = 0.6
+ALLOC_SECONDS_PER_GB = 3.7
 
 
 @dataclass(frozen=True)
@@ -331,6 +331,23 @@ def kernel_modes(cfg: dict[str, Any], kernel: str, key: str) -> list[str]:
     return kept
 
 
+def kernel_backends(cfg: dict[str, Any], kernel: str, backends: list[str], key: str) -> list[str]:
+    """The backends a kernel runs on: those of `backends` that `kernel_backends.<kernel>`
+    lists (all of them for a kernel it does not list); refused when none is left."""
+    own = cfg.get("kernel_backends", {}).get(kernel)
+    if own is None:
+        return backends
+    own = backend_names(list(own), f"{key}.kernel_backends.{kernel}")
+    kept = [b for b in backends if b in own]
+    if not kept:
+        raise ConfigError(
+            f"config key {key}.kernel_backends.{kernel}: {list(own)} leaves none of "
+            f"{key}.backends {backends} for {kernel}; list one of them, or drop {kernel} from "
+            "kernels"
+        )
+    return kept
+
+
 def points(config: dict[str, Any], node: Node) -> list[Point]:
     """One job per backend holding its points: per kernel p = 1 .. P, measured in that order."""
     cfg = config["experiments"][NAME]
@@ -362,7 +379,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 else configured
             )
             weak_size = size
-        for b in backends:
+        for b in kernel_backends(cfg, k.name, backends, key):
             if not applicable(k, b):
                 continue
             descriptor = BACKENDS[b].descriptor
