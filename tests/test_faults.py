@@ -171,17 +171,27 @@ def _seconds(backend: str, **kw) -> float:
 def test_planner_counts_every_trial_where_a_dead_worker_may_spare_its_neighbours():
     # a dead loky worker fails the tasks in flight: the first trial ends the cell; a fork
     # pool's other tasks complete and Dask's nanny reschedules them: every trial runs
-    assert exp.expected_trials("pool-restarted", "sigkill", 5, True) == 1
-    assert exp.expected_trials("pool-restarted", "sigkill", 5, False) == 5
-    assert exp.expected_trials("pool-restarted", "memory", 5, True) == 5  # MemoryError
-    assert exp.expected_trials("worker-replaced-task-lost", "exit", 5, True) == 5
-    assert exp.expected_trials("worker-restarted", "segv", 5, True) == 5
-    one, five = _seconds("dask-processes", trials=1), _seconds("dask-processes", trials=5)
+    prm = {"trials": {f: 5 for f in exp.FAULTS}, "stop_at_first_loss": True,
+           "isolation_rate": 0.3, "max_trials": 12}  # fmt: skip
+    assert exp.expected_trials("pool-restarted", "sigkill", prm) == 1
+    # a cell that loses nothing runs on until 11 clean trials bound the loss rate below 30%
+    assert exp.expected_trials("pool-restarted", "memory", prm) == 5  # MemoryError: no death
+    assert exp.expected_trials("worker-replaced-task-lost", "exit", prm) == 11
+    assert exp.expected_trials("worker-restarted", "segv", prm | {"max_trials": 8}) == 8
+    assert (
+        exp.expected_trials("pool-restarted", "sigkill", prm | {"stop_at_first_loss": False}) == 11
+    )
+    one = _seconds("dask-processes", trials=1, max_trials=1)
+    five = _seconds("dask-processes", trials=5, max_trials=5)
     memory = exp.SUBPROCESS_SECONDS + exp.NANNY_CELL_SECONDS + 3 * 0.02  # start, 6 tasks
     killed = memory + 0.6  # ... and the nanny restarting the dead worker
     assert (five - one) / 4 == pytest.approx(3 * killed + memory)  # 4 more trials each
-    everything = _seconds("loky", trials=5, stop_at_first_loss=False)
-    assert everything > _seconds("loky", trials=5) > _seconds("loky", trials=1)
+    everything = _seconds("loky", trials=5, max_trials=5, stop_at_first_loss=False)
+    assert (
+        everything
+        > _seconds("loky", trials=5, max_trials=5)
+        > _seconds("loky", trials=1, max_trials=1)
+    )
 
 
 def _raw(outcome: str, faulty: int = 2) -> dict:
@@ -226,7 +236,7 @@ CELLS = {
 def table():
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     records = []
-    for point in exp.points(_config(backends=list(CELLS), trials=3), Node.here(2)):
+    for point in exp.points(_config(backends=list(CELLS), trials=3, max_trials=3), Node.here(2)):
         point.params["faults"] = CELLS[point.params["backend"]]
         result = exp.measure(point)
         records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "h"})
@@ -395,3 +405,13 @@ def test_interrupted_measure_leaves_no_process(tmp_path):
                 p.kill()
             job.kill()
             job.wait()
+
+
+def test_clean_trials_needed_bound_the_loss_rate_below_the_isolation_rate():
+    from scipy.stats import binomtest
+
+    for rate in (0.5, 0.3, 0.2, 0.1):
+        n = exp.clean_trials_needed(rate)
+        assert binomtest(0, n).proportion_ci().high < rate  # n clean trials show it ...
+        assert binomtest(0, n - 1).proportion_ci().high >= rate  # ... n - 1 do not
+    assert exp.clean_trials_needed(0.3) == 11

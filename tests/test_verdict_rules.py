@@ -838,7 +838,7 @@ def test_faults_isolation_is_decided_from_trials_with_an_exact_interval():
     t = _faults()
     dask = t.backend == "dask-processes"
     t["trials"], t["trials_isolated"] = 1, (t.outcome == "isolated").astype(int)
-    t.loc[dask, ["trials", "trials_isolated"]] = [5, 5]  # 0/5 lost: upper bound 0.52 < 0.55
+    t.loc[dask, ["trials", "trials_isolated"]] = [11, 11]  # 0/11 lost: upper bound 0.28 < 0.3
     v = one(faults_verdicts(t, M))
     assert v.headline == (
         "Depends on the pool: yes for dask-processes (others lost or hung in: 0%); no for "
@@ -848,6 +848,14 @@ def test_faults_isolation_is_decided_from_trials_with_an_exact_interval():
     v = one(faults_verdicts(t, M))
     assert {c["case"]: c["decision"] for c in v.cases if c["group"] == "dask-processes"} == {
         "backend=dask-processes|fault=exit": "yes",
+        "backend=dask-processes|fault=segv": "yes",
+        "backend=dask-processes|fault=sigkill": "no",
+    }
+    # 0/5 lost bounds the rate only at 52%: not enough to say "isolates" (the bar is 30%)
+    t.loc[dask & (t.fault == "exit"), ["trials", "trials_isolated"]] = [5, 5]
+    v = one(faults_verdicts(t, M))
+    assert {c["case"]: c["decision"] for c in v.cases if c["group"] == "dask-processes"} == {
+        "backend=dask-processes|fault=exit": "undecided",
         "backend=dask-processes|fault=segv": "yes",
         "backend=dask-processes|fault=sigkill": "no",
     }

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import math
 import signal
 import tempfile
 from collections.abc import Sequence
@@ -155,6 +156,8 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 f: cfg["exception_trials"] if f == "exception" else cfg["trials"] for f in faults
             },
             "stop_at_first_loss": cfg["stop_at_first_loss"],
+            "isolation_rate": cfg["isolation_rate"],
+            "max_trials": max(cfg["max_trials"], cfg["trials"]),
             "timeout_seconds": cfg["timeout_seconds"],
             "threads": min(cfg["workers"], node.cap),
             "seed": config["seed"],
@@ -176,10 +179,27 @@ def placements(first: int, tasks: int, seed: int) -> list[int]:
     return [first, *(int(i) for i in order)]
 
 
-def expected_trials(supervision: str, fault: str, trials: int, stop_at_first_loss: bool) -> int:
-    """Trials a cell is predicted to run: all of them unless the first loses a neighbour."""
+def clean_trials_needed(rate: float) -> int:
+    """Clean trials (no other task lost) whose exact 95% upper bound on the loss rate,
+    1 - 0.025^(1/n) for 0 of n, falls below `rate`: 11 for 30%."""
+    return math.floor(math.log(0.025) / math.log(1 - rate)) + 1
+
+
+def isolation_shown(trials: int, prm: dict[str, Any]) -> bool:
+    """Whether `trials` clean trials already bound the loss rate below isolation_rate."""
+    return trials >= clean_trials_needed(prm["isolation_rate"])
+
+
+def expected_trials(supervision: str, fault: str, prm: dict[str, Any]) -> int:
+    """Trials a cell is predicted to run: one when the first loses a neighbour, else as many
+    clean trials as isolation needs (within max_trials)."""
     at_once = fault in KILLS_WORKER and supervision in LOSES_AT_ONCE
-    return 1 if at_once and stop_at_first_loss else trials
+    trials = prm["trials"][fault]
+    if at_once and prm["stop_at_first_loss"]:
+        return 1
+    if fault not in KILLS_WORKER:  # isolation is decided on the faults that end a worker
+        return trials
+    return max(trials, min(prm["max_trials"], clean_trials_needed(prm["isolation_rate"])))
 
 
 def predict(prm: dict[str, Any]) -> tuple[float, int]:
@@ -203,8 +223,7 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
         cell = min(start + tasks + lost * (hang + restart), prm["timeout_seconds"])
         if supervision == "program-lost" and fault in KILLS_WORKER:
             cell = CRASH_SECONDS
-        n = prm["trials"][fault]
-        seconds += cell * expected_trials(supervision, fault, n, prm["stop_at_first_loss"])
+        seconds += cell * expected_trials(supervision, fault, prm)
     mb = 2 * PROCESS_MB + pool_mb(b, c["workers"]) + c["memory_mib"] * MIB / 1e6
     return seconds, round(mb)
 
@@ -256,11 +275,19 @@ def measure(point: Point) -> dict[str, Any]:
     method = start_method()  # of the sacrificial subprocesses
     where = prm["placements"]
     for fault in prm["faults"]:
-        for trial in range(prm["trials"][fault]):
+        trial, clean = 0, True
+        while trial < prm["trials"][fault] or (
+            fault in KILLS_WORKER
+            and clean
+            and trial < prm["max_trials"]
+            and not isolation_shown(trial, prm)
+        ):
             raw = _run_trial(backend, fault, trial, where[trial % len(where)], prm)
             cells.append(raw)
+            trial += 1
+            clean = clean and _trial_row(raw)["isolated"]
             # another task lost or hung decides the cell; isolation needs every trial
-            if prm["stop_at_first_loss"] and not _trial_row(raw)["isolated"]:
+            if prm["stop_at_first_loss"] and not clean:
                 break
     return {"backend": backend, "sacrificial_start_method": method, "cells": cells}
 

@@ -54,12 +54,20 @@ NOISE = ("cv>", "min/max>", "samples<", "sampling<", "memory-unsteady", "fit<", 
 
 
 @cache
-def default_threshold() -> float:
-    """protocol.difference_threshold's default: the one place the default bar lives (schema)."""
+def schema_default(*key: str) -> float:
+    """A config key's default, from the schema (the one place defaults live): e.g.
+    schema_default("protocol", "difference_threshold")."""
     from coresweep import config as cs_config
 
-    protocol = cs_config.schema()["properties"]["protocol"]["properties"]
-    return float(protocol["difference_threshold"]["default"])
+    node = cs_config.schema()
+    for part in key:
+        node = node["properties"][part]
+    return float(node["default"])
+
+
+def default_threshold() -> float:
+    """protocol.difference_threshold's default: the one place the default bar lives (schema)."""
+    return schema_default("protocol", "difference_threshold")
 
 
 def threshold_of(config: Mapping[str, Any] | None) -> float:

@@ -26,6 +26,7 @@ from coresweep.analysis.verdicts.engine import (
     case_key,
     disturbances,
     evaluate,
+    schema_default,
 )
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
@@ -37,9 +38,10 @@ NONNEGATIVE = ("detect_s", "run_s", "recovery_s", "others", "others_completed", 
 OUTCOMES = ("orphans", "unclean-shutdown")
 #: a dead worker's task never returns under this supervision: a hang is what the pool does
 HANGS_BY_DESIGN = "worker-replaced-task-lost"
-#: "isolates" needs the exact 95% upper bound of the loss rate below this (5 clean trials:
-#: 0.52); one observed loss decides "can lose its neighbours"
-ISOLATION_RATE = 0.55
+#: "isolates" needs the exact 95% upper bound of the loss rate below this: the schema's
+#: default of experiments.faults.isolation_rate, which also sets how many clean trials a cell
+#: runs (11); one observed loss decides "can lose its neighbours"
+ISOLATION_RATE = schema_default("experiments", "faults", "isolation_rate")
 
 
 def _span(values: pd.Series, fmt: str = "{:.0f}") -> str:
