@@ -923,14 +923,21 @@ def test_synchronization_no_loss_under_load_is_not_decided():
     assert v.headline == (
         "Depends on the risk: yes for deadlock (seen in: 100%); not decided for lost updates."
     )
-    # 0 of 5 calls: the exact upper bound 0.52 lies below the stated 55%
+    # 0 of 5 calls bounds the rate only at 52%: not "no risk"
     v = one(synchronization_verdicts(_sync(lost=0.0), M))
+    assert v.headline == (
+        "Depends on the risk: yes for deadlock (seen in: 100%); not decided for lost updates."
+    )
+    # 0 of 80 calls: the exact upper bound 4.5% lies below the stated 5%
+    t = _sync(lost=0.0)
+    t.loc[t.kind == "counter", "calls"] = 80
+    v = one(synchronization_verdicts(t, M))
     assert v.verdict == "conditional"
-    assert "no for lost updates (rarer than 55%, seen in: 0%)" in v.headline
+    assert "no for lost updates (rarer than 5%, seen in: 0%)" in v.headline
     # 0 of 2 deadlock trials proves nothing: upper bound 0.84
     v = one(synchronization_verdicts(_sync(deadlocks=0), M))
     assert "not decided for deadlock" in v.headline
-    assert "none observed, and the upper bound 84% is not below 55%" in v.evidence
+    assert "none observed, and the upper bound 84% is not below 5%" in v.evidence
 
 
 def test_synchronization_a_hanging_trial_decides_nothing_about_deadlock():

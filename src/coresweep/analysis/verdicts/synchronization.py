@@ -30,8 +30,10 @@ INTERVALS = (
 )
 NONNEGATIVE = ("lost_rate", "lost_rate_max", "ns_per_op", "deadlocks", "hung", "trials", "calls")
 #: "no risk" needs the exact 95% upper bound of the rate of racy calls (deadlocked trials)
-#: below this; one racy call (one deadlock) decides that the risk is real
-RARE = 0.55
+#: below this (0 racy calls in at least 72); one racy call (one deadlock) decides that the
+#: risk is real. At 55%, 0 of 31 calls of a race that loses an update in ~5% of calls read
+#: "no" in one default run and "yes" (2 of 37) in the next (2026-12-06)
+RARE = 0.05
 
 
 def _counter_text(row: pd.Series) -> str:
@@ -101,7 +103,7 @@ C12 = Claim(
     "C12",
     risks,
     Rate(RARE, below=False),
-    Words("seen in", "rarer than 55%, seen in", "the risk"),
+    Words("seen in", f"rarer than {RARE:.0%}, seen in", "the risk"),
     disturbances=("capacity", "load", "flag"),
     context=_where,
     plot=PLOT,
