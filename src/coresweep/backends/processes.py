@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing as mp
+import multiprocessing.pool as mp_pool
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -149,6 +150,12 @@ def _free_queues(pool: Any) -> None:
     Pool.terminate() takes them and would wait forever. A multiprocessing Lock is a
     semaphore, so any process may release it.
     """
+    # stop the worker handler first: it replaces dead workers while tasks are pending, and a
+    # replacement forked after the kill below waited on the freed lock and was never reaped
+    # by terminate() (a CI run hung in Pool.join on such a worker)
+    handler = pool._worker_handler
+    handler._state = mp_pool.TERMINATE
+    handler.join(4 * LOCK_SECONDS)
     workers = list(pool._pool)  # no public accessor exists
     for w in workers:
         if w.exitcode is None:
