@@ -188,22 +188,25 @@ def test_scaling_a_failed_check_undecides_only_its_kernel():
     assert "undecided for ['dgemm']" in v.conditions
 
 
-def test_scaling_low_capacity_that_the_speedup_contradicts_is_a_doubt_about_the_probe():
-    # 1.35x measured while the probe saw 1.20 cores: the probe is wrong, the "no" stands
+def test_scaling_low_capacity_that_the_speedup_contradicts_is_resized_not_dropped():
+    # 1.35x measured while the probe saw 1.20 of 2 cores: the capacity was at least 1.35,
+    # so the shortfall is at most 2 / 1.35 = 1.48x, which still reaches the bar (1.50x):
+    # a hog that slowed the probe may have slowed the point as well (the C1 inversion of
+    # a hog run: probe 1.05 of 2, point 1.06x)
     slow = {"speedup": 1.40, "speedup_ci_lo": 1.35, "speedup_ci_hi": 1.45, "busy_cores": 1.38,
-            "flags": "low-capacity"}  # fmt: skip
+            "flags": "low-capacity", "probe_cores": 2}  # fmt: skip
     t = _scaling({(k, "processes-fork"): {**slow, "probe_capacity": 1.2}
                     for k in ("mc-python", "mc-numba", "dgemm")})  # fmt: skip
     v = _scaling_v(t)["C1"]
-    assert v.verdict == "refuted"
-    assert v.headline == (
-        "No for mc-python, mc-numba, dgemm (processes short of half the ideal gain: 1.40×; "
-        "needs > 1.50×)."
+    assert v.verdict == "inconclusive"
+    assert (
+        "interval [1.35, 2.15] (widened by low-capacity, probe 1.20 of 2 cores (the point did "
+        "1.35x: the probe under-read) (x1.48)) straddles the bar 1.50×" in v.evidence
     )
-    assert "interval [1.35, 1.45] wholly on the losing side of 1.50×" in v.evidence
-    # the probe's 1.50 cores are not contradicted by 1.35x: the flag could explain the "no"
+    # a probe that was not contradicted keeps its own, larger size: 2 / 1.5 = 1.33x
     t.loc[t.backend == "processes-fork", "probe_capacity"] = 1.5
-    assert _scaling_v(t)["C1"].verdict == "inconclusive"
+    v = _scaling_v(t)["C1"]
+    assert v.verdict == "inconclusive" and "[1.35, 1.93]" in v.evidence and "(x1.33)" in v.evidence
 
 
 def test_scaling_oversubscribed_points_never_decide():
@@ -275,17 +278,22 @@ def test_task_size_a_win_despite_load_decides_a_loss_under_load_does_not():
     )
 
 
-def test_task_size_never_winning_under_a_doubted_probe_is_a_no():
+def test_task_size_never_winning_under_a_doubted_probe_is_weighed_by_the_point():
     never = [(0.2, 0.02), (0.6, 0.05), (0.9, 0.05)]
+    # the pool did 0.85 cores' worth while the probe saw 0.8 of 2: the shortfall is up to
+    # 2 / 0.85 = 2.35x, which could have hidden a win: undecided, sized by the point
     rows = _ts_rows("processes-spawn", never, NEVER, ("", "", "low-capacity"), cap=0.8)
-    v = one(task_size_verdicts(_ts(rows), M))
+    v = one(task_size_verdicts(_ts(rows).assign(probe_cores=2), M))
+    assert v.verdict == "inconclusive"
+    assert "the point did 0.85x: the probe under-read) (x2.35)" in v.evidence
+    # a probe of 1.95 of 2 cores: 1.03x cannot lift [0.85, 0.95] over 1: never wins
+    rows = _ts_rows("processes-spawn", never, NEVER, ("", "", "low-capacity"), cap=1.95)
+    v = one(task_size_verdicts(_ts(rows).assign(probe_cores=2), M))
     assert v.verdict == "refuted"
     assert v.headline == (
         "No for mc-python/processes-spawn (wins on small tasks or loses on large)."
     )
     assert "never wins: mc-python/processes-spawn" in v.conditions
-    rows = _ts_rows("processes-spawn", never, NEVER, ("", "", "low-capacity"), cap=1.0)
-    assert one(task_size_verdicts(_ts(rows), M)).verdict == "inconclusive"
 
 
 def test_task_size_partly_decided_is_conditional():
@@ -347,10 +355,15 @@ def test_hybrid_drift_too_small_to_flip_the_comparison_decides():
     assert verdict(0.25) == "inconclusive"
 
 
-def test_hybrid_low_capacity_contradicted_by_the_speedup_decides():
+def test_hybrid_low_capacity_contradicted_by_the_speedup_is_sized_by_the_speedup():
     flags = {k: "low-capacity" for k in WIN}
-    v = one(hybrid_verdicts(pd.DataFrame(_grid(WIN, flags=flags, cap=1.5)), M))
-    assert v.verdict == "supported" and "widened" not in v.evidence  # the probe was wrong
+    # probes of 1.5 of 4 cores, under-read by every split: each shortfall is 4 / its own
+    # speedup's lower bound (4x1: 2.44 cores, x1.64), which could make the pure split look
+    # slow: [1.26, 1.41] widens to [0.77, 1.75]
+    measured = pd.DataFrame(_grid(WIN, flags=flags, cap=1.5)).assign(probe_cores=4)
+    v = one(hybrid_verdicts(measured, M))
+    assert v.verdict == "inconclusive" and "interval [0.77, 1.75]" in v.evidence
+    assert "4x1: low-capacity, probe 1.50 of 4 cores (the point did 2.44x" in v.evidence
     # 4 / 3.9 cores: a 1.03x shortfall cannot bring [1.26, 1.41] down to 1.05
     measured = pd.DataFrame(_grid(WIN, flags=flags, cap=3.9)).assign(probe_cores=4)
     assert one(hybrid_verdicts(measured, M)).verdict == "supported"
@@ -441,14 +454,16 @@ def test_load_late_arrivals_block_only_when_they_could_have_held_the_pool_back()
 
 
 def test_load_low_capacity_contradicted_by_the_throughput_decides():
-    # the process pool served 1.98 cores' worth of requests while the probe saw 1.5 cores
+    # the process pool served 1.98 cores' worth of requests while the probe saw 1.5 of 2
     t = pd.DataFrame(_load("mc-numba", "nogil", 100, 100, proc_flags="low-capacity", cap=1.5))
-    v = one(load_verdicts(t, M))
-    # so the shortfall (2 / 1.5 cores) is not weighed: [0.98, 1.02] stays inside the band
+    v = one(load_verdicts(t.assign(probe_cores=2), M))
+    # so the shortfall is at most 2 / 1.98 = 1.01x: [0.98, 1.02] widens inside the band
     assert v.verdict == "refuted" and "inside the band" in v.evidence
+    assert "(x1.01)" in v.evidence
     assert v.headline.startswith("No for mc-numba (processes/threads throughput: 1.00×")
-    t["probe_capacity"] = 2.5  # not contradicted: 1.25x would widen [0.98, 1.02] to 1.27
-    assert one(load_verdicts(t, M)).verdict == "inconclusive"
+    # the same probe of 4 cores: 1.98 cores' worth leaves a shortfall of up to 2.02x
+    v = one(load_verdicts(t.assign(probe_cores=4), M))
+    assert v.verdict == "inconclusive" and "(x2.02)" in v.evidence
 
 
 def test_load_one_core_cannot_test_and_negative_throughput_is_refused():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -728,12 +728,19 @@ def _size(kind: str, row: Mapping[str, Any]) -> tuple[float | None, str]:
 def doubted(
     found: tuple[Disturbance, ...], row: Mapping[str, Any], achieved: object
 ) -> tuple[Disturbance, ...]:
-    """Without the capacity shortfall when the point did more than the probe's cores' worth
-    of work (achieved: a speedup's lower bound, in cores of one): the probe was wrong."""
-    cap = row.get("probe_capacity")
-    if not (_finite(cap, achieved) and float(achieved) > float(cap)):  # type: ignore[arg-type]
+    """The capacity shortfall re-sized when the point did more than the probe's cores' worth
+    of work (achieved: a speedup's lower bound, in cores of one): the probe under-read the
+    capacity, which was at least `achieved`, so the shortfall is at most cores / achieved.
+    It is kept at that size, never dropped: a point may beat a probe that a hog slowed and
+    still have run short of cores (seen: probe 1.05 of 2, point 1.06x)."""
+    cap, cores = row.get("probe_capacity"), row.get("probe_cores")
+    if not (_finite(cap, achieved, cores) and float(achieved) > float(cap)):  # type: ignore[arg-type]
         return found
-    return tuple(d for d in found if d.kind != "capacity")
+    size = max(1.0, float(cores) / float(achieved))  # type: ignore[arg-type]
+    note = f" (the point did {float(achieved):.2f}x: the probe under-read)"  # type: ignore[arg-type]
+    return tuple(
+        replace(d, size=size, note=d.note + note) if d.kind == "capacity" else d for d in found
+    )
 
 
 def stopped_note(row: Mapping[str, Any]) -> str:
