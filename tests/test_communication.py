@@ -123,6 +123,8 @@ def test_tiny_run_gives_round_trips_bandwidth_and_ratios(tiny_table):
     procs = t[t.kind == "process"]
     assert (procs.thread_ref == "thread-queue").all() and procs.vs_thread.notna().all()
     assert t[t.kind == "thread"].vs_thread.isna().all()
+    # all transports of a size were sampled in the same rounds: paired ratios
+    assert (t.groupby("size").n.nunique() == 1).all()
     assert {"time_median", "time_ci_lo", "time_ci_hi", "time_rel_halfwidth", "flags"} <= set(t)
 
 

@@ -116,10 +116,24 @@ def validate(config: dict[str, Any] | None) -> dict[str, Any]:
     cfg = copy.deepcopy(config) if config else {}
     if not isinstance(cfg, dict):
         raise ConfigError(f"config must be a mapping of keys, got {type(cfg).__name__}")
-    cfg = coerce(cfg, schema())
+    cfg = coerce(_versions_as_text(cfg), schema())
     errors = sorted(_Validator(schema()).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("; ".join(_explain(e) for e in errors[:5]))
+    from coresweep.interpreters import parse_all
+
+    parse_all(cfg["interpreters"])  # versions, paths (each run once), duplicates
+    return cfg
+
+
+def _versions_as_text(cfg: dict[str, Any]) -> dict[str, Any]:
+    """`interpreters: [3.11, 3.13]` as YAML reads it (numbers) in the strings it means."""
+    requests = cfg.get("interpreters")
+    if isinstance(requests, list):
+        cfg["interpreters"] = [
+            repr(r) if isinstance(r, int | float) and not isinstance(r, bool) else r
+            for r in requests
+        ]
     return cfg
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,14 +102,43 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def raw_record(point: Point, result: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
-    """The content of one raw file: versioned, with the point and its provenance."""
-    return {
+def raw_record(
+    point: Point,
+    result: dict[str, Any],
+    provenance: dict[str, Any],
+    interpreter: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The content of one raw file: versioned, with the point and its provenance.
+
+    interpreter: the interpreter's facts read when the point's result is written, after
+    every import of the job (`coresweep.measure.provenance.interpreter_facts`); a record
+    without them (written before they were recorded) reads as `record_interpreter` says.
+    """
+    record = {
         "schema_version": RESULT_SCHEMA_VERSION,
         "point": asdict(point),
         "provenance_hash": stable_hash(provenance),
         "provenance": provenance,
         "result": result,
+    }
+    if interpreter is not None:
+        record["interpreter"] = interpreter
+    return record
+
+
+def record_interpreter(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The interpreter facts of a raw record; for an older record without them, its Python
+    version and implementation from the provenance, the build and GIL state unknown (None)."""
+    if "interpreter" in record:
+        return dict(record["interpreter"])
+    python = record.get("provenance", {}).get("python", {})
+    return {
+        "version": str(python.get("version", "?")).split(" ")[0],
+        "implementation": python.get("implementation", "?"),
+        "executable": python.get("executable"),
+        "free_threaded": None,
+        "gil_enabled": None,
+        "python_gil": None,
     }
 
 

@@ -51,12 +51,17 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
     """Every point of every enabled experiment; ConfigError before anything is measured.
 
     `node` is the node that runs the points: this machine, a compute node of a cluster seen
-    from its submit host, or a simulated size (`coresweep plan --node-cores`).
+    from its submit host, or a simulated size (`coresweep plan --node-cores`). With several
+    `interpreters:`, the points of each follow those of the one before, with its own ids.
     """
+    from coresweep.interpreters import expand, of_config
+
     points: list[Point] = []
     for name, section in config["experiments"].items():
         if section["enabled"]:
             points += get_experiment(name).points(config, node)
+    # every point once per interpreter (`interpreters:`; the current one keeps its ids)
+    points = expand(points, of_config(config))
     ids = [(p.experiment, p.id) for p in points]
     if len(ids) != len(set(ids)):
         raise ConfigError("two points share an id; check the experiment's point_id parts")
@@ -122,15 +127,18 @@ def with_descriptors(table: pd.DataFrame) -> pd.DataFrame:
 def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """An experiment's table from its raw records, with the columns every table carries:
     the host that measured each point and the facts of the job that measured it (probe
-    capacity, drift, load, retries, seconds, commit, versions: job_columns), each backend's
-    descriptor, and a `mixed-hosts` flag on every curve over p whose
+    capacity, drift, load, retries, seconds, commit, versions: job_columns), the interpreter
+    that measured it (interpreter, free_threaded, gil_enabled: interpreter_columns), each
+    backend's descriptor, and a `mixed-hosts` flag on every curve over p whose
     points came from more than one host (a curve must come from one node)."""
     table = get_experiment(name).aggregate(records)
     if table.empty or "point" not in table.columns:
         return table
     hosts = {r["point"]["id"]: r["provenance"]["machine"]["hostname"] for r in records}
     table["host"] = table["point"].map(hosts)
-    for column, values in job_columns(records).items():
+    from coresweep.experiments.common import interpreter_columns
+
+    for column, values in {**job_columns(records), **interpreter_columns(records)}.items():
         table[column] = table["point"].map(values)
     if "backend" in table.columns:
         table = with_descriptors(table)

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from coresweep.config import ConfigError
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.cores import Node, affinity
+from coresweep.measure.provenance import gil_reenabled, interpreter_label
 from coresweep.measure.sched import choose_cpu
+from coresweep.records import record_interpreter
 
 if TYPE_CHECKING:
     from coresweep.backends.base import Descriptor
@@ -281,9 +283,29 @@ def oversubscribed(record: Mapping[str, Any], workers: int) -> list[str]:
 
 
 def row_tail(record: Mapping[str, Any], *flags: Sequence[str]) -> dict[str, Any]:
-    """The columns every table row ends with: its flags (the groups given, in order, joined
-    by ';') and its source (source_columns)."""
-    return {"flags": ";".join(f for group in flags for f in group), **source_columns(record)}
+    """The columns every table row ends with: its flags (the groups given, in order, then
+    interpreter_flags, joined by ';') and its source (source_columns)."""
+    groups = (*flags, interpreter_flags(record))
+    return {"flags": ";".join(f for group in groups for f in group), **source_columns(record)}
+
+
+def interpreter_flags(record: Mapping[str, Any]) -> list[str]:
+    """["gil-reenabled"] when a free-threaded build ran the point with its GIL on (read after
+    every import of the job): the point does not count as free-threaded."""
+    return ["gil-reenabled"] if gil_reenabled(record_interpreter(record)) else []
+
+
+def interpreter_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per point, the interpreter that measured it: `interpreter` (interpreter_label: a
+    free-threaded build whose GIL was on is "...t+gil"), `free_threaded` (the build) and
+    `gil_enabled` (after every import of the job); None where an older record did not say."""
+    out: dict[str, dict[str, Any]] = {"interpreter": {}, "free_threaded": {}, "gil_enabled": {}}
+    for r in records:
+        pid, facts = r["point"]["id"], record_interpreter(r)
+        out["interpreter"][pid] = interpreter_label(facts)
+        out["free_threaded"][pid] = facts["free_threaded"]
+        out["gil_enabled"][pid] = facts["gil_enabled"]
+    return out
 
 
 def cpu_spec(spec: int | str, key: str) -> int | str:

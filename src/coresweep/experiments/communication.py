@@ -1,9 +1,12 @@
 """Ping-pong latency and bandwidth between threads and between processes (claim C5).
 
 For every transport (coresweep.measure.pingpong) and message size, round trips are sampled
-with the shared protocol, sizes interleaved. Bandwidth follows the usual ping-pong
-definition: message bytes / half the round trip. Two points, local transports and Dask,
-in one job: the transports run one after another, each closing its echo or cluster first.
+with the shared protocol. Two points, local transports and Dask, in one job. A point opens
+all its transports at once and samples them in the same rounds (small sizes and large ones
+apart), so each process transport's ratio to its thread side is paired by round (a change
+of the machine's speed cancels) and, where it straddles C5's bar, samples on until
+decisive (`sample_arms(decide=...)`). Bandwidth follows the usual ping-pong definition:
+message bytes / half the round trip.
 
 Scale: nothing grows with the node. A ping-pong has two parties, the sender and the echo,
 so a point books two cores on any node; more would stay idle (the experiment measures
@@ -12,6 +15,7 @@ latency and bandwidth between two cores, not across the node).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -38,9 +42,9 @@ from coresweep.experiments.common import (
 )
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS
-from coresweep.measure.sampling import Protocol, sample_arms
+from coresweep.measure.sampling import Decision, Protocol, sample_arms
 from coresweep.records import Point
-from coresweep.stats import ratio_ci, stability_flags, summarize
+from coresweep.stats import paired_ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,22 +113,37 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     return out
 
 
+def _protocol(prm: dict[str, Any]) -> Protocol:
+    """The point's protocol: the experiment's sampling keys, and a budget of the sum of its
+    transports' budgets (they share one sampling call, so that each process transport and
+    its thread side are sampled in the same rounds)."""
+    pr = dataclasses.replace(Protocol.from_config(prm["protocol"]), **prm["sampling"])
+    return dataclasses.replace(
+        pr, point_budget_seconds=pr.point_budget_seconds * len(prm["transports"])
+    )
+
+
 def predict(prm: dict[str, Any]) -> tuple[float, int]:
     """Seconds and peak MB of one point: per transport its start, then the small and the
-    large sizes sampled apart (latency plus both ways at the family's bandwidth), the echo
-    check per size; memory: the copies in flight at the largest size, and the echo."""
-    protocol = dataclasses.replace(Protocol.from_config(prm["protocol"]), **prm["sampling"])
-    seconds, peak = RUNNER_SECONDS, 0.0
+    large sizes sampled apart, all transports in the same rounds (latency plus both ways at
+    the family's bandwidth), the echo check per size; memory: the copies in flight at the
+    largest size, and every transport's echo (all are open at once)."""
+    protocol = _protocol(prm)
+    seconds, echoes, largest = RUNNER_SECONDS, 0.0, 0
+    rtt = {}
     for name in prm["transports"]:
         fam, sizes = TRANSPORTS[name].family, prm["sizes"][name]
-        rtt = {s: LATENCY[fam] + 2 * s / BANDWIDTH[fam] for s in sizes}
+        rtt.update({(name, s): LATENCY[fam] + 2 * s / BANDWIDTH[fam] for s in sizes})
         backend = getattr(TRANSPORTS[name], "backend", "processes-spawn")  # Dask's, or the echo
         seconds += START[fam] if fam in START else pool_start_seconds(backend, 1, 1)
-        seconds += sum(rtt.values())
-        for group in ([s for s in sizes if s <= SMALL], [s for s in sizes if s > SMALL]):
-            seconds += sampling_seconds([rtt[s] for s in group], dataclasses.asdict(protocol))
-        echo = pool_mb(backend, 1) if TRANSPORTS[name].partner != "thread" else 0.0
-        peak = max(peak, COPIES_IN_FLIGHT * max(sizes) / 1e6 + echo)
+        # every transport is open for the whole point: their echoes add up
+        echoes += pool_mb(backend, 1) if TRANSPORTS[name].partner != "thread" else 0.0
+        largest = max(largest, *sizes)
+    seconds += sum(rtt.values())  # the echo check per size
+    for small in (True, False):
+        units = [u for (_, s), u in rtt.items() if (s <= SMALL) == small]
+        seconds += sampling_seconds(units, dataclasses.asdict(protocol), decisive=True)
+    peak = COPIES_IN_FLIGHT * largest / 1e6 + echoes
     return seconds, round(PROCESS_MB + peak)
 
 
@@ -133,24 +152,59 @@ def _payload(size: int, seed: int) -> bytes:
     return np.random.default_rng([seed, size]).bytes(size)
 
 
+def _arm(transport: str, size: int) -> str:
+    return f"{transport}|{size}"
+
+
+def _decisions(prm: dict[str, Any], group: Sequence[int]) -> list[Decision]:
+    """C5's ratios among these sizes: each process transport over its family's thread side
+    in the same job, for the sizes both send."""
+    out = []
+    for name in prm["transports"]:
+        ref = THREAD_REF.get(TRANSPORTS[name].family)
+        if ref in (None, name) or ref not in prm["transports"]:
+            continue
+        shared = set(prm["sizes"][name]) & set(prm["sizes"][ref])
+        out += [Decision(_arm(name, s), _arm(ref, s)) for s in group if s in shared]
+    return out
+
+
 def measure(point: Point) -> dict[str, Any]:
     prm = point.params
-    protocol = dataclasses.replace(Protocol.from_config(prm["protocol"]), **prm["sampling"])
+    protocol = _protocol(prm)
     payloads = {s: _payload(s, prm["seed"]) for s in {s for v in prm["sizes"].values() for s in v}}
+    every = sorted({s for v in prm["sizes"].values() for s in v})
+    samples = {}
+    with contextlib.ExitStack() as stack:
+        open_ = {
+            name: stack.enter_context(
+                TRANSPORTS[name](
+                    max(prm["sizes"][name]), prm["start_method"], prm["timeout_seconds"]
+                )
+            )
+            for name in prm["transports"]
+        }
+        # small sizes apart: in one round with a 64 MiB arm they would get only as many
+        # samples as it does, though each of theirs costs microseconds
+        for group in ([s for s in every if s <= SMALL], [s for s in every if s > SMALL]):
+            arms = {
+                _arm(name, s): functools.partial(t.round_trip, payloads[s])
+                for name, t in open_.items()
+                for s in prm["sizes"][name]
+                if s in group
+            }
+            if arms:
+                samples.update(
+                    sample_arms(
+                        arms, protocol, prm["seed"], together=True, decide=_decisions(prm, group)
+                    )
+                )
+        ok = {(n, s): t.echoes(payloads[s]) for n, t in open_.items() for s in prm["sizes"][n]}
     runs = []
     for name in prm["transports"]:
-        sizes = prm["sizes"][name]
         cls = TRANSPORTS[name]
-        samples = {}
-        with cls(max(sizes), prm["start_method"], prm["timeout_seconds"]) as transport:
-            # small sizes apart: in one round with a 64 MiB arm they would get only as many
-            # samples as it does, though each of theirs costs microseconds
-            for group in ([s for s in sizes if s <= SMALL], [s for s in sizes if s > SMALL]):
-                arms = {str(s): functools.partial(transport.round_trip, payloads[s]) for s in group}
-                samples.update(sample_arms(arms, protocol, prm["seed"]) if arms else {})
-            ok = {s: transport.echoes(payloads[s]) for s in sizes}
-        for s in sizes:
-            a = samples[str(s)]
+        for s in prm["sizes"][name]:
+            a = samples[_arm(name, s)]
             log.info("%s %d B: median round trip %.1f us", name, s, 1e6 * np.median(a.wall))
             runs.append(
                 {
@@ -159,7 +213,7 @@ def measure(point: Point) -> dict[str, Any]:
                     "kind": cls.partner,  # the side of the claim: what the echo partner is
                     "size": s,
                     **arm_fields(a, warmup=True),
-                    "check_ok": ok[s],
+                    "check_ok": ok[(name, s)],
                 }
             )
     return {"group": prm["group"], "cores": prm["threads"], "runs": runs}
@@ -222,7 +276,9 @@ def _with_ratios(df: pd.DataFrame, walls: dict[tuple[str, int], np.ndarray]) -> 
         if ref in (None, row.transport) or (ref, row.size) not in walls:
             ratios.append(("", np.nan, np.nan, np.nan))
             continue
-        ratios.append((ref, *ratio_ci(walls[(row.transport, row.size)], walls[(ref, row.size)])))
+        # paired by round where both were sampled together (the same job)
+        pair = paired_ratio_ci(walls[(row.transport, row.size)], walls[(ref, row.size)])
+        ratios.append((ref, *pair))
     cols = ["thread_ref", "vs_thread", "vs_thread_ci_lo", "vs_thread_ci_hi"]
     df[cols] = pd.DataFrame(ratios, index=df.index, columns=cols)
     return df.sort_values(["family", "transport", "size"]).reset_index(drop=True)

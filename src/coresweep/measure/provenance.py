@@ -10,6 +10,7 @@ import platform
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,40 @@ def _turbo() -> str | None:
     return None
 
 
+def interpreter_facts() -> dict[str, Any]:
+    """The interpreter that ran this code, and whether its GIL is on now.
+
+    Read it after every import of the job (when a point's result is written): on a
+    free-threaded build an extension module that does not declare itself safe switches the
+    GIL back on when it is imported. `python_gil` is the PYTHON_GIL variable (None: unset).
+    """
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        "gil_enabled": bool(is_gil_enabled()) if is_gil_enabled is not None else True,
+        "python_gil": os.environ.get("PYTHON_GIL"),
+    }
+
+
+def gil_reenabled(facts: dict[str, Any]) -> bool:
+    """A free-threaded build whose GIL was on (an extension switched it on, or PYTHON_GIL=1)."""
+    return bool(facts.get("free_threaded")) and bool(facts.get("gil_enabled"))
+
+
+def interpreter_label(facts: dict[str, Any]) -> str:
+    """A short stable name of an interpreter: "cpython-3.11", "cpython-3.14t" (free-threaded,
+    GIL off), "cpython-3.14t+gil" (a free-threaded build whose GIL was on: not counted as
+    free-threaded)."""
+    major_minor = ".".join(str(facts.get("version", "?")).split(".")[:2])
+    label = f"{str(facts.get('implementation', '?')).lower()}-{major_minor}"
+    if facts.get("free_threaded"):
+        label += "t+gil" if gil_reenabled(facts) else "t"
+    return label
+
+
 def dynamic() -> dict[str, Any]:
     """What changes from minute to minute: load and free memory (kept out of the hash)."""
     return {
@@ -157,6 +192,8 @@ def collect(repo: Path | None = None) -> dict[str, Any]:
             "executable": sys.executable,
             "switch_interval": sys.getswitchinterval(),
         },
+        # at collection time; each raw record also holds them read after its point ran
+        "interpreter": interpreter_facts(),
         "packages": _versions(),
         "blas": _blas(),
         "numba": _numba(),

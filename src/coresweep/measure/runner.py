@@ -115,7 +115,8 @@ def run_point(
             retries,
         )
     result["job"]["attempts"] = attempts
-    return raw_record(point, result, prov)
+    # read now, after every import the point made: an extension may have turned the GIL on
+    return raw_record(point, result, prov, provenance.interpreter_facts())
 
 
 def _measure_once(
