@@ -405,13 +405,3 @@ def test_interrupted_measure_leaves_no_process(tmp_path):
                 p.kill()
             job.kill()
             job.wait()
-
-
-def test_clean_trials_needed_bound_the_loss_rate_below_the_isolation_rate():
-    from scipy.stats import binomtest
-
-    for rate in (0.5, 0.3, 0.2, 0.1):
-        n = exp.clean_trials_needed(rate)
-        assert binomtest(0, n).proportion_ci().high < rate  # n clean trials show it ...
-        assert binomtest(0, n - 1).proportion_ci().high >= rate  # ... n - 1 do not
-    assert exp.clean_trials_needed(0.3) == 11

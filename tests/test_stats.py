@@ -271,3 +271,15 @@ def test_a_measurement_job_does_not_import_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_zero_of_n_needed_bounds_the_rate_exactly_where_clopper_pearson_does():
+    from scipy.stats import binomtest
+
+    from coresweep.stats import zero_of_n_needed
+
+    for rate in (0.5, 0.3, 0.2, 0.1, 0.05):
+        n = zero_of_n_needed(rate)
+        assert binomtest(0, n).proportion_ci().high < rate  # n clean trials show it ...
+        assert binomtest(0, n - 1).proportion_ci().high >= rate  # ... n - 1 do not
+    assert (zero_of_n_needed(0.3), zero_of_n_needed(0.05)) == (11, 72)

@@ -146,3 +146,37 @@ def test_the_table_counts_k_of_n_calls_and_trials():
     assert (locks.loc["locks-opposite-order", "trials"], locks.loc["locks-opposite-order",
             "deadlocks"], locks.loc["locks-opposite-order", "hung"]) == (3, 2, 0)  # fmt: skip
     assert locks.loc["locks-same-order", "deadlocks"] == 0
+
+
+def _fake_arms(results):
+    """Arms returning fixed final counts (expected: 2 threads x 10 increments = 20)."""
+    finals = {m: [] for m in results}
+    its = {m: iter(rs) for m, rs in results.items()}
+
+    def arm(m):
+        def call():
+            finals[m].append(next(its[m]))
+            return finals[m][-1]
+
+        return call
+
+    return {m: arm(m) for m in results}, finals
+
+
+def test_a_race_that_lost_nothing_is_called_on_until_its_calls_can_show_no_risk():
+    prm = {"mechanisms": ["python-inline", "python-call", "python-lock"], "racing_threads": 2,
+           "python_increments": 10, "numba_increments": 10, "rare_rate": 0.05}  # fmt: skip
+    # python-inline never loses; python-call loses at its 4th call; python-lock is synchronized
+    arms, finals = _fake_arms(
+        {"python-inline": [20] * 100, "python-call": [20, 20, 20, 19] + [20] * 96,
+         "python-lock": [20] * 100}  # fmt: skip
+    )
+    extra = exp.call_until_shown(arms, finals, prm, budget_s=30)
+    assert extra == {"python-inline": 72, "python-call": 4, "python-lock": 0}
+    assert len(finals["python-inline"]) == 72  # 0 of 72: the 95% upper bound is below 5%
+    # already measured calls count: 70 timed ones need 2 more; an empty budget calls none
+    arms, finals = _fake_arms({"python-inline": [20] * 100})
+    finals["python-inline"].extend([20] * 70)
+    assert exp.call_until_shown(arms, finals, prm, budget_s=30) == {"python-inline": 2}
+    arms, finals = _fake_arms({"python-inline": [20] * 100})
+    assert exp.call_until_shown(arms, finals, prm, budget_s=0) == {"python-inline": 0}

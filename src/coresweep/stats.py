@@ -209,3 +209,9 @@ def karp_flatt(speedup: float, p: int) -> float:
     if p <= 1 or not speedup or math.isnan(speedup):
         return float("nan")
     return (1 / speedup - 1 / p) / (1 - 1 / p)
+
+
+def zero_of_n_needed(rate: float) -> int:
+    """Trials without an event whose exact 95% upper bound on its rate, 1 - 0.025^(1/n)
+    for 0 of n (Clopper–Pearson), falls below `rate`: 11 for 30%, 72 for 5%."""
+    return math.floor(math.log(0.025) / math.log(1 - rate)) + 1

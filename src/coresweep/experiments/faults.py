@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-import math
 import signal
 import tempfile
 from collections.abc import Sequence
@@ -67,6 +66,7 @@ from coresweep.measure.sacrificial import (
     start_method,
 )
 from coresweep.records import Point
+from coresweep.stats import zero_of_n_needed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -179,15 +179,9 @@ def placements(first: int, tasks: int, seed: int) -> list[int]:
     return [first, *(int(i) for i in order)]
 
 
-def clean_trials_needed(rate: float) -> int:
-    """Clean trials (no other task lost) whose exact 95% upper bound on the loss rate,
-    1 - 0.025^(1/n) for 0 of n, falls below `rate`: 11 for 30%."""
-    return math.floor(math.log(0.025) / math.log(1 - rate)) + 1
-
-
 def isolation_shown(trials: int, prm: dict[str, Any]) -> bool:
     """Whether `trials` clean trials already bound the loss rate below isolation_rate."""
-    return trials >= clean_trials_needed(prm["isolation_rate"])
+    return trials >= zero_of_n_needed(prm["isolation_rate"])
 
 
 def expected_trials(supervision: str, fault: str, prm: dict[str, Any]) -> int:
@@ -199,7 +193,7 @@ def expected_trials(supervision: str, fault: str, prm: dict[str, Any]) -> int:
         return 1
     if fault not in KILLS_WORKER:  # isolation is decided on the faults that end a worker
         return trials
-    return max(trials, min(prm["max_trials"], clean_trials_needed(prm["isolation_rate"])))
+    return max(trials, min(prm["max_trials"], zero_of_n_needed(prm["isolation_rate"])))
 
 
 def predict(prm: dict[str, Any]) -> tuple[float, int]:

@@ -18,6 +18,7 @@ from coresweep.analysis.verdicts.engine import (
     case_key,
     disturbances,
     evaluate,
+    schema_default,
 )
 
 NAME = "synchronization"
@@ -30,10 +31,10 @@ INTERVALS = (
 )
 NONNEGATIVE = ("lost_rate", "lost_rate_max", "ns_per_op", "deadlocks", "hung", "trials", "calls")
 #: "no risk" needs the exact 95% upper bound of the rate of racy calls (deadlocked trials)
-#: below this (0 racy calls in at least 72); one racy call (one deadlock) decides that the
-#: risk is real. At 55%, 0 of 31 calls of a race that loses an update in ~5% of calls read
-#: "no" in one default run and "yes" (2 of 37) in the next (2026-12-06)
-RARE = 0.05
+#: below experiments.synchronization.rare_rate (its default: 0 racy calls in at least 72,
+#: which the experiment calls on to reach); one racy call (one deadlock) decides that the
+#: risk is real
+RARE = schema_default("experiments", "synchronization", "rare_rate")
 
 
 def _counter_text(row: pd.Series) -> str:
