@@ -222,7 +222,9 @@ def test_advise_measures_every_registered_per_task_backend_on_this_machine_by_de
     expected = {
         n
         for n, b in BACKENDS.items()
-        if b.descriptor.isolation in ("thread", "process") and not b.descriptor.batch
+        if b.descriptor.isolation in ("thread", "interpreter", "process")
+        and not b.descriptor.batch
+        and b.unavailable() is None  # subinterpreters: 3.13+
     }
     assert set(DEFAULT_BACKENDS) == expected and "loky" in DEFAULT_BACKENDS
     assert {"serial", "numba-parallel", "dask-cluster"}.isdisjoint(DEFAULT_BACKENDS)

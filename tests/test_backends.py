@@ -18,12 +18,14 @@ from coresweep.backends.base import chain_init
 from coresweep.kernels import get_kernel, make_tasks
 from coresweep.measure.guard import inner_pools, limit_inner_pools
 
-# a cluster needs an external scheduler: tests/test_dask_cluster.py starts one
+# a cluster needs an external scheduler: tests/test_dask_cluster.py starts one; a
+# subinterpreter imports a task's module afresh, and this one imports psutil and pytest,
+# which refuse to load there: tests/test_subinterpreters.py runs those (where available)
 PER_ITEM = sorted(
     # b.batch is a property of instances: on the class it is always truthy
     n
     for n, b in BACKENDS.items()
-    if not b.descriptor.batch and b.descriptor.isolation != "cluster"
+    if not b.descriptor.batch and b.descriptor.isolation not in ("cluster", "interpreter")
 )
 BATCH = sorted(n for n, b in BACKENDS.items() if b.descriptor.batch)
 INIT_MARK = "CORESWEEP_TEST_INIT"

@@ -18,11 +18,14 @@ NAMES = list(BACKENDS)
 
 #: the kinds of execution model the claims compare, by descriptor columns alone: C1/C8 need
 #: processes (and a cluster beyond them), C2/C3/C11 threads under one GIL and threads without
-#: it, every speedup the inline loop. A backend in none of them cannot enter any verdict.
+#: it, every speedup the inline loop; issue 22 compares subinterpreters with both. A backend
+#: in none of them cannot enter any verdict.
 CATEGORIES = {
     "inline": lambda c: c["backend_isolation"] == "inline",
     "gil-bound threads": lambda c: c["backend_isolation"] == "thread" and c["backend_gil_bound"],
     "nogil threads": lambda c: c["backend_isolation"] == "thread" and not c["backend_gil_bound"],
+    # workers with a GIL each in the caller's process (PEP 684): neither threads nor processes
+    "subinterpreters": lambda c: c["backend_isolation"] == "interpreter",
     "processes": lambda c: c["backend_isolation"] == "process",
     "cluster": lambda c: c["backend_isolation"] == "cluster",
 }

@@ -18,6 +18,7 @@ FOUNDATION_MODULES = {
     "coresweep",
     "coresweep.records",
     "coresweep.config",
+    "coresweep.interpreters",
     "coresweep.claims",
     "coresweep.stats",
     "coresweep.crossover",

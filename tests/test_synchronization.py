@@ -168,8 +168,11 @@ def test_a_race_that_lost_nothing_is_called_on_until_its_calls_can_show_no_risk(
            "python_increments": 10, "numba_increments": 10, "rare_rate": 0.05}  # fmt: skip
     # python-inline never loses; python-call loses at its 4th call; python-lock is synchronized
     arms, finals = _fake_arms(
-        {"python-inline": [20] * 100, "python-call": [20, 20, 20, 19] + [20] * 96,
-         "python-lock": [20] * 100}  # fmt: skip
+        {
+            "python-inline": [20] * 100,
+            "python-call": [20, 20, 20, 19] + [20] * 96,
+            "python-lock": [20] * 100,
+        }  # fmt: skip
     )
     extra = exp.call_until_shown(arms, finals, prm, budget_s=30)
     assert extra == {"python-inline": 72, "python-call": 4, "python-lock": 0}

@@ -965,3 +965,28 @@ def test_synchronization_a_hanging_trial_decides_nothing_about_deadlock():
 def test_synchronization_impossible_rate_is_refused():
     with pytest.raises(ValueError, match="synchronization table, column 'lost_rate', row 0"):
         synchronization_verdicts(_sync(lost=-0.1), M)
+
+
+def test_scaling_per_interpreter_names_each_interpreter_where_the_answers_differ():
+    gil = _scaling().assign(interpreter="cpython-3.11")
+    free = _scaling({("mc-python", "threads"): {"speedup": 1.9, "speedup_ci_lo": 1.85,
+                                                "speedup_ci_hi": 1.95, "busy_cores": 1.9}})  # fmt: skip
+    t = pd.concat([gil, free.assign(interpreter="cpython-3.14t")], ignore_index=True)
+    v = _scaling_v(t)["C11"]
+    assert v.verdict == "conditional"
+    # the kernels both interpreters agree on are named once; mc-python names each
+    assert v.headline == (
+        "Depends on the kernel: yes for mc-numba, dgemm, mc-python on 3.14t (threads ran "
+        "faster than one: 1.90–1.95×); no for mc-python on 3.11 (no faster: 1.00×, within ±5%)."
+    )
+    keys = {c["case"]: (c["decision"], c["interpreter"]) for c in v.cases}
+    assert keys["interpreter=cpython-3.11|kernel=mc-python|backend=threads|mode=strong"] == (
+        "no",
+        "cpython-3.11",
+    )
+    assert keys["interpreter=cpython-3.14t|kernel=mc-python|backend=threads|mode=strong"] == (
+        "yes", "cpython-3.14t")  # fmt: skip
+    # one interpreter keeps the keys of a table without the column, and tags its cases
+    (one_interp,) = [c for c in _scaling_v(gil)["C11"].cases if "mc-python" in c["case"]]
+    assert one_interp["case"] == "kernel=mc-python|backend=threads|mode=strong"
+    assert one_interp["interpreter"] == "cpython-3.11"

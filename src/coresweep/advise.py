@@ -65,7 +65,10 @@ def measured_by_default(d: Descriptor) -> bool:
     return d.isolation in ("thread", "interpreter", "process") and not d.batch
 
 
-DEFAULT_BACKENDS = tuple(n for n, b in BACKENDS.items() if measured_by_default(b.descriptor))
+#: ... of those this interpreter can run (subinterpreters need 3.13+)
+DEFAULT_BACKENDS = tuple(
+    n for n, b in BACKENDS.items() if measured_by_default(b.descriptor) and not b.unavailable()
+)
 #: the plain loop every speedup is measured against: the registry's inline backend
 BASELINE = next(n for n, b in BACKENDS.items() if b.descriptor.isolation == "inline")
 #: rough start-up seconds by start method, only to keep the sweep inside its budget

@@ -1,4 +1,4 @@
-"""`coresweep` command line: plan, measure, aggregate, report, env.
+"""`coresweep` command line: plan, measure, aggregate, report, env, environment.
 
 Each stage of the data flow is a command a user can run by hand; Snakemake only wires them.
 Exit codes: 0 ok, 1 a measurement job had failed points (a dead worker, a hung task: their
@@ -183,6 +183,16 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_environment(args: argparse.Namespace) -> int:
+    from coresweep import interpreters
+    from coresweep.records import write_json_atomic
+
+    it = interpreters.parse(args.request, args.key)
+    log.info("creating the %s environment in %s with uv", it.label, it.env_dir)
+    write_json_atomic(args.out or it.marker, interpreters.create(it, interpreters.project_root()))
+    return 0
+
+
 def cmd_advise(args: argparse.Namespace) -> int:
     from coresweep.advise import run_command
 
@@ -267,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("env", help="print provenance of this machine as JSON")
     p.add_argument("--out", help="write here instead of printing")
     p.set_defaults(fn=cmd_env)
+
+    p = sub.add_parser(
+        "environment", help="create the uv environment of one interpreter request (.venvs/)"
+    )
+    p.add_argument("--request", required=True, help="as in interpreters: 3.13, 3.14t, a path")
+    p.add_argument("--key", default="interpreters", help="the config key, for messages")
+    p.add_argument("--out", help="the marker JSON (default: .venvs/<label>/coresweep-env.json)")
+    p.set_defaults(fn=cmd_environment)
 
     p = sub.add_parser("advise", help="time your own function on every backend; get advice")
     p.add_argument("callable", help="package.module:function, called as function(*args)")

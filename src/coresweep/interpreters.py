@@ -33,9 +33,10 @@ MIN_FREE_THREADED = (3, 13)
 ENV_ROOT = Path(".venvs")
 MARKER = "coresweep-env.json"
 #: seconds to create one environment: `uv venv` + `uv pip install -e <checkout>` into /tmp for
-#: pyenv's 3.13.0 with an empty uv cache (every wheel downloaded from PyPI) took 0.2 + 4.7 s on
-#: the 2-core Intel Xeon VM (Debian 12) of 2026-12-06; plus Snakemake's start of the job and
-#: the probe of the new interpreter. A warm cache takes about as long (the links dominate).
+#: pyenv's 3.13.0 with an empty uv cache (87 wheels downloaded from PyPI) took 0.2 + 4.7 s on
+#: the 2-core Intel Xeon VM (Debian 12) of 2026-12-06, measured once; the rule's whole job
+#: (uv, then the probe of the new interpreter) took 4.4 s there in a test run, cold too.
+#: Rounded up for Snakemake's start of the job.
 ENV_CREATE_S = 6.0
 #: what `python -c` prints about itself; Python 2 must run it too (to be refused by version)
 PROBE = (
@@ -100,11 +101,16 @@ class Interpreter:
         return {"PYTHON_GIL": "1"} if self.force_gil else {}
 
     def measure_command(self) -> str:
-        """The command that runs `coresweep ...` in this interpreter (a shell prefix)."""
+        """The command that runs `coresweep ...` in this interpreter (a shell prefix).
+
+        The environment's python with `-m`, not its `bin/coresweep` script: uv writes the
+        script's shebang as the absolute path the folder had when it was made, which a
+        moved checkout or a workflow that reaches `.venvs/` through a symlink no longer has.
+        """
         if self.current:
             return "coresweep"
         env = "".join(f"{k}={v} " for k, v in self.environment.items())
-        return f"{'env ' + env if env else ''}{self.env_dir / 'bin' / 'coresweep'}"
+        return f"{'env ' + env if env else ''}{self.env_dir / 'bin' / 'python'} -m coresweep.cli"
 
     def uv_commands(self, project: Path) -> list[list[str]]:
         """Create the environment, then install coresweep (editable) and its dependencies."""
@@ -144,11 +150,18 @@ def _parse_path(request: str, key: str) -> Interpreter:
         raise ConfigError(f"config key {key}: {request!r} does not exist (or is not a file)")
     try:
         info = probe(str(path))
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        version = tuple(int(v) for v in info["version"])
+    except (
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        subprocess.SubprocessError,
+    ) as exc:
         raise ConfigError(
-            f"config key {key}: {request!r} is not a python executable (running it failed: {exc})"
+            f"config key {key}: {request!r} is not a python executable (running it failed: {exc!r})"
         ) from None
-    version = tuple(info["version"])
     if _too_old(version):
         raise ConfigError(
             f"config key {key}: {request!r} is Python {'.'.join(map(str, version))}; "
@@ -229,18 +242,33 @@ def project_root() -> Path:
     return root
 
 
-#: uv's words for the package that stopped an install ("Failed to build `llvmlite==0.50.0`")
-_FAILED_PACKAGE = re.compile(r"(?:Failed to \w+|Because|no version of) `?([A-Za-z0-9_.\-]+)")
+#: uv's words for the package that stopped an install: "Failed to build `llvmlite==0.50.0`",
+#: "... and coresweep==0.1.0 depends on numpy<0.1, we can conclude ..."
+_FAILED_PACKAGE = re.compile(
+    r"Failed to \w+\s+`([A-Za-z0-9_.\-]+)|depends\s+on\s+([A-Za-z0-9_.\-]+)"
+)
 
 
 def failed_package(output: str) -> str | None:
     """The package uv names in a failed `uv pip install`, if any."""
     m = _FAILED_PACKAGE.search(output)
-    return m.group(1) if m else None
+    return next(g for g in m.groups() if g) if m else None
+
+
+def _uv() -> str:
+    """The uv binary of the `uv` package coresweep depends on, else uv on PATH."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return "uv"
+    return find_uv_bin()
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    """A uv command, its output to stderr (the rule's log)."""
+    res = subprocess.run(
+        [_uv() if cmd[0] == "uv" else cmd[0], *cmd[1:]], capture_output=True, text=True
+    )
     sys.stderr.write(f"$ {' '.join(cmd)}\n{res.stdout}{res.stderr}")
     return res
 
@@ -255,9 +283,13 @@ def create(it: Interpreter, project: Path) -> dict[str, Any]:
     venv, install = it.uv_commands(project)
     res = _run(venv)
     if res.returncode != 0:
+        hint = (
+            ""
+            if it.path
+            else f" (install one with `uv python install {it.uv_request}`, or give a path)"
+        )
         raise ConfigError(
-            f"config key {it.key}: uv found no Python for {it.request!r} (install one with "
-            f"`uv python install {it.uv_request}`, or give a path): {_tail(res.stderr)}"
+            f"config key {it.key}: uv found no Python for {it.request!r}{hint}: {_tail(res.stderr)}"
         )
     res = _run(install)
     if res.returncode != 0:

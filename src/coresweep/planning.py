@@ -11,15 +11,20 @@ quarter of them (`STRADDLING`) still straddle their bar when the ordinary protoc
 and use their whole extra allowance, bounded by protocol.decisive_budget_share of the
 point's ordinary sampling. Categorical trials are predicted per cell by each experiment
 (e.g. the fault cells' expected trials by the backend's supervision).
+
+With other interpreters than the current one (`interpreters:`), each environment not yet
+created adds `interpreters.ENV_CREATE_S` (uv: venv and install, measured once).
 """
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from coresweep.experiments.common import STRADDLING
+from coresweep.interpreters import CURRENT, ENV_CREATE_S, ENV_ROOT, MARKER, label_of
 from coresweep.measure.cores import Node
 from coresweep.records import Point
 
@@ -50,6 +55,11 @@ class Job:
     @property
     def seconds(self) -> float:
         return JOB_START_S + sum(p.seconds for p in self.points)
+
+    @property
+    def interpreter(self) -> str:
+        """The label of the interpreter that runs the job (one per job: ids carry it)."""
+        return label_of(self.points[0])
 
     def spec(self) -> str:
         """The job's points as one JSON list: what `coresweep measure --spec` reads."""
@@ -88,9 +98,44 @@ def summarize(points: list[Point]) -> list[ExperimentLine]:
     ]
 
 
+def environments_to_create(points: list[Point]) -> list[str]:
+    """Labels of the planned interpreters whose environment does not exist yet."""
+    labels = dict.fromkeys(label_of(p) for p in points)
+    return [x for x in labels if x != CURRENT and not (ENV_ROOT / x / MARKER).exists()]
+
+
 def predicted_seconds(points: list[Point]) -> float:
-    """The whole run, jobs one after another (measurement jobs never share cores)."""
-    return FIXED_S + sum(line.seconds for line in summarize(points))
+    """The whole run, jobs one after another (measurement jobs never share cores), with the
+    environments still to create."""
+    envs = ENV_CREATE_S * len(environments_to_create(points))
+    return FIXED_S + envs + sum(line.seconds for line in summarize(points))
+
+
+@dataclass(frozen=True)
+class InterpreterLine:
+    interpreter: str
+    jobs: int
+    points: int
+    seconds: float  # its jobs, and its environment while that is still to create
+    create_environment: bool
+
+
+def by_interpreter(points: list[Point]) -> list[InterpreterLine]:
+    """Jobs, points and predicted seconds per interpreter, in plan order."""
+    jobs: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs_of(points):
+        jobs[job.interpreter].append(job)
+    todo = set(environments_to_create(points))
+    return [
+        InterpreterLine(
+            label,
+            len(js),
+            sum(len(j.points) for j in js),
+            sum(j.seconds for j in js) + (ENV_CREATE_S if label in todo else 0.0),
+            label in todo,
+        )
+        for label, js in jobs.items()
+    ]
 
 
 def _duration(seconds: float) -> str:
@@ -120,11 +165,26 @@ def summary_text(points: list[Point], node: Node) -> str:
         f"{'total':<16} {sum(x.jobs for x in lines):>5} {sum(x.points for x in lines):>7} "
         f"{_duration(predicted_seconds(points)):>14}  (prediction; jobs run one at a time)"
     )
+    interpreters = by_interpreter(points)
+    if [x.interpreter for x in interpreters] != [CURRENT]:
+        out.append(f"{'interpreter':<16} {'jobs':>5} {'points':>7} {'predicted':>14}")
+        for x in interpreters:
+            where = sys.executable if x.interpreter == CURRENT else ENV_ROOT / x.interpreter
+            made = " (to create)" if x.create_environment else ""
+            out.append(
+                f"{x.interpreter:<16} {x.jobs:>5} {x.points:>7} {_duration(x.seconds):>14}"
+                f"  {where}{made}"
+            )
     return "\n".join(out)
 
 
 def summary_record(points: list[Point], node: Node) -> dict[str, Any]:
-    """The same summary as data (run.json, tests)."""
+    """The same summary as data (run.json, tests); `interpreters` only when the plan has
+    another than the current one (a default run's record stays as it was)."""
+    interpreters = by_interpreter(points)
+    extra = {}
+    if [x.interpreter for x in interpreters] != [CURRENT]:
+        extra = {"interpreters": [x.__dict__ for x in interpreters]}
     return {
         "node": {
             "cores": node.cores,
@@ -138,4 +198,5 @@ def summary_record(points: list[Point], node: Node) -> dict[str, Any]:
         "predicted_seconds": predicted_seconds(points),
         # the prediction's assumption about sampling until decisive (see the module docstring)
         "straddling_fraction": STRADDLING,
+        **extra,
     }

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from coresweep import config as cs_config
 from coresweep.measure.cores import Node, cluster_node
 from coresweep.experiments import EXPERIMENTS, plan
+from coresweep import interpreters as cs_interpreters
 from coresweep.planning import jobs_of, summary_record, summary_text
 
 # Friendly errors first (naming the key and the allowed values), then Snakemake's own
@@ -39,6 +40,8 @@ def plan_node():
 
 NODE = plan_node()
 POINTS = plan(config, NODE)
+# the interpreters by label; every one but the current gets an environment (interpreters.smk)
+INTERPRETERS = {i.label: i for i in cs_interpreters.of_config(config)}
 JOBS = {(j.experiment, j.id): j for j in jobs_of(POINTS)}
 ACTIVE_EXPERIMENTS = sorted({e for e, _ in JOBS})
 if workflow.is_main_process:
@@ -66,6 +69,34 @@ def get_job_mem_mb(wildcards):
 def get_job_runtime(wildcards):
     """Minutes a cluster books: twice the predicted duration, at least 10."""
     return max(10, round(2 * get_job(wildcards).seconds / 60))
+
+
+def get_job_interpreter(wildcards):
+    return INTERPRETERS[get_job(wildcards).interpreter]
+
+
+def get_job_environment(wildcards):
+    """The marker of the job's interpreter environment (none for the current interpreter)."""
+    it = get_job_interpreter(wildcards)
+    return [] if it.current else [str(it.marker)]
+
+
+def get_job_command(wildcards):
+    """`coresweep` of the job's interpreter (its environment's, with PYTHON_GIL for +gil)."""
+    return get_job_interpreter(wildcards).measure_command()
+
+
+def get_environment(wildcards):
+    return INTERPRETERS[wildcards.interpreter]
+
+
+def get_environment_request(wildcards):
+    return get_environment(wildcards).request
+
+
+def get_environment_key(wildcards):
+    """The config key that asked for it (interpreters[i]), for error messages."""
+    return get_environment(wildcards).key
 
 
 def get_job_records(wildcards):

@@ -22,6 +22,9 @@ rule provenance:
 # p, its memory estimate, and `--exclusive`, and the jobs of the `sweep` group share one
 # allocation (profiles/slurm).
 rule measure:
+    input:
+        # the environment of the job's interpreter (none for the current interpreter)
+        get_job_environment,
     output:
         "results/jobs/{experiment}/{job}.json",
     log:
@@ -43,6 +46,7 @@ rule measure:
         runtime=get_job_runtime,
     params:
         spec=get_job_spec,
+        coresweep=get_job_command,
     shell:
-        "coresweep measure --spec {params.spec:q} --cores {threads} "
+        "{params.coresweep} measure --spec {params.spec:q} --cores {threads} "
         "--raw-dir results/raw/{wildcards.experiment} --record {output} 2> {log}"

@@ -10,6 +10,7 @@ from coresweep.backends.loky import LokyBackend
 from coresweep.backends.numba_parallel import NumbaParallelBackend
 from coresweep.backends.processes import ForkBackend, ForkserverBackend, SpawnBackend
 from coresweep.backends.serial import SerialBackend
+from coresweep.backends.subinterpreters import SubinterpretersBackend
 from coresweep.backends.threads import ThreadsBackend
 
 BACKENDS: dict[str, type[Backend]] = {
@@ -26,6 +27,7 @@ BACKENDS: dict[str, type[Backend]] = {
         DaskThreadsBackend,
         NumbaParallelBackend,
         DaskClusterBackend,
+        SubinterpretersBackend,
     )
 }
 

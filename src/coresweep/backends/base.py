@@ -53,7 +53,8 @@ class Descriptor:
       by reference), "pickle" (refuses lambdas and closures) or "cloudpickle" (takes them
       by value).
     start_method: "none", "fork", "forkserver", "spawn", "loky" (loky's fork + exec of a
-      fresh interpreter), or "nanny" (Dask's worker nanny); plots shade any other by name.
+      fresh interpreter), "nanny" (Dask's worker nanny), or "interpreter" (a subinterpreter
+      created in the caller's process); plots shade any other by name.
     supervision: what a worker that dies (os._exit, a signal) does — "program-lost" (it is
       the caller's process), "pool-broken" (every pending task fails), "worker-replaced-task-
       lost" (a new worker starts, the dead one's task never returns: a map hangs),
@@ -133,6 +134,10 @@ def called_future(fn: Callable[..., Any], *args: Any) -> Future[Any]:
     return future
 
 
+class BackendUnavailable(RuntimeError):
+    """An execution model this interpreter cannot run (the message says why)."""
+
+
 class Backend(ABC):
     """An execution model with `workers` parallel workers."""
 
@@ -146,6 +151,15 @@ class Backend(ABC):
     @property
     def batch(self) -> bool:
         return self.descriptor.batch
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this interpreter cannot run this execution model; None when it can.
+
+        The planner leaves out a backend that gives a reason (and logs it); `start` of such
+        a backend raises BackendUnavailable with it.
+        """
+        return None
 
     def __init__(self, workers: int) -> None:
         if workers < 1:

@@ -69,7 +69,8 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
 
 
 #: columns that together name one curve over p, where a table has them
-CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant")
+#: a curve is one of these combinations on one interpreter: never mixed across them
+CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant", "interpreter")
 
 
 def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

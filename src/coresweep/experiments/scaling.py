@@ -87,8 +87,9 @@ def applicable(kernel: Kernel, backend: str) -> bool:
     """A batch backend needs the kernel's prange version; serial only makes sense alone."""
     descriptor = BACKENDS[backend].descriptor
     batch_ok = not descriptor.batch or kernel.run_parallel is not None
-    # a user kernel may not ship through the backend's pickler
-    return batch_ok and runs_on(kernel, descriptor.pickler, backend)
+    # a user kernel may not ship through the backend's pickler; a subinterpreter cannot
+    # load a kernel that does not declare it can (NumPy, Numba)
+    return batch_ok and runs_on(kernel, descriptor.pickler, backend, descriptor.isolation)
 
 
 #: auto strong-scaling task counts above this are refused: tasks become too short to time
@@ -513,11 +514,14 @@ def measure(point: Point) -> dict[str, Any]:
     alloc_s = t.wall
     with make_backend(prm["backend"], p) as backend:
         worker_prep = prepares(*modes.values(), workers=p)
-        _, t = timed(lambda: backend.start(chain_init(inner, *compiles, *worker_prep)))
+        # a subinterpreter cannot import Numba: its workers get no inner-pool limit (the
+        # kernels it runs are pure Python, declared subinterpreter_safe)
+        limits = [] if descriptor.isolation == "interpreter" else [inner]
+        _, t = timed(lambda: backend.start(chain_init(*limits, *compiles, *worker_prep)))
         startup_s = t.wall
         log.info("%s started in %.3f s (compile %.3f s)", prm["backend"], startup_s, compile_s)
         pinned = backend.pin(affinity()) if protocol_cfg.get("pin_workers") else {}
-        pools = inner_pools(backend)
+        pools = inner_pools(backend) if limits else []
         fn = kernel.run_parallel if backend.batch else kernel.run
         arms = {mode: functools.partial(backend.map, fn, tasks[mode]) for mode in modes}
         # the baseline runs here, in this process's main thread, which compiled above: it

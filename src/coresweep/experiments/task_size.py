@@ -220,15 +220,25 @@ def _arm_record(s: Any) -> dict[str, Any]:
     }
 
 
+def _init(kernels: Sequence[Kernel], seed: int) -> Any:
+    """A worker's start: import and warm every kernel it runs (the whole cold cost)."""
+    steps = []
+    for k in kernels:
+        steps += [k.compile] if k.compile is not None else []
+        steps.append(functools.partial(k.run, one_task(k, 1, seed)))
+    return chain_init(*steps)
+
+
 def _measure_backend(
-    name: str, prm: dict[str, Any], ladders: list[Ladder], init: Any, protocol: Protocol
+    name: str, prm: dict[str, Any], ladders: list[Ladder], protocol: Protocol
 ) -> dict[str, Any]:
     """Start the backend start_repeats times (each timed), sample every kernel's levels on the
-    last start, interleaved."""
-    workers = 1 if BACKENDS[name].descriptor.isolation == "inline" else prm["p"]
-    runnable = [
-        lad for lad in ladders if runs_on(lad.kernel, BACKENDS[name].descriptor.pickler, name)
-    ]
+    last start, interleaved. Its workers warm only the kernels it can run (a subinterpreter
+    cannot import NumPy)."""
+    d = BACKENDS[name].descriptor
+    workers = 1 if d.isolation == "inline" else prm["p"]
+    runnable = [lad for lad in ladders if runs_on(lad.kernel, d.pickler, name, d.isolation)]
+    init = _init([lad.kernel for lad in runnable], prm["seed"])
     starts, stops, samples = [], [], {}
     for i in range(prm["start_repeats"]):
         with make_backend(name, workers) as backend:
@@ -258,13 +268,7 @@ def measure(point: Point) -> dict[str, Any]:
     kernels = [get_kernel(k, prm.get("user_kernels")) for k in prm["kernels"]]
     protocol = Protocol.from_config(prm["protocol"])
     ladders = [_ladder(k, prm) for k in kernels]
-    # workers import and warm every kernel during start: the start cost is the whole cold cost
-    steps = []
-    for k in kernels:
-        steps += [k.compile] if k.compile is not None else []
-        steps.append(functools.partial(k.run, one_task(k, 1, prm["seed"])))
-    init = chain_init(*steps)
-    runs = [_measure_backend(b, prm, ladders, init, protocol) for b in prm["backends"]]
+    runs = [_measure_backend(b, prm, ladders, protocol) for b in prm["backends"]]
     for lad in ladders:
         _check(lad, runs)
     return {

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from coresweep.config import ConfigError
 from coresweep.kernels.base import Check, Kernel, Task, make_tasks
-from coresweep.kernels.matrix import DGEMM
-from coresweep.kernels.montecarlo import MC_NUMBA, MC_PYTHON
-from coresweep.kernels.stream import TRIAD
 from coresweep.kernels.user import UserKernelError, build_kernel
 
-KERNELS: dict[str, Kernel] = {k.name: k for k in (MC_PYTHON, MC_NUMBA, DGEMM, TRIAD)}
+
+@functools.cache
+def _registry() -> dict[str, Kernel]:
+    # imported on first use, not with the package: a subinterpreter worker imports a pure
+    # Python kernel module (coresweep.kernels.montecarlo_pure) through this package, and
+    # NumPy, Numba (the other kernels) and jsonschema (coresweep.config) refuse to load there
+    from coresweep.kernels.matrix import DGEMM
+    from coresweep.kernels.montecarlo import MC_NUMBA, MC_PYTHON
+    from coresweep.kernels.stream import TRIAD
+
+    return {k.name: k for k in (MC_PYTHON, MC_NUMBA, DGEMM, TRIAD)}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KERNELS":  # the registry: name -> Kernel
+        return _registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_kernel(name: str, user_specs: Mapping[str, Any] | None = None) -> Kernel:
@@ -21,16 +34,17 @@ def get_kernel(name: str, user_specs: Mapping[str, Any] | None = None) -> Kernel
     A clear error listing the known ones otherwise; a user kernel may not shadow a built-in.
     """
     user_specs = user_specs or {}
+    kernels = _registry()
     if name in user_specs:
-        if name in KERNELS:
+        if name in kernels:
             raise UserKernelError(
                 f"user kernel {name!r}: the name of a built-in kernel; choose another name"
             )
         return build_kernel(name, user_specs[name])
     try:
-        return KERNELS[name]
+        return kernels[name]
     except KeyError:
-        known = sorted(KERNELS) + [f"{u} (user)" for u in sorted(user_specs)]
+        known = sorted(kernels) + [f"{u} (user)" for u in sorted(user_specs)]
         raise KeyError(
             f"unknown kernel {name!r}; known: {', '.join(known)} "
             "(your own functions go under the top-level user_kernels section)"
@@ -45,6 +59,8 @@ def kernels_from(
     Names found in user_kernels (the config's top-level section) are built from their spec;
     an import problem or a bad spec is a ConfigError naming user_kernels.<name>.
     """
+    from coresweep.config import ConfigError
+
     out = []
     for n in names:
         try:

@@ -6,8 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class Task:
@@ -59,6 +57,10 @@ class Kernel:
     task_bytes: Callable[[int], float] | None = None
     #: whether running it loads Numba's JIT (LLVM) into the process: its memory per process
     jit: bool = False
+    #: its run (and the tasks it takes) imports nothing a subinterpreter refuses: NumPy,
+    #: Numba and most C extensions do not load in one (single-phase init), so only kernels
+    #: that declare this run on an execution model whose isolation is "interpreter"
+    subinterpreter_safe: bool = False
 
     def make_tasks(self, size: int, ntasks: int, seed: int) -> list[Task]:
         return make_tasks(size, ntasks, seed)
@@ -76,6 +78,9 @@ class Kernel:
 
 def make_tasks(size: int, ntasks: int, seed: int) -> list[Task]:
     """Tasks with per-task seeds from SeedSequence(seed).spawn(ntasks): same on every backend."""
+    # imported here: a subinterpreter worker unpickles Task from this module without NumPy
+    import numpy as np
+
     children = np.random.SeedSequence(seed).spawn(ntasks)
     return [
         Task(index=i, size=size, seed=int(c.generate_state(1, dtype=np.uint64)[0]))

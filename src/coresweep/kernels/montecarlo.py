@@ -1,7 +1,8 @@
 """Monte Carlo estimate of pi: a pure-Python kernel (holds the GIL) and a Numba nogil twin.
 
 Both draw from the same xorshift64* generator, so for the same task they count the very
-same hits: the Numba kernel is checked bit for bit against the Python one.
+same hits: the Numba kernel is checked bit for bit against the Python one. The Python one
+lives in `montecarlo_pure`, a module without NumPy, so a subinterpreter can import it.
 
 Why the working set is what it is: Monte Carlo kernels hold almost nothing. A task keeps a
 64-bit generator state and a hit count in registers (the Python one a few objects), so it
@@ -19,37 +20,12 @@ import numba
 import numpy as np
 
 from coresweep.kernels.base import Check, Kernel, Task
+from coresweep.kernels.montecarlo_pure import MULT, SCALE, hits_python, run_python
 
-MASK = (1 << 64) - 1
-MULT = 0x2545F4914F6CDD1D
-SCALE = 2.0**-53
 #: nominal samples per second on one core (1.6 M / 269 M measured on a 2.6 GHz Xeon,
 #: 1.3 M / 205 M on a shared EPYC VM); they size tasks, they are never timed at plan time
 RATE_PYTHON = 1.5e6
 RATE_NUMBA = 2.5e8
-
-
-def _seed_state(seed: int) -> int:
-    # xorshift must never start at zero
-    return (seed & MASK) or 0x9E3779B97F4A7C15
-
-
-def hits_python(samples: int, seed: int) -> int:
-    """Points of the unit square inside the quarter circle, in pure Python."""
-    x = _seed_state(seed)
-    hits = 0
-    for _ in range(samples):
-        x ^= x >> 12
-        x ^= (x << 25) & MASK
-        x ^= x >> 27
-        u = (((x * MULT) & MASK) >> 11) * SCALE
-        x ^= x >> 12
-        x ^= (x << 25) & MASK
-        x ^= x >> 27
-        v = (((x * MULT) & MASK) >> 11) * SCALE
-        if u * u + v * v <= 1.0:
-            hits += 1
-    return hits
 
 
 @numba.njit(nogil=True, cache=True)
@@ -81,10 +57,6 @@ def _hits_prange(samples: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     for i in numba.prange(samples.size):
         out[i] = hits_numba(samples[i], seeds[i])
     return out
-
-
-def run_python(task: Task) -> int:
-    return hits_python(task.size, task.seed)
 
 
 def run_numba(task: Task) -> int:
@@ -131,6 +103,7 @@ MC_PYTHON = Kernel(
     check=check,
     description="Monte Carlo pi, pure Python (holds the GIL)",
     rate=RATE_PYTHON,
+    subinterpreter_safe=True,  # run_python and Task import no NumPy (montecarlo_pure)
 )
 
 MC_NUMBA = Kernel(

@@ -8,6 +8,10 @@ a fresh `coresweep measure` process (or a spawned worker) rebuilds the same kern
     args: [[1, 2], [3, 4]]                # or: the argument sets themselves (cycled to ntasks)
     check: "package.module:check"         # optional: check(tasks, results) -> bool | (bool, str)
     releases_gil: null                    # the user's note; the runs decide, not the note
+    subinterpreter_safe: false            # true: the function, its module and its tasks
+                                          # import nothing a subinterpreter refuses (NumPy,
+                                          # Numba, most C extensions); only then does it
+                                          # run on a backend of isolation "interpreter"
     size: null                            # size= for the factory when no experiment sets
                                           # one (null/0: the factory's own default)
     unit: task                            # "sample": work grows linearly with size
@@ -50,7 +54,8 @@ from coresweep.kernels.base import Check, Kernel
 
 log = logging.getLogger("coresweep")
 KIND = "user"
-SPEC_KEYS = ("callable", "tasks", "args", "check", "releases_gil", "size", "unit", "path")
+SPEC_KEYS = ("callable", "tasks", "args", "check", "releases_gil", "size", "unit", "path",
+             "subinterpreter_safe")  # fmt: skip
 UNITS = ("task", "sample")  # "sample": a task of size s is s units of work (task-size experiment)
 #: the task factory forms, as every message about a factory's shape names them
 FACTORY_FORMS = (
@@ -76,6 +81,7 @@ class UserSpec:
     size: int | None = None  # None: the factory's own default
     unit: str = "task"
     path: tuple[str, ...] = field(default_factory=tuple)
+    subinterpreter_safe: bool = False  # declared by the user; not safe unless declared
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -124,6 +130,7 @@ def parse_spec(name: str, raw: dict[str, Any]) -> UserSpec:
         size=int(raw["size"]) if raw.get("size") else None,
         unit=unit,
         path=tuple(os.path.abspath(p) for p in path),
+        subinterpreter_safe=bool(raw.get("subinterpreter_safe", False)),
     )
 
 
@@ -389,6 +396,7 @@ def build_kernel(name: str, raw: dict[str, Any] | UserSpec) -> UserKernel:
         check=functools.partial(check_results, spec),
         compile=functools.partial(warm, spec.callable, spec.path),
         description=f"user function {spec.callable}: {(fn.__doc__ or '').strip()[:80]}",
+        subinterpreter_safe=spec.subinterpreter_safe,
         spec=spec,
     )
 
@@ -401,13 +409,29 @@ def unpicklable(spec: UserSpec, pickler: str) -> str | None:
     return f"{spec.callable} cannot be pickled by {pickler} (a lambda or a closure?): {problem}"
 
 
-def runs_on(kernel: Kernel, pickler: str, where: str) -> bool:
-    """False (with a warning naming `where`) when `pickler` cannot ship this user kernel.
+def isolation_problem(kernel: Kernel, isolation: str | None) -> str | None:
+    """None when a worker of this isolation can run the kernel, else why not: a
+    subinterpreter ("interpreter") runs only a kernel that declares `subinterpreter_safe`."""
+    if isolation != "interpreter" or kernel.subinterpreter_safe:
+        return None
+    return (
+        "it does not declare subinterpreter_safe (NumPy, Numba and most C extensions "
+        "refuse to load in a subinterpreter)"
+    )
+
+
+def runs_on(kernel: Kernel, pickler: str, where: str, isolation: str | None = None) -> bool:
+    """False (with a warning naming `where`) when `pickler` cannot ship this user kernel, or
+    when a worker of `isolation` cannot run this kernel (isolation_problem).
 
     pickler: how the backend that would run it ships functions — its descriptor's `pickler`
     ("none", "pickle", "cloudpickle"); built-in kernels are module-level functions and
-    always ship.
+    always ship. isolation: its descriptor's `isolation` (None: not checked).
     """
+    problem = isolation_problem(kernel, isolation)
+    if problem:
+        log.warning("kernel %s: %s; not measured on %s", kernel.name, problem, where)
+        return False
     spec = getattr(kernel, "spec", None)
     problem = None if spec is None else unpicklable(spec, pickler)
     if problem:

@@ -38,7 +38,8 @@ DIRECTIONS = (LOWERS, RAISES, EITHER)
 #: failed check, mixed hosts: unmeasured, either way)
 KINDS = ("capacity", "drift", "load", "oversubscribed", "slow", "flag")
 YES, NO, UNDECIDED = "yes", "no", "undecided"
-HEADLINE_MAX = 160
+#: a headline's length at most: one sentence (room for a sub-case named per interpreter)
+HEADLINE_MAX = 200
 _TOL = 1e-9
 
 #: flag names as the measure layer writes them -> the disturbance kind they are
@@ -557,12 +558,36 @@ def _groups(claim: Claim, decisions: Sequence[Decision]) -> list[_Group]:
     return list(out.values())
 
 
+def _interpreted(g: _Group) -> tuple[str, str]:
+    """(the group's own name, its interpreter) for a group of a split table, else (name, "")."""
+    label = g.all[0].case.interpreter if g.all else ""
+    suffix = f" on {_short(label)}"
+    return (
+        (g.name.removesuffix(suffix), label) if label and g.name.endswith(suffix) else (g.name, "")
+    )
+
+
+def _collapsed(these: Sequence[_Group], groups: Sequence[_Group]) -> list[str]:
+    """The names of `these`, a sub-case named once without its interpreter where every
+    interpreter gave it the same answer: only the differences name an interpreter."""
+    answers: dict[str, set[str]] = {}
+    for g in groups:
+        answers.setdefault(_interpreted(g)[0], set()).add(g.value)
+    out = []
+    for g in these:
+        base, label = _interpreted(g)
+        name = base if label and len(answers[base]) == 1 else g.name
+        if name not in out:
+            out.append(name)
+    return out
+
+
 def _part(claim: Claim, value: str, groups: Sequence[_Group], every: bool, band: float) -> str:
     """One part of a headline; every: the verdict is conditional (no reasons, kept short)."""
     these = [g for g in groups if g.value == value]
     if not these:
         return ""
-    which = names([g.name for g in these])
+    which = names(_collapsed(these, groups))
     rows = [d for g in these for d in g.deciding]
     if value == UNDECIDED:
         first = these[0].deciding[0].reason.split(";")[0]
@@ -630,13 +655,43 @@ def case_rows(claim: Claim, decisions: Sequence[Decision], threshold: float) -> 
     )
 
 
+def _short(label: str) -> str:
+    """How a headline names an interpreter: cpython-3.14t -> 3.14t (others in full)."""
+    return label.removeprefix("cpython-")
+
+
+def cases_by_interpreter(claim: Claim, table: pd.DataFrame) -> list[Case]:
+    """The claim's cases, each tagged with the interpreter its rows ran on. A table of more
+    than one interpreter is split: each interpreter's cases come from its own rows only (a
+    speedup over the serial baseline of the same interpreter; a curve never mixes them),
+    their keys and groups name it, so a headline says e.g. "no for mc-python on
+    cpython-3.11; yes for mc-python on cpython-3.14t". One interpreter keeps the keys of a
+    table without the column (runs compare across machines and versions)."""
+    column = table.get("interpreter") if hasattr(table, "get") else None
+    if column is None or column.dropna().empty:
+        return list(claim.quantity(table))
+    labels = list(dict.fromkeys(column.dropna().astype(str)))
+    if len(labels) == 1:
+        return [replace(c, interpreter=labels[0]) for c in claim.quantity(table)]
+    return [
+        replace(
+            c,
+            interpreter=label,
+            key=f"interpreter={label}|{c.key}",
+            group=f"{c.group} on {_short(label)}",
+        )
+        for label in labels
+        for c in claim.quantity(table[column.astype(str) == label].reset_index(drop=True))
+    ]
+
+
 def evaluate(
     claim: Claim, table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> Verdict:
     """The claim's verdict from its table: widen, decide, combine, say."""
     t = default_threshold() if threshold is None else float(threshold)
     claim.check_band(t)
-    cases = claim.quantity(table)
+    cases = cases_by_interpreter(claim, table)
     decisions = [decide_case(claim, c, t) for c in cases]
     groups = _groups(claim, decisions)
     results = {g.name: {YES: True, NO: False}.get(g.value) for g in groups}
