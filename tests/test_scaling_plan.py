@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from coresweep import config as cfg
+from coresweep.backends import BACKENDS
 from coresweep.experiments import EXPERIMENTS, plan, scaling
 from coresweep.kernels import get_kernel
 from coresweep.measure import cache
@@ -79,15 +80,25 @@ def test_strong_sample_at_p1_fits_its_budget_on_a_nominal_core(planned):
             assert strong["ntasks"] * k.work(strong["size"]) / k.rate <= budget * 1.0001
 
 
-def test_one_job_per_backend_holding_each_kernel_in_p_order(planned):
+def test_one_job_per_backend_and_one_for_the_memory_kernel_each_kernel_in_p_order(planned):
     _, _, points = planned
     sc = [p for p in points if p.experiment == "scaling"]
     jobs = jobs_of(sc)
     conf = _default()["experiments"]["scaling"]
-    assert sorted(j.id for j in jobs) == sorted(conf["backends"])
+    assert sorted(j.id for j in jobs) == sorted([*conf["backends"], "triad"])
     for job in jobs:
+        if job.id == "triad":  # every backend of the triad, batch ones last (they leave
+            # Numba's threads in the job process, which must not fork afterwards)
+            backends = [p.params["backend"] for p in job.points]
+            assert {p.params["kernel"] for p in job.points} == {"triad"}
+            assert sorted(set(backends), key=backends.index) == sorted(
+                conf["kernel_backends"]["triad"], key=lambda b: BACKENDS[b].descriptor.batch
+            )
+            assert BACKENDS[backends[-1]].descriptor.batch
+            continue
         assert {p.params["backend"] for p in job.points} == {job.id}
         kernels = [p.params["kernel"] for p in job.points]
+        assert "triad" not in kernels
         # each kernel's points together (p = 1 .. P), kernels in the config's order
         assert sorted(set(kernels), key=kernels.index) == [
             k for k in conf["kernels"] if k in kernels

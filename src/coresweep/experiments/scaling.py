@@ -350,7 +350,9 @@ def kernel_backends(cfg: dict[str, Any], kernel: str, backends: list[str], key: 
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
-    """One job per backend holding its points: per kernel p = 1 .. P, measured in that order."""
+    """One job per backend holding its points (per kernel p = 1 .. P, measured in that
+    order), and one job for the memory-bound kernel on all its backends (its arrays are
+    built once)."""
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     kernels = kernels_from(cfg["kernels"], f"{key}.kernels", config.get("user_kernels"))
@@ -380,12 +382,19 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 else configured
             )
             weak_size = size
-        for b in kernel_backends(cfg, k.name, backends, key):
-            if not applicable(k, b):
-                continue
+        runs_here = [b for b in kernel_backends(cfg, k.name, backends, key) if applicable(k, b)]
+        if arrays is not None:
+            # the memory-bound kernel is ONE job for all its backends: its arrays (>= 4x the
+            # last-level cache each: GBs on a big node) are built and first-touched once per
+            # run, not once per backend; batch backends last, because they start Numba's
+            # threads in the job process, which is then no longer safe to fork from
+            runs_here.sort(key=lambda b: BACKENDS[b].descriptor.batch)
+        for j, b in enumerate(runs_here):
             descriptor = BACKENDS[b].descriptor
+            job = k.name if arrays is not None else b
             # an inline backend is the caller's own thread: one worker, p = 1 only
             for i, p in enumerate([1] if descriptor.isolation == "inline" else ps):
+                first = i == 0 and (arrays is None or j == 0)  # the job's first of this kernel
                 modes = {}
                 if strong:
                     modes["strong"] = {"size": size, "ntasks": ntasks}
@@ -442,14 +451,14 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 if b in cluster:
                     params["dask_cluster"] = config["dask_cluster"]
                 seconds = predict_seconds(
-                    k, descriptor, p, modes, baseline, config["protocol"], node.usable, i == 0, held
+                    k, descriptor, p, modes, baseline, config["protocol"], node.usable, first, held
                 )
                 out.append(
                     Point(
                         NAME,
                         point_id(k.name, b, f"p{p}"),
                         params,
-                        job=b,
+                        job=job,
                         seconds=round(seconds, 2),
                         mem_mb=mem_mb(tree),
                     )
