@@ -175,19 +175,22 @@ def test_the_report_writes_every_sub_case_and_counts_them_in_the_summary(tmp_pat
     from coresweep.report.build import build_report
 
     results = fixture_results(tmp_path)
-    build_report(results)
+    paths = build_report(results)
     cases = pd.read_csv(results / "tables" / "verdict_cases.csv")
     parquet = pd.read_parquet(results / "tables" / "verdict_cases.parquet")
     assert list(parquet.case) == list(cases.case) and list(parquet.decision) == list(cases.decision)
     c11 = cases[cases.claim == "C11"].set_index("case")
     numba = c11.loc["kernel=mc-numba|backend=threads|mode=strong"]
     # inner-oversubscribed only slows: it cannot have caused this "yes"; drift 6.2% widens
-    assert (numba.decision, round(numba.hi_widened, 2), numba.bar) == ("yes", 1.94, 1.05)
+    # it by 6.2% / its paired rounds only
+    assert (numba.decision, round(numba.hi_widened, 2), numba.bar) == ("yes", 1.86, 1.05)
     assert c11.loc["kernel=mc-python|backend=threads|mode=strong"].decision == "no"
     summary = (results / "summary.md").read_text()
     n = len(cases)
     decided = int((cases.decision != "undecided").sum())
     assert f"Sub-cases: {decided} decided of {n} " in summary
+    html = paths["html"].read_text()
+    assert f"Sub-cases: {decided} decided of {n} " in html
 
 
 def test_every_claim_is_declared_once_and_its_rule_is_rendered_from_the_declaration():

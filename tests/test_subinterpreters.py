@@ -12,6 +12,7 @@ modules only), so its helper functions can be tasks there.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import platform
 import subprocess
@@ -215,3 +216,44 @@ def test_a_worker_that_exits_ends_the_whole_process():
         assert (r.returncode, r.stdout) == (7, "")
     else:
         assert r.returncode == 1 and "BackendUnavailable" in r.stderr
+
+
+def _pyenv_313() -> str | None:
+    """pyenv's python 3.13.* on this machine, if it has one."""
+    from pathlib import Path
+
+    try:
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        root = str(Path.home() / ".pyenv")
+    found = sorted(Path(root or Path.home() / ".pyenv").glob("versions/3.13.*/bin/python"))
+    return str(found[-1]) if found else None
+
+
+def test_the_pool_tests_pass_on_a_313_interpreter_in_its_own_environment():
+    """The working pool, tested from the default interpreter: this module run by pyenv's
+    3.13 inside the uv environment coresweep builds for it (created once in .venvs/)."""
+    from coresweep import interpreters
+
+    if AVAILABLE:  # this interpreter runs the pool tests itself (above)
+        assert engine() is not None
+        return
+
+    exe = _pyenv_313()
+    if exe is None:  # no 3.13 here: the backend says why, and nothing else can run it
+        assert SubinterpretersBackend.unavailable() == REASON
+        return
+    it = interpreters.parse(exe)
+    py = it.env_dir / "bin" / "python"
+    if not it.marker.exists():  # as the workflow's rule does: created once, then reused
+        info = interpreters.create(it, interpreters.project_root())
+        it.marker.write_text(json.dumps(info))
+    # the environment holds coresweep and its dependencies; the test runner comes on top
+    uv = [interpreters._uv(), "pip", "install", "--python", str(py), "pytest"]
+    assert subprocess.run(uv, capture_output=True, text=True, timeout=300).returncode == 0
+    r = subprocess.run(
+        [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+        capture_output=True, text=True, timeout=600, cwd=str(interpreters.project_root()),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert " passed" in r.stdout and "failed" not in r.stdout

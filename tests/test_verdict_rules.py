@@ -990,3 +990,18 @@ def test_scaling_per_interpreter_names_each_interpreter_where_the_answers_differ
     (one_interp,) = [c for c in _scaling_v(gil)["C11"].cases if "mc-python" in c["case"]]
     assert one_interp["case"] == "kernel=mc-python|backend=threads|mode=strong"
     assert one_interp["interpreter"] == "cpython-3.11"
+
+
+def test_scaling_drift_is_weighed_per_paired_round():
+    # run G (2026-12-07): pure-Python threads S = 0.98 [0.95, 1.01] with the reference
+    # drifted 8.1% over the point; its 6 rounds paired serial and threads back to back,
+    # so a round's ratio moved by at most 8.1% / 6 = 1.4%: "no" stands
+    drifted = {"speedup": 0.976, "speedup_ci_lo": 0.95, "speedup_ci_hi": 1.014,
+               "flags": "reference-drift", "drift": 0.081, "n": 6}  # fmt: skip
+    v = _scaling_v(_scaling({("mc-python", "threads"): drifted}))["C11"]
+    assert v.headline.endswith("no for mc-python (threads not faster: 0.98×; needs > 1.05×).")
+    assert "reference-drift, 8.1% over 6 paired rounds (x1.01)" in v.evidence
+    # a table without the round count weighs the whole drift: [0.88, 1.10] straddles
+    unpaired = {k: v for k, v in drifted.items() if k != "n"}
+    v = _scaling_v(_scaling({("mc-python", "threads"): unpaired}))["C11"]
+    assert v.headline.endswith("not decided for mc-python.")

@@ -102,6 +102,10 @@ KILLS_WORKER = ("exit", "segv", "sigkill")
 #: them (measured here, 2026-12-06, per trial: threads 0.15 s, process-pool 0.57,
 #: processes-fork 1.34 with hang_seconds 1, loky 0.65, dask-processes 1.6-1.8)
 LOSES_AT_ONCE = ("program-lost", "pool-broken", "pool-restarted")
+#: predictions only: the chance per trial that a worker's death takes a neighbour where that
+#: depends on task placement. A Dask worker killed under its nanny: the first loss came at
+#: trial 6, 2 and 1 (exit, segv, sigkill; default run H, 2026-12-07), about 1 in 3
+LOSS_PER_TRIAL = {"worker-restarted": 0.35}
 #: predictions only: a trial whose fault ends the whole program (threads of the sacrificial
 #: subprocess): it dies halfway through its first task (measured 0.14-0.15 s here)
 CRASH_SECONDS = 0.15
@@ -184,16 +188,19 @@ def isolation_shown(trials: int, prm: dict[str, Any]) -> bool:
     return trials >= zero_of_n_needed(prm["isolation_rate"])
 
 
-def expected_trials(supervision: str, fault: str, prm: dict[str, Any]) -> int:
+def expected_trials(supervision: str, fault: str, prm: dict[str, Any]) -> float:
     """Trials a cell is predicted to run: one when the first loses a neighbour, else as many
-    clean trials as isolation needs (within max_trials)."""
+    clean trials as isolation needs (within max_trials); where a loss is a matter of chance
+    (LOSS_PER_TRIAL q), the expected count up to the first loss: (1 - (1-q)^n) / q."""
     at_once = fault in KILLS_WORKER and supervision in LOSES_AT_ONCE
     trials = prm["trials"][fault]
     if at_once and prm["stop_at_first_loss"]:
         return 1
     if fault not in KILLS_WORKER:  # isolation is decided on the faults that end a worker
         return trials
-    return max(trials, min(prm["max_trials"], zero_of_n_needed(prm["isolation_rate"])))
+    n = max(trials, min(prm["max_trials"], zero_of_n_needed(prm["isolation_rate"])))
+    q = LOSS_PER_TRIAL.get(supervision, 0.0) if prm["stop_at_first_loss"] else 0.0
+    return (1 - (1 - q) ** n) / q if q else n
 
 
 def predict(prm: dict[str, Any]) -> tuple[float, int]:

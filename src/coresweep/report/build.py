@@ -233,7 +233,7 @@ def build_report(results: Path, experiments: Sequence[str] | None = None) -> dic
         render_summary(inputs, claims, quality.summary, models, cases), encoding="utf-8"
     )
     paths["html"].write_text(
-        render_html(inputs, claims, figures, quality, models), encoding="utf-8"
+        render_html(inputs, claims, figures, quality, models, cases), encoding="utf-8"
     )
     write_native(report_dir, inputs, claims, figures)
     if inputs.config:

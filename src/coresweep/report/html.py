@@ -119,6 +119,21 @@ def summary_table(claims: pd.DataFrame) -> str:
     )
 
 
+def case_tally(cases: pd.DataFrame | None) -> tuple[str, pd.DataFrame]:
+    """('Sub-cases: 12 decided of 15 (yes 7, no 5, undecided 3)', the counts per claim)."""
+    if cases is None or cases.empty:
+        return "Sub-cases: none decided by the decision engine.", pd.DataFrame()
+    n = cases.decision.value_counts()
+    yes, no, open_ = (int(n.get(k, 0)) for k in ("yes", "no", "undecided"))
+    per = cases.groupby("claim", sort=False).decision.value_counts().unstack(fill_value=0)
+    per = per.reindex(columns=["yes", "no", "undecided"], fill_value=0).reset_index()
+    return (
+        f"Sub-cases: {yes + no} decided of {len(cases)} (yes {yes}, no {no}, undecided "
+        f"{open_}); every one in tables/verdict_cases.csv.",
+        per,
+    )
+
+
 def tally(claims: pd.DataFrame) -> str:
     c = Counter(claims.verdict)
     return " · ".join(f"{badge(v)} {c[v]}" for v in VERDICTS if c[v])
@@ -497,8 +512,15 @@ def render_html(
     figures: list[Figure],
     quality: Quality,
     models: pd.DataFrame,
+    cases: pd.DataFrame | None = None,
 ) -> str:
     """The whole report page."""
+    line, per = case_tally(cases)
+    subcases = f"<p>{e(line)}</p>" + (
+        f"<details><summary>Sub-cases per claim</summary>{frame_html(per)}</details>"
+        if not per.empty
+        else ""
+    )
     fr = FigureRenderer(inputs.machine)
     numbers = {f.anchor: i for i, f in enumerate(figures)}
     sections = [claim_section(r, figures, numbers, fr) for r in claims.itertuples()]
@@ -526,6 +548,7 @@ its verdict follows from the numbers by the rule stated in its section.
 <i>Inconclusive</i> means the intervals overlap or too few cores were measured; <i>conditional</i>
 means true under the stated conditions only; <i>not run</i> says why there is no data.</p>
 <p>{tally(claims)}</p>
+{subcases}
 {summary_table(claims)}
 <details><summary>What data the report found, per experiment</summary>{status_table(inputs)}</details>
 {"".join(sections)}

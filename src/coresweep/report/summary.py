@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.report.html import MODEL_INTRO, model_columns, reproduce_commands
+from coresweep.report.html import MODEL_INTRO, case_tally, model_columns, reproduce_commands
 from coresweep.report.inputs import ReportInputs
 
 
@@ -49,18 +49,10 @@ def model_markdown(models: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
-def case_counts(cases: pd.DataFrame) -> str:
-    """'Sub-cases: 12 decided of 15 (yes 7, no 5, undecided 3)' and the count per claim."""
-    if cases is None or cases.empty:
-        return "Sub-cases: none decided by the decision engine.\n"
-    n = cases.decision.value_counts()
-    yes, no, open_ = (int(n.get(k, 0)) for k in ("yes", "no", "undecided"))
-    per = cases.groupby("claim", sort=False).decision.value_counts().unstack(fill_value=0)
-    per = per.reindex(columns=["yes", "no", "undecided"], fill_value=0).reset_index()
-    return (
-        f"Sub-cases: {yes + no} decided of {len(cases)} (yes {yes}, no {no}, undecided "
-        f"{open_}); every one in tables/verdict_cases.csv.\n\n" + md_table(per)
-    )
+def case_counts(cases: pd.DataFrame | None) -> str:
+    """The sub-case tally and the count per claim, in Markdown."""
+    line, per = case_tally(cases)
+    return f"{line}\n" + (f"\n{md_table(per)}" if not per.empty else "")
 
 
 def render_summary(

@@ -737,6 +737,7 @@ def disturbances(
     who: str = "",
     oversubscribed: str | None = None,
     kinds: Mapping[str, str | None] | None = None,
+    paired_rounds: int | None = None,
 ) -> tuple[Disturbance, ...]:
     """The disturbances a row's flags name, each with its measured size where the table has
     it: capacity = probe_cores / probe_capacity, drift = 1 + |drift|, load = 1 + load per core
@@ -745,7 +746,10 @@ def disturbances(
     parallel run's speedup, RAISES for its serial baseline's); oversubscribed: the same for
     oversubscription flags where it differs (more threads than cores raise busy cores).
     kinds: a rule's own flags -> their kind ("slow"), or None for a flag that describes the
-    outcome and moves nothing."""
+    outcome and moves nothing. paired_rounds: the estimate is a median of per-round ratios
+    of arms sampled back to back in that many rounds (`sample_arms(together=True)`): a drift
+    d over the point moves each round's ratio by at most d / rounds (a linear change spread
+    over the rounds; a step moves one round, which the median ignores), so that is its size."""
     kinds = {**FLAG_KINDS, **(kinds or {})}
     out = []
     prefix = f"{who}: " if who else ""
@@ -757,6 +761,9 @@ def disturbances(
             out.append(Disturbance("flag", None, EITHER, f"{prefix}{f}"))
             continue
         size, note = _size(kind, row) if column == "flags" else (None, "")
+        if kind == "drift" and size is not None and paired_rounds:
+            size = 1 + (size - 1) / paired_rounds
+            note += f" over {paired_rounds} paired rounds"
         # the machine's speed may have moved either way during the point
         way = EITHER if kind == "drift" else slows
         way = (oversubscribed or slows) if kind == "oversubscribed" else way

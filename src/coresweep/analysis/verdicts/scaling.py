@@ -48,10 +48,12 @@ def _top(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _speedup_case(r: Row) -> Case:
-    """A parallel point's speedup: its flags lower it, its baseline's raise it."""
-    moved = doubted(disturbances(r, LOWERS), r, r["speedup_ci_lo"]) + disturbances(
-        r, RAISES, column="baseline_flags", who="serial baseline"
-    )
+    """A parallel point's speedup: its flags lower it, its baseline's raise it. The speedup
+    is a median of per-round ratios (the arms sample together), so drift is weighed per
+    round."""
+    rounds = int(r["n"]) if pd.notna(r.get("n")) and r.get("n") else None
+    moved = doubted(disturbances(r, LOWERS, paired_rounds=rounds), r, r["speedup_ci_lo"])
+    moved += disturbances(r, RAISES, column="baseline_flags", who="serial baseline")
     beyond = r["speedup_ci_lo"] > r["p"] * 1.1
     return Case(
         str(r["kernel"]),
