@@ -130,3 +130,8 @@ def test_a_real_job_records_the_interpreter_in_its_raw_file_and_table(tmp_path):
     assert set(table["free_threaded"]) == {record["interpreter"]["free_threaded"]}
     assert set(table["gil_enabled"]) == {record["interpreter"]["gil_enabled"]}
     assert not any("gil-reenabled" in f for f in table["flags"])
+    # the serial baseline's cost per unit of work, compared across interpreters in the report
+    cost = table[["serial_s_per_unit", "serial_s_per_unit_ci_lo", "serial_s_per_unit_ci_hi"]]
+    assert (cost.serial_s_per_unit_ci_lo <= cost.serial_s_per_unit).all()
+    assert (cost.serial_s_per_unit <= cost.serial_s_per_unit_ci_hi).all()
+    assert (cost.serial_s_per_unit > 0).all()

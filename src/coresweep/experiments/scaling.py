@@ -595,6 +595,17 @@ def measure(point: Point) -> dict[str, Any]:
     }
 
 
+def _serial_cost(base: dict[str, Any]) -> dict[str, float]:
+    """The one-thread baseline's seconds per unit of work, median and 95% interval: the
+    single-thread cost that interpreters are compared on (NaN for records without work)."""
+    work = base.get("work")
+    if not work:
+        return dict.fromkeys(("serial_s_per_unit", "serial_s_per_unit_ci_lo",
+                              "serial_s_per_unit_ci_hi"), float("nan"))  # fmt: skip
+    med, lo, hi = median_ci(np.asarray(base["wall"]) / work)
+    return {"serial_s_per_unit": med, "serial_s_per_unit_ci_lo": lo, "serial_s_per_unit_ci_hi": hi}
+
+
 def paired_speedup(base: dict[str, Any], mode: dict[str, Any]) -> tuple[float, float, float]:
     """Median and 95% interval over rounds of the serial time of this mode's work (the
     baseline's time per unit of work x the mode's work; per task x tasks in records from
@@ -707,6 +718,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "speedup_ci_hi": hi,
                     "speedup_rel_halfwidth": (hi - lo) / 2 / speedup,
                     "baseline_time_median": float(np.median(base["wall"])),
+                    **_serial_cost(base),
                     "baseline_flags": ";".join(base_flags),
                     "startup_s": r["startup_s"],
                     "compile_s": r["compile_s"],

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from coresweep.analysis.interpreters import single_thread_cost
 from coresweep.analysis.verdict import VERDICTS
 from coresweep.claims import CLAIMS
 from coresweep.report.figures import Figure, figures_of
@@ -336,6 +337,21 @@ def bandwidth_section(inputs: ReportInputs) -> str:
     return f"{head}<p>{e(BANDWIDTH_INTRO)}</p>{warn}{frame_html(t)}"
 
 
+def interpreters_section(inputs: ReportInputs) -> str:
+    """Single-thread cost of each kernel per interpreter against the first one listed."""
+    t = single_thread_cost(inputs.tables.get("scaling", pd.DataFrame()))
+    head = "<h2 id='interpreters'>Interpreters: single-thread cost</h2>"
+    if t.empty:
+        return head + "<p>One interpreter measured (config key <code>interpreters</code>).</p>"
+    intro = (
+        "Seconds per unit of work of each kernel's one-thread baseline, per interpreter, and "
+        "its ratio to the first interpreter listed (> 1: slower; for a free-threaded build "
+        "against a GIL build of the same version, the free-threading overhead), with 95% "
+        "intervals."
+    )
+    return f"{head}<p>{e(intro)}</p>{frame_html(t)}"
+
+
 def consistency(jobs: pd.DataFrame) -> str:
     """Did every job run on the same host, commit and software? Say which differ."""
     if jobs.empty:
@@ -555,6 +571,7 @@ means true under the stated conditions only; <i>not run</i> says why there is no
 {other_html}
 {model_section(models)}
 {bandwidth_section(inputs)}
+{interpreters_section(inputs)}
 {quality_section(quality)}
 {data_section(inputs)}
 {provenance_section(inputs, quality.jobs)}
