@@ -138,6 +138,11 @@ def by_interpreter(points: list[Point]) -> list[InterpreterLine]:
     ]
 
 
+def _others(lines: list[InterpreterLine]) -> bool:
+    """Whether the plan has an interpreter other than the current one alone."""
+    return [x.interpreter for x in lines] != [CURRENT]
+
+
 def _duration(seconds: float) -> str:
     m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
@@ -166,7 +171,7 @@ def summary_text(points: list[Point], node: Node) -> str:
         f"{_duration(predicted_seconds(points)):>14}  (prediction; jobs run one at a time)"
     )
     interpreters = by_interpreter(points)
-    if [x.interpreter for x in interpreters] != [CURRENT]:
+    if _others(interpreters):
         out.append(f"{'interpreter':<16} {'jobs':>5} {'points':>7} {'predicted':>14}")
         for x in interpreters:
             where = sys.executable if x.interpreter == CURRENT else ENV_ROOT / x.interpreter
@@ -182,9 +187,7 @@ def summary_record(points: list[Point], node: Node) -> dict[str, Any]:
     """The same summary as data (run.json, tests); `interpreters` only when the plan has
     another than the current one (a default run's record stays as it was)."""
     interpreters = by_interpreter(points)
-    extra = {}
-    if [x.interpreter for x in interpreters] != [CURRENT]:
-        extra = {"interpreters": [x.__dict__ for x in interpreters]}
+    extra = {"interpreters": [x.__dict__ for x in interpreters]} if _others(interpreters) else {}
     return {
         "node": {
             "cores": node.cores,

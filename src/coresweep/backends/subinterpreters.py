@@ -84,17 +84,6 @@ def stdlib_private(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def unavailable_reason() -> str | None:
-    """Why subinterpreters cannot run here (None: they can)."""
-    if engine() is not None:
-        return None
-    return (
-        "needs Python 3.13 or later (concurrent.futures."
-        "InterpreterPoolExecutor from 3.14, the private _interpreters module on 3.13); "
-        f"this is {platform.python_implementation()} {platform.python_version()}"
-    )
-
-
 class SubinterpretersBackend(Backend):
     name = "subinterpreters"
     descriptor = Descriptor(
@@ -119,10 +108,17 @@ class SubinterpretersBackend(Backend):
 
     @classmethod
     def unavailable(cls) -> str | None:
-        return unavailable_reason()
+        """Why subinterpreters cannot run here (None: they can)."""
+        if engine() is not None:
+            return None
+        return (
+            "needs Python 3.13 or later (concurrent.futures."
+            "InterpreterPoolExecutor from 3.14, the private _interpreters module on 3.13); "
+            f"this is {platform.python_implementation()} {platform.python_version()}"
+        )
 
     def start(self, init: Init | None = None) -> None:
-        reason = unavailable_reason()
+        reason = self.unavailable()
         if reason is not None:
             raise BackendUnavailable(f"{self.name}: {reason}")
         self._engine = engine()

@@ -667,7 +667,7 @@ def cases_by_interpreter(claim: Claim, table: pd.DataFrame) -> list[Case]:
     their keys and groups name it, so a headline says e.g. "no for mc-python on
     cpython-3.11; yes for mc-python on cpython-3.14t". One interpreter keeps the keys of a
     table without the column (runs compare across machines and versions)."""
-    column = table.get("interpreter") if hasattr(table, "get") else None
+    column = table.get("interpreter")
     if column is None or column.dropna().empty:
         return list(claim.quantity(table))
     labels = list(dict.fromkeys(column.dropna().astype(str)))
