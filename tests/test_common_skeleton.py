@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from coresweep.backends import BACKENDS
-from coresweep.experiments.common import arm_fields, pool_start_seconds, row_tail
+from coresweep.experiments.estimates import pool_start_seconds
+from coresweep.experiments.rows import arm_fields, row_tail
 from coresweep.measure.sampling import ArmSamples
 
 
@@ -31,7 +32,7 @@ def test_pool_start_follows_the_descriptor():
 
 
 def test_a_point_with_more_workers_than_its_machine_had_cores_is_oversubscribed():
-    from coresweep.experiments.common import oversubscribed
+    from coresweep.experiments.row_flags import oversubscribed
 
     rec = {"provenance": {"machine": {"usable_cores": 2}}}
     assert oversubscribed(rec, 16) == ["oversubscribed"]

@@ -83,10 +83,11 @@ def test_dask_threads_transport_round_trips_through_a_task():
 def test_points_make_one_job_per_family_and_cap_dask_sizes():
     pts = communication.points(_config(), Node.here(2))
     assert [p.id for p in pts] == ["local", "dask"]
-    assert pts[0].params["transports"][0] == "thread-queue"
-    assert pts[0].params["sizes"]["mp-queue"][-1] == 64 * 2**20
-    assert pts[1].params["sizes"]["dask-processes"][-1] == 16 * 2**20
-    assert all(p.params["threads"] == 2 for p in pts)
+    local, dask = (p.typed(communication.Params) for p in pts)
+    assert local.transports[0] == "thread-queue"
+    assert local.sizes["mp-queue"][-1] == 64 * 2**20
+    assert dask.sizes["dask-processes"][-1] == 16 * 2**20
+    assert local.threads == dask.threads == 2
 
 
 def test_messages_needing_too_much_memory_are_refused_naming_the_key():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
 
 from coresweep.cli import main
-from coresweep.report.compare import compare_runs
+from coresweep.report.compare import compare_runs, differs
 
 TABLE = """\
 claim  verdict A     verdict B     agree
@@ -113,3 +114,16 @@ def test_compare_without_inversions_exits_zero_and_names_cases_in_one_run(tmp_pa
     assert "3 of 3 agree, 0 moved between decided and undecided, 0 inverted" in (
         capsys.readouterr().out
     )
+
+
+def test_differs_needs_apart_intervals_and_the_threshold():
+    """B/A is the widest ratio the two intervals allow; it counts only when the intervals do
+    not overlap and B/A is more than the threshold away from 1."""
+    yes, (r, lo, hi) = differs((1.0, 0.9, 1.1), (2.0, 1.8, 2.2), 0.05)
+    assert yes and r == 2.0
+    assert (lo, hi) == (1.8 / 1.1, 2.2 / 0.9)
+    assert not differs((1.0, 0.9, 1.1), (1.15, 1.05, 1.25), 0.05)[0]  # the intervals overlap
+    assert not differs((1.0, 0.99, 1.01), (1.03, 1.02, 1.04), 0.05)[0]  # apart, below 5%
+    assert differs((1.0, 0.99, 1.01), (1.03, 1.02, 1.04), 0.02)[0]
+    no, ratio = differs((0.0, 0.0, 1.0), (1.0, 0.9, 1.1), 0.05)  # A's interval touches 0
+    assert not no and all(math.isnan(x) for x in ratio)

@@ -47,8 +47,10 @@ def test_the_pipe_pair_decides_when_both_of_its_sides_are_measured():
 def test_one_point_per_pin_mode():
     pts = exp.points(_config(), Node.here(2))
     assert [p.id for p in pts] == ["pinned__cpu-auto", "unpinned__all"]
-    assert pts[0].params["threads"] == 1
-    assert len(pts[0].params["mechanisms"]) == 5
+    pinned, unpinned = (p.typed(exp.Params) for p in pts)
+    assert (pinned.pin, pinned.cpu, pinned.threads) == ("pinned", "auto", 1)
+    assert (unpinned.pin, unpinned.threads) == ("unpinned", 2)
+    assert pinned.mechanisms == list(exp.MECHANISMS)
 
 
 def test_pinned_partners_share_the_one_cpu(records):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import os
 
-from coresweep.measure.cores import cgroup_quota_cores, usable_cores
+import pytest
+
+from coresweep.config import ConfigError
+from coresweep.measure.cores import (
+    cgroup_quota_cores,
+    cluster_node,
+    sinfo_smallest_node_gib,
+    usable_cores,
+)
 
 
 def test_quota_is_read_from_cpu_max(tmp_path):
@@ -61,3 +69,36 @@ def test_a_process_hogging_a_core_is_seen_and_waited_for_within_the_bound():
     assert not check.ok and check.capacity < LOW * cores
     assert 0.5 <= check.waited_s < 5.0  # waited, then gave up near the bound
     assert check.as_dict()["cores"] == cores
+
+
+def _fake_sinfo(tmp_path, monkeypatch, script: str) -> None:
+    """Put an executable `sinfo` printing script's output first on PATH."""
+    exe = tmp_path / "sinfo"
+    exe.write_text(f"#!/bin/sh\n{script}\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_sinfo_gives_the_smallest_node_memory(tmp_path, monkeypatch):
+    _fake_sinfo(tmp_path, monkeypatch, "printf '65536\\n32768\\n131072\\n'")
+    assert sinfo_smallest_node_gib() == 32.0
+    node = cluster_node({"max": 16, "node_memory_gib": "auto"})
+    assert (node.cores, node.memory_bytes, node.kind) == (16, 32 * 2**30, "cluster")
+
+
+def test_sinfo_missing_or_silent_names_the_config_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(
+        ConfigError, match="cores.node_memory_gib is auto but sinfo is not installed"
+    ):
+        sinfo_smallest_node_gib()
+    _fake_sinfo(tmp_path, monkeypatch, "exit 1")
+    with pytest.raises(ConfigError, match="cores.node_memory_gib is auto but sinfo reported none"):
+        sinfo_smallest_node_gib()
+
+
+def test_cluster_node_needs_explicit_cores_and_takes_explicit_memory():
+    with pytest.raises(ConfigError, match="config key cores.max: on a cluster executor"):
+        cluster_node({"max": "auto", "node_memory_gib": 64})
+    node = cluster_node({"max": 32, "node_memory_gib": 0.5})
+    assert (node.cores, node.usable, node.memory_bytes) == (32, 32, 2**29)

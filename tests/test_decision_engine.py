@@ -38,8 +38,8 @@ def given(cases: list[Case]):
 def claim(cases: list[Case], **kw) -> Claim:
     words = Words("faster", "not faster", "the size", equal="no faster")
     return Claim("C5", given(cases), kw.pop("bar", Ratio()), words,
-                 disturbances=kw.pop("disturbances", ("capacity", "drift", "load", "flag",
-                                                      "oversubscribed")), **kw)  # fmt: skip
+                 disturbances=kw.pop("disturbances", ("capacity", "drift", "flag",
+                                                      "oversubscription")), **kw)  # fmt: skip
 
 
 def decision(case: Case, **kw) -> str:
@@ -99,7 +99,7 @@ def test_a_disturbance_widens_by_its_size_on_the_side_it_can_act(size, expected)
 
 
 def test_an_unmeasured_flag_blocks_only_the_decision_it_could_cause():
-    slows = Disturbance("oversubscribed", None, LOWERS, "inner-oversubscribed")
+    slows = Disturbance("oversubscription", None, LOWERS, "inner-oversubscribed")
     assert decision(Case("g", "k", 2.0, 1.9, 2.1, (slows,))) == "yes"
     c = Case("g", "k", 0.8, 0.7, 0.9, (slows,))
     d = decide_case(claim([c]), c, T)
@@ -117,16 +117,33 @@ def test_a_disturbance_the_claim_does_not_declare_moves_nothing():
 
 
 def test_flags_get_their_measured_sizes_from_the_row():
-    row = {"flags": "low-capacity;reference-drift;high-load-at-start;cv>10%;check-failed",
+    row = {"flags": "low-capacity;reference-drift;cv>10%;check-failed;inner-oversubscribed",
            "probe_capacity": 1.6, "probe_cores": 2, "drift": -0.1,
            "load_per_core_start": 0.5}  # fmt: skip
     found = disturbances(row, LOWERS)
-    assert [(d.kind, d.size, d.direction) for d in found] == [
-        ("capacity", pytest.approx(1.25), LOWERS),
-        ("drift", pytest.approx(1.1), EITHER),  # the machine may have sped up or slowed
-        ("load", pytest.approx(1.5), LOWERS),
-        ("flag", None, EITHER),
+    assert [(d.kind, d.size, d.direction, d.note) for d in found] == [
+        ("capacity", pytest.approx(1.25), LOWERS, "low-capacity, probe 1.60 of 2 cores"),
+        ("drift", pytest.approx(1.1), EITHER, "reference-drift, 10.0%"),  # sped up or slowed
+        ("flag", None, EITHER, "check-failed"),  # a fact: unmeasured, either way
+        ("oversubscription", None, LOWERS, "inner-oversubscribed"),
+    ]  # cv>10% is noise the row's interval carries; the load at start flags nothing
+
+
+def test_a_rule_may_say_what_one_of_its_flags_does():
+    from coresweep.flags import Flag
+
+    row = {"flags": "arrivals-late;unfinished-requests;p99-from-<100-requests"}
+    kinds = {Flag.ARRIVALS_LATE: "slow", Flag.UNFINISHED_REQUESTS: None}
+    found = disturbances(row, RAISES, who="threads", kinds=kinds)
+    assert [(d.kind, d.direction, d.note) for d in found] == [
+        ("slow", RAISES, "threads: arrivals-late"),
+        ("flag", EITHER, "threads: p99-from-<100-requests"),
     ]
+
+
+def test_a_table_flag_this_coresweep_does_not_know_is_refused_by_its_text():
+    with pytest.raises(ValueError, match="unknown flag 'high-load-at-start' in a table row"):
+        disturbances({"flags": "low-capacity;high-load-at-start"}, LOWERS)
 
 
 @pytest.mark.parametrize(
@@ -217,5 +234,5 @@ def test_an_observed_fact_decides_unless_an_unmeasured_flag_could_have_caused_it
     seen, unseen = Case("g", "k", 1.0, 1.0, 1.0), Case("g", "k", 0.0, 0.0, 0.0)
     assert decision(seen, bar=Fact(), band=None) == "yes"
     assert decision(unseen, bar=Fact(), band=None) == "no"
-    hidden = Case("g", "k", 0.0, 0.0, 0.0, (Disturbance("load", 1.5, LOWERS),))
+    hidden = Case("g", "k", 0.0, 0.0, 0.0, (Disturbance("capacity", 1.5, LOWERS),))
     assert decision(hidden, bar=Fact(), band=None) == "undecided"  # no size fits a fact

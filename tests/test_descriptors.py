@@ -60,6 +60,9 @@ def test_a_descriptor_outside_the_vocabulary_is_refused():
         Descriptor(**{**good, "isolation": "gpu"})
     with pytest.raises(ValueError, match="pickler 'none' contradicts arguments 'pickled'"):
         Descriptor(**{**good, "arguments": "pickled"})
+    # a start method without a row of costs would get another method's estimates
+    with pytest.raises(ValueError, match="start_method 'gpu' is not one of .*START_COSTS"):
+        Descriptor(**{**good, "start_method": "gpu"})
 
 
 def test_with_descriptors_gives_every_registered_backend_its_columns():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.faults import faults_verdicts
+from coresweep.backends import BACKENDS
+from coresweep.costs import cell_pool_seconds, restart_seconds
 from coresweep.experiments import faults as exp
 from coresweep.experiments import with_descriptors
 from coresweep.measure.cores import Node
@@ -171,8 +174,9 @@ def _seconds(backend: str, **kw) -> float:
 def test_planner_counts_every_trial_where_a_dead_worker_may_spare_its_neighbours():
     # a dead loky worker fails the tasks in flight: the first trial ends the cell; a fork
     # pool's other tasks complete and Dask's nanny reschedules them: every trial runs
-    prm = {"trials": {f: 5 for f in exp.FAULTS}, "stop_at_first_loss": True,
-           "isolation_rate": 0.3, "max_trials": 12}  # fmt: skip
+    (point, *_) = exp.points(_config(), Node.here(2))
+    prm = dataclasses.replace(point.typed(exp.Params), trials={f: 5 for f in exp.FAULTS},
+                              stop_at_first_loss=True, isolation_rate=0.3, max_trials=12)  # fmt: skip
     assert exp.expected_trials("pool-restarted", "sigkill", prm) == 1
     # a cell that loses nothing runs on until 11 clean trials bound the loss rate below 30%
     assert exp.expected_trials("pool-restarted", "memory", prm) == 5  # MemoryError: no death
@@ -180,15 +184,23 @@ def test_planner_counts_every_trial_where_a_dead_worker_may_spare_its_neighbours
     # a Dask worker's death takes a neighbour by chance (~1 in 3): expected trials to the
     # first loss, at most the 8 of max_trials
     q = exp.LOSS_PER_TRIAL["worker-restarted"]
-    expected = exp.expected_trials("worker-restarted", "segv", prm | {"max_trials": 8})
+    expected = exp.expected_trials(
+        "worker-restarted", "segv", dataclasses.replace(prm, max_trials=8)
+    )
     assert expected == pytest.approx((1 - (1 - q) ** 8) / q) and 2 < expected < 8
     assert (
-        exp.expected_trials("pool-restarted", "sigkill", prm | {"stop_at_first_loss": False}) == 11
+        exp.expected_trials(
+            "pool-restarted", "sigkill", dataclasses.replace(prm, stop_at_first_loss=False)
+        )
+        == 11
     )
     one = _seconds("dask-processes", trials=1, max_trials=1)
     five = _seconds("dask-processes", trials=5, max_trials=5)
-    memory = exp.SUBPROCESS_SECONDS + exp.NANNY_CELL_SECONDS + 3 * 0.02  # start, 6 tasks
+    nanny = BACKENDS["dask-processes"].descriptor
+    memory = exp.SUBPROCESS_SECONDS + 0.7 + 3 * 0.02  # start, its pool (costs), 6 tasks
+    assert cell_pool_seconds(nanny) == 0.7
     killed = memory + 0.6  # ... and the nanny restarting the dead worker
+    assert restart_seconds(nanny) == 0.6
     # 4 more memory trials; the killing faults run on to their expected first loss
     more = (1 - (1 - q) ** 5) / q - 1
     assert five - one == pytest.approx(3 * killed * more + 4 * memory)

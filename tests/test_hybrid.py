@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pandas as pd
@@ -10,8 +11,10 @@ import pytest
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
+from coresweep.backends import BACKENDS
 from coresweep.experiments import hybrid as exp
 from coresweep.measure.cores import Node
+from coresweep.records import params_of
 from coresweep.report.plots.registry import plots as plots_of
 
 QUICK = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}
@@ -25,7 +28,8 @@ def _config(**kw):
 def _measured(family: str, variants: list[str], split: list[int], **kw) -> pd.DataFrame:
     (point,) = exp.points(_config(families=[family], variants=variants, **kw), Node.here(2))
     # one split keeps the test short; the planner's grid is tested apart
-    point.params["splits"] = [split]
+    prm = dataclasses.replace(point.typed(exp.Params), splits=[split])
+    point = dataclasses.replace(point, params=params_of(prm))
     rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
     return exp.aggregate([rec])
 
@@ -50,18 +54,37 @@ def test_chunked_keeps_order_and_balances():
 def test_one_point_per_family_books_all_cores():
     pts = exp.points(_config(), Node.here(2))
     assert [p.id for p in pts] == ["dask-dgemm__c2", "processes-numba__c2"]
-    assert all(p.params["threads"] == 2 and p.params["splits"] == [(1, 2), (2, 1)] for p in pts)
-    assert pts[0].params["ntasks"] == 4
-    assert pts[0].params["protocol"]["max_repeats"] == 3  # the experiment's override wins
-    assert pts[0].params["serial_tasks"] == 4  # all of them: fewer than serial_tasks
+    prms = [p.typed(exp.Params) for p in pts]
+    assert all(p.threads == 2 and p.splits == [(1, 2), (2, 1)] for p in prms)
+    assert prms[0].ntasks == 4
+    assert prms[0].protocol["max_repeats"] == 3  # the experiment's override wins
+    assert prms[0].serial_tasks == 4  # all of them: fewer than serial_tasks
     assert {p.job for p in pts} == {"hybrid"} and all(p.seconds > 0 for p in pts)
 
 
 def test_big_node_has_every_divisor_split_and_a_bounded_serial_reference():
     (pt,) = exp.points(_config(families=["processes-numba"]), Node.sized(12, 48))
-    assert pt.params["splits"] == [(1, 12), (2, 6), (3, 4), (4, 3), (6, 2), (12, 1)]
-    assert pt.params["ntasks"] == 24 and pt.params["serial_tasks"] == 16
+    prm = pt.typed(exp.Params)
+    assert prm.splits == [(1, 12), (2, 6), (3, 4), (4, 3), (6, 2), (12, 1)]
+    assert prm.ntasks == 24 and prm.serial_tasks == 16
     assert pt.mem_mb >= 12 * 60  # a process per core at the widest split
+
+
+def test_families_pick_their_pools_by_descriptor():
+    numba, dask = exp.FAMILIES["processes-numba"], exp.FAMILIES["dask-dgemm"]
+    # a multiprocessing.Pool of the config's start method, not concurrent.futures' (also spawn)
+    assert exp.pool_of(numba, "spawn") == "processes-spawn"
+    assert exp.pool_of(numba, "forkserver") == "processes-forkserver"
+    # Dask's nannies start its workers, whatever the config's start method
+    assert exp.pool_of(dask, "forkserver") == "dask-processes"
+    assert BACKENDS[exp.pool_of(dask, "spawn")].descriptor.dispatch == "scheduler"
+
+
+def test_a_point_of_other_params_is_refused_naming_it():
+    (pt,) = exp.points(_config(families=["processes-numba"]), Node.here(2))
+    old = dataclasses.replace(pt, params={k: v for k, v in pt.params.items() if k != "splits"})
+    with pytest.raises(ValueError, match=r"hybrid/processes-numba__c2.*missing \['splits'\]"):
+        exp.measure(old)
 
 
 def test_unlimited_inner_pools_oversubscribe_and_are_seen(numba_table, no_leftover_children):

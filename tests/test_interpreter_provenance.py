@@ -13,7 +13,7 @@ import pytest
 from coresweep import config as cfg
 from coresweep import experiments
 from coresweep.experiments import NAMES, scaling
-from coresweep.experiments.common import interpreter_columns, row_tail
+from coresweep.experiments.rows import interpreter_columns, row_tail
 from coresweep.measure import provenance, runner
 from coresweep.measure.cores import Node
 from coresweep.measure.provenance import interpreter_facts, interpreter_label

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from wfhelpers import CONFIGS, ROOT, copy_workflow, snakemake, write_config
+from wfhelpers import CONFIGS, ROOT, copy_workflow, pyenv_python, snakemake, write_config
 
 from coresweep import config as cs_config
 from coresweep import interpreters as it
@@ -23,16 +21,6 @@ from coresweep.planning import AGGREGATE_S, FIXED_S, jobs_of, predicted_seconds,
 NODE = Node.sized(2, 32.0)
 HERE = tuple(int(x) for x in platform.python_version_tuple())
 FORMS = "'current', a version such as 3.13, 3.14t or 3.14+gil, or a path to a python executable"
-
-
-def _pyenv_python(minor: str) -> str | None:
-    """pyenv's python 3.<minor>.* on this machine, if it has one."""
-    root = Path.home() / ".pyenv"
-    if shutil.which("pyenv"):
-        out = subprocess.run(["pyenv", "root"], capture_output=True, text=True)
-        root = Path(out.stdout.strip() or root)
-    found = sorted(root.glob(f"versions/3.{minor}.*/bin/python"))
-    return str(found[-1]) if found else None
 
 
 @pytest.mark.parametrize(
@@ -132,7 +120,7 @@ def test_a_file_that_is_not_a_python_is_refused(tmp_path):
 
 
 def test_a_python_older_than_3_11_given_by_path_is_refused():
-    old = _pyenv_python("10")
+    old = pyenv_python("10")
     if old is None:  # the machine has none: a path that does not exist is refused instead
         old = "/no/python3.10"
     with pytest.raises(cs_config.ConfigError) as exc:
@@ -239,7 +227,7 @@ def _tiny_two_interpreters(wd: Path, other: str) -> Path:
 
 @pytest.mark.slow
 def test_tiny_run_on_a_second_interpreter_measures_in_its_own_environment(tmp_path):
-    other = _pyenv_python("13")
+    other = pyenv_python("13")
     wd = copy_workflow(tmp_path / "wf")
     if other is None:  # no second interpreter on this machine: the request is refused
         config = _tiny_two_interpreters(wd, "/no/such/python3.13")
@@ -277,3 +265,19 @@ def test_tiny_run_on_a_second_interpreter_measures_in_its_own_environment(tmp_pa
         f"mc-python__threads__p1__py{label}": label,
         f"mc-python__threads__p2__py{label}": label,
     }
+
+
+def test_every_experiment_reads_its_typed_params_back_on_another_interpreter():
+    """The plan adds the interpreter to every point's params; each experiment's typed record
+    still reads them (the label is the plan's, not the experiment's)."""
+    import importlib
+
+    from coresweep.claims import modules_of
+
+    config = cs_config.validate({"interpreters": ["current", "3.13"]})
+    points = plan(config, NODE)
+    others = [p for p in points if p.params.get("interpreter") == "3.13"]
+    assert {p.experiment for p in others} == {p.experiment for p in points}
+    for p in others:
+        params = importlib.import_module(modules_of(p.experiment).experiment).Params
+        assert p.typed(params) == next(q for q in points if q.id + "__py3.13" == p.id).typed(params)

@@ -9,7 +9,10 @@ and all such edges are listed in one message.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 PACKAGE = "coresweep"
 SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
@@ -17,15 +20,20 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 FOUNDATION_MODULES = {
     "coresweep",
     "coresweep.records",
+    "coresweep.costs",
     "coresweep.config",
     "coresweep.interpreters",
     "coresweep.claims",
     "coresweep.stats",
     "coresweep.crossover",
+    "coresweep.config_model",
+    "coresweep.units",
+    "coresweep.flags",
 }
 APPLICATION_MODULES = {
     "coresweep.cli",
     "coresweep.advise",
+    "coresweep.advise_interpreters",
     "coresweep.merge",
     "coresweep.planning",
 }
@@ -233,3 +241,194 @@ def test_the_backend_name_check_finds_what_it_looks_for():
         (2, "dask-processes"),
         (3, "dask"),
     ]
+
+
+def _string_parts(node: ast.AST) -> list[str | None] | None:
+    """The literal parts of a string built at run time, None for each hole: an f-string, a
+    `+` chain holding a string literal, `"...%s" % x` or `"...{}".format(x)`; None for a
+    node that builds no string."""
+    if isinstance(node, ast.JoinedStr):
+        return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _string_parts(node.left), _string_parts(node.right)
+        if left is None and right is None:
+            return None
+        return (left or [None]) + (right or [None])
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mod)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, str)
+    ):
+        return _split_at(node.left.value, r"%[-#0 +]*\d*(?:\.\d+)?[sdifrxa]")
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+        and isinstance(node.func.value.value, str)
+    ):
+        return _split_at(node.func.value.value, r"\{[^{}]*\}")
+    return None
+
+
+def _split_at(template: str, hole: str) -> list[str | None]:
+    """A format string's literal parts with a None for each placeholder."""
+    texts = re.split(hole, template)
+    return [part for text in texts for part in (None, text)][1:]
+
+
+def _names_it_can_build(parts: list[str | None], names: set[str]) -> list[str]:
+    """The registered names a built string can become: its literal parts in order, any text
+    in its holes, sharing a whole word (between dashes) with the name, so `f"p{n}"` is no
+    prefix of "processes-fork" but `f"processes-{m}"` is."""
+    literals = [p for p in parts if p]
+    if None not in parts or not literals:
+        return []  # a constant, or nothing but holes
+    pattern = re.compile("".join(".+" if p is None else re.escape(p) for p in parts))
+    words = {w for p in literals for w in re.split(r"[^A-Za-z0-9]+", p) if w}
+    return sorted(n for n in names if pattern.fullmatch(n) and words & set(n.split("-")))
+
+
+def _built_backend_names(tree: ast.AST, names: set[str]) -> list[tuple[int, str]]:
+    """Strings built at run time (f-strings, concatenation, % and .format) that can become a
+    registered backend's name, e.g. `f"processes-{start_method}"`: (line, the expression)."""
+    found, judged = [], set()
+    for node in ast.walk(tree):  # parents before children: a chain is judged whole, once
+        if id(node) in judged:
+            continue
+        parts = _string_parts(node)
+        if parts is None:
+            continue
+        judged |= {id(n) for n in _chain(node)}
+        if _names_it_can_build(parts, names):
+            found.append((node.lineno, ast.unparse(node)))
+    return sorted(found)
+
+
+def _chain(node: ast.AST) -> list[ast.AST]:
+    """The node and, for a `+` chain, its links and operands (what `_string_parts` joined;
+    a string nested in a hole is judged on its own)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return [node, *_chain(node.left), *_chain(node.right)]
+    return [node]
+
+
+def _backend_class_uses(tree: ast.AST, classes: set[str]) -> list[tuple[int, str]]:
+    """Backend classes named directly: `from coresweep.backends.x import SomeBackend`,
+    `from coresweep.backends import SomeBackend`, or `module.SomeBackend`."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and "backends" in (node.module or "").split("."):
+            found += [(node.lineno, a.name) for a in node.names if a.name in classes]
+        elif isinstance(node, ast.Attribute) and node.attr in classes:
+            found.append((node.lineno, node.attr))
+    return sorted(found)
+
+
+def _backend_classes() -> set[str]:
+    """Names of every execution-model class of coresweep.backends (the interface excluded)."""
+    from coresweep.backends import Backend
+
+    out, todo = set(), list(Backend.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith(f"{PACKAGE}.backends"):
+            out.add(cls.__name__)
+    return out
+
+
+def _outside_backends() -> list[tuple[Path, ast.AST]]:
+    return [
+        (path.relative_to(SRC), ast.parse(path.read_text()))
+        for path in sorted(SRC.rglob("*.py"))
+        if path.relative_to(SRC).parts[0] != "backends"
+    ]
+
+
+def test_nothing_outside_the_backends_builds_a_backend_name():
+    """Pools are picked by descriptor (`coresweep.backends.select`), not by gluing a name."""
+    from coresweep.backends import BACKENDS
+
+    offenders = [
+        f"{rel}:{line} builds a backend name: {expr}"
+        for rel, tree in _outside_backends()
+        for line, expr in _built_backend_names(tree, set(BACKENDS))
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_nothing_outside_the_backends_names_a_backend_class():
+    """Backends are made through the registry (`make_backend`, `BACKENDS`), never by class."""
+    offenders = [
+        f"{rel}:{line} names the backend class {name}"
+        for rel, tree in _outside_backends()
+        for line, name in _backend_class_uses(tree, _backend_classes())
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_built_name_check_finds_what_it_looks_for():
+    names = {"processes-fork", "processes-spawn", "dask-processes", "threads"}
+    code = (
+        'a = f"processes-{m}"\n'  # 1: a prefix, a hole
+        'b = "dask-" + kind\n'  # 2: concatenation
+        'c = kind + "-processes"\n'  # 3: a suffix
+        'd = "processes-%s" % m\n'  # 4: printf style
+        'e = "{}-processes".format(k)\n'  # 5: str.format
+        'f = f"p{workers}"\n'  # no whole word of a name
+        'g = f"{a}-{b}"\n'  # no word at all
+        'h = f"{n} threads"\n'  # cannot become a name (a space)
+        'i = "processes-fork"\n'  # a constant: the comparison check's business
+        "j = f\"x{f'processes-{m}'}\"\n"  # 10: nested in a hole of another string
+        'k = "th" + "reads"\n'  # two constants, no hole
+        'l = ("dask-" + a) + b\n'  # 12: one chain, reported once
+    )
+    assert _built_backend_names(ast.parse(code), names) == [
+        (1, "f'processes-{m}'"),
+        (2, "'dask-' + kind"),
+        (3, "kind + '-processes'"),
+        (4, "'processes-%s' % m"),
+        (5, "'{}-processes'.format(k)"),
+        (10, "f'processes-{m}'"),
+        (12, "'dask-' + a + b"),
+    ]
+
+
+def test_the_backend_class_check_finds_what_it_looks_for():
+    classes = _backend_classes()
+    assert {"DaskProcessesBackend", "SerialBackend", "ForkBackend"} <= classes
+    assert "Backend" not in classes  # the interface is what everyone may use
+    code = (
+        "from coresweep.backends.dask_local import DaskProcessesBackend\n"  # 1
+        "from coresweep.backends import SerialBackend, make_backend\n"  # 2
+        "import coresweep.backends.processes as pr\n"
+        "x = pr.ForkBackend(2)\n"  # 4
+        "from coresweep.backends.base import Backend, chain_init\n"
+        "from coresweep.backends import BACKENDS, select\n"
+        "from ..backends.loky import LokyBackend\n"  # 7: relative
+    )
+    assert _backend_class_uses(ast.parse(code), classes) == [
+        (1, "DaskProcessesBackend"),
+        (2, "SerialBackend"),
+        (4, "ForkBackend"),
+        (7, "LokyBackend"),
+    ]
+
+
+def test_select_picks_the_one_backend_with_the_given_facts():
+    from coresweep.backends import BACKENDS, select
+
+    assert select(isolation="process", start_method="fork") == "processes-fork"
+    assert select(isolation="process", dispatch="scheduler") == "dask-processes"
+    name = select(isolation="thread", dispatch="caller", batch=False)
+    assert BACKENDS[name].descriptor.gil_bound and not BACKENDS[name].descriptor.batch
+    with pytest.raises(ValueError, match=r"backends have \{'isolation': 'process'\}.*'loky'"):
+        select(isolation="process")  # several
+    with pytest.raises(ValueError, match=r"0 backends have \{'start_method': 'telepathy'\}"):
+        select(start_method="telepathy")
+    with pytest.raises(ValueError, match=r"\['colour'\] are no descriptor fields"):
+        select(colour="blue")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,22 @@ def test_one_point_per_kernel_books_p_cores():
     pts = exp.points(_config(kernels=["mc-python", "mc-numba"]), Node.here(2))
     assert [p.id for p in pts] == ["mc-python__p2", "mc-numba__p2"]
     assert all(p.params["threads"] == p.params["p"] == 2 for p in pts)
+
+
+def test_only_a_user_kernel_point_carries_its_spec_and_every_point_reads_back_typed():
+    spin = {"callable": "userfuncs:spin", "tasks": "userfuncs:spin_sized", "unit": "sample",
+            "path": [str(Path(__file__).parent)]}  # fmt: skip
+    conf = cfg.validate(
+        {
+            "user_kernels": {"mine": spin},
+            "experiments": {"load": {**TINY, "kernels": ["mc-python", "mine"]}},
+        }
+    )
+    builtin, mine = exp.points(conf, Node.here(2))
+    assert "user_kernels" not in builtin.params
+    assert builtin.typed(exp.Params).user_kernels is None
+    assert mine.typed(exp.Params).user_kernels["mine"]["callable"] == "userfuncs:spin"
+    assert mine.typed(exp.Params).loads == [0.5, 2.0]
 
 
 def test_pool_loads_scale_with_p_and_requests_stay_within_max_rate():

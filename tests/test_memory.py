@@ -21,7 +21,7 @@ from coresweep.analysis.verdict import VERDICTS
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.config import ConfigError
 from coresweep.experiments import memory
-from coresweep.experiments.common import TREE
+from coresweep.experiments.estimates import TREE
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
@@ -109,6 +109,7 @@ def test_points_group_backends_into_jobs_and_add_oversubscribed_n():
         "dask-processes",
     ]
     assert pts[0].params["workers"] == [1, 2, 4]  # 1..P plus 2P
+    assert pts[0].typed(memory.Params).backends == ["threads", "processes-fork"]
     assert pts[0].params["sharing"]["threads"] == ["none", "inherited"]
     assert pts[0].params["sharing"]["processes-fork"][-1] == "copied"  # copied runs last
     assert pts[2].params["sharing"]["loky"] == ["none", "shm", "copied"]

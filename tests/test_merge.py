@@ -11,7 +11,7 @@ from reportdata import measured_results
 
 from coresweep.cli import main
 from coresweep.merge import merge_runs
-from coresweep.records import RecordVersionError, read_raw
+from coresweep.records import RESULT_SCHEMA_VERSION, RecordVersionError, read_raw
 
 
 def _as_host(run: Path, dest: Path, host: str) -> Path:
@@ -52,16 +52,23 @@ def test_refused_merge_of_the_same_point_twice_leaves_no_output(tmp_path, capsys
     assert _leftovers(tmp_path) == []
 
 
-def test_merge_of_a_record_of_another_version_is_refused_and_leaves_no_output(tmp_path):
+def test_merge_of_a_record_of_another_version_is_refused_and_leaves_no_output(tmp_path, capsys):
     a = measured_results(tmp_path / "a")
     b = _as_host(a, tmp_path / "b", "other-host")
-    old = next((b / "raw").glob("*/*.json"))
+    old = sorted((b / "raw").glob("*/*.json"))[-1]  # the last file read: the rest is copied
     rec = json.loads(old.read_text())
     rec["schema_version"] = 0
     old.write_text(json.dumps(rec))
     out = tmp_path / "merged"
     with pytest.raises(RecordVersionError, match=r"schema_version 0; this coresweep reads"):
         merge_runs([a, b], out)
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+    # the command says which file and which versions, exits non-zero, writes nothing
+    assert main(["merge", str(a), str(b), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"raw result file {old} has schema_version 0" in err
+    assert f"this coresweep reads version {RESULT_SCHEMA_VERSION}" in err
     assert not out.exists()
     assert _leftovers(tmp_path) == []
 

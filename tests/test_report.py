@@ -18,7 +18,7 @@ from reportdata import aggregate_all, fixture_results, measured_results
 from coresweep.claims import CLAIMS
 from coresweep.cli import main
 from coresweep.report.build import build_report
-from coresweep.report.compare import compare_runs, interval_ratio
+from coresweep.report.compare import compare_runs
 from coresweep.report.rows import row_keys
 
 # What the verdict rules make of tests/data/tiny/tables (measured on a quiet 2-core VM,
@@ -381,11 +381,6 @@ def test_compare_flags_a_run_twice_as_slow(built, tmp_path, capsys):
 def test_compare_needs_two_results_folders(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope"), str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "no results folder" in capsys.readouterr().err
-
-
-def test_interval_ratio_is_the_widest_the_intervals_allow():
-    r, lo, hi = interval_ratio((1.0, 0.9, 1.1), (2.0, 1.8, 2.2))
-    assert (r, round(lo, 6), round(hi, 6)) == (2.0, round(1.8 / 1.1, 6), round(2.2 / 0.9, 6))
 
 
 def test_report_reads_job_facts_from_tables_with_no_raw_folder(tmp_path):

@@ -52,9 +52,22 @@ def records():
 
 def test_one_point_per_mode_books_the_background_workers():
     pts = exp.points(_config(), Node.here(2))
-    assert [p.params["mode"] for p in pts] == ["threads-python", "processes-python"]
-    assert all(p.params["threads"] == 1 and p.params["workers"] == 1 for p in pts)
+    prms = [p.typed(exp.Params) for p in pts]
+    assert [p.mode for p in prms] == ["threads-python", "processes-python"]
+    assert all(p.threads == 1 and p.workers == 1 for p in prms)
     assert [p.id for p in pts] == ["threads-python__p1", "processes-python__p1"]
+
+
+def test_modes_pick_their_pools_by_descriptor():
+    # a caller-fed Python thread pool (not Dask's threads, not Numba's prange batch) and a
+    # pool of forked processes
+    assert {m: exp.MODES[m].backend() for m in exp.MODES} == {
+        "threads-python": "threads",
+        "threads-numba": "threads",
+        "processes-python": "processes-fork",
+    }
+    prms = [p.typed(exp.Params) for p in exp.points(_config(), Node.here(2))]
+    assert [p.backend for p in prms] == ["threads", "processes-fork"]
 
 
 def test_measure_pairs_idle_and_busy_windows_of_every_switch_interval(
@@ -95,7 +108,8 @@ def test_verdict_and_plot_from_the_measured_table(records, tmp_path):
 def _row(paired, mode, si, p50, p99, rate=1.0):
     """A table row as `aggregate` writes it: the backend (whose descriptor says whether the
     mode is threads) and kernel of the paired mode, "none" on its idle row."""
-    backend, kernel = exp.MODES[paired] if mode != IDLE else ("none", "none")
+    m = exp.MODES[paired]
+    backend, kernel = (m.backend(), m.kernel) if mode != IDLE else ("none", "none")
     return {
         "paired_with": paired,
         "mode": mode,

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from coresweep.experiments.common import sampling_seconds
+from coresweep.experiments.estimates import sampling_seconds
 from coresweep.measure import sampling
 from coresweep.measure.timer import Timing
 

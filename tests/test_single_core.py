@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from pinned import measure_restoring
@@ -36,6 +38,7 @@ def records():
 def test_one_single_cpu_point_per_kind():
     pts = exp.points(_config(), Node.here(2))
     assert [p.params["kind"] for p in pts] == ["tcp", "cpu"]
+    assert pts[1].typed(exp.Params).thread_counts == [1, 4]  # the params read back typed
     # the TCP peer gets a core beside the pinned one
     assert [p.params["threads"] for p in pts] == [2, 1]
     assert all(p.params["cpu"] == "auto" for p in pts)
@@ -70,9 +73,9 @@ def test_the_runner_probes_one_cpu_for_a_point_that_books_two():
 
 def test_every_gain_over_one_thread_decides_and_is_sampled_until_decisive():
     base = _config()["protocol"] | {"decisive_max_repeats": 10}
+    cpu = exp.points(_config(), Node.here(2))[1].typed(exp.Params)
     plain, decisive = (
-        exp.predict(exp.points(_config(), Node.here(2))[1].params | {"protocol": p})[0]
-        for p in (base | {"decisive_max_repeats": 3}, base)
+        exp.predict(replace(cpu, protocol=p))[0] for p in (base | {"decisive_max_repeats": 3}, base)
     )
     assert decisive > plain
 

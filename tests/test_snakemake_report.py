@@ -44,6 +44,8 @@ def test_every_claim_is_a_category_with_its_quote_in_the_caption(native_report):
         assert f'"{category(cid)}": {{' in page, cid
         assert claim.quote.replace('"', "&quot;")[:40] in page, cid
     assert '"Tables": {' in page and '"Claims": {' in page
+    first, *_, last = CLAIMS  # the claims caption takes its ids from the claims registry
+    assert f"Every claim of the article ({first}\\u2013{last})" in page  # JSON-escaped dash
 
 
 @pytest.mark.slow

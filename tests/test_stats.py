@@ -11,7 +11,6 @@ import pytest
 
 from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson
 from coresweep.stats import (
-    differ,
     karp_flatt,
     median_ci,
     outlier_mask,
@@ -65,14 +64,6 @@ def test_paired_ratio_ci_cancels_a_speed_change_shared_by_each_round():
     assert ulo < 1.0 and uhi > 1.2
     # different sample counts were not sampled in the same rounds: the unpaired interval
     assert paired_ratio_ci(process[:8], thread) == ratio_ci(process[:8], thread)
-
-
-def test_differ_needs_both_the_interval_and_the_threshold():
-    rng = np.random.default_rng(2)
-    a = 1.0 + rng.normal(0, 0.001, 30)
-    assert differ(a * 1.5, a)[0]
-    assert not differ(a * 1.02, a, threshold=0.05)[0]  # CI excludes 1 but below threshold
-    assert not differ(a, a)[0]
 
 
 def test_stability_flags_name_each_problem():

@@ -77,7 +77,7 @@ def test_availability_follows_the_interpreter():
 
 
 def test_the_plan_keeps_it_only_where_it_runs_and_says_why(caplog):
-    from coresweep.experiments.common import backend_names
+    from coresweep.experiments.validation import backend_names
 
     with caplog.at_level(logging.WARNING, logger="coresweep"):
         names = backend_names(["threads", NAME], "experiments.scaling.backends")
@@ -218,16 +218,69 @@ def test_a_worker_that_exits_ends_the_whole_process():
         assert r.returncode == 1 and "BackendUnavailable" in r.stderr
 
 
-def _pyenv_313() -> str | None:
-    """pyenv's python 3.13.* on this machine, if it has one."""
+def _only(experiment: str, section: dict) -> dict:
+    """A validated config that runs one experiment, with `section` as its settings."""
+    from coresweep import config as cfg
+    from coresweep.experiments import NAMES
+
+    exps = {n: {"enabled": False} for n in NAMES}
+    exps[experiment] = {"enabled": True, **section}
+    return cfg.validate({"experiments": exps})
+
+
+def _measure(points: list, raw: object) -> list[dict]:
+    """The points measured by `coresweep measure` in this interpreter; their raw records."""
     from pathlib import Path
 
-    try:
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        root = str(Path.home() / ".pyenv")
-    found = sorted(Path(root or Path.home() / ".pyenv").glob("versions/3.13.*/bin/python"))
-    return str(found[-1]) if found else None
+    spec = "[" + ", ".join(p.to_json() for p in points) + "]"
+    cmd = [sys.executable, "-m", "coresweep.cli", "measure", "--spec", spec, "--raw-dir", str(raw)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return [json.loads(f.read_text()) for f in sorted(Path(raw).glob("*.json"))]
+
+
+def test_memory_counts_every_worker_interpreter_inside_the_one_process(tmp_path, caplog):
+    """C4 with subinterpreters: one process whatever N, each interpreter's own share, and a
+    copied input once per worker (the pickled arguments are not kept alive beside it)."""
+    from coresweep.experiments import get_experiment, plan
+    from coresweep.measure.cores import Node
+
+    config = _only("memory", {"backends": [NAME], "workers": [1, 2],
+                              "oversubscribe_factors": [], "input_mib": 8})  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        points = plan(config, Node.sized(2, 8.0))
+    if not AVAILABLE:
+        assert points == [] and REASON in caplog.text
+        return
+    assert [p.params["sharing"] for p in points] == [{NAME: ["none", "copied"]}]
+    t = get_experiment("memory").aggregate(_measure(points, tmp_path / "raw"))
+    assert set(t["nprocs"]) == {1}  # every worker is an interpreter of the job's process
+    working = t[t["state"] == "working"]
+    assert list(working["busy_workers"]) == list(working["workers"])
+    idle = t[(t["state"] == "idle") & (t["workers"] == 2)].set_index("sharing")
+    copies = idle.loc["copied", "pss_data_median_mib"] - idle.loc["none", "pss_data_median_mib"]
+    assert 2 * 8 * 0.9 <= copies <= 2 * 8 * 1.5  # two private copies of 8 MiB, not four
+
+
+def test_faults_an_exception_stays_the_tasks_and_an_exit_ends_the_whole_program(tmp_path, caplog):
+    """C6 with subinterpreters: supervision "program-lost" as measured, not as declared."""
+    from coresweep.experiments import get_experiment, plan
+    from coresweep.measure.cores import Node
+
+    config = _only("faults", {"backends": [NAME], "faults": ["exception", "exit"], "trials": 1,
+                              "max_trials": 1, "timeout_seconds": 60})  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        points = plan(config, Node.sized(2, 8.0))
+    if not AVAILABLE:
+        assert points == [] and REASON in caplog.text
+        return
+    t = get_experiment("faults").aggregate(_measure(points, tmp_path / "raw")).set_index("fault")
+    assert t.loc["exception", ["outcome", "caller_survived", "others_lost"]].tolist() == [
+        "isolated", True, 0,
+    ]  # fmt: skip
+    assert t.loc["exit", ["outcome", "trials_caller_died", "trials"]].tolist() == [
+        "crashed", 1, 1,
+    ]  # fmt: skip
 
 
 def test_the_pool_tests_pass_on_a_313_interpreter_in_its_own_environment():
@@ -239,7 +292,9 @@ def test_the_pool_tests_pass_on_a_313_interpreter_in_its_own_environment():
         assert engine() is not None
         return
 
-    exe = _pyenv_313()
+    from wfhelpers import pyenv_python  # here: this module loads in subinterpreters
+
+    exe = pyenv_python("13")
     if exe is None:  # no 3.13 here: the backend says why, and nothing else can run it
         assert SubinterpretersBackend.unavailable() == REASON
         return

@@ -164,8 +164,11 @@ def _fake_arms(results):
 
 
 def test_a_race_that_lost_nothing_is_called_on_until_its_calls_can_show_no_risk():
-    prm = {"mechanisms": ["python-inline", "python-call", "python-lock"], "racing_threads": 2,
-           "python_increments": 10, "numba_increments": 10, "rare_rate": 0.05}  # fmt: skip
+    mechanisms = ["python-inline", "python-call", "python-lock"]
+    cfg_ = _config(threads=2, mechanisms=mechanisms, python_increments=10, rare_rate=0.05)
+    (point,) = exp.points(cfg_, Node.here(2))
+    prm = point.typed(exp.Params)
+    assert (prm.mechanisms, prm.racing_threads, prm.python_increments) == (mechanisms, 2, 10)
     # python-inline never loses; python-call loses at its 4th call; python-lock is synchronized
     arms, finals = _fake_arms(
         {

@@ -59,6 +59,14 @@ def test_one_point_for_all_kernels_with_serial_added_first():
     assert pt.params["threads"] == pt.params["p"] == 2
     assert pt.params["protocol"]["repeats"] == 3  # the experiment's override wins
     assert exp.points(_config(), Node.here(1))[0].params["p"] == 1  # granted cores cap p
+    assert pt.typed(exp.Params).user_kernels == {}  # built-in kernels carry no spec
+
+
+def test_backends_of_equal_rank_keep_the_config_order():
+    spawners = ["loky", "processes-spawn", "processes-forkserver"]
+    for order in (spawners, spawners[::-1]):
+        (pt,) = exp.points(_config(backends=[*order, "threads"]), Node.here(2))
+        assert pt.typed(exp.Params).backends == ["serial", "threads", *order]
 
 
 def test_levels_cap_tasks_and_keep_at_least_p():

@@ -268,3 +268,63 @@ def test_kernel_backends_that_name_nothing_runnable_are_refused(listed, message)
     conf["experiments"]["scaling"]["kernel_backends"] = {"triad": listed}
     with pytest.raises(ConfigError, match=message):
         scaling.points(conf, Node.sized(2, 64))
+
+
+def _child_view(n: int) -> tuple[bool, bool, float]:
+    """In a forked worker: hold n elements; whether b and c are the parent's (the same
+    addresses: fork keeps them), whether a is a new one, and the checked sum of one task."""
+    from coresweep.kernels import stream
+    from coresweep.kernels.base import Task
+
+    parent = stream._HELD[0]
+    stream.hold(n)
+    mine = stream._HELD[0]
+    got = stream.run(Task(index=5, size=n, seed=0))
+    return (
+        (mine.b.ctypes.data, mine.c.ctypes.data) == (parent.b.ctypes.data, parent.c.ctypes.data),
+        mine.a.ctypes.data != parent.a.ctypes.data,
+        abs(got - stream.reference(n, stream.scalar(5))),
+    )
+
+
+def _child_grows(first: int, then: int) -> bool:
+    """In a forked worker: hold `first`, then more; whether b is still the parent's."""
+    from coresweep.kernels import stream
+
+    parent_b = stream._HELD[0].b.ctypes.data
+    stream.hold(first)
+    stream.hold(then)  # a second workload's larger share (strong, then weak)
+    return stream._HELD[0].b.ctypes.data == parent_b and stream.held() == then
+
+
+def test_a_forked_worker_that_grows_its_set_still_reads_the_parents_inputs():
+    import multiprocessing as mp
+
+    from coresweep.kernels import stream
+
+    stream.release()
+    stream.hold(3 * stream.PERIOD)
+    try:
+        with mp.get_context("fork").Pool(1) as pool:
+            assert pool.apply(_child_grows, (stream.PERIOD, 2 * stream.PERIOD)) is True
+    finally:
+        stream.release()
+
+
+def test_a_forked_worker_reads_the_parents_inputs_and_builds_only_its_own_output():
+    import multiprocessing as mp
+
+    from coresweep.kernels import stream
+
+    stream.release()  # an earlier test may have left a larger set in this process
+    stream.hold(3 * stream.PERIOD)
+    try:
+        with mp.get_context("fork").Pool(1) as pool:
+            shared, own, err = pool.apply(_child_view, (2 * stream.PERIOD,))
+        with mp.get_context("fork").Pool(1) as pool:  # more than the parent holds
+            bigger = pool.apply(_child_view, (4 * stream.PERIOD,))
+    finally:
+        stream.release()
+    assert (shared, own, err) == (True, True, 0.0)
+    assert bigger[:2] == (False, True)  # built its own inputs: the parent's are too small
+    assert bigger[2] == 0.0

@@ -171,11 +171,11 @@ def test_scaling_contention_cannot_decide_a_no():
 
 def test_scaling_a_slowed_baseline_cannot_decide_a_yes():
     t = _scaling()
-    t.loc[t.backend == "processes-fork", "baseline_flags"] = "high-load-at-start"
+    t.loc[t.backend == "processes-fork", "baseline_flags"] = "low-capacity"
     v = _scaling_v(t)["C1"]
     assert v.verdict == "inconclusive"
     assert v.headline == (
-        "Not decided for mc-python, mc-numba, dgemm: flagged serial baseline: high-load-at-start "
+        "Not decided for mc-python, mc-numba, dgemm: flagged serial baseline: low-capacity "
         "(size not measured), which could have caused this 'yes'."
     )
 
@@ -267,13 +267,13 @@ def test_task_size_typical_two_core_run():
 
 
 def test_task_size_a_win_despite_load_decides_a_loss_under_load_does_not():
-    win_flagged = _ts_rows("processes-fork", CROSSES, INTERPOLATED, ("", "", "high-load-at-start"))
+    win_flagged = _ts_rows("processes-fork", CROSSES, INTERPOLATED, ("", "", "low-capacity"))
     assert one(task_size_verdicts(_ts(win_flagged), M)).verdict == "supported"
-    loss_flagged = _ts_rows("processes-fork", CROSSES, INTERPOLATED, ("high-load-at-start", "", ""))
+    loss_flagged = _ts_rows("processes-fork", CROSSES, INTERPOLATED, ("low-capacity", "", ""))
     v = one(task_size_verdicts(_ts(loss_flagged), M))
     assert v.verdict == "inconclusive"
     assert v.headline == (
-        "Not decided for mc-python/processes-fork: flagged smallest tasks: high-load-at-start "
+        "Not decided for mc-python/processes-fork: flagged smallest tasks: low-capacity "
         "(size not measured), which could have caused this 'yes'."
     )
 
@@ -432,11 +432,11 @@ def test_load_typical_two_core_run():
 
 
 def test_load_contention_on_the_process_pool_blocks_only_a_no():
-    t = pd.DataFrame(_load("mc-python", "python", 50, 100, proc_flags="high-load-at-start"))
+    t = pd.DataFrame(_load("mc-python", "python", 50, 100, proc_flags="low-capacity"))
     assert one(load_verdicts(t, M)).verdict == "supported"
-    t = pd.DataFrame(_load("mc-numba", "nogil", 100, 100, proc_flags="high-load-at-start"))
+    t = pd.DataFrame(_load("mc-numba", "nogil", 100, 100, proc_flags="low-capacity"))
     v = one(load_verdicts(t, M))
-    assert v.verdict == "inconclusive" and "processes: high-load-at-start" in v.evidence
+    assert v.verdict == "inconclusive" and "processes: low-capacity" in v.evidence
 
 
 def test_load_late_arrivals_block_only_when_they_could_have_held_the_pool_back():
@@ -506,7 +506,7 @@ def test_memory_typical_two_core_run():
 
 
 def test_memory_cpu_contention_and_sampling_noise_do_not_touch_memory():
-    flags = "high-load-at-start;reference-drift;sampling<10Hz;low-capacity"
+    flags = "low-capacity;reference-drift;sampling<10Hz;low-capacity"
     v = one(memory_verdicts(_memory(none=flags, copied=flags, inherited=flags), M))
     assert v.verdict == "conditional" and "not decided" not in v.headline
 
@@ -636,16 +636,15 @@ def test_context_switch_drift_cancels_in_a_ratio_taken_round_by_round():
     assert v.verdict == "supported"
     assert v.headline == "Yes for pinned (threads quicker, process/thread: 3.05×)."
     # load of unknown size on the thread arm can only slow the threads: not this "yes"
-    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST, "high-load-at-start"),
+    t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST, "low-capacity"),
                       _cs("pinned", "process-pipe", "process", SLOW)])  # fmt: skip
     assert one(context_switch_verdicts(t, M)).verdict == "supported"
-    # on the process arm it could have caused it; measured (0.5 per core) it widens by 1.5x
+    # on the process arm it could have caused it; measured (1.33 of 2 cores) it widens by 1.5x
     t = pd.DataFrame([_cs("pinned", "thread-lock", "thread", FAST),
-                      _cs("pinned", "process-pipe", "process", SLOW, "high-load-at-start")])  # fmt: skip
+                      _cs("pinned", "process-pipe", "process", SLOW, "low-capacity")])  # fmt: skip
     assert one(context_switch_verdicts(t, M)).verdict == "inconclusive"
-    assert one(context_switch_verdicts(t.assign(load_per_core_start=0.5), M)).verdict == (
-        "supported"
-    )
+    measured = t.assign(probe_capacity=4 / 3, probe_cores=2)
+    assert one(context_switch_verdicts(measured, M)).verdict == "supported"
 
 
 def test_context_switch_low_capacity_that_no_work_contradicts_undecides():
@@ -694,9 +693,7 @@ def test_single_core_typical_run():
 def test_single_core_noise_decides_load_does_not():
     t = pd.DataFrame(_single("sleep", 30, 25, 35, "cv>10%") + _single("cpu", 1.0, 0.97, 1.02))
     assert one(single_core_verdicts(t, M)).verdict == "conditional"
-    t = pd.DataFrame(
-        _single("sleep", 30, 25, 35) + _single("cpu", 1.0, 0.97, 1.02, "high-load-at-start")
-    )
+    t = pd.DataFrame(_single("sleep", 30, 25, 35) + _single("cpu", 1.0, 0.97, 1.02, "low-capacity"))
     v = one(single_core_verdicts(t, M))
     assert v.verdict == "conditional" and v.headline.endswith("not decided for cpu.")
 
@@ -768,16 +765,16 @@ def test_responsiveness_typical_run():
 
 
 def test_responsiveness_load_stands_behind_a_pass_not_a_fail():
-    v = one(responsiveness_verdicts(_responsive(numba_flags="high-load-at-start"), M))
+    v = one(responsiveness_verdicts(_responsive(numba_flags="low-capacity"), M))
     assert v.verdict == "conditional" and "yes for threads-numba" in v.headline
-    v = one(responsiveness_verdicts(_responsive(python_flags="high-load-at-start"), M))
+    v = one(responsiveness_verdicts(_responsive(python_flags="low-capacity"), M))
     assert v.verdict == "conditional" and v.headline.endswith("not decided for threads-python.")
 
 
 def test_responsiveness_flags_that_cannot_have_caused_the_outcome_do_not_undecide():
     # a loaded idle baseline only makes passing easier: the failure stands; so does a p50
     # judged on a run whose p99 came from too few samples
-    t = _responsive(idle_flags="high-load-at-start", python_flags="p99-from<500-samples")
+    t = _responsive(idle_flags="low-capacity", python_flags="p99-from<500-samples")
     v = one(responsiveness_verdicts(t, M))
     assert v.verdict == "conditional"
     python = {c["case"]: c["decision"] for c in v.cases if c["group"] == "threads-python"}
@@ -846,7 +843,7 @@ def test_faults_typical_run_and_contention_on_structural_outcomes():
         "Depends on the pool: no for process-pool, mp-pool (others lost or hung in: 100%); "
         "not decided for dask-processes."
     )
-    t = _faults(dask_flags="high-load-at-start", ppe_flags="high-load-at-start;orphans")
+    t = _faults(dask_flags="low-capacity", ppe_flags="low-capacity;orphans")
     assert one(faults_verdicts(t, M)).headline == v.headline
 
 
@@ -881,12 +878,12 @@ def test_faults_isolation_is_decided_from_trials_with_an_exact_interval():
 def test_faults_a_hang_under_load_is_not_decided_unless_the_pool_hangs_by_design():
     # mp-pool's supervision (worker-replaced-task-lost) says a dead worker's task never
     # returns: its hang is the outcome, whatever the load
-    v = one(faults_verdicts(_faults(mp_flags="high-load-at-start"), M))
+    v = one(faults_verdicts(_faults(mp_flags="low-capacity"), M))
     assert "no for process-pool, mp-pool" in v.headline
-    t = _faults(ppe="hung", ppe_flags="high-load-at-start")
+    t = _faults(ppe="hung", ppe_flags="low-capacity")
     v = one(faults_verdicts(t, M))
     assert "not decided for dask-processes, process-pool" in v.headline
-    assert "flagged high-load-at-start (size not measured), which could have caused this 'no'" in (
+    assert "flagged low-capacity (size not measured), which could have caused this 'no'" in (
         v.evidence
     )
 
@@ -926,7 +923,7 @@ def _sync(lost=0.12, flags="", deadlocks=2, hung=0):
 
 
 def test_synchronization_typical_run_with_load_still_decides():
-    v = one(synchronization_verdicts(_sync(flags="high-load-at-start;cv>10%"), M))
+    v = one(synchronization_verdicts(_sync(flags="low-capacity;cv>10%"), M))
     assert v.verdict == "supported"
     assert v.headline == "Yes for lost updates, deadlock (seen in: 60%–100%)."
     assert "python-threads lost updates in 3/5 calls (worst call 12.0%)" in v.evidence
@@ -934,7 +931,7 @@ def test_synchronization_typical_run_with_load_still_decides():
 
 
 def test_synchronization_no_loss_under_load_is_not_decided():
-    v = one(synchronization_verdicts(_sync(lost=0.0, flags="high-load-at-start"), M))
+    v = one(synchronization_verdicts(_sync(lost=0.0, flags="low-capacity"), M))
     assert v.verdict == "conditional"
     assert v.headline == (
         "Depends on the risk: yes for deadlock (seen in: 100%); not decided for lost updates."

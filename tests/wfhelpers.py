@@ -45,3 +45,13 @@ def snakemake(
         text=True,
         timeout=timeout,
     )
+
+
+def pyenv_python(minor: str) -> str | None:
+    """pyenv's python 3.<minor>.* on this machine (the newest), if it has one."""
+    root = Path.home() / ".pyenv"
+    if shutil.which("pyenv"):
+        out = subprocess.run(["pyenv", "root"], capture_output=True, text=True)
+        root = Path(out.stdout.strip() or root)
+    found = sorted(root.glob(f"versions/3.{minor}.*/bin/python"))
+    return str(found[-1]) if found else None

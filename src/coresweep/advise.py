@@ -35,6 +35,7 @@ from coresweep.analysis.advice import Advice, Estimate, Row, gil_verdict, recomm
 from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Descriptor, chain_init
+from coresweep.costs import start_seconds, stop_seconds
 from coresweep.kernels.user import (
     UserKernelError,
     UserSpec,
@@ -71,9 +72,6 @@ DEFAULT_BACKENDS = tuple(
 )
 #: the plain loop every speedup is measured against: the registry's inline backend
 BASELINE = next(n for n, b in BACKENDS.items() if b.descriptor.isolation == "inline")
-#: rough start-up seconds by start method, only to keep the sweep inside its budget
-START_GUESS_S = {"forkserver": 1.0, "spawn": 1.5, "loky": 1.0, "nanny": 3.0}
-START_GUESS_OTHER_S = 0.2  # threads, fork and any start method not listed
 PLAN_SHARE = 0.85  # the sweep plans to end by this share of --budget-seconds
 PASS_SECONDS = 0.3  # when advise chooses ntasks, one serial pass lasts about this long
 MAX_TASKS = 256  # Dask dispatch costs ~1-5 ms per task: more tasks would blow the budget
@@ -322,15 +320,17 @@ def _summarise(row: Row, samples: dict[str, ArmSamples], ntasks: int) -> None:
 # ---------------------------------------------------------------- the sweep
 
 
-def start_guess_s(backend: str) -> float:
-    """Rough seconds to start this backend's pool, by its start method (0 if unknown)."""
+def start_guess_s(backend: str, workers: int) -> float:
+    """Seconds to start and stop this backend's pool of `workers` (one per core), from the one
+    cost model (coresweep.costs), only to keep the sweep inside its budget (0 if unknown)."""
     if backend not in BACKENDS:
         return 0.0
-    return START_GUESS_S.get(BACKENDS[backend].descriptor.start_method, START_GUESS_OTHER_S)
+    d = BACKENDS[backend].descriptor
+    return start_seconds(d, workers, workers) + stop_seconds(d)
 
 
 def _budget_left(deadline: float, jobs: Sequence[tuple[str, int]]) -> float:
-    starts = sum(start_guess_s(b) for b, _ in jobs)
+    starts = sum(start_guess_s(b, p) for b, p in jobs)
     return max(0.0, (deadline - time.monotonic() - starts) / max(1, len(jobs)))
 
 
@@ -524,7 +524,7 @@ def spec_from_args(args: Any) -> UserSpec:
 
 def options_from_args(args: Any) -> Options:
     """Options from `coresweep advise` arguments; core counts checked like a config's."""
-    from coresweep.experiments.common import core_counts
+    from coresweep.experiments.validation import core_counts
     from coresweep.measure.cores import Node
 
     spec = "auto" if args.cores == "auto" else [int(c) for c in args.cores.split(",") if c]

@@ -1,13 +1,50 @@
-"""The claims registry: each claim of the article, its experiment and deciding quantity.
+"""The claims registry: each claim of the article, its experiment and deciding quantity, and
+the one list of experiments that every layer reads.
 
 How each claim is decided is its declaration in analysis/verdicts/<experiment>.py (bar,
 band, disturbances, how sub-cases combine); the rule's words are rendered from it
 (analysis.verdicts.engine.Claim.rule), so they cannot drift from the code.
+
+An experiment is one module per layer (`Modules`), found by convention from its name: its
+points and records, its verdict rule, its figures. Adding a claim with its own experiment is
+those three modules, its `Claim` in CLAIMS and its name in EXPERIMENT_MODULES, both below;
+the workflow's captions read the claim ids from CLAIMS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Modules:
+    """Where each layer keeps its part of one experiment (dotted module names)."""
+
+    experiment: str  # defines EXPERIMENT (points, measure, aggregate)
+    verdicts: str  # defines <name>_verdicts and the claims it declares (CLAIMS)
+    plots: str  # defines <name>_plots
+
+    @classmethod
+    def of(cls, name: str) -> Modules:
+        """Experiment `name`'s modules by convention: <layer package>.<name>."""
+        return cls(
+            f"coresweep.experiments.{name}",
+            f"coresweep.analysis.verdicts.{name}",
+            f"coresweep.report.plots.{name}",
+        )
+
+
+#: every experiment, in report order, and its modules: the one list of experiment names
+EXPERIMENT_MODULES: dict[str, Modules] = {
+    name: Modules.of(name)
+    for name in ("scaling", "task_size", "hybrid", "load", "memory", "communication",
+                 "responsiveness", "single_core", "context_switch", "faults", "synchronization")
+}  # fmt: skip
+
+
+def modules_of(name: str) -> Modules:
+    """Experiment `name`'s modules (KeyError for a name the registry does not hold)."""
+    return EXPERIMENT_MODULES[name]
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,11 @@ def cmd_environment(args: argparse.Namespace) -> int:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    requests = [r.strip() for r in (args.interpreters or "").split(",") if r.strip()]
+    if requests and requests != ["current"]:
+        from coresweep.advise_interpreters import across
+
+        return across(args, requests)
     from coresweep.advise import run_command
 
     return run_command(args)
@@ -301,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261125)
     p.add_argument("--path", action="append", help="put on sys.path first (default: .)")
     p.add_argument("--json", help="also write the advice as JSON here (updated per backend)")
+    p.add_argument(
+        "--interpreters",
+        help='comma list as in the config\'s interpreters: (e.g. "current,3.13,3.14t"): the '
+        "advice once per interpreter, each in its uv environment (.venvs/), then one line "
+        "naming what holds on which (each run gets the whole --budget-seconds)",
+    )
     p.set_defaults(fn=cmd_advise)
     return ap
 

@@ -1,18 +1,20 @@
-"""The one config loader: YAML, JSON Schema with defaults filled, clear errors naming the key."""
+"""The one config loader: YAML, JSON Schema with defaults filled, clear errors naming the key.
+
+The schema and its defaults come from `coresweep.config_model`, the one config model.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
-import shutil
-import subprocess
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from coresweep import config_model
 from coresweep.records import stable_hash
 
 
@@ -20,10 +22,14 @@ class ConfigError(ValueError):
     """A config that cannot run: the message names the key and the allowed values."""
 
 
+@functools.cache
+def _model_schema() -> dict[str, Any]:
+    return config_model.schema()
+
+
 def schema() -> dict[str, Any]:
-    """The config JSON Schema shipped with the package (workflow/schemas links to it)."""
-    text = resources.files("coresweep").joinpath("schemas/config.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    """The config JSON Schema, from the model (schemas/config.schema.yaml is its generated copy)."""
+    return copy.deepcopy(_model_schema())
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -116,8 +122,9 @@ def validate(config: dict[str, Any] | None) -> dict[str, Any]:
     cfg = copy.deepcopy(config) if config else {}
     if not isinstance(cfg, dict):
         raise ConfigError(f"config must be a mapping of keys, got {type(cfg).__name__}")
-    cfg = coerce(_versions_as_text(cfg), schema())
-    errors = sorted(_Validator(schema()).iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    sch = _model_schema()  # read only: no copy needed
+    cfg = coerce(_versions_as_text(cfg), sch)
+    errors = sorted(_Validator(sch).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("; ".join(_explain(e) for e in errors[:5]))
     from coresweep.interpreters import parse_all
@@ -153,17 +160,3 @@ def load(path: str | Path | None) -> dict[str, Any]:
 
 def config_hash(config: dict[str, Any]) -> str:
     return stable_hash(config)
-
-
-def slurm_node_memory_gib() -> float:
-    """The smallest RealMemory that `sinfo` reports, in GiB; ConfigError when unknown."""
-    hint = "set config key cores.node_memory_gib to the memory of a compute node"
-    if shutil.which("sinfo") is None:
-        raise ConfigError(f"cores.node_memory_gib is auto but sinfo is not installed: {hint}")
-    out = subprocess.run(
-        ["sinfo", "-h", "-N", "-o", "%m"], capture_output=True, text=True, timeout=30
-    )
-    mbs = [int(x) for x in out.stdout.split() if x.isdigit()]
-    if out.returncode != 0 or not mbs:
-        raise ConfigError(f"cores.node_memory_gib is auto but sinfo reported none: {hint}")
-    return min(mbs) / 1024

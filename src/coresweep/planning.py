@@ -6,7 +6,7 @@ aggregation; the constants come from job records of real runs (results/jobs/*/*.
 `startup_s`, and measured against predicted seconds per point).
 
 A point's own seconds include the sampling until decisive that its deciding ratios may
-add (`experiments.common.sampling_seconds(decisive=True)`): the assumption is that a
+add (`experiments.estimates.sampling_seconds(decisive=True)`): the assumption is that a
 quarter of them (`STRADDLING`) still straddle their bar when the ordinary protocol stops
 and use their whole extra allowance, bounded by protocol.decisive_budget_share of the
 point's ordinary sampling. Categorical trials are predicted per cell by each experiment
@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from coresweep.experiments.common import STRADDLING
+from coresweep.experiments.estimates import STRADDLING
 from coresweep.interpreters import CURRENT, ENV_CREATE_S, ENV_ROOT, MARKER, label_of
 from coresweep.measure.cores import Node
 from coresweep.records import Point
@@ -31,9 +31,15 @@ from coresweep.records import Point
 #: measured start-up of one `coresweep measure` job before its first point (python,
 #: imports, provenance) plus Snakemake's own scheduling of a local job
 JOB_START_S = 1.0
-#: per experiment: the aggregate job; per run: provenance, model, report, Snakemake start
-AGGREGATE_S = 3.0
-FIXED_S = 25.0
+#: per experiment: its aggregate job (11 of them took 7 s in default runs G and H of
+#: 2026-12-07 on a 2-core Xeon VM: ~0.6 s each, 1.2 s allowed)
+AGGREGATE_S = 1.2
+#: per run: Snakemake's start before the first job (3-4 s: DAG, config validation, the
+#: planner) and provenance, scaling model and report after the last aggregate (6 s), from
+#: runs G, H, I. Not counted: where SLURM's client tools are installed but no controller
+#: answers, Snakemake's SLURM executor plugin waits ~9 s at every start for `scontrol show
+#: config` (cProfile of `snakemake -n` on that VM: 10.9 s with the controller down, 2.8 s up)
+FIXED_S = 10.0
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,21 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from coresweep import RESULT_SCHEMA_VERSION
+
+T = TypeVar("T")
+
+#: metadata of a params field that a point carries only when it is set: params_of leaves it out
+#: while None, and Point.typed reads its absence as None (e.g. `user_kernels`, present only
+#: for a user-defined kernel): `x: dict | None = field(default=None, metadata=OPTIONAL)`
+OPTIONAL = {"optional": True}
+#: params the plan adds to every experiment's points, read by the plan's own modules (the
+#: interpreter a point runs under: interpreters.apply and label_of), not by `typed`'s record
+PLAN_KEYS = ("interpreter",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,22 @@ class Point:
         """Whether two points measure the same thing (predictions aside)."""
         return (self.experiment, self.id, self.params) == (other.experiment, other.id, other.params)
 
+    def typed(self, cls: type[T]) -> T:
+        """The point's params as its experiment's typed record `cls` (a dataclass whose
+        fields are exactly the keys its `points` wrote, by `params_of`); ValueError naming the
+        point and the keys when they differ (a raw file of another coresweep)."""
+        own = fields(cls)  # type: ignore[arg-type]
+        names = {f.name for f in own}
+        needed = {f.name for f in own if not f.metadata.get("optional")}
+        given = {k: v for k, v in self.params.items() if k not in PLAN_KEYS or k in names}
+        missing, extra = sorted(needed - set(given)), sorted(set(given) - names)
+        if missing or extra:
+            raise ValueError(
+                f"point {self.experiment}/{self.id}: params do not match {cls.__name__}"
+                f" (missing {missing}, unknown {extra})"
+            )
+        return cls(**given)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Point:
         return cls(
@@ -60,6 +86,18 @@ class Point:
     @classmethod
     def from_json(cls, text: str) -> Point:
         return cls.from_dict(json.loads(text))
+
+
+def params_of(record: Any) -> dict[str, Any]:
+    """A typed params record (a dataclass) as the JSON-able dict a Point carries;
+    `Point.typed` reads it back."""
+    if not is_dataclass(record) or isinstance(record, type):
+        raise TypeError(f"params_of takes a dataclass instance, got {type(record).__name__}")
+    return {
+        f.name: getattr(record, f.name)
+        for f in fields(record)
+        if not (f.metadata.get("optional") and getattr(record, f.name) is None)
+    }
 
 
 def stable_hash(obj: Any) -> str:

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from coresweep.flags import Flag
+
 SEED = 12345  # bootstrap resampling is seeded: the same samples give the same interval
 N_RESAMPLES = 2000
 MAD_K = 3.0  # a sample is an outlier beyond MAD_K robust standard deviations
@@ -143,14 +145,6 @@ def paired_ratio_ci(
     return median_ci(a / b, confidence)
 
 
-def differ(
-    a: Sequence[float], b: Sequence[float], threshold: float = 0.05
-) -> tuple[bool, tuple[float, float, float]]:
-    """a and b differ when the CI of median(a)/median(b) excludes 1 and |ratio-1| > threshold."""
-    r, lo, hi = ratio_ci(a, b)
-    return (lo > 1 or hi < 1) and abs(r - 1) > threshold, (r, lo, hi)
-
-
 def stability_flags(
     samples: Sequence[float], first_run: float | None = None, max_cv: float = 0.10
 ) -> list[str]:
@@ -159,13 +153,13 @@ def stability_flags(
     flags: list[str] = []
     mean = float(a.mean())
     if a.size > 1 and mean and a.std(ddof=1) / mean > max_cv:
-        flags.append(f"cv>{max_cv:.0%}")
+        flags.append(Flag.CV.at(max_cv))
     if mean and (abs(a.min() - mean) > 0.5 * mean or abs(a.max() - mean) > 0.5 * mean):
-        flags.append("min/max>50%-from-mean")
+        flags.append(Flag.SPREAD.at())
     if a.min() < 1e-3:
-        flags.append("samples<1ms")
+        flags.append(Flag.SHORT_SAMPLES.at())
     if first_run is not None and first_run > 1.5 * float(np.median(a)):
-        flags.append("slow-first-run")
+        flags.append(Flag.SLOW_FIRST_RUN.at())
     return flags
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.stats import ratio_ci
+from coresweep.units import fmt_bytes, fmt_seconds
 
 OVERHEAD_SHARE = 0.1  # a recommended batch spends at most this share of its time on dispatch
 GIL_HOLDS = 0.15  # threads gained < 15% of the ideal extra speed: the GIL serialises them
@@ -145,15 +146,6 @@ class Advice:
 
 def _at(rows: Sequence[Row], p: int, ok_only: bool = True) -> list[Row]:
     return [r for r in rows if r.p == p and (r.status == "ok" or not ok_only) and r.speedup]
-
-
-def fmt_seconds(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(seconds) >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
 
 
 def thread_estimate(rows: Sequence[Row], p: int) -> tuple[Estimate, str] | None:
@@ -312,7 +304,7 @@ def _workers(row: Row) -> str:
 
 
 def _extras(row: Row) -> str:
-    mem = f"{row.extra_mib:.0f} MiB" if row.extra_mib is not None else "unknown"
+    mem = fmt_bytes(row.extra_mib * 2**20) if row.extra_mib is not None else "unknown"
     return f"starts in {fmt_seconds(row.start_s)}, {mem} extra memory"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from coresweep.backends.base import Backend
+import dataclasses
+
+from coresweep.backends.base import Backend, Descriptor
 from coresweep.backends.dask_cluster import DaskClusterBackend
 from coresweep.backends.dask_local import DaskProcessesBackend, DaskThreadsBackend
 from coresweep.backends.executor import ProcessPoolBackend
@@ -41,4 +43,22 @@ def make_backend(name: str, workers: int) -> Backend:
     return cls(workers)
 
 
-__all__ = ["BACKENDS", "Backend", "make_backend"]
+def select(**facts: object) -> str:
+    """The name of the one registered backend whose descriptor has every given fact, e.g.
+    `select(isolation="process", start_method="spawn", dispatch="caller")`; ValueError
+    naming the facts and the matches when none or several match, or a fact is no field."""
+    known = {f.name for f in dataclasses.fields(Descriptor)}
+    unknown = sorted(set(facts) - known)
+    if unknown:
+        raise ValueError(f"select: {unknown} are no descriptor fields; fields: {sorted(known)}")
+    found = [
+        name
+        for name, cls in BACKENDS.items()
+        if all(getattr(cls.descriptor, k) == v for k, v in facts.items())
+    ]
+    if len(found) != 1:
+        raise ValueError(f"select: {len(found)} backends have {facts} (want exactly 1): {found}")
+    return found[0]
+
+
+__all__ = ["BACKENDS", "Backend", "make_backend", "select"]

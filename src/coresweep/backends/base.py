@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
+
+from coresweep.costs import START_METHODS
 
 Init = Callable[[], None]
 
@@ -54,7 +57,8 @@ class Descriptor:
       by value).
     start_method: "none", "fork", "forkserver", "spawn", "loky" (loky's fork + exec of a
       fresh interpreter), "nanny" (Dask's worker nanny), or "interpreter" (a subinterpreter
-      created in the caller's process); plots shade any other by name.
+      created in the caller's process): one of coresweep.costs.START_METHODS, the table
+      every estimate reads its start-up, shutdown and helpers from.
     supervision: what a worker that dies (os._exit, a signal) does — "program-lost" (it is
       the caller's process), "pool-broken" (every pending task fails), "worker-replaced-task-
       lost" (a new worker starts, the dead one's task never returns: a map hangs),
@@ -80,13 +84,17 @@ class Descriptor:
     def __post_init__(self) -> None:
         for field, value, allowed in (
             ("isolation", self.isolation, ISOLATION),
+            ("start_method", self.start_method, START_METHODS),
             ("arguments", self.arguments, ARGUMENTS),
             ("pickler", self.pickler, PICKLERS),
             ("supervision", self.supervision, SUPERVISION),
             ("dispatch", self.dispatch, DISPATCH),
         ):
             if value not in allowed:
-                raise ValueError(f"descriptor {field} {value!r} is not one of {allowed}")
+                raise ValueError(
+                    f"descriptor {field} {value!r}{_defined_in()} is not one of {allowed}"
+                    + (_NEW_START_METHOD if field == "start_method" else "")
+                )
         if (self.pickler == "none") != (self.arguments == "reference"):
             raise ValueError(
                 f"descriptor pickler {self.pickler!r} contradicts arguments {self.arguments!r}:"
@@ -101,6 +109,25 @@ class Descriptor:
     def columns(self) -> dict[str, Any]:
         """The descriptor as table columns (prefixed, so they never clash with a table's own)."""
         return {f"backend_{k}": v for k, v in asdict(self).items()}
+
+
+_NEW_START_METHOD = (
+    "; a new start method needs its row of start-up and shutdown costs in "
+    "coresweep.costs.START_COSTS"
+)
+
+
+def _defined_in() -> str:
+    """ " of backend <module>.<Class>" when a class body (a backend's) builds the descriptor."""
+    frame = sys._getframe(2)
+    for _ in range(6):
+        if frame is None:
+            break
+        names = frame.f_locals
+        if "__qualname__" in names and "__module__" in names:
+            return f" of backend {names['__module__']}.{names['__qualname__']}"
+        frame = frame.f_back
+    return ""
 
 
 def chain_init(*steps: Init) -> Init:

@@ -63,7 +63,9 @@ def _coresweep_call(blob, qid):
         data = _pickle.dumps((False, err))
     _queues.put(qid, data, 0, 1)
 """
-_CALL = "_coresweep_call(_coresweep_blob, _coresweep_qid)"
+#: the call, then the blob's name dropped: `shared` binds it in the worker's __main__, where
+#: it would keep the last task's pickled arguments alive until the next call
+_CALL = "_coresweep_call(_coresweep_blob, _coresweep_qid)\ndel _coresweep_blob"
 
 
 def engine() -> str | None:

@@ -1,4 +1,4 @@
-"""Experiment registry: adding a claim is one module and one line here."""
+"""Experiment registry: the experiments of claims.EXPERIMENT_MODULES, by name."""
 
 from __future__ import annotations
 
@@ -6,33 +6,34 @@ import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from coresweep import flags
+from coresweep.claims import EXPERIMENT_MODULES, modules_of
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
+from coresweep.flags import Flag
 from coresweep.measure.cores import Node
 from coresweep.records import Point, stable_hash
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: every experiment module, in report order; each defines EXPERIMENT
-NAMES = ("scaling", "task_size", "hybrid", "load", "memory", "communication",
-         "responsiveness", "single_core", "context_switch", "faults", "synchronization")  # fmt: skip
+#: the experiment names in report order (the one list is claims.EXPERIMENT_MODULES)
+NAMES = tuple(EXPERIMENT_MODULES)
 
 
 class _Registry(Mapping[str, Experiment]):
-    """Experiments by name, each module imported on first use: a measurement job loads
-    only its own experiment (and its dependencies), not every experiment's."""
+    """Experiments by name (claims.EXPERIMENT_MODULES), each module imported on first use:
+    a measurement job loads only its own experiment (and its dependencies), not every
+    experiment's."""
 
     def __getitem__(self, name: str) -> Experiment:
-        if name not in NAMES:
-            raise KeyError(name)
-        return importlib.import_module(f"coresweep.experiments.{name}").EXPERIMENT
+        return importlib.import_module(modules_of(name).experiment).EXPERIMENT
 
     def __iter__(self) -> Iterator[str]:
-        return iter(NAMES)
+        return iter(EXPERIMENT_MODULES)
 
     def __len__(self) -> int:
-        return len(NAMES)
+        return len(EXPERIMENT_MODULES)
 
 
 EXPERIMENTS: Mapping[str, Experiment] = _Registry()
@@ -137,7 +138,7 @@ def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         return table
     hosts = {r["point"]["id"]: r["provenance"]["machine"]["hostname"] for r in records}
     table["host"] = table["point"].map(hosts)
-    from coresweep.experiments.common import interpreter_columns
+    from coresweep.experiments.rows import interpreter_columns
 
     for column, values in {**job_columns(records), **interpreter_columns(records)}.items():
         table[column] = table["point"].map(values)
@@ -147,7 +148,7 @@ def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     if "p" in table.columns and "flags" in table.columns and keys:
         mixed = table.groupby(keys, dropna=False)["host"].transform("nunique") > 1
         table.loc[mixed, "flags"] = [
-            ";".join(filter(None, [f, "mixed-hosts"])) for f in table.loc[mixed, "flags"]
+            flags.join([f, Flag.MIXED_HOSTS.at()]) for f in table.loc[mixed, "flags"]
         ]
     return table
 

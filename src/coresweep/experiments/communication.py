@@ -20,30 +20,28 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     PROCESS_MB,
     RUNNER_SECONDS,
-    arm_fields,
-    check_memory,
-    check_tree,
-    core_counts,
-    job_flags,
-    point_id,
     pool_mb,
     pool_start_seconds,
-    row_tail,
     sampling_seconds,
 )
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import arm_fields, point_id, row_tail
+from coresweep.experiments.validation import check_memory, check_tree, core_counts
+from coresweep.flags import Flag
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS
 from coresweep.measure.sampling import Decision, Protocol, sample_arms
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import paired_ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
@@ -64,6 +62,21 @@ SMALL = 2**20  # sizes up to this are sampled together, the larger ones apart
 LATENCY = {"threads": 2e-5, "multiprocessing": 5e-5, "dask": 2e-3}
 BANDWIDTH = {"threads": 1e12, "multiprocessing": 1e9, "dask": 2e8}
 START = {"threads": 0.0, "multiprocessing": pool_start_seconds("processes-spawn", 1, 1)}
+
+
+@dataclass(frozen=True)
+class Params:
+    """What one communication point measures: a group of transports over their sizes."""
+
+    group: str  # the job's transport families (a key of JOBS)
+    transports: list[str]
+    sizes: dict[str, list[int]]  # message sizes per transport
+    start_method: str
+    timeout_seconds: float
+    sampling: dict[str, Any]  # the experiment's own protocol keys
+    threads: int
+    seed: int
+    protocol: dict[str, Any]
 
 
 def sizes_for(transport: str, sizes: Sequence[int], dask_max: int) -> list[int]:
@@ -92,38 +105,39 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         transports = [t for t in cfg["transports"] if TRANSPORTS[t].family in families]
         if not transports:
             continue
-        params = {
-            "group": job,
-            "transports": transports,
-            "sizes": {t: sizes_for(t, sizes, cfg["dask_max_bytes"]) for t in transports},
-            "start_method": cfg["start_method"],
-            "timeout_seconds": cfg["timeout_seconds"],
-            "sampling": {
+        prm = Params(
+            group=job,
+            transports=transports,
+            sizes={t: sizes_for(t, sizes, cfg["dask_max_bytes"]) for t in transports},
+            start_method=cfg["start_method"],
+            timeout_seconds=cfg["timeout_seconds"],
+            sampling={
                 "repeats": cfg["repeats"],
                 "min_sample_seconds": cfg["min_sample_seconds"],
                 "point_budget_seconds": cfg["budget_seconds"],
             },
-            "threads": cores,
-            "seed": config["seed"],
-            "protocol": config["protocol"],
-        }
-        seconds, mb = predict(params)
+            threads=cores,
+            seed=config["seed"],
+            protocol=config["protocol"],
+        )
+        seconds, mb = predict(prm)
         check_tree(mb, f"messages of {sizes[-1]} bytes", f"{key}.sizes", node)
-        out.append(Point(NAME, point_id(job), params, job=NAME, seconds=seconds, mem_mb=mb))
+        pid = point_id(job)
+        out.append(Point(NAME, pid, params_of(prm), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
-def _protocol(prm: dict[str, Any]) -> Protocol:
+def _protocol(prm: Params) -> Protocol:
     """The point's protocol: the experiment's sampling keys, and a budget of the sum of its
     transports' budgets (they share one sampling call, so that each process transport and
     its thread side are sampled in the same rounds)."""
-    pr = dataclasses.replace(Protocol.from_config(prm["protocol"]), **prm["sampling"])
+    pr = dataclasses.replace(Protocol.from_config(prm.protocol), **prm.sampling)
     return dataclasses.replace(
-        pr, point_budget_seconds=pr.point_budget_seconds * len(prm["transports"])
+        pr, point_budget_seconds=pr.point_budget_seconds * len(prm.transports)
     )
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one point: per transport its start, then the small and the
     large sizes sampled apart, all transports in the same rounds (latency plus both ways at
     the family's bandwidth), the echo check per size; memory: the copies in flight at the
@@ -131,8 +145,8 @@ def predict(prm: dict[str, Any]) -> tuple[float, int]:
     protocol = _protocol(prm)
     seconds, echoes, largest = RUNNER_SECONDS, 0.0, 0
     rtt = {}
-    for name in prm["transports"]:
-        fam, sizes = TRANSPORTS[name].family, prm["sizes"][name]
+    for name in prm.transports:
+        fam, sizes = TRANSPORTS[name].family, prm.sizes[name]
         rtt.update({(name, s): LATENCY[fam] + 2 * s / BANDWIDTH[fam] for s in sizes})
         backend = getattr(TRANSPORTS[name], "backend", "processes-spawn")  # Dask's, or the echo
         seconds += START[fam] if fam in START else pool_start_seconds(backend, 1, 1)
@@ -156,33 +170,31 @@ def _arm(transport: str, size: int) -> str:
     return f"{transport}|{size}"
 
 
-def _decisions(prm: dict[str, Any], group: Sequence[int]) -> list[Decision]:
+def _decisions(prm: Params, group: Sequence[int]) -> list[Decision]:
     """C5's ratios among these sizes: each process transport over its family's thread side
     in the same job, for the sizes both send."""
     out = []
-    for name in prm["transports"]:
+    for name in prm.transports:
         ref = THREAD_REF.get(TRANSPORTS[name].family)
-        if ref in (None, name) or ref not in prm["transports"]:
+        if ref in (None, name) or ref not in prm.transports:
             continue
-        shared = set(prm["sizes"][name]) & set(prm["sizes"][ref])
+        shared = set(prm.sizes[name]) & set(prm.sizes[ref])
         out += [Decision(_arm(name, s), _arm(ref, s)) for s in group if s in shared]
     return out
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
+    prm = point.typed(Params)
     protocol = _protocol(prm)
-    payloads = {s: _payload(s, prm["seed"]) for s in {s for v in prm["sizes"].values() for s in v}}
-    every = sorted({s for v in prm["sizes"].values() for s in v})
+    every = sorted({s for v in prm.sizes.values() for s in v})
+    payloads = {s: _payload(s, prm.seed) for s in every}
     samples = {}
     with contextlib.ExitStack() as stack:
         open_ = {
             name: stack.enter_context(
-                TRANSPORTS[name](
-                    max(prm["sizes"][name]), prm["start_method"], prm["timeout_seconds"]
-                )
+                TRANSPORTS[name](max(prm.sizes[name]), prm.start_method, prm.timeout_seconds)
             )
-            for name in prm["transports"]
+            for name in prm.transports
         }
         # small sizes apart: in one round with a 64 MiB arm they would get only as many
         # samples as it does, though each of theirs costs microseconds
@@ -190,20 +202,20 @@ def measure(point: Point) -> dict[str, Any]:
             arms = {
                 _arm(name, s): functools.partial(t.round_trip, payloads[s])
                 for name, t in open_.items()
-                for s in prm["sizes"][name]
+                for s in prm.sizes[name]
                 if s in group
             }
             if arms:
                 samples.update(
                     sample_arms(
-                        arms, protocol, prm["seed"], together=True, decide=_decisions(prm, group)
+                        arms, protocol, prm.seed, together=True, decide=_decisions(prm, group)
                     )
                 )
-        ok = {(n, s): t.echoes(payloads[s]) for n, t in open_.items() for s in prm["sizes"][n]}
+        ok = {(n, s): t.echoes(payloads[s]) for n, t in open_.items() for s in prm.sizes[n]}
     runs = []
-    for name in prm["transports"]:
+    for name in prm.transports:
         cls = TRANSPORTS[name]
-        for s in prm["sizes"][name]:
+        for s in prm.sizes[name]:
             a = samples[_arm(name, s)]
             log.info("%s %d B: median round trip %.1f us", name, s, 1e6 * np.median(a.wall))
             runs.append(
@@ -216,7 +228,7 @@ def measure(point: Point) -> dict[str, Any]:
                     "check_ok": ok[(name, s)],
                 }
             )
-    return {"group": prm["group"], "cores": prm["threads"], "runs": runs}
+    return {"group": prm.group, "cores": prm.threads, "runs": runs}
 
 
 def _flags(run: dict[str, Any]) -> list[str]:
@@ -225,7 +237,7 @@ def _flags(run: dict[str, Any]) -> list[str]:
     wall = np.asarray(run["wall"]) * inner
     flags = stability_flags(wall, run["first_run"] * inner)
     if not run["check_ok"]:
-        flags.append("check-failed")
+        flags.append(Flag.CHECK_FAILED.at())
     return flags
 
 

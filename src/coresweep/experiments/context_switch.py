@@ -26,29 +26,22 @@ import functools
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
-    PROCESS_MB,
-    RUNNER_SECONDS,
-    arm_fields,
-    check_tree,
-    cpu_spec,
-    job_flags,
-    known_names,
-    point_id,
-    pool_size,
-    row_tail,
-    sampling_seconds,
-)
+from coresweep.experiments.estimates import PROCESS_MB, RUNNER_SECONDS, sampling_seconds
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import arm_fields, point_id, row_tail
+from coresweep.experiments.validation import check_tree, cpu_spec, known_names, pool_size
+from coresweep.flags import Flag
 from coresweep.measure.cores import Node, affinity
 from coresweep.measure.pingpong import TRANSPORTS, Transport
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, ctx_switches, pinned
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import stability_flags, summarize
 
 if TYPE_CHECKING:
@@ -74,6 +67,20 @@ START_METHOD = "fork"
 TIMEOUT_SECONDS = 60.0  # a round trip outside the timed count loop waits at most this long
 
 
+@dataclass(frozen=True)
+class Params:
+    """What one context-switch point measures: every mechanism under one pin mode."""
+
+    pin: str  # one of PIN_MODES
+    cpu: int | str  # the CPU spec of the pinned mode (`choose_cpu` reads it)
+    mechanisms: list[str]
+    round_trips_per_call: int
+    count_round_trips: int
+    threads: int
+    seed: int
+    protocol: dict[str, Any]
+
+
 # --- planning and measuring ------------------------------------------------------------
 
 
@@ -86,32 +93,32 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     both = pool_size("auto", config["cores"], node, key)  # unpinned: up to 2 cores
     out = []
     for mode in pin_modes:
-        params = {
-            "pin": mode,
-            "cpu": cpu,
-            "mechanisms": mechanisms,
-            "round_trips_per_call": cfg["round_trips_per_call"],
-            "count_round_trips": cfg["count_round_trips"],
+        prm = Params(
+            pin=mode,
+            cpu=cpu,
+            mechanisms=mechanisms,
+            round_trips_per_call=cfg["round_trips_per_call"],
+            count_round_trips=cfg["count_round_trips"],
             # unpinned, the two parties may use two cores
-            "threads": 1 if mode == "pinned" else min(2, both),
-            "seed": config["seed"],
-            "protocol": {**config["protocol"], **cfg["protocol"]},
-        }
-        seconds, mb = predict(params)
+            threads=1 if mode == "pinned" else min(2, both),
+            seed=config["seed"],
+            protocol={**config["protocol"], **cfg["protocol"]},
+        )
+        seconds, mb = predict(prm)
         check_tree(mb, "the ping-pong partners", key, node)
         pid = point_id(mode, f"cpu-{cpu}" if mode == "pinned" else "all")
-        out.append(Point(NAME, pid, params, job=NAME, seconds=seconds, mem_mb=mb))
+        out.append(Point(NAME, pid, params_of(prm), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one pin mode: partners start, every mechanism's calls sampled
     interleaved, the untimed counting runs; a forked partner per process mechanism."""
-    mechs = prm["mechanisms"]
-    call = prm["round_trips_per_call"] * ROUND_TRIP_SECONDS
+    mechs = prm.mechanisms
+    call = prm.round_trips_per_call * ROUND_TRIP_SECONDS
     seconds = RUNNER_SECONDS + PARTNER_START_SECONDS * len(mechs)
-    seconds += sampling_seconds([call] * len(mechs), prm["protocol"], bool(_decide(mechs)))
-    seconds += len(mechs) * prm["count_round_trips"] * ROUND_TRIP_SECONDS
+    seconds += sampling_seconds([call] * len(mechs), prm.protocol, bool(_decide(mechs)))
+    seconds += len(mechs) * prm.count_round_trips * ROUND_TRIP_SECONDS
     forked = sum(TRANSPORTS[m].partner == "process" for m in mechs)
     return seconds, PROCESS_MB * (1 + forked)
 
@@ -136,14 +143,14 @@ def _count(pp: Transport, n: int) -> dict[str, float]:
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    protocol = Protocol.from_config(prm["protocol"])
-    cpus = {choose_cpu(prm["cpu"])} if prm["pin"] == "pinned" else set(affinity())
-    n = prm["round_trips_per_call"]
+    prm = point.typed(Params)
+    protocol = Protocol.from_config(prm.protocol)
+    cpus = {choose_cpu(prm.cpu)} if prm.pin == "pinned" else set(affinity())
+    n = prm.round_trips_per_call
     parties: dict[str, Transport] = {}
     # every partner stops when the stack closes, also on an error or Ctrl-C
     with contextlib.ExitStack() as stack, pinned(cpus):  # partners inherit the affinity
-        for name in prm["mechanisms"]:
+        for name in prm.mechanisms:
             transport = TRANSPORTS[name](1, START_METHOD, TIMEOUT_SECONDS)
             parties[name] = stack.enter_context(transport)
         placed = {
@@ -151,11 +158,11 @@ def measure(point: Point) -> dict[str, Any]:
         }
         arms = {name: functools.partial(pp.count, n) for name, pp in parties.items()}
         # in the same rounds: the verdict pairs them round by round (paired_ratio_ci)
-        decide = _decide(prm["mechanisms"])
-        samples = sample_arms(arms, protocol, prm["seed"], together=True, decide=decide)
-        counts = {name: _count(pp, prm["count_round_trips"]) for name, pp in parties.items()}
+        decide = _decide(prm.mechanisms)
+        samples = sample_arms(arms, protocol, prm.seed, together=True, decide=decide)
+        counts = {name: _count(pp, prm.count_round_trips) for name, pp in parties.items()}
     out = []
-    for name in prm["mechanisms"]:
+    for name in prm.mechanisms:
         s = samples[name]
         out.append(
             {
@@ -167,7 +174,7 @@ def measure(point: Point) -> dict[str, Any]:
             }
         )
     return {
-        "pin": prm["pin"],
+        "pin": prm.pin,
         "cpus": sorted(cpus),
         "round_trips_per_call": n,
         "mechanisms": out,
@@ -190,7 +197,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             s = summarize(wall)
             flags = job_flags(r) + stability_flags(wall, m["first_run"])
             if r["pin"] == "pinned" and m["partner_affinity"] != r["cpus"]:
-                flags.append("partner-not-pinned")
+                flags.append(Flag.PARTNER_NOT_PINNED.at())
             rows.append(
                 {
                     "pin": r["pin"],

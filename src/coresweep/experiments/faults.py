@@ -37,25 +37,20 @@ import logging
 import signal
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from coresweep.backends import BACKENDS
 from coresweep.config import ConfigError
+from coresweep.costs import cell_pool_seconds, restart_seconds
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
-    PROCESS_MB,
-    RUNNER_SECONDS,
-    backend_names,
-    check_memory,
-    check_tree,
-    job_flags,
-    known_names,
-    point_id,
-    pool_mb,
-    row_tail,
-)
+from coresweep.experiments.estimates import PROCESS_MB, RUNNER_SECONDS, pool_mb
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import point_id, row_tail
+from coresweep.experiments.validation import backend_names, check_memory, check_tree, known_names
+from coresweep.flags import Flag
 from coresweep.measure.cores import Node
 from coresweep.measure.faultinject import FAULTS, MIB, Cell, run_cell
 from coresweep.measure.sacrificial import (
@@ -65,7 +60,7 @@ from coresweep.measure.sacrificial import (
     run_sacrificial,
     start_method,
 )
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import zero_of_n_needed
 
 if TYPE_CHECKING:
@@ -74,25 +69,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coresweep")
 NAME = "faults"
-#: by backend module, the heavy modules its start imports (speed only: a backend left out just
-#: imports them in every sacrificial child). Their backends run last, because a job that
-#: imported distributed runs threads, and its later children are spawned, not forked
-PRELOAD = {"coresweep.backends.dask_local": ("distributed",)}
-#: predictions only: what a lost worker adds to its cell (measured here: Dask's Nanny restarts
-#: one in ~0.6 s; Pool forks one and loky restarts at once); faults other than an exception
-#: lose a worker process
-RESTART_SECONDS = {
-    "worker-restarted": 0.6,
-    "worker-replaced-task-lost": 0.0,
-    "pool-restarted": 0.0,
-}
+#: by the descriptor's dispatch, the heavy modules a pool's start imports (speed only: a
+#: backend left out just imports them in every sacrificial child): Dask's scheduler. Their
+#: backends run last, because a job that imported distributed runs threads, and its later
+#: children are spawned, not forked
+PRELOAD = {"scheduler": ("distributed",)}
 SUBPROCESS_SECONDS = 0.3  # the sacrificial subprocess itself: start, report, close
-#: predictions only: a fault cell's pool start and close by the descriptor's start method.
-#: Its workers import no numpy, so this is far below a measuring pool's start (measured
-#: here, per cell without a fault: threads 0.17 s, fork 0.36, spawn 0.29, loky 0.58, Dask
-#: nannies 1.1, each with the subprocess and 8 tasks of 50 ms on 2 workers)
-CELL_POOL_SECONDS = {"none": 0.0, "fork": 0.0, "forkserver": 0.2, "spawn": 0.1, "loky": 0.2}
-NANNY_CELL_SECONDS = 0.7
 #: predictions only: faults that end the worker process they hit (memory raises MemoryError
 #: in a process worker, which survives it) ...
 KILLS_WORKER = ("exit", "segv", "sigkill")
@@ -113,9 +95,29 @@ CRASH_SECONDS = 0.15
 SEVERITY = ("crashed", "error", "hung", "pool-broken", "others-lost", "isolated")
 
 
+@dataclass(frozen=True)
+class Params:
+    """A faults point: every fault's trials on one backend's pool (see the module docstring)."""
+
+    backend: str
+    faults: list[str]
+    #: the Cell fields every trial shares: workers, tasks, task_seconds, hang_seconds,
+    #: recovery_seconds, memory_mib, allowed_failures
+    cell: dict[str, Any]
+    placements: list[int]
+    trials: dict[str, int]
+    stop_at_first_loss: bool
+    isolation_rate: float
+    max_trials: int
+    timeout_seconds: float
+    threads: int
+    seed: int
+    protocol: dict[str, Any]
+
+
 def _preload(backend: str) -> tuple[str, ...]:
     """What the job imports before the backend's cells so each sacrificial child starts warm."""
-    return PRELOAD.get(BACKENDS[backend].__module__, ())
+    return PRELOAD.get(BACKENDS[backend].descriptor.dispatch, ())
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -151,27 +153,27 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     }
     out = []
     for b in sorted(backends, key=lambda b: bool(_preload(b))):  # see PRELOAD
-        params = {
-            "backend": b,
-            "faults": faults,
-            "cell": cell,
-            "placements": placements(cfg["faulty_task"], cfg["tasks"], config["seed"]),
-            "trials": {
+        params = Params(
+            backend=b,
+            faults=faults,
+            cell=cell,
+            placements=placements(cfg["faulty_task"], cfg["tasks"], config["seed"]),
+            trials={
                 f: cfg["exception_trials"] if f == "exception" else cfg["trials"] for f in faults
             },
-            "stop_at_first_loss": cfg["stop_at_first_loss"],
-            "isolation_rate": cfg["isolation_rate"],
-            "max_trials": max(cfg["max_trials"], cfg["trials"]),
-            "timeout_seconds": cfg["timeout_seconds"],
-            "threads": min(cfg["workers"], node.cap),
-            "seed": config["seed"],
+            stop_at_first_loss=cfg["stop_at_first_loss"],
+            isolation_rate=cfg["isolation_rate"],
+            max_trials=max(cfg["max_trials"], cfg["trials"]),
+            timeout_seconds=cfg["timeout_seconds"],
+            threads=min(cfg["workers"], node.cap),
+            seed=config["seed"],
             # an outcome, not a timing: a shortfall of cores does not change it, so no retry
-            "protocol": {**config["protocol"], "retries": 0},
-        }
+            protocol={**config["protocol"], "retries": 0},
+        )
         seconds, mb = predict(params)
         check_tree(mb, f"a {b} pool of {cfg['workers']} workers", f"{key}.workers", node)
         pid = point_id(b, f"w{cfg['workers']}")
-        out.append(Point(NAME, pid, params, job=NAME, seconds=seconds, mem_mb=mb))
+        out.append(Point(NAME, pid, params_of(params), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
@@ -183,45 +185,44 @@ def placements(first: int, tasks: int, seed: int) -> list[int]:
     return [first, *(int(i) for i in order)]
 
 
-def isolation_shown(trials: int, prm: dict[str, Any]) -> bool:
+def isolation_shown(trials: int, prm: Params) -> bool:
     """Whether `trials` clean trials already bound the loss rate below isolation_rate."""
-    return trials >= zero_of_n_needed(prm["isolation_rate"])
+    return trials >= zero_of_n_needed(prm.isolation_rate)
 
 
-def expected_trials(supervision: str, fault: str, prm: dict[str, Any]) -> float:
+def expected_trials(supervision: str, fault: str, prm: Params) -> float:
     """Trials a cell is predicted to run: one when the first loses a neighbour, else as many
     clean trials as isolation needs (within max_trials); where a loss is a matter of chance
     (LOSS_PER_TRIAL q), the expected count up to the first loss: (1 - (1-q)^n) / q."""
     at_once = fault in KILLS_WORKER and supervision in LOSES_AT_ONCE
-    trials = prm["trials"][fault]
-    if at_once and prm["stop_at_first_loss"]:
+    trials = prm.trials[fault]
+    if at_once and prm.stop_at_first_loss:
         return 1
     if fault not in KILLS_WORKER:  # isolation is decided on the faults that end a worker
         return trials
-    n = max(trials, min(prm["max_trials"], zero_of_n_needed(prm["isolation_rate"])))
-    q = LOSS_PER_TRIAL.get(supervision, 0.0) if prm["stop_at_first_loss"] else 0.0
+    n = max(trials, min(prm.max_trials, zero_of_n_needed(prm.isolation_rate)))
+    q = LOSS_PER_TRIAL.get(supervision, 0.0) if prm.stop_at_first_loss else 0.0
     return (1 - (1 - q) ** n) / q if q else n
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one backend: per fault its expected trials, each a sacrificial
     run (its start, the pool's, the tasks on the workers, a wait of hang_seconds when a task
     was lost with its worker, the recovery task after a restart) bounded by
     timeout_seconds; memory: the job, the subprocess, its pool and the memory fault's
     headroom."""
-    b, c = prm["backend"], prm["cell"]
-    supervision = BACKENDS[b].descriptor.supervision
-    restart = RESTART_SECONDS.get(supervision, 0.0)
+    b, c = prm.backend, prm.cell
+    descriptor = BACKENDS[b].descriptor
+    supervision = descriptor.supervision
+    restart = restart_seconds(descriptor)
     # only a lost task is waited for (hang_seconds); a broken or restarting pool settles it
     hang = c["hang_seconds"] if supervision == "worker-replaced-task-lost" else 0.0
-    start = SUBPROCESS_SECONDS + CELL_POOL_SECONDS.get(
-        BACKENDS[b].descriptor.start_method, NANNY_CELL_SECONDS
-    )
+    start = SUBPROCESS_SECONDS + cell_pool_seconds(descriptor)
     tasks = c["tasks"] * c["task_seconds"] / min(c["workers"], c["tasks"])
     seconds = RUNNER_SECONDS
-    for fault in prm["faults"]:
+    for fault in prm.faults:
         lost = fault in KILLS_WORKER and pool_mb(b, 1) > 0  # a worker process
-        cell = min(start + tasks + lost * (hang + restart), prm["timeout_seconds"])
+        cell = min(start + tasks + lost * (hang + restart), prm.timeout_seconds)
         if supervision == "program-lost" and fault in KILLS_WORKER:
             cell = CRASH_SECONDS
         seconds += cell * expected_trials(supervision, fault, prm)
@@ -244,11 +245,11 @@ def _raw_cell(cell: Cell, out: Outcome, orphans: int) -> dict[str, Any]:
     }
 
 
-def _run_trial(backend: str, fault: str, trial: int, faulty: int, prm: dict[str, Any]) -> dict:
+def _run_trial(backend: str, fault: str, trial: int, faulty: int, prm: Params) -> dict:
     """One trial of a cell in its own sacrificial subprocess; its raw record."""
-    cell = Cell(pool=backend, fault=fault, faulty=faulty, **prm["cell"])
+    cell = Cell(pool=backend, fault=fault, faulty=faulty, **prm.cell)
     with tempfile.TemporaryDirectory(prefix="coresweep-faults-") as scratch:
-        out = run_sacrificial(run_cell, (cell, scratch), timeout=prm["timeout_seconds"])
+        out = run_sacrificial(run_cell, (cell, scratch), timeout=prm.timeout_seconds)
     left = leftovers()
     if left:  # run_sacrificial kills its tree; this is the check that it did
         log.error("%s/%s left %d processes; reaping them", backend, fault, len(left))
@@ -268,19 +269,19 @@ def _run_trial(backend: str, fault: str, trial: int, faulty: int, prm: dict[str,
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    backend = prm["backend"]
+    prm = point.typed(Params)
+    backend = prm.backend
     for module in _preload(backend):
         importlib.import_module(module)
     cells = []
     method = start_method()  # of the sacrificial subprocesses
-    where = prm["placements"]
-    for fault in prm["faults"]:
+    where = prm.placements
+    for fault in prm.faults:
         trial, clean = 0, True
-        while trial < prm["trials"][fault] or (
+        while trial < prm.trials[fault] or (
             fault in KILLS_WORKER
             and clean
-            and trial < prm["max_trials"]
+            and trial < prm.max_trials
             and not isolation_shown(trial, prm)
         ):
             raw = _run_trial(backend, fault, trial, where[trial % len(where)], prm)
@@ -288,7 +289,7 @@ def measure(point: Point) -> dict[str, Any]:
             trial += 1
             clean = clean and _trial_row(raw)["isolated"]
             # another task lost or hung decides the cell; isolation needs every trial
-            if prm["stop_at_first_loss"] and not clean:
+            if prm.stop_at_first_loss and not clean:
                 break
     return {"backend": backend, "sacrificial_start_method": method, "cells": cells}
 
@@ -372,11 +373,11 @@ def _trial_row(cell: dict[str, Any]) -> dict[str, Any]:
     row = classify(cell)
     flags = []
     if cell["status"] in ("ok", "error") and cell["killed"]:
-        flags.append("unclean-shutdown")
+        flags.append(Flag.UNCLEAN_SHUTDOWN.at())
     if cell["orphans"]:
-        flags.append("orphans")
+        flags.append(Flag.ORPHANS.at())
     if cell["status"] == "error":
-        flags.append("cell-error")
+        flags.append(Flag.CELL_ERROR.at())
     return {
         **row,
         "flags": flags,

@@ -35,34 +35,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.backends import Backend, make_backend
+from coresweep.backends import BACKENDS, Backend, make_backend, select
 from coresweep.backends.base import chain_init
-from coresweep.backends.dask_local import DaskProcessesBackend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
-    arm_fields,
-    check_memory,
-    check_tree,
-    job_flags,
     nominal_seconds,
-    oversubscribed,
-    point_id,
     pool_mb,
-    pool_size,
     pool_start_seconds,
-    row_tail,
     sampling_seconds,
 )
+from coresweep.experiments.row_flags import job_flags, oversubscribed
+from coresweep.experiments.rows import arm_fields, point_id, row_tail
+from coresweep.experiments.validation import check_memory, check_tree, pool_size
+from coresweep.flags import Flag
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.cores import Node
 from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
-from coresweep.records import Point, stable_hash
+from coresweep.records import Point, params_of, stable_hash
 from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
@@ -82,12 +77,17 @@ PROBE_SECONDS = 0.1
 
 @dataclass(frozen=True)
 class Family:
-    """An outer processes x threads model and the inner pool its tasks may start."""
+    """An outer processes x threads model and the inner pool its tasks may start.
+
+    pool: the descriptor facts that pick the outer pool from the backend registry; the
+    config's start_method completes them unless the family fixes its own (Dask's nanny).
+    """
 
     name: str
     kernel: str
     inner: str  # "blas" or "numba"
     description: str
+    pool: dict[str, Any]
 
 
 FAMILIES = {
@@ -98,15 +98,47 @@ FAMILIES = {
             "dgemm",
             "blas",
             "Dask LocalCluster: P worker processes x T threads, one DGEMM block per task",
+            # worker processes under a nanny, fed by Dask's scheduler
+            {"isolation": "process", "start_method": "nanny", "dispatch": "scheduler"},
         ),
         Family(
             "processes-numba",
             "mc-numba",
             "numba",
             "multiprocessing pool of P processes, each a Numba prange batch on T threads",
+            # multiprocessing.Pool: fed by the caller, a dead worker is replaced (unlike
+            # concurrent.futures' pool, which breaks)
+            {
+                "isolation": "process",
+                "dispatch": "caller",
+                "supervision": "worker-replaced-task-lost",
+            },
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class Params:
+    """What one hybrid point measures: a family over every split of its cores."""
+
+    family: str
+    kernel: str
+    size: int
+    ntasks: int
+    serial_tasks: int  # the serial reference runs the first this many tasks
+    cores: int
+    threads: int
+    splits: list[tuple[int, int]]
+    variants: list[str]
+    start_method: str
+    seed: int
+    protocol: dict[str, Any]
+
+
+def pool_of(fam: Family, start_method: str) -> str:
+    """The registered backend a family's outer pool runs on, chosen by its descriptor."""
+    return select(**{"start_method": start_method, **fam.pool})
 
 
 def splits(cores: int) -> list[tuple[int, int]]:
@@ -132,47 +164,45 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 cores * 3 * 8.0 * size**2, f"dgemm at order {size}", f"{key}.sizes.dgemm", node
             )
         ntasks = cores * cfg["tasks_per_core"]
-        params = {
-            "family": name,
-            "kernel": fam.kernel,
-            "size": size,
-            "ntasks": ntasks,
-            "serial_tasks": min(ntasks, cfg["serial_tasks"]),
-            "cores": cores,
-            "threads": cores,
-            "splits": splits(cores),
-            "variants": list(cfg["variants"]),
-            "start_method": cfg["start_method"],
-            "seed": config["seed"],
-            "protocol": {**config["protocol"], **cfg["protocol"]},
-        }
-        seconds, mb = predict(fam, params)
-        check_tree(mb, f"{cores} {name} workers", f"{key}.cores", node)
-        out.append(
-            Point(NAME, point_id(name, f"c{cores}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+        prm = Params(
+            family=name,
+            kernel=fam.kernel,
+            size=size,
+            ntasks=ntasks,
+            serial_tasks=min(ntasks, cfg["serial_tasks"]),
+            cores=cores,
+            threads=cores,
+            splits=splits(cores),
+            variants=list(cfg["variants"]),
+            start_method=cfg["start_method"],
+            seed=config["seed"],
+            protocol={**config["protocol"], **cfg["protocol"]},
         )
+        seconds, mb = predict(fam, prm)
+        check_tree(mb, f"{cores} {name} workers", f"{key}.cores", node)
+        pid = point_id(name, f"c{cores}")
+        out.append(Point(NAME, pid, params_of(prm), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
-def predict(fam: Family, prm: dict[str, Any]) -> tuple[float, int]:
+def predict(fam: Family, prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one family's point: the serial reference, then per split a
     pool start and its variants sampled together; memory at the widest split (P = cores)."""
-    c, n, protocol = prm["cores"], prm["ntasks"], prm["protocol"]
-    task = nominal_seconds(fam.kernel, prm["size"])
-    seconds = RUNNER_SECONDS + sampling_seconds([prm["serial_tasks"] * task], protocol)
+    c, n, protocol = prm.cores, prm.ntasks, prm.protocol
+    pool = pool_of(fam, prm.start_method)
+    task = nominal_seconds(fam.kernel, prm.size)
+    seconds = RUNNER_SECONDS + sampling_seconds([prm.serial_tasks * task], protocol)
     slowdown = {LIMITED: 1.0, UNLIMITED: UNLIMITED_SLOWDOWN}
-    for p, _ in prm["splits"]:
+    for p, _ in prm.splits:
+        start = pool_start_seconds(pool, p, c)
         if fam.inner == "blas":
-            start = pool_start_seconds("dask-processes", p, c)
             call = n * task / c + n * DASK_TASK_SECONDS
         else:  # every pool process compiles the kernel and its prange version
-            start = pool_start_seconds(f"processes-{prm['start_method']}", p, c)
             start += 2 * NUMBA_COMPILE_SECONDS
             call = n * task / c
-        arms = [call * slowdown[v] for v in prm["variants"]]
+        arms = [call * slowdown[v] for v in prm.variants]
         seconds += start + sampling_seconds(arms, protocol) + PROBE_SECONDS * len(arms)
-    blocks = 3 * 8.0 * prm["size"] ** 2 / 1e6 if fam.inner == "blas" else 0.0  # a, b, a @ b
-    pool = "dask-processes" if fam.inner == "blas" else f"processes-{prm['start_method']}"
+    blocks = 3 * 8.0 * prm.size**2 / 1e6 if fam.inner == "blas" else 0.0  # a, b, a @ b
     return seconds, round(PROCESS_MB + blocks + pool_mb(pool, c) + c * blocks)
 
 
@@ -190,15 +220,17 @@ def inner_threads(fam: Family, t: int, variant: str) -> int:
 
 
 def _split(
-    fam: Family, kernel: Kernel, prm: dict[str, Any], p: int, t: int
+    fam: Family, kernel: Kernel, prm: Params, p: int, t: int
 ) -> tuple[Backend, Any, Any, list[Any]]:
     """Backend, init, function and items for one P x T split (both variants share them)."""
-    size, ntasks, seed = prm["size"], prm["ntasks"], prm["seed"]
+    size, ntasks, seed = prm.size, prm.ntasks, prm.seed
     tasks = kernel.make_tasks(size, ntasks, seed)
-    if fam.inner == "blas":
-        backend: Backend = DaskProcessesBackend(p, threads_per_worker=t)
+    pool = pool_of(fam, prm.start_method)
+    if fam.inner == "blas":  # Dask's workers take T threads each: the BLAS tasks run on them
+        dask: Any = BACKENDS[pool]
+        backend: Backend = dask(p, threads_per_worker=t)
         return backend, functools.partial(kernel.prepare, size, ntasks, seed), kernel.run, tasks
-    backend = make_backend(f"processes-{prm['start_method']}", p)
+    backend = make_backend(pool, p)
     init = chain_init(kernel.compile, kernel.compile_parallel)
     return backend, init, kernel.run_parallel, chunked(tasks, p * CHUNKS_PER_PROCESS)
 
@@ -221,24 +253,25 @@ def _flatten(out: Sequence[Any]) -> list[Any]:
     return [x for item in out for x in (item if isinstance(item, list) else [item])]
 
 
-def _serial(kernel: Kernel, prm: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
+def _serial(kernel: Kernel, prm: Params, protocol: Protocol) -> dict[str, Any]:
     """The reference: the first serial_tasks tasks in this process, every inner pool at one
     thread (per-task seeds do not depend on the number of tasks, so they are the same tasks)."""
-    n = prm.get("serial_tasks", prm["ntasks"])
-    tasks = kernel.make_tasks(prm["size"], n, prm["seed"])
+    n = prm.serial_tasks
+    tasks = kernel.make_tasks(prm.size, n, prm.seed)
     steps = [functools.partial(limit_inner_pools, 1, 1)]
     if kernel.compile is not None:
         steps.append(kernel.compile)
     if kernel.prepare is not None:
-        steps.append(functools.partial(kernel.prepare, prm["size"], n, prm["seed"]))
-    with make_backend("serial", 1) as backend:
+        steps.append(functools.partial(kernel.prepare, prm.size, n, prm.seed))
+    # the caller's own thread: no pool between the reference and its tasks
+    with make_backend(select(isolation="inline"), 1) as backend:
         backend.start(chain_init(*steps))
         s = sample_arms(
-            {SERIAL: functools.partial(backend.map, kernel.run, tasks)}, protocol, prm["seed"]
+            {SERIAL: functools.partial(backend.map, kernel.run, tasks)}, protocol, prm.seed
         )[SERIAL]
     check = kernel.check(tasks, list(s.last_output))
     rec = _record(SERIAL, 1, 1, 0.0, [], s, check.ok, stable_hash(list(s.last_output)))
-    return rec | {"tasks": n, "scale": prm["ntasks"] / n}
+    return rec | {"tasks": n, "scale": prm.ntasks / n}
 
 
 def _record(
@@ -264,18 +297,18 @@ def _record(
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    fam = FAMILIES[prm["family"]]
+    prm = point.typed(Params)
+    fam = FAMILIES[prm.family]
     kernel = get_kernel(fam.kernel)
-    protocol = Protocol.from_config(prm["protocol"])
+    protocol = Protocol.from_config(prm.protocol)
     cells = [_serial(kernel, prm, protocol)]
-    tasks = kernel.make_tasks(prm["size"], prm["ntasks"], prm["seed"])
+    tasks = kernel.make_tasks(prm.size, prm.ntasks, prm.seed)
     k = cells[0]["tasks"]  # the serial reference's tasks: outputs compared on these
     # one warm pool per split; its variants are arms sampled interleaved, so drift hardly
     # enters their ratio (the inner pool is switched by the task wrapper, not a restart)
-    for p, t in prm["splits"]:
+    for p, t in prm.splits:
         backend, init, fn, items = _split(fam, kernel, prm, p, t)
-        threads = {v: inner_threads(fam, t, v) for v in prm["variants"]}
+        threads = {v: inner_threads(fam, t, v) for v in prm.variants}
         with backend:
             _, tm = timed(lambda b=backend, i=init: b.start(i))
             arms = {
@@ -284,7 +317,7 @@ def measure(point: Point) -> dict[str, Any]:
                 )
                 for v, n in threads.items()
             }
-            samples = sample_arms(arms, protocol, prm["seed"])
+            samples = sample_arms(arms, protocol, prm.seed)
             pools = {v: _probe(backend, fam.inner, n, p) for v, n in threads.items()}
         for v, s in samples.items():
             out = _flatten(s.last_output)
@@ -297,9 +330,9 @@ def measure(point: Point) -> dict[str, Any]:
         "kernel": kernel.name,
         "kind": kernel.kind,
         "inner": fam.inner,
-        "cores": prm["cores"],
-        "size": prm["size"],
-        "ntasks": prm["ntasks"],
+        "cores": prm.cores,
+        "size": prm.size,
+        "ntasks": prm.ntasks,
         "unlimited_threads": unlimited_threads(),
         "cells": cells,
     }
@@ -332,12 +365,13 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
         )
         flags = stability_flags(wall, c["first_run"] * scale) + job
         # more busy threads than the split's cores, or than the cores of the machine
-        flags += ["oversubscribed"] if total > r["cores"] else oversubscribed(rec, total)
+        over = [Flag.OVERSUBSCRIBED.at()] if total > r["cores"] else oversubscribed(rec, total)
+        flags += over
         if not c["check_ok"]:
-            flags.append("check-failed")
+            flags.append(Flag.CHECK_FAILED.at())
         same = c.get("serial_checksum", c["checksum"]) == serial["checksum"]
         if not same:
-            flags.append("differs-from-serial")
+            flags.append(Flag.DIFFERS_FROM_SERIAL.at())
         rows.append(
             {
                 "family": r["family"],

@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -45,24 +45,16 @@ from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Backend, chain_init
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
-    PROCESS_MB,
-    RUNNER_SECONDS,
-    backend_names,
-    check_tree,
-    job_flags,
-    kernel_params,
-    oversubscribed,
-    point_id,
-    pool_size,
-    pool_start_seconds,
-    row_tail,
-)
+from coresweep.experiments.estimates import PROCESS_MB, RUNNER_SECONDS, pool_start_seconds
+from coresweep.experiments.row_flags import job_flags, oversubscribed
+from coresweep.experiments.rows import kernel_params, point_id, row_tail
+from coresweep.experiments.validation import backend_names, check_tree, pool_size
+from coresweep.flags import Flag
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
 from coresweep.measure.cores import Node
 from coresweep.measure.timer import timed
-from coresweep.records import Point
+from coresweep.records import OPTIONAL, Point, params_of
 from coresweep.stats import N_RESAMPLES, SEED, quantile_ci
 
 if TYPE_CHECKING:
@@ -73,6 +65,26 @@ log = logging.getLogger("coresweep")
 NAME = "load"
 SERVICE_SAMPLES = 15  # serial runs of one request that fix one core's capacity
 CALIBRATION_SECONDS = 0.3  # predictions only: samples_per_second and the pools' warm-up tasks
+#: a p99 from fewer requests than this is flagged (its interval rests on the top 1 or none)
+P99_REQUESTS = 100
+
+
+@dataclass(frozen=True)
+class Params:
+    """One kernel's point: the pools, the offered loads (in cores) and each level's bounds."""
+
+    kernel: str
+    p: int
+    threads: int
+    loads: list[float]  # in cores
+    request_seconds: float
+    requests: int
+    level_seconds: float
+    drain_seconds: float
+    arrivals: str
+    backends: list[str]
+    seed: int
+    user_kernels: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
 
 
 class Submits(Protocol):
@@ -132,47 +144,46 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         requests = min(requests, cfg["requests"])
     out = []
     for k in kernels:
-        params = {
-            "kernel": k.name,
-            "p": p,
-            "threads": p,
-            "loads": loads,
-            "request_seconds": max(cfg["request_seconds"], loads[-1] / cfg["max_rate"]),
-            "requests": requests,
-            "level_seconds": cfg["level_seconds"],
-            "drain_seconds": cfg["drain_seconds"],
-            "arrivals": cfg["arrivals"],
-            "backends": backends,
-            "seed": config["seed"],
+        prm = Params(
+            kernel=k.name,
+            p=p,
+            threads=p,
+            loads=loads,
+            request_seconds=max(cfg["request_seconds"], loads[-1] / cfg["max_rate"]),
+            requests=requests,
+            level_seconds=cfg["level_seconds"],
+            drain_seconds=cfg["drain_seconds"],
+            arrivals=cfg["arrivals"],
+            backends=backends,
+            seed=config["seed"],
             **kernel_params(k),
-        }
-        seconds, mb = predict(params, k.kind)
-        check_tree(mb, f"pools of {p} workers", f"{key}.p", node)
-        out.append(
-            Point(NAME, point_id(k.name, f"p{p}"), params, job=NAME, seconds=seconds, mem_mb=mb)
         )
+        seconds, mb = predict(prm, k.kind)
+        check_tree(mb, f"pools of {p} workers", f"{key}.p", node)
+        pid = point_id(k.name, f"p{p}")
+        out.append(Point(NAME, pid, params_of(prm), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
-def predict(prm: dict[str, Any], kind: str) -> tuple[float, int]:
+def predict(prm: Params, kind: str) -> tuple[float, int]:
     """Seconds and peak MB of one kernel's point: calibration, pool starts, then per pool and
     level the arrival window, stretched while the pool works off its backlog (capacity: p
     cores, or one for a GIL-bound pool and a kernel that holds the GIL), cut off by the drain
     time where the pool takes queued requests back (else its whole backlog is worked off);
     memory: the job and every process pool's workers."""
-    p, req = prm["p"], prm["request_seconds"]
+    p, req = prm.p, prm.request_seconds
     seconds = RUNNER_SECONDS + CALIBRATION_SECONDS + SERVICE_SAMPLES * req
     workers = 0
-    for name in prm["backends"]:
+    for name in prm.backends:
         cls = BACKENDS[name]
         seconds += pool_start_seconds(name, p, p)
         workers += p if cls.descriptor.separate_processes else 0
         capacity = 1 if (cls.descriptor.gil_bound and kind == "python") else p
-        for load in prm["loads"]:
-            n = _level_count(load / req, prm["requests"], prm["level_seconds"])
+        for load in prm.loads:
+            n = _level_count(load / req, prm.requests, prm.level_seconds)
             window = n * req / load
             busy = max(window, n * req / capacity)
-            cut = min(busy, window + prm["drain_seconds"]) if cls.cancels_pending else busy
+            cut = min(busy, window + prm.drain_seconds) if cls.cancels_pending else busy
             seconds += cut + req
     return seconds, round((1 + workers) * PROCESS_MB)
 
@@ -270,11 +281,11 @@ def _level_count(rate: float, requests: int, level_seconds: float) -> int:
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    kernel = get_kernel(prm["kernel"], prm.get("user_kernels"))
-    p, seed = prm["p"], prm["seed"]
+    prm = point.typed(Params)
+    kernel = get_kernel(prm.kernel, prm.user_kernels)
+    p, seed = prm.p, prm.seed
     rate = samples_per_second(kernel, seed)
-    size = size_for(prm["request_seconds"], rate)
+    size = size_for(prm.request_seconds, rate)
     service = [
         timed(lambda t=t: kernel.run(t))[1].wall
         for t in kernel.make_tasks(size, SERVICE_SAMPLES, seed)
@@ -283,9 +294,9 @@ def measure(point: Point) -> dict[str, Any]:
     tiny = one_task(kernel, 1, seed)
     steps = [kernel.compile] if kernel.compile is not None else []
     init = chain_init(*steps, functools.partial(kernel.run, tiny))
-    names = prm["backends"]
+    names = prm.backends
     rng = np.random.default_rng(seed)
-    order = [(b, load) for b in names for load in prm["loads"]]
+    order = [(b, load) for b in names for load in prm.loads]
     order = [order[i] for i in rng.permutation(len(order))]
     levels = []
     start_s: dict[str, float] = {}
@@ -299,13 +310,13 @@ def measure(point: Point) -> dict[str, Any]:
             start_s[b] += t_warm.wall
         for i, (b, load) in enumerate(order):
             offered = load * capacity
-            n = _level_count(offered, prm["requests"], prm["level_seconds"])
+            n = _level_count(offered, prm.requests, prm.level_seconds)
             tasks = kernel.make_tasks(size, n, seed + i)
-            inter = gaps(prm["arrivals"], offered, n, np.random.default_rng([seed, i]))
+            inter = gaps(prm.arrivals, offered, n, np.random.default_rng([seed, i]))
             # a pool that cannot take queued requests back works them off before the next
             # level: at worst all n on one worker
-            settle = prm["drain_seconds"] + n * float(np.median(service)) * 2
-            s = run_stream(pools[b], kernel.run, tasks, inter, prm["drain_seconds"], settle)
+            settle = prm.drain_seconds + n * float(np.median(service)) * 2
+            s = run_stream(pools[b], kernel.run, tasks, inter, prm.drain_seconds, settle)
             ok = _check(kernel, tasks, s)
             log.info("%s load %.2f: %d/%d done", b, load, np.isfinite(s.done).sum(), n)
             if not s.settled:
@@ -367,15 +378,15 @@ def _row(rec: dict[str, Any], lv: dict[str, Any]) -> dict[str, Any]:
     thr = throughput_ci(sched, done)
     flags = job_flags(r)
     if (~ok).any():
-        flags.append("unfinished-requests")
+        flags.append(Flag.UNFINISHED_REQUESTS.at())
     if not lv["check_ok"]:
-        flags.append("check-failed")
-    if lat.size < 100:
-        flags.append("p99-from-<100-requests")
+        flags.append(Flag.CHECK_FAILED.at())
+    if lat.size < P99_REQUESTS:
+        flags.append(Flag.P99_FEW_REQUESTS.at(P99_REQUESTS))
     if np.quantile(lag, 0.99) > np.median(r["service_s"]):
-        flags.append("arrivals-late")  # the submitter fell behind its schedule
+        flags.append(Flag.ARRIVALS_LATE.at())  # the submitter fell behind its schedule
     if not lv.get("settled", True):
-        flags.append("backlog-carried-over")  # the next level on this pool started behind
+        flags.append(Flag.BACKLOG_CARRIED_OVER.at())  # the next level on this pool started behind
     cap = r["capacity_per_core"]
     # what the pool is, as measured (older records: the registry's descriptor of its name);
     # analysis and plots tell threads from processes by these columns, never by the name

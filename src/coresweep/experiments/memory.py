@@ -19,32 +19,26 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from coresweep import flags
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Descriptor
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
-    PROCESS_MB,
-    RUNNER_SECONDS,
-    backend_names,
-    check_memory,
-    check_tree,
-    core_counts,
-    job_flags,
-    point_id,
-    pool_mb,
-    pool_start_seconds,
-    row_tail,
-)
+from coresweep.experiments.estimates import PROCESS_MB, RUNNER_SECONDS, pool_mb, pool_start_seconds
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import point_id, row_tail
+from coresweep.experiments.validation import backend_names, check_memory, check_tree, core_counts
+from coresweep.flags import Flag
 from coresweep.measure import shared_input as si
 from coresweep.measure.cores import Node
 from coresweep.measure.memory import MIB, TreeMemorySampler, sample_for, scan_tree
 from coresweep.measure.timer import timed
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import line_fit
 
 if TYPE_CHECKING:
@@ -70,6 +64,25 @@ MIN_HZ = 10.0
 UNSTEADY = 1.10  # a window whose peak exceeds its median by 10% is flagged
 
 
+@dataclass(frozen=True)
+class Params:
+    """One job's point: its backends, each one's sharing modes, the pool sizes and windows."""
+
+    backends: list[str]
+    sharing: dict[str, list[str]]  # backend -> its sharing modes, in run order
+    workers: list[int]  # the pool sizes N
+    cores: int
+    input_bytes: int
+    scratch_bytes: int
+    idle_seconds: float
+    work_seconds: float
+    hz: float
+    timeout_seconds: float
+    threads: int
+    seed: int
+    protocol: dict[str, Any]
+
+
 def _copies(ns: Sequence[int], sharing: Sequence[str]) -> int:
     """Inputs alive at the worst moment: the parent's array, the segment, one per copied worker."""
     return 1 + ("shm" in sharing) + max(ns) * ("copied" in sharing)
@@ -91,8 +104,10 @@ def modes(descriptor: Descriptor) -> tuple[str, ...]:
     """The sharing modes a backend can run, from its descriptor (in MODES order).
 
     inherited: the workers see the parent's array in place (threads share memory, fork
-    workers inherit it copy-on-write); shm and copied only mean something between
-    processes. A nanny-supervised (Dask) worker gets task arguments through the scheduler,
+    workers inherit it copy-on-write); shm only means something between processes, and
+    copied wherever a worker shares no memory with the parent (processes, subinterpreters:
+    the pickled input becomes a private copy). A nanny-supervised (Dask) worker gets task
+    arguments through the scheduler,
     where a 256 MiB argument crawls for seconds per worker: it skips "copied" (the
     communication experiment measures that path).
     """
@@ -102,7 +117,9 @@ def modes(descriptor: Descriptor) -> tuple[str, ...]:
         "none": True,
         "inherited": d.shares_memory or d.arguments == "inherited",
         "shm": process,
-        "copied": process and d.start_method != "nanny",
+        "copied": not d.shares_memory
+        and d.isolation in ("interpreter", "process")
+        and d.start_method != "nanny",
     }
     return tuple(m for m in MODES if runs[m])
 
@@ -149,42 +166,42 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
     )
     out = []
     for group in _groups(backends):
-        params = {
-            "backends": group,
-            "sharing": {b: sharing[b] for b in group},
-            "workers": ns,
-            "cores": cap,
-            "input_bytes": nbytes,
-            "scratch_bytes": scratch,
-            "idle_seconds": cfg["idle_seconds"],
-            "work_seconds": cfg["work_seconds"],
-            "hz": cfg["hz"],
-            "timeout_seconds": cfg["timeout_seconds"],
-            "threads": cap,
-            "seed": config["seed"],
-            "protocol": config["protocol"],
-        }
-        seconds, mb = predict(params)
+        prm = Params(
+            backends=group,
+            sharing={b: sharing[b] for b in group},
+            workers=ns,
+            cores=cap,
+            input_bytes=nbytes,
+            scratch_bytes=scratch,
+            idle_seconds=cfg["idle_seconds"],
+            work_seconds=cfg["work_seconds"],
+            hz=cfg["hz"],
+            timeout_seconds=cfg["timeout_seconds"],
+            threads=cap,
+            seed=config["seed"],
+            protocol=config["protocol"],
+        )
+        seconds, mb = predict(prm)
         check_tree(mb, f"{max(ns)} workers of {', '.join(group)}", f"{key}.workers", node)
-        out.append(Point(NAME, point_id(*group), params, seconds=seconds, mem_mb=mb))
+        out.append(Point(NAME, point_id(*group), params_of(prm), seconds=seconds, mem_mb=mb))
     return out
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one job's point: per backend and N a pool start, then per
     sharing mode the input loaded (copied: through a pipe per worker), an idle and a working
     window, and the steps around them; memory at the largest N."""
-    ns, nbytes, cores = prm["workers"], prm["input_bytes"], prm["cores"]
-    window = prm["idle_seconds"] + prm["work_seconds"] + STEP_SECONDS
+    ns, nbytes, cores = prm.workers, prm.input_bytes, prm.cores
+    window = prm.idle_seconds + prm.work_seconds + STEP_SECONDS
     seconds = RUNNER_SECONDS
     peak = 0.0
-    for b in prm["backends"]:
-        modes = prm["sharing"][b]
+    for b in prm.backends:
+        modes = prm.sharing[b]
         for n in ns:
             seconds += pool_start_seconds(b, n, cores) + len(modes) * window
             seconds += n * nbytes / COPY_BYTES_PER_SECOND * ("copied" in modes)
         n = max(ns)
-        data = (n * ("copied" in modes) + 2) * nbytes + n * prm["scratch_bytes"]
+        data = (n * ("copied" in modes) + 2) * nbytes + n * prm.scratch_bytes
         peak = max(peak, pool_mb(b, n) + data / 1e6)
     return seconds, round(PROCESS_MB + peak)
 
@@ -211,7 +228,7 @@ class Inputs:
 
 
 @contextmanager
-def _inherited(array: np.ndarray | None) -> Iterator[None]:
+def _inherited(array: bytearray | None) -> Iterator[None]:
     """Publish the parent's array for fork workers and threads; withdraw it afterwards."""
     si.INHERITED = array
     try:
@@ -221,12 +238,12 @@ def _inherited(array: np.ndarray | None) -> Iterator[None]:
         si.release()  # threads held the input in this process
 
 
-def _sample(b: Any, n: int, gate: Any, prm: dict[str, Any]) -> dict[str, Any]:
+def _sample(b: Any, n: int, gate: Any, prm: Params) -> dict[str, Any]:
     """The tree's memory with the workers idle, then while all n of them work."""
-    hz = prm["hz"]
+    hz = prm.hz
     si.settle_allocator()  # the parent's pickle buffers of the last step are not in use
-    idle = sample_for(prm["idle_seconds"], hz=hz)
-    order = (prm["work_seconds"], prm["scratch_bytes"], gate(n))
+    idle = sample_for(prm.idle_seconds, hz=hz)
+    order = (prm.work_seconds, prm.scratch_bytes, gate(n))
     with TreeMemorySampler(hz=hz) as sampler:
         who = b.map(si.work, [order] * n)
     working = sampler.stop()
@@ -237,15 +254,15 @@ def _sample(b: Any, n: int, gate: Any, prm: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) -> list[dict]:
+def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: Params) -> list[dict]:
     """One pool of n workers measured in every sharing mode in turn (the input loaded, unloaded)."""
     runs = []
     baseline = scan_tree(os.getpid())
     with make_backend(backend, n) as b:
         _, t = timed(b.start)
-        # every worker runs one task first: a fresh spawned worker has not imported numpy yet
+        # every worker runs one task first: a fresh spawned worker has not imported its modules yet
         ready = len(set(b.map(si.ready, [gate(n)] * n)))
-        for sharing in prm["sharing"][backend]:
+        for sharing in prm.sharing[backend]:
             holders = n
             if sharing != "none":
                 order = (sharing, inputs.payload(sharing), gate(n))
@@ -275,21 +292,21 @@ def _pool(backend: str, n: int, inputs: Inputs, gate: Any, prm: dict[str, Any]) 
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
+    prm = point.typed(Params)
     runs = []
-    modes = {m for ms in prm["sharing"].values() for m in ms}
+    modes = {m for ms in prm.sharing.values() for m in ms}
     si.settle_allocator()  # before any large block is freed; fork workers inherit it
     with ExitStack() as stack:  # the segment is unlinked and the gates removed, also on Ctrl-C
-        inputs = Inputs(prm["input_bytes"], modes, stack)
-        gate = stack.enter_context(si.gates(prm["timeout_seconds"]))
+        inputs = Inputs(prm.input_bytes, modes, stack)
+        gate = stack.enter_context(si.gates(prm.timeout_seconds))
         stack.enter_context(_inherited(inputs.array))
-        for backend in prm["backends"]:
-            for n in prm["workers"]:
+        for backend in prm.backends:
+            for n in prm.workers:
                 runs += _pool(backend, n, inputs, gate, prm)
     return {
-        "input_mib": prm["input_bytes"] / MIB,
-        "scratch_mib": prm["scratch_bytes"] / MIB,
-        "cores": prm["cores"],
+        "input_mib": prm.input_bytes / MIB,
+        "scratch_mib": prm.scratch_bytes / MIB,
+        "cores": prm.cores,
         "runs": runs,
     }
 
@@ -319,16 +336,16 @@ def _worker_processes(name: str) -> bool:
 def _row_flags(row: dict[str, Any], run: dict[str, Any], state: str) -> list[str]:
     flags = []
     if row["achieved_hz"] < MIN_HZ:
-        flags.append(f"sampling<{MIN_HZ:.0f}Hz")
+        flags.append(Flag.SPARSE_SAMPLING.at(MIN_HZ))
     if state == "idle" and row["pss_data_peak_mib"] > UNSTEADY * row["pss_data_median_mib"]:
-        flags.append("memory-unsteady")
+        flags.append(Flag.MEMORY_UNSTEADY.at())
     processes = _worker_processes(run["backend"])
     if processes and row["nprocs"] < run["workers"] + 1:
-        flags.append("workers-missing")
+        flags.append(Flag.WORKERS_MISSING.at())
     if state == "working" and run["busy_workers"] < run["workers"]:
-        flags.append("not-all-workers-busy")
+        flags.append(Flag.NOT_ALL_BUSY.at())
     if processes and run["holders"] < run["workers"]:
-        flags.append("not-all-workers-hold-input")
+        flags.append(Flag.NOT_ALL_HOLD_INPUT.at())
     return flags
 
 
@@ -376,7 +393,7 @@ def _add_fits(df: pd.DataFrame) -> pd.DataFrame:
             g[f"{metric}_intercept_mib"] = fit.intercept
         g["fit_levels"] = len(g)
         if len(g) < 3:
-            g["flags"] = [";".join(filter(None, [f, "fit<3-levels"])) for f in g["flags"]]
+            g["flags"] = [flags.join([f, Flag.FEW_LEVELS.at()]) for f in g["flags"]]
         parts.append(g)
     return pd.concat(parts, ignore_index=True)
 

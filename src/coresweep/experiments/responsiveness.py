@@ -18,32 +18,31 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.backends import BACKENDS, make_backend
+from coresweep.backends import BACKENDS, make_backend, select
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
-    check_tree,
-    job_flags,
-    known_names,
     nominal_seconds,
-    point_id,
     pool_mb,
-    pool_size,
     pool_start_seconds,
-    source_columns,
 )
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import point_id, source_columns
+from coresweep.experiments.validation import check_tree, known_names, pool_size
+from coresweep.flags import Flag
 from coresweep.kernels import get_kernel
 from coresweep.measure.cores import Node
 from coresweep.measure.sched import switch_interval
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import quantile_ci
 
 if TYPE_CHECKING:
@@ -53,17 +52,54 @@ if TYPE_CHECKING:
 log = logging.getLogger("coresweep")
 NAME = "responsiveness"
 IDLE = "none"  # the mode of the idle windows (background paused) that every job measures
-#: background mode -> (backend, kernel)
-MODES: dict[str, tuple[str, str]] = {
-    "threads-python": ("threads", "mc-python"),
-    "threads-numba": ("threads", "mc-numba"),
-    "processes-python": ("processes-fork", "mc-python"),
-}
 PERCENTILES = np.linspace(0, 100, 201)  # kept per condition for the ECDF plot
 WARMUP_SECONDS = 0.1
 SETTLE_SECONDS = 0.05  # after resuming the background, before the probe window opens
 MIN_P99_SAMPLES = 500
 MIN_RATE_RATIO = 0.99  # the probe keeps up when it answers 99% of the offered rate
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A background: the descriptor facts that pick its pool from the backend registry, and
+    the kernel its workers run."""
+
+    pool: Mapping[str, object]
+    kernel: str
+
+    def backend(self) -> str:
+        """The registered backend these facts pick."""
+        return select(**self.pool)
+
+
+#: Python threads of this process, each task handed over by the caller
+THREADS = {"isolation": "thread", "dispatch": "caller", "batch": False}
+#: forked worker processes, each task handed over by the caller
+FORKED = {"isolation": "process", "start_method": "fork", "dispatch": "caller"}
+#: background mode -> its pool and kernel
+MODES: dict[str, Mode] = {
+    "threads-python": Mode(THREADS, "mc-python"),
+    "threads-numba": Mode(THREADS, "mc-numba"),
+    "processes-python": Mode(FORKED, "mc-python"),
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    """What one responsiveness point measures: the probe under one background mode."""
+
+    mode: str
+    backend: str  # the registered backend the mode's pool facts picked
+    kernel: str
+    size: int
+    workers: int
+    threads: int
+    switch_intervals_ms: list[float]
+    probe_period_ms: float
+    seconds_per_condition: float
+    rounds: int
+    seed: int
+    protocol: dict[str, Any]
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -81,43 +117,42 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         )
     out = []
     for mode in modes:
-        backend, kernel = MODES[mode]
-        params = {
-            "mode": mode,
-            "backend": backend,
-            "kernel": kernel,
-            "size": cfg["task_sizes"][kernel],
-            "workers": workers,
-            "threads": workers,
-            "switch_intervals_ms": sorted(cfg["switch_intervals_ms"]),
-            "probe_period_ms": period,
-            "seconds_per_condition": cfg["seconds_per_condition"],
-            "rounds": cfg["rounds"],
-            "seed": config["seed"],
-            "protocol": config["protocol"],
-        }
-        seconds, mb = predict(params)
-        check_tree(mb, f"{workers} background workers", f"{key}.workers", node)
-        out.append(
-            Point(NAME, point_id(mode, f"p{workers}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+        kernel = MODES[mode].kernel
+        prm = Params(
+            mode=mode,
+            backend=MODES[mode].backend(),
+            kernel=kernel,
+            size=cfg["task_sizes"][kernel],
+            workers=workers,
+            threads=workers,
+            switch_intervals_ms=sorted(cfg["switch_intervals_ms"]),
+            probe_period_ms=period,
+            seconds_per_condition=cfg["seconds_per_condition"],
+            rounds=cfg["rounds"],
+            seed=config["seed"],
+            protocol=config["protocol"],
         )
+        seconds, mb = predict(prm)
+        check_tree(mb, f"{workers} background workers", f"{key}.workers", node)
+        pid = point_id(mode, f"p{workers}")
+        out.append(Point(NAME, pid, params_of(prm), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one mode's point: the background's start, the warm-up, then
     every round visits each condition (a probe window, a settle after resuming, and before
     the idle window a wait for the batch in flight)."""
-    p, backend, kernel = prm["workers"], prm["backend"], prm["kernel"]
-    task = nominal_seconds(kernel, prm["size"])
+    p, backend, kernel = prm.workers, prm.backend, prm.kernel
+    task = nominal_seconds(kernel, prm.size)
     # Python tasks on workers under one GIL run one at a time: a batch in flight takes p tasks
     one_gil = BACKENDS[backend].descriptor.gil_bound and get_kernel(kernel).kind == "python"
     batch = task * (p if one_gil else 1)
-    conditions = 1 + len(prm["switch_intervals_ms"])
+    conditions = 1 + len(prm.switch_intervals_ms)
     seconds = RUNNER_SECONDS + pool_start_seconds(backend, p, p) + WARMUP_SECONDS
     seconds += NUMBA_COMPILE_SECONDS * (kernel == "mc-numba")
-    seconds += prm["seconds_per_condition"] * conditions
-    seconds += prm["rounds"] * ((conditions - 1) * SETTLE_SECONDS + batch)
+    seconds += prm.seconds_per_condition * conditions
+    seconds += prm.rounds * ((conditions - 1) * SETTLE_SECONDS + batch)
     return seconds, round(PROCESS_MB + pool_mb(backend, p))
 
 
@@ -206,15 +241,15 @@ def _schedule(intervals: Sequence[float], rounds: int, seed: int) -> list[tuple[
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    period = prm["probe_period_ms"] / 1000
-    window = prm["seconds_per_condition"] / prm["rounds"]
+    prm = point.typed(Params)
+    period = prm.probe_period_ms / 1000
+    window = prm.seconds_per_condition / prm.rounds
     windows = []
-    with Background(prm["backend"], prm["kernel"], prm["workers"], prm["size"], prm["seed"]) as bg:
+    with Background(prm.backend, prm.kernel, prm.workers, prm.size, prm.seed) as bg:
         default_ms = sys.getswitchinterval() * 1000
         bg.resume()
         probe(period, WARMUP_SECONDS)  # background up to speed, probe code paths hot
-        for state, si in _schedule(prm["switch_intervals_ms"], prm["rounds"], prm["seed"]):
+        for state, si in _schedule(prm.switch_intervals_ms, prm.rounds, prm.seed):
             if state == "idle":
                 bg.pause()
             else:
@@ -225,7 +260,7 @@ def measure(point: Point) -> dict[str, Any]:
                 lat, span = probe(period, window)
                 done = bg.done - done0
             if bg.error is not None:
-                raise RuntimeError(f"background {prm['mode']} failed: {bg.error!r}")
+                raise RuntimeError(f"background {prm.mode} failed: {bg.error!r}")
             windows.append(
                 {
                     "background": state,
@@ -235,14 +270,14 @@ def measure(point: Point) -> dict[str, Any]:
                     "background_tasks": done,
                 }
             )
-    log.info("%s: %d probe windows", prm["mode"], len(windows))
+    log.info("%s: %d probe windows", prm.mode, len(windows))
     return {
-        "mode": prm["mode"],
-        "backend": prm["backend"],
-        "kernel": prm["kernel"],
-        "size": prm["size"],
-        "workers": prm["workers"],
-        "probe_period_ms": prm["probe_period_ms"],
+        "mode": prm.mode,
+        "backend": prm.backend,
+        "kernel": prm.kernel,
+        "size": prm.size,
+        "workers": prm.workers,
+        "probe_period_ms": prm.probe_period_ms,
         "default_switch_interval_ms": default_ms,
         "windows": windows,
     }
@@ -259,9 +294,9 @@ def _condition_row(
     achieved = lat.size / span
     flags = job_flags(r)
     if lat.size < MIN_P99_SAMPLES:
-        flags.append(f"p99-from<{MIN_P99_SAMPLES}-samples")
+        flags.append(Flag.P99_FEW_SAMPLES.at(MIN_P99_SAMPLES))
     if achieved < MIN_RATE_RATIO * offered:
-        flags.append("probe-fell-behind")
+        flags.append(Flag.PROBE_FELL_BEHIND.at())
     return {
         "mode": mode,
         "paired_with": r["mode"],

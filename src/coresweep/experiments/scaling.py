@@ -13,7 +13,7 @@ worker at every p of the sweep (a multiple of every p), each task sized so that 
 sample at p = 1 stays within `strong_sample_seconds` on a nominal core. Planning is
 deterministic (declared kernel rates, no timing), so a dry run on a login node plans the
 points the compute node measures. Each point carries its predicted seconds and the peak
-memory of its process tree (`common.tree_memory_bytes`), which is checked against the node.
+memory of its process tree (`estimates.tree_memory_bytes`), which is checked against the node.
 
 The memory-bound kernel (kind "memory", the triad) follows STREAM's rule instead of the time
 budget: each array is at least 4x the last-level cache the point's cores reach (read from
@@ -32,37 +32,35 @@ import functools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coresweep.backends import BACKENDS, make_backend
+from coresweep.backends import BACKENDS, make_backend, select
 from coresweep.backends.base import chain_init
-from coresweep.backends.serial import SerialBackend
 from coresweep.config import ConfigError
+from coresweep.costs import dispatch_seconds, start_seconds, stop_seconds
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     NUMBA_COMPILE_SECONDS,
     RUNNER_SECONDS,
-    arm_fields,
+    mem_mb,
+    sampling_seconds,
+    tree_memory_bytes,
+)
+from coresweep.experiments.row_flags import job_flags, oversubscribed
+from coresweep.experiments.rows import arm_fields, kernel_params, point_id, row_tail
+from coresweep.experiments.validation import (
     backend_names,
     check_dask_cluster,
     check_memory,
     check_pinning,
     configure_dask_cluster,
     core_counts,
-    dispatch_seconds,
-    job_flags,
-    kernel_params,
     kernel_size,
-    mem_mb,
-    oversubscribed,
-    point_id,
-    row_tail,
-    sampling_seconds,
-    tree_memory_bytes,
 )
+from coresweep.flags import Flag
 from coresweep.kernels import Kernel, get_kernel, kernels_from
 from coresweep.kernels.stream import PERIOD, held_elements, release
 from coresweep.kernels.user import runs_on
@@ -71,7 +69,7 @@ from coresweep.measure.cores import Node, affinity
 from coresweep.measure.guard import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
-from coresweep.records import Point, stable_hash
+from coresweep.records import OPTIONAL, Point, params_of, stable_hash
 from coresweep.stats import median_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
@@ -97,15 +95,27 @@ def applicable(kernel: Kernel, backend: str) -> bool:
 MAX_STRONG_TASKS = 4096
 #: predicted seconds of one task of a kernel that declares no nominal rate (user kernels)
 UNKNOWN_TASK_SECONDS = 0.01
-#: predicted start of p workers (and their stop): (fixed, per worker) seconds by start method
-START_SECONDS = {
-    "none": (0.0, 0.0),
-    "fork": (0.05, 0.002),
-    "forkserver": (0.5, 0.02),
-    "spawn": (0.5, 0.02),
-    "loky": (0.5, 0.02),
-    "nanny": (1.5, 0.05),
-}
+
+
+@dataclass(frozen=True)
+class Params:
+    """A scaling point: one kernel on one backend at p workers, its workloads by mode
+    ({"size", "ntasks"}), the in-job serial baseline's, and what measure() needs besides."""
+
+    kernel: str
+    backend: str
+    p: int
+    modes: dict[str, dict[str, int]]
+    baseline: dict[str, int]
+    seed: int
+    protocol: dict[str, Any]
+    #: a user kernel's spec, so a fresh process rebuilds it (kernel_params)
+    user_kernels: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    #: the memory-bound kernel's cache facts and held bytes (ArrayPlan, held_bytes)
+    arrays: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    #: more workers than the node's usable cores (only ever True)
+    oversubscribed: bool | None = field(default=None, metadata=OPTIONAL)
+    dask_cluster: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
 
 
 def strong_tasks(cfg: dict[str, Any], ps: Sequence[int], key: str) -> int:
@@ -264,14 +274,18 @@ def held_bytes(
     The job holds the baseline's arrays (the whole strong total: the reference sweep); its
     threads (thread pools, numba-parallel) work on chunks of the same arrays, so the job
     also holds the weak total for them. A worker process holds its own share of the chunks,
-    the strong and weak workloads in one set; a cluster's workers hold theirs elsewhere."""
+    the strong and weak workloads in one set; a cluster's workers hold theirs elsewhere. A
+    forked worker reads the job's b and c in place (copy-on-write pages only read) and
+    builds only its own a (`kernels.stream.hold`)."""
     job = held_elements(baseline["size"], baseline["ntasks"])
     worker = 0
     if descriptor.isolation in ("inline", "thread"):
         job = max([job, *(held_elements(m["size"], m["ntasks"]) for m in modes.values())])
     elif descriptor.isolation == "process":
         worker = max(held_elements(m["size"], m["ntasks"] // p) for m in modes.values())
-    return 24.0 * job, 24.0 * worker
+    adopts = descriptor.start_method == "fork" and worker <= job  # reads the job's inputs
+    built = 8.0 if adopts else 24.0  # bytes per element a worker makes
+    return 24.0 * job, built * worker
 
 
 def predict_seconds(
@@ -305,9 +319,9 @@ def predict_seconds(
     dispatch = dispatch_seconds(descriptor)
     calls = [m["ntasks"] * (task_s(m["size"]) / speed + dispatch) for m in modes.values()]
     calls.append(baseline["ntasks"] * task_s(baseline["size"]))
-    fixed, per_worker = START_SECONDS.get(descriptor.start_method, START_SECONDS["spawn"])
     seconds = sampling_seconds(calls, protocol, decisive=True)
-    seconds += RUNNER_SECONDS + fixed + per_worker * p
+    seconds += RUNNER_SECONDS + start_seconds(descriptor, p, min(p, usable))
+    seconds += stop_seconds(descriptor)
     if held is not None:  # building the arrays: the job's on its first point, workers' each
         job_b, worker_b = held
         seconds += ALLOC_SECONDS_PER_GB * (job_b * int(first_in_job) + worker_b) / 1e9
@@ -427,18 +441,9 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                         )
                         + f"or give a smaller sizes.{k.name} with {key}.allow_in_cache: true",
                     )
-                params = {
-                    "kernel": k.name,
-                    "backend": b,
-                    "p": p,
-                    "modes": modes,
-                    "baseline": baseline,
-                    "seed": config["seed"],
-                    "protocol": config["protocol"],
-                    **kernel_params(k),
-                }
-                if arrays is not None:
-                    params["arrays"] = {
+                array_facts = None
+                if arrays is not None and held is not None:
+                    array_facts = {
                         "llc_bytes": arrays.llc_strong if strong else arrays.llc_weak,
                         "llc_weak_bytes": arrays.llc_weak,
                         "in_cache": arrays.in_cache,
@@ -446,10 +451,19 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                         "worker_bytes": held[1],
                         "llc": arrays.llc,
                     }
-                if p > node.usable:
-                    params["oversubscribed"] = True  # more workers than the node's cores
-                if b in cluster:
-                    params["dask_cluster"] = config["dask_cluster"]
+                params = Params(
+                    kernel=k.name,
+                    backend=b,
+                    p=p,
+                    modes=modes,
+                    baseline=baseline,
+                    seed=config["seed"],
+                    protocol=config["protocol"],
+                    user_kernels=kernel_params(k).get("user_kernels"),
+                    arrays=array_facts,
+                    oversubscribed=True if p > node.usable else None,
+                    dask_cluster=config["dask_cluster"] if b in cluster else None,
+                )
                 seconds = predict_seconds(
                     k, descriptor, p, modes, baseline, config["protocol"], node.usable, first, held
                 )
@@ -457,7 +471,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                     Point(
                         NAME,
                         point_id(k.name, b, f"p{p}"),
-                        params,
+                        params_of(params),
                         job=job,
                         seconds=round(seconds, 2),
                         mem_mb=mem_mb(tree),
@@ -477,14 +491,14 @@ def _one_blas_thread() -> None:
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    kernel = get_kernel(prm["kernel"], prm.get("user_kernels"))
-    p, seed = prm["p"], prm["seed"]
-    protocol_cfg = prm["protocol"]
+    prm = point.typed(Params)
+    kernel = get_kernel(prm.kernel, prm.user_kernels)
+    p, seed = prm.p, prm.seed
+    protocol_cfg = prm.protocol
     protocol = Protocol.from_config(protocol_cfg)
-    modes = prm["modes"]
+    modes = prm.modes
 
-    descriptor = BACKENDS[prm["backend"]].descriptor
+    descriptor = BACKENDS[prm.backend].descriptor
     batch = descriptor.batch
     if kernel.kind != "memory":
         release()  # the triad's arrays of an earlier point of this job: not this point's
@@ -498,7 +512,7 @@ def measure(point: Point) -> dict[str, Any]:
     # numba-parallel gets p Numba threads; every other worker exactly one inner thread.
     # Workers compile too: spawned ones load the on-disk cache (cache=True).
     inner = functools.partial(limit_inner_pools, p if batch else 1)
-    base = prm["baseline"]
+    base = prm.baseline
 
     def prepares(*workloads: dict[str, int], workers: int = 1) -> list[functools.partial[None]]:
         """The kernel's prepare for these workloads, each worker taking its share of tasks."""
@@ -512,8 +526,8 @@ def measure(point: Point) -> dict[str, Any]:
     tasks = {mode: kernel.make_tasks(m["size"], m["ntasks"], seed) for mode, m in modes.items()}
     base_tasks = kernel.make_tasks(base["size"], base["ntasks"], seed)
 
-    if "dask_cluster" in prm:
-        configure_dask_cluster(prm["dask_cluster"])
+    if prm.dask_cluster is not None:
+        configure_dask_cluster(prm.dask_cluster)
     # the baseline's inputs first: fork children then share them copy-on-write (the memory
     # estimate counts them once), as they do on the job's later points anyway. Workers of
     # this process (threads, prange) use the job's inputs for every workload; building them
@@ -521,14 +535,14 @@ def measure(point: Point) -> dict[str, Any]:
     in_job = descriptor.isolation in ("inline", "thread")
     _, t = timed(chain_init(*prepares(base, *(modes.values() if in_job else ()))))
     alloc_s = t.wall
-    with make_backend(prm["backend"], p) as backend:
+    with make_backend(prm.backend, p) as backend:
         worker_prep = prepares(*modes.values(), workers=p)
         # a subinterpreter cannot import Numba: its workers get no inner-pool limit (the
         # kernels it runs are pure Python, declared subinterpreter_safe)
         limits = [] if descriptor.isolation == "interpreter" else [inner]
         _, t = timed(lambda: backend.start(chain_init(*limits, *compiles, *worker_prep)))
         startup_s = t.wall
-        log.info("%s started in %.3f s (compile %.3f s)", prm["backend"], startup_s, compile_s)
+        log.info("%s started in %.3f s (compile %.3f s)", prm.backend, startup_s, compile_s)
         pinned = backend.pin(affinity()) if protocol_cfg.get("pin_workers") else {}
         pools = inner_pools(backend) if limits else []
         fn = kernel.run_parallel if backend.batch else kernel.run
@@ -538,7 +552,8 @@ def measure(point: Point) -> dict[str, Any]:
         # pool is started here only for a batch backend: it is not fork-safe, and a later
         # point of this job may fork its workers from this process
         (inner if batch else _one_blas_thread)()
-        arms[BASELINE] = functools.partial(SerialBackend().map, kernel.run, base_tasks)
+        serial = make_backend(select(isolation="inline"), 1)  # the caller's own thread
+        arms[BASELINE] = functools.partial(serial.map, kernel.run, base_tasks)
         # each mode's speedup over the baseline decides C1/C11: sample on while it straddles
         # (scaled by work: the triad's weak chunks differ in size from the baseline's)
         base_work = kernel.work(base["size"]) * base["ntasks"]
@@ -576,7 +591,7 @@ def measure(point: Point) -> dict[str, Any]:
     return {
         "kernel": kernel.name,
         "kind": kernel.kind,
-        "backend": prm["backend"],
+        "backend": prm.backend,
         "p": p,
         "baseline": {
             "size": base["size"],
@@ -616,7 +631,7 @@ def paired_speedup(base: dict[str, Any], mode: dict[str, Any]) -> tuple[float, f
 
 
 #: the flag of a triad row whose arrays were below STREAM's rule (allow_in_cache: true)
-IN_CACHE = "in-cache"
+IN_CACHE = Flag.IN_CACHE.at()
 
 
 def below_rule(
@@ -666,7 +681,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         doubts = job_flags(r)
         base_flags = stability_flags(base["wall"], base["first_run"])
         if not base["check_ok"]:
-            base_flags.append("check-failed")
+            base_flags.append(Flag.CHECK_FAILED.at())
         usable = rec["provenance"].get("machine", {}).get("usable_cores")
         over = oversubscribed(rec, r["p"])
         arrays = rec.get("point", {}).get("params", {}).get("arrays")
@@ -687,13 +702,12 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
             if arrays and below_rule(arrays, m, r["p"], llc_here):
                 flags.append(IN_CACHE)
             if busy > r["p"] * 1.05:
-                flags.append("inner-oversubscribed")  # more busy cores than workers
+                flags.append(Flag.INNER_OVERSUBSCRIBED.at())  # more busy cores than workers
             if not m["check_ok"]:
-                flags.append("check-failed")
+                flags.append(Flag.CHECK_FAILED.at())
             speedup, lo, hi = paired_speedup(base, m)
             rows.append(
                 {
-                    "host": rec["provenance"]["machine"]["hostname"],
                     "kernel": r["kernel"],
                     "kind": r["kind"],
                     "backend": r["backend"],
@@ -738,7 +752,8 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     df["efficiency_ci_lo"] = df.speedup_ci_lo / df.p
     df["efficiency_ci_hi"] = df.speedup_ci_hi / df.p
     df["karp_flatt"] = [karp_flatt(s, p) for s, p in zip(df.speedup, df.p, strict=True)]
-    return df.sort_values(["host", "kernel", "mode", "backend", "p"]).reset_index(drop=True)
+    # the host of each row is build_table's column, as for every table
+    return df.sort_values(["kernel", "mode", "backend", "p"]).reset_index(drop=True)
 
 
 EXPERIMENT = from_module(

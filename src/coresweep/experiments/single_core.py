@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,25 +37,22 @@ from coresweep.backends import make_backend
 from coresweep.backends.base import Backend
 from coresweep.config import ConfigError
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     PROCESS_MB,
     RUNNER_SECONDS,
-    arm_fields,
-    check_tree,
-    cpu_spec,
-    job_flags,
-    known_names,
     nominal_seconds,
-    point_id,
     sampling_seconds,
-    source_columns,
 )
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import arm_fields, point_id, source_columns
+from coresweep.experiments.validation import check_tree, cpu_spec, known_names
+from coresweep.flags import Flag
 from coresweep.kernels import Task, make_tasks
 from coresweep.kernels.montecarlo import hits_python
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, pinned
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
@@ -73,6 +71,21 @@ PEER_TIMEOUT = 30.0  # seconds a TCP request may wait: a hung peer fails the job
 TCP_ROUND_TRIP_SECONDS = 1e-4  # predictions only: a loopback request's own cost on the CPU
 
 
+@dataclass(frozen=True)
+class Params:
+    """One kind's point: its tasks, the thread counts sampled and the CPU they share."""
+
+    kind: str
+    cpu: int | str  # "auto": resolved where the job runs
+    thread_counts: list[int]
+    tasks: int
+    io_ms: float
+    cpu_samples: int
+    threads: int  # cores booked: the tcp kind's peer gets a second one where the node has it
+    seed: int
+    protocol: dict[str, Any]
+
+
 def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
@@ -85,39 +98,38 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         )
     out = []
     for kind in kinds:
-        params = {
-            "kind": kind,
-            "cpu": cpu,
-            "thread_counts": counts,
-            "tasks": cfg["tasks"],
-            "io_ms": cfg["io_ms"],
-            "cpu_samples": cfg["cpu_samples"],
+        prm = Params(
+            kind=kind,
+            cpu=cpu,
+            thread_counts=counts,
+            tasks=cfg["tasks"],
+            io_ms=cfg["io_ms"],
+            cpu_samples=cfg["cpu_samples"],
             # the TCP peer runs beside the pinned CPU: a second core where the node has one
-            "threads": min(2, node.cap) if kind == "tcp" else 1,
-            "seed": config["seed"],
+            threads=min(2, node.cap) if kind == "tcp" else 1,
+            seed=config["seed"],
             # the runner's capacity probe checks the one CPU the point is pinned to: a
             # probe of two cores measures a machine the experiment does not use
-            "protocol": {**config["protocol"], "probe_cpu": cpu},
-        }
-        seconds, mb = predict(params)
-        check_tree(mb, f"the {kind} kind", key, node)
-        out.append(
-            Point(NAME, point_id(kind, f"cpu-{cpu}"), params, job=NAME, seconds=seconds, mem_mb=mb)
+            protocol={**config["protocol"], "probe_cpu": cpu},
         )
+        seconds, mb = predict(prm)
+        check_tree(mb, f"the {kind} kind", key, node)
+        pid = point_id(kind, f"cpu-{cpu}")
+        out.append(Point(NAME, pid, params_of(prm), job=NAME, seconds=seconds, mem_mb=mb))
     return out
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of one kind: a batch of tasks per thread count, sampled
     interleaved; on one CPU the CPU part of the tasks adds up, the waits overlap across
     threads; the tcp kind's peer is a second process."""
-    io = prm["io_ms"] / 1000 if prm["kind"] != "cpu" else 0.0
-    cpu = nominal_seconds("mc-python", prm["cpu_samples"]) if prm["kind"] in ("cpu", "mix") else 0.0
-    cpu += TCP_ROUND_TRIP_SECONDS if prm["kind"] == "tcp" else 0.0
-    n = prm["tasks"]
-    units = [max(n * cpu, -(-n // min(t, n)) * io + cpu) for t in prm["thread_counts"]]
-    seconds = RUNNER_SECONDS + sampling_seconds(units, prm["protocol"], decisive=True)
-    return seconds, PROCESS_MB * (2 if prm["kind"] == "tcp" else 1)
+    io = prm.io_ms / 1000 if prm.kind != "cpu" else 0.0
+    cpu = nominal_seconds("mc-python", prm.cpu_samples) if prm.kind in ("cpu", "mix") else 0.0
+    cpu += TCP_ROUND_TRIP_SECONDS if prm.kind == "tcp" else 0.0
+    n = prm.tasks
+    units = [max(n * cpu, -(-n // min(t, n)) * io + cpu) for t in prm.thread_counts]
+    seconds = RUNNER_SECONDS + sampling_seconds(units, prm.protocol, decisive=True)
+    return seconds, PROCESS_MB * (2 if prm.kind == "tcp" else 1)
 
 
 # --- the work ------------------------------------------------------------------------
@@ -241,16 +253,16 @@ def _all_pinned(threads: set[threading.Thread], cpu: int) -> bool:
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    protocol = Protocol.from_config(prm["protocol"])
-    cpu, kind = choose_cpu(prm["cpu"]), prm["kind"]
-    tasks = make_tasks(prm["cpu_samples"], prm["tasks"], prm["seed"])
+    prm = point.typed(Params)
+    protocol = Protocol.from_config(prm.protocol)
+    cpu, kind = choose_cpu(prm.cpu), prm.kind
+    tasks = make_tasks(prm.cpu_samples, prm.tasks, prm.seed)
     pools: dict[int, Backend] = {}
     # the TCP peer starts before the pin: a remote service is not on this CPU's budget
-    with work_for(kind, prm["io_ms"]) as fn, pinned({cpu}):
+    with work_for(kind, prm.io_ms) as fn, pinned({cpu}):
         try:  # pools end before the peer does, so no thread waits on a closed socket
             before = set(threading.enumerate())
-            for t in prm["thread_counts"]:
+            for t in prm.thread_counts:
                 pools[t] = make_backend("threads", t)
                 pools[t].start()
             pinned_ok = _all_pinned(set(threading.enumerate()) - before, cpu)
@@ -261,14 +273,14 @@ def measure(point: Point) -> dict[str, Any]:
             }
             # the gain of t threads over one decides C10: sample on while it straddles
             decide = [("t1", f"t{t}") for t in pools if t != 1]
-            samples = sample_arms(arms, protocol, prm["seed"], decide=decide)
+            samples = sample_arms(arms, protocol, prm.seed, decide=decide)
         finally:
             for pool in pools.values():
                 pool.shutdown()
     if not pinned_ok:
         log.error("pool threads were not all pinned to CPU %d", cpu)
     arms_out = []
-    for t in prm["thread_counts"]:
+    for t in prm.thread_counts:
         s = samples[f"t{t}"]
         lat = np.asarray(seen[t])
         arms_out.append(
@@ -291,9 +303,9 @@ def measure(point: Point) -> dict[str, Any]:
         "description": KINDS[kind],
         "cpu": cpu,
         "pinned_ok": pinned_ok,
-        "tasks": prm["tasks"],
-        "io_ms": prm["io_ms"],
-        "cpu_samples": prm["cpu_samples"],
+        "tasks": prm.tasks,
+        "io_ms": prm.io_ms,
+        "cpu_samples": prm.cpu_samples,
         "arms": arms_out,
     }
 
@@ -309,7 +321,7 @@ def _arm_row(r: dict[str, Any], a: dict[str, Any], base_wall: np.ndarray) -> dic
     busy = float(np.median(np.asarray(a["cpu"]) / wall))
     flags = job_flags(r) + stability_flags(wall, a["first_run"])
     if not r["pinned_ok"]:
-        flags.append("not-pinned")
+        flags.append(Flag.NOT_PINNED.at())
     return {
         "kind": r["kind"],
         "threads": a["threads"],

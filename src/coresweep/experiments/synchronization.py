@@ -24,28 +24,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
-    arm_fields,
-    check_tree,
-    job_flags,
-    known_names,
-    point_id,
     sampling_seconds,
-    source_columns,
 )
+from coresweep.experiments.row_flags import job_flags
+from coresweep.experiments.rows import arm_fields, point_id, source_columns
+from coresweep.experiments.validation import check_tree, known_names
+from coresweep.flags import Flag
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
-from coresweep.records import Point
+from coresweep.records import Point, params_of
 from coresweep.stats import ratio_ci, stability_flags, summarize, zero_of_n_needed
 
 if TYPE_CHECKING:
@@ -70,51 +69,66 @@ INCREMENT_SECONDS = {
 }
 
 
+@dataclass(frozen=True)
+class Params:
+    """The point: the racing threads, each mechanism's increments, the deadlock trials."""
+
+    mechanisms: list[str]
+    racing_threads: int
+    python_increments: int
+    numba_increments: int
+    deadlock_trials: int
+    rare_rate: float
+    lock_timeout_seconds: float
+    seed: int
+    protocol: dict[str, Any]
+    threads: int  # cores booked: the racing threads, at most the cores the node can give
+
+
 def points(config: dict[str, Any], node: Node) -> list[Point]:
     cfg = config["experiments"][NAME]
     key = f"experiments.{NAME}"
     mechanisms = known_names(cfg["mechanisms"], MECHANISMS, f"{key}.mechanisms")
-    params = {
-        "mechanisms": mechanisms,
-        "racing_threads": cfg["threads"],
-        "python_increments": cfg["python_increments"],
-        "numba_increments": cfg["numba_increments"],
-        "deadlock_trials": cfg["deadlock_trials"],
-        "rare_rate": cfg["rare_rate"],
-        "lock_timeout_seconds": cfg["lock_timeout_seconds"],
-        "seed": config["seed"],
-        "protocol": config["protocol"],
-    }
-    # the race needs threads, not cores: book only the cores the machine can give
-    cores = min(cfg["threads"], node.cap)
-    seconds, mb = predict(params)
+    prm = Params(
+        mechanisms=mechanisms,
+        racing_threads=cfg["threads"],
+        python_increments=cfg["python_increments"],
+        numba_increments=cfg["numba_increments"],
+        deadlock_trials=cfg["deadlock_trials"],
+        rare_rate=cfg["rare_rate"],
+        lock_timeout_seconds=cfg["lock_timeout_seconds"],
+        seed=config["seed"],
+        protocol=config["protocol"],
+        # the race needs threads, not cores: book only the cores the machine can give
+        threads=min(cfg["threads"], node.cap),
+    )
+    seconds, mb = predict(prm)
     check_tree(mb, "the racing threads", key, node)
     pid = point_id(f"t{cfg['threads']}")
-    return [Point(NAME, pid, params | {"threads": cores}, seconds=seconds, mem_mb=mb)]
+    return [Point(NAME, pid, params_of(prm), seconds=seconds, mem_mb=mb)]
 
 
-def predict(prm: dict[str, Any]) -> tuple[float, int]:
+def predict(prm: Params) -> tuple[float, int]:
     """Seconds and peak MB of the point: the Numba kernel's compile (or cache load), every
     mechanism's calls sampled interleaved (Python's threads add up, Numba's overlap), then
     the deadlock trials (an opposite-order trial waits about one lock timeout)."""
-    p = prm["racing_threads"]
+    p = prm.racing_threads
     units = [
-        INCREMENT_SECONDS[m] * (prm["python_increments"] * p if m in PYTHON
-                                else prm["numba_increments"])
-        for m in prm["mechanisms"]
-    ]  # fmt: skip
-    decisive = bool(_decide(prm["mechanisms"]))
+        INCREMENT_SECONDS[m] * (prm.python_increments * p if m in PYTHON else prm.numba_increments)
+        for m in prm.mechanisms
+    ]
+    decisive = bool(_decide(prm.mechanisms))
     seconds = RUNNER_SECONDS + NUMBA_COMPILE_SECONDS
-    seconds += sampling_seconds(units, prm["protocol"], decisive)
+    seconds += sampling_seconds(units, prm.protocol, decisive)
     # at most: every unsynchronized mechanism called on to rare_rate's count (a race that
     # loses an update stops at once)
-    need = zero_of_n_needed(prm["rare_rate"])
-    budget = Protocol.from_config(prm["protocol"]).point_budget_seconds
+    need = zero_of_n_needed(prm.rare_rate)
+    budget = Protocol.from_config(prm.protocol).point_budget_seconds
     seconds += min(
         budget,
-        sum(need * u for m, u in zip(prm["mechanisms"], units, strict=True) if m not in BASELINE),
+        sum(need * u for m, u in zip(prm.mechanisms, units, strict=True) if m not in BASELINE),
     )
-    seconds += prm["deadlock_trials"] * (prm["lock_timeout_seconds"] + 0.01)
+    seconds += prm.deadlock_trials * (prm.lock_timeout_seconds + 0.01)
     return seconds, PROCESS_MB + round(p * 8 * PAD / 1e6)
 
 
@@ -211,25 +225,24 @@ def _recorded(fn: Callable[[], int], finals: list[int]) -> Callable[[], int]:
     return call
 
 
-def _increments(prm: dict[str, Any]) -> dict[str, int]:
+def _increments(prm: Params) -> dict[str, int]:
     """Increments per thread in one call of each mechanism."""
     return {
-        m: prm["python_increments"] if m in PYTHON else prm["numba_increments"]
-        for m in prm["mechanisms"]
+        m: prm.python_increments if m in PYTHON else prm.numba_increments for m in prm.mechanisms
     }
 
 
 def call_until_shown(
     arms: dict[str, Callable[[], int]],
     finals: dict[str, list[int]],
-    prm: dict[str, Any],
+    prm: Params,
     budget_s: float,
 ) -> dict[str, int]:
     """Call each unsynchronized mechanism that has lost no update yet on (untimed: its
     final counts only) until its calls bound the racy-call rate below rare_rate (72 calls
     for 5%), a call loses an update, or budget_s is spent; returns the extra calls."""
-    need = zero_of_n_needed(prm["rare_rate"])
-    expected = {m: prm["racing_threads"] * n for m, n in _increments(prm).items()}
+    need = zero_of_n_needed(prm.rare_rate)
+    expected = {m: prm.racing_threads * n for m, n in _increments(prm).items()}
     end = time.monotonic() + budget_s
     extra = dict.fromkeys(arms, 0)
     for m in (m for m in arms if m not in BASELINE):  # a synchronized one is timed only
@@ -288,15 +301,15 @@ def deadlock_trial(opposite: bool, timeout: float) -> dict[str, Any]:
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    p = prm["racing_threads"]
-    protocol = Protocol.from_config(prm["protocol"])
+    prm = point.typed(Params)
+    p = prm.racing_threads
+    protocol = Protocol.from_config(prm.protocol)
     _, compile_t = timed(lambda: _numba_bump(np.zeros(1, np.int64), np.zeros(WHERE, np.intp), 1))
     increments = _increments(prm)
-    finals: dict[str, list[int]] = {m: [] for m in prm["mechanisms"]}
+    finals: dict[str, list[int]] = {m: [] for m in prm.mechanisms}
     arms = {m: _recorded(counter_call(m, p, n), finals[m]) for m, n in increments.items()}
     # a lock's cost over the same unsynchronized work: sample on while it straddles its bar
-    samples = sample_arms(arms, protocol, prm["seed"], decide=_decide(prm["mechanisms"]))
+    samples = sample_arms(arms, protocol, prm.seed, decide=_decide(prm.mechanisms))
     extra = call_until_shown(arms, finals, prm, protocol.point_budget_seconds)
     counters = [
         {
@@ -309,9 +322,9 @@ def measure(point: Point) -> dict[str, Any]:
         }
         for m, n in increments.items()
     ]
-    timeout = prm["lock_timeout_seconds"]
+    timeout = prm.lock_timeout_seconds
     deadlocks = {
-        order: [deadlock_trial(order == "opposite", timeout) for _ in range(prm["deadlock_trials"])]
+        order: [deadlock_trial(order == "opposite", timeout) for _ in range(prm.deadlock_trials)]
         for order in ("opposite", "same")
     }
     log.info(
@@ -343,7 +356,7 @@ def _counter_row(r: dict[str, Any], c: dict[str, Any], walls: dict[str, np.ndarr
     synchronized = c["mechanism"] in BASELINE
     flags = stability_flags(wall, c["first_run"]) + job_flags(r)
     if synchronized and lost.max() > 0:
-        flags.append("synchronized-but-lost-updates")
+        flags.append(Flag.SYNCHRONIZED_BUT_LOST.at())
     base = BASELINE.get(c["mechanism"])
     cost = ratio_ci(wall, walls[base]) if base in walls else (np.nan,) * 3
     return {

@@ -38,33 +38,28 @@ import numpy as np
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.config import ConfigError
+from coresweep.costs import dispatch_seconds
 from coresweep.crossover import break_even, crossover, overhead_fit
 from coresweep.experiments.base import from_module
-from coresweep.experiments.common import (
+from coresweep.experiments.estimates import (
     NUMBA_COMPILE_SECONDS,
     PROCESS_MB,
     RUNNER_SECONDS,
-    arm_fields,
-    backend_names,
-    check_tree,
-    dispatch_seconds,
-    job_flags,
-    kernel_params,
-    oversubscribed,
-    point_id,
     pool_mb,
-    pool_size,
     pool_start_seconds,
-    row_tail,
     sampling_seconds,
 )
+from coresweep.experiments.row_flags import job_flags, oversubscribed
+from coresweep.experiments.rows import arm_fields, kernel_params, point_id, row_tail
+from coresweep.experiments.validation import backend_names, check_tree, pool_size
+from coresweep.flags import Flag
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.kernels.user import runs_on
 from coresweep.measure.calibrate import one_task, samples_per_second, size_for, timed_kernels
 from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
-from coresweep.records import Point, stable_hash
+from coresweep.records import Point, params_of, stable_hash
 from coresweep.stats import ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
@@ -76,6 +71,24 @@ NAME = "task_size"
 EMPTY = "empty"
 AUTO_MAX_TASKS = 50  # "auto" max_tasks = max(this, 2p)
 SEP = "|"  # joins kernel and level into one arm name
+
+
+@dataclass(frozen=True)
+class Params:
+    """The point: every kernel's ladder on every backend, each started start_repeats times."""
+
+    kernels: list[str]
+    backends: list[str]  # in run order (`_rank`), the reference first
+    p: int
+    threads: int
+    task_seconds: list[float]
+    work_seconds: float
+    max_tasks: int
+    max_work_seconds: float
+    start_repeats: int
+    seed: int
+    protocol: dict[str, Any]
+    user_kernels: dict[str, Any]  # the specs of the user-defined kernels among `kernels`
 
 
 @dataclass(frozen=True)
@@ -119,38 +132,39 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
         )
     p = pool_size(cfg["p"], config["cores"], node, f"{key}.p")
     max_tasks = max(AUTO_MAX_TASKS, 2 * p) if cfg["max_tasks"] == "auto" else cfg["max_tasks"]
-    params = {
-        "kernels": [k.name for k in kernels],
-        "backends": sorted({REFERENCE, *backends}, key=_rank),
-        "p": p,
-        "threads": p,
-        "task_seconds": sorted(cfg["task_seconds"]),
-        "work_seconds": cfg["work_seconds"],
-        "max_tasks": max_tasks,
-        "max_work_seconds": cfg["max_work_seconds"],
-        "start_repeats": cfg["start_repeats"],
-        "seed": config["seed"],
-        "protocol": {**config["protocol"], **cfg["protocol"]},
-    }
-    for k in kernels:
-        params.setdefault("user_kernels", {}).update(kernel_params(k).get("user_kernels", {}))
-    seconds, mb = predict(params, [k.kind for k in kernels])
+    prm = Params(
+        kernels=[k.name for k in kernels],
+        # ties in rank keep the config's order (a set's order changes with the hash seed)
+        backends=sorted(dict.fromkeys([REFERENCE, *backends]), key=_rank),
+        p=p,
+        threads=p,
+        task_seconds=sorted(cfg["task_seconds"]),
+        work_seconds=cfg["work_seconds"],
+        max_tasks=max_tasks,
+        max_work_seconds=cfg["max_work_seconds"],
+        start_repeats=cfg["start_repeats"],
+        seed=config["seed"],
+        protocol={**config["protocol"], **cfg["protocol"]},
+        user_kernels={
+            name: spec
+            for k in kernels
+            for name, spec in kernel_params(k).get("user_kernels", {}).items()
+        },
+    )
+    seconds, mb = predict(prm, [k.kind for k in kernels])
     check_tree(mb, f"pools of {p} workers", f"{key}.p", node)
-    return [Point(NAME, point_id(f"p{p}"), params, job=NAME, seconds=seconds, mem_mb=mb)]
+    return [Point(NAME, point_id(f"p{p}"), params_of(prm), job=NAME, seconds=seconds, mem_mb=mb)]
 
 
-def predict(prm: dict[str, Any], kinds: Sequence[str]) -> tuple[float, int]:
+def predict(prm: Params, kinds: Sequence[str]) -> tuple[float, int]:
     """Seconds and peak MB of the point: per backend its starts, then every kernel's levels
     sampled interleaved on its last start (ideal parallel time of each call plus the
     backend's overhead per task; threads of a GIL-holding kernel run one at a time)."""
-    p, protocol = prm["p"], prm["protocol"]
-    ladder = levels(
-        prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], p, 1.0,
-        prm.get("max_work_seconds", math.inf),
-    )  # fmt: skip
+    p, protocol = prm.p, prm.protocol
+    ladder = levels(prm.task_seconds, prm.work_seconds, prm.max_tasks, p, 1.0, prm.max_work_seconds)
     seconds = RUNNER_SECONDS
     peak = 0.0
-    for b in prm["backends"]:
+    for b in prm.backends:
         d = BACKENDS[b].descriptor
         one_gil = d.isolation in ("inline", "thread") and d.gil_bound  # the caller's own GIL
         workers = 1 if d.isolation == "inline" else p
@@ -164,7 +178,7 @@ def predict(prm: dict[str, Any], kinds: Sequence[str]) -> tuple[float, int]:
             for lv in ladder:
                 work = lv.ntasks * lv.task_seconds / min(width, lv.ntasks)
                 units.append(work + lv.ntasks * overhead)
-        seconds += prm["start_repeats"] * start + sampling_seconds(units, protocol)
+        seconds += prm.start_repeats * start + sampling_seconds(units, protocol)
         peak = max(peak, pool_mb(b, workers))
     return seconds, round(PROCESS_MB + peak)
 
@@ -202,13 +216,12 @@ class Ladder:
     tasks: dict[str, list[Any]]
 
 
-def _ladder(kernel: Kernel, prm: dict[str, Any]) -> Ladder:
-    rate = samples_per_second(kernel, prm["seed"])
+def _ladder(kernel: Kernel, prm: Params) -> Ladder:
+    rate = samples_per_second(kernel, prm.seed)
     lv = levels(
-        prm["task_seconds"], prm["work_seconds"], prm["max_tasks"], prm["p"], rate,
-        prm.get("max_work_seconds", math.inf),
-    )  # fmt: skip
-    tasks = {x.label: kernel.make_tasks(x.size, x.ntasks, prm["seed"]) for x in lv}
+        prm.task_seconds, prm.work_seconds, prm.max_tasks, prm.p, rate, prm.max_work_seconds
+    )
+    tasks = {x.label: kernel.make_tasks(x.size, x.ntasks, prm.seed) for x in lv}
     return Ladder(kernel, rate, lv, tasks)
 
 
@@ -230,21 +243,21 @@ def _init(kernels: Sequence[Kernel], seed: int) -> Any:
 
 
 def _measure_backend(
-    name: str, prm: dict[str, Any], ladders: list[Ladder], protocol: Protocol
+    name: str, prm: Params, ladders: list[Ladder], protocol: Protocol
 ) -> dict[str, Any]:
     """Start the backend start_repeats times (each timed), sample every kernel's levels on the
     last start, interleaved. Its workers warm only the kernels it can run (a subinterpreter
     cannot import NumPy)."""
     d = BACKENDS[name].descriptor
-    workers = 1 if d.isolation == "inline" else prm["p"]
+    workers = 1 if d.isolation == "inline" else prm.p
     runnable = [lad for lad in ladders if runs_on(lad.kernel, d.pickler, name, d.isolation)]
-    init = _init([lad.kernel for lad in runnable], prm["seed"])
+    init = _init([lad.kernel for lad in runnable], prm.seed)
     starts, stops, samples = [], [], {}
-    for i in range(prm["start_repeats"]):
+    for i in range(prm.start_repeats):
         with make_backend(name, workers) as backend:
             _, t = timed(lambda b=backend: b.start(init))
             starts.append(t.wall)
-            if i == prm["start_repeats"] - 1:
+            if i == prm.start_repeats - 1:
                 arms = {
                     f"{lad.kernel.name}{SEP}{label}": functools.partial(
                         backend.map, lad.kernel.run, ts
@@ -252,7 +265,7 @@ def _measure_backend(
                     for lad in runnable
                     for label, ts in lad.tasks.items()
                 }
-                samples = sample_arms(arms, protocol, prm["seed"])
+                samples = sample_arms(arms, protocol, prm.seed)
             _, t = timed(backend.shutdown)
             stops.append(t.wall)
     log.info("%s: start %s s", name, ", ".join(f"{s:.3f}" for s in starts))
@@ -264,15 +277,15 @@ def _measure_backend(
 
 
 def measure(point: Point) -> dict[str, Any]:
-    prm = point.params
-    kernels = [get_kernel(k, prm.get("user_kernels")) for k in prm["kernels"]]
-    protocol = Protocol.from_config(prm["protocol"])
+    prm = point.typed(Params)
+    kernels = [get_kernel(k, prm.user_kernels) for k in prm.kernels]
+    protocol = Protocol.from_config(prm.protocol)
     ladders = [_ladder(k, prm) for k in kernels]
-    runs = [_measure_backend(b, prm, ladders, protocol) for b in prm["backends"]]
+    runs = [_measure_backend(b, prm, ladders, protocol) for b in prm.backends]
     for lad in ladders:
         _check(lad, runs)
     return {
-        "p": prm["p"],
+        "p": prm.p,
         "kernels": [
             {
                 "kernel": lad.kernel.name,
@@ -309,11 +322,11 @@ def _check(lad: Ladder, runs: list[dict]) -> None:
 def _flags(wall: np.ndarray, arm: dict[str, Any], job: list[str]) -> list[str]:
     flags = stability_flags(wall, arm["first_run"])
     if arm["inner"] * wall.min() >= 1e-3:  # a sample repeated the call until long enough
-        flags = [f for f in flags if f != "samples<1ms"]
+        flags = [f for f in flags if f != Flag.SHORT_SAMPLES.at()]
     if not arm["check_ok"]:
-        flags.append("check-failed")
+        flags.append(Flag.CHECK_FAILED.at())
     if not arm["same_as_serial"]:
-        flags.append("differs-from-serial")
+        flags.append(Flag.DIFFERS_FROM_SERIAL.at())
     return flags + job
 
 

@@ -11,7 +11,11 @@ A process holds ONE set of arrays a, b, c (`hold`), built and first-touched befo
 timing. Threads of that process (a thread pool, numba-parallel's prange, the in-job serial
 baseline) work on chunks of it; a worker process (fork, spawn, loky, Dask) holds its own set,
 sized to its share of the chunks and built in the worker (`prepare`), so the footprint of a
-point is the total, not the total x p. Successive tasks of a process take successive slots
+point is the total, not the total x p. A forked worker whose parent holds inputs at least as
+large reads the parent's b and c where they are (pages only read are never copied on
+write) and builds only its own a: the inputs hold the same values either way, and building
+them again would cost most of the worker's start (fresh memory faults in slowly on some
+VMs: 0.38 GB/s measured on a gVisor-like KVM guest). Successive tasks of a process take successive slots
 (chunks) round robin, so a process sweeps all it holds before it returns to a chunk.
 
 The inputs repeat with a period of PERIOD elements and every slot starts at a multiple of
@@ -24,6 +28,7 @@ the closed-form reference. Bytes counted the STREAM way: 3 x 8 bytes per element
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,18 +50,38 @@ BYTES_PER_ELEMENT = 24
 RATE = 2.2e10
 
 
+def _period() -> tuple[np.ndarray, np.ndarray]:
+    """One period of b and c (exact: dyadic values)."""
+    i = np.arange(PERIOD, dtype=np.float64)
+    return i / PERIOD, (i * 5.0) % PERIOD / PERIOD + 1.0
+
+
+def populated(n: int) -> np.ndarray:
+    """n float64 zeros in a private anonymous mapping of base pages, every page faulted in
+    by this thread at once (MAP_POPULATE), so building is not paid in the first samples.
+
+    Not NumPy's own allocation: that one asks for transparent huge pages, and faulting
+    those in ran at 0.40 GB/s on a Firecracker VM where MAP_POPULATE of 4 KiB pages ran at
+    2.8 GB/s (the same 2 GB, measured in one process). Base pages are also what STREAM
+    itself gets from malloc (benchmarks/triad_reference.py, the independent reference).
+    """
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    buf = mmap.mmap(-1, max(n, 1) * 8, flags=flags)
+    return np.frombuffer(buf, dtype=np.float64, count=n)
+
+
 def inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """b and c of n elements, built in place: no temporaries beside them (exact: the
-    indices are integers below 2^53, so % and * round as on int indices)."""
-    b = np.arange(n, dtype=np.float64)
-    np.remainder(b, PERIOD, out=b)
-    b *= 1.0 / PERIOD
-    c = np.arange(n, dtype=np.float64)
-    c *= 5.0
-    np.remainder(c, PERIOD, out=c)
-    c *= 1.0 / PERIOD
-    c += 1.0
-    return b, c
+    """b and c of n elements in populated mappings, written period by period: no
+    temporaries beside them (the values repeat every PERIOD elements)."""
+    pb, pc = _period()
+    full = n - n % PERIOD
+    out = []
+    for pattern in (pb, pc):
+        x = populated(n)
+        x[:full].reshape(-1, PERIOD)[:] = pattern
+        x[full:] = pattern[: n - full]
+        out.append(x)
+    return out[0], out[1]
 
 
 def scalar(index: int) -> float:
@@ -83,6 +108,8 @@ class _Held:
 
 
 _HELD: list[_Held] = []  # this process's set (a fork child finds its parent's and replaces it)
+#: a forked worker's view of its parent's b and c, kept to read after it made its own set
+_INHERITED: list[tuple[np.ndarray, np.ndarray]] = []
 _NEXT = itertools.count()  # next slot; next() is atomic under the GIL
 
 
@@ -94,10 +121,12 @@ def hold(n: int) -> int:
     mine = _HELD[0] if _HELD and _HELD[0].pid == os.getpid() else None
     if mine is not None and mine.a.size >= n:
         return mine.a.size
+    if _HELD and mine is None:  # a forked worker: its parent's inputs stay readable here
+        _INHERITED[:] = [(_HELD[0].b, _HELD[0].c)]
     _HELD.clear()  # drop the old (or the parent's) set before building the next
-    b, c = inputs(n)
-    a = np.empty(n)
-    a.fill(0.0)  # first touch here, not in the first sample
+    src = next(((b, c) for b, c in _INHERITED if b.size >= n), None)
+    b, c = (src[0][:n], src[1][:n]) if src is not None else inputs(n)
+    a = populated(n)  # faulted in here, not in the first sample
     _HELD.append(_Held(os.getpid(), a, b, c))
     return n
 
@@ -105,6 +134,7 @@ def hold(n: int) -> int:
 def release() -> None:
     """Drop the arrays this process holds (a job moving on to another kernel)."""
     _HELD.clear()
+    _INHERITED.clear()
 
 
 def held() -> int:
@@ -198,10 +228,10 @@ def task_bytes(size: int) -> float:
 
 def reference(size: int, s: float) -> float:
     """sum(b + s*c) over one chunk, in closed form from one period (exact: dyadic values)."""
-    b, c = inputs(min(size, PERIOD))
+    b, c = _period()
     full, rest = divmod(size, PERIOD)
-    sum_b = full * float(b.sum()) + float(b[:rest].sum()) if size >= PERIOD else float(b.sum())
-    sum_c = full * float(c.sum()) + float(c[:rest].sum()) if size >= PERIOD else float(c.sum())
+    sum_b = full * float(b.sum()) + float(b[:rest].sum())
+    sum_c = full * float(c.sum()) + float(c[:rest].sum())
     return sum_b + s * sum_c
 
 

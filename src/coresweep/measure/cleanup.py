@@ -10,13 +10,16 @@ from collections.abc import Iterator, Sequence
 
 import psutil
 
+from coresweep.costs import helper_modules, tracker_modules
+
 #: resource trackers (multiprocessing's, loky's own) unlink leaked semaphores and shared
-#: memory once their clients are gone, and then exit on their own
-TRACKERS = ("multiprocessing.resource_tracker", "loky.backend.resource_tracker")
+#: memory once their clients are gone, and then exit on their own: every start method's,
+#: from the one table of pools (coresweep.costs)
+TRACKERS = tracker_modules()
 #: multiprocessing's per-interpreter helpers: they exit on their own when this process
 #: does (their pipes close), and killing them early breaks every later pool of this
 #: process (a reaped forkserver pid makes the next forkserver Pool fail with ECHILD)
-INTERPRETER_HELPERS = (*TRACKERS, "multiprocessing.forkserver")
+INTERPRETER_HELPERS = helper_modules()
 
 
 def runs_module(p: psutil.Process, names: Sequence[str]) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coresweep import config
 from coresweep.config import ConfigError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -95,6 +96,23 @@ class Node:
         return cls(cores, cores, int(memory_gib * 2**30), kind)
 
 
+def sinfo_smallest_node_gib() -> float:
+    """The smallest RealMemory of the cluster's nodes as `sinfo` reports it, in GiB.
+
+    ConfigError naming cores.node_memory_gib when sinfo is missing or reports none.
+    """
+    hint = "set config key cores.node_memory_gib to the memory of a compute node"
+    if shutil.which("sinfo") is None:
+        raise ConfigError(f"cores.node_memory_gib is auto but sinfo is not installed: {hint}")
+    out = subprocess.run(
+        ["sinfo", "-h", "-N", "-o", "%m"], capture_output=True, text=True, timeout=30
+    )
+    mbs = [int(x) for x in out.stdout.split() if x.isdigit()]
+    if out.returncode != 0 or not mbs:
+        raise ConfigError(f"cores.node_memory_gib is auto but sinfo reported none: {hint}")
+    return min(mbs) / 1024
+
+
 def cluster_node(cores: dict[str, Any]) -> Node:
     """The compute node a cluster run plans for, from the validated `cores` section.
 
@@ -108,5 +126,5 @@ def cluster_node(cores: dict[str, Any]) -> Node:
         )
     gib = cores["node_memory_gib"]
     if gib == "auto":
-        gib = config.slurm_node_memory_gib()
+        gib = sinfo_smallest_node_gib()
     return Node.sized(int(cores["max"]), float(gib), kind="cluster")

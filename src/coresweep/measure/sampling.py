@@ -28,28 +28,35 @@ from typing import Any
 
 import numpy as np
 
+from coresweep.config_model import ProtocolSection
 from coresweep.measure.timer import timed
 from coresweep.stats import median_ci, paired_ratio_ci, ratio_ci
 
 log = logging.getLogger("coresweep")
 
 
+#: the protocol section's defaults: the config model is the one place they live
+_DEFAULT = ProtocolSection()
+
+
 @dataclass(frozen=True)
 class Protocol:
-    warmup: int = 1
-    repeats: int = 5
-    max_repeats: int = 10
-    min_sample_seconds: float = 0.1
-    target_rel_halfwidth: float = 0.02
-    point_budget_seconds: float = 4.0
+    """How one point is sampled; defaults are the config model's `protocol` section."""
+
+    warmup: int = _DEFAULT.warmup
+    repeats: int = _DEFAULT.repeats
+    max_repeats: int = _DEFAULT.max_repeats
+    min_sample_seconds: float = _DEFAULT.min_sample_seconds
+    target_rel_halfwidth: float = _DEFAULT.target_rel_halfwidth
+    point_budget_seconds: float = _DEFAULT.point_budget_seconds
     #: the one default bar and equivalence band of a deciding ratio: 1 + t and [1 - t, 1 + t]
-    difference_threshold: float = 0.05
+    difference_threshold: float = _DEFAULT.difference_threshold
     #: while a deciding ratio straddles its bar: at most this many samples per arm ...
-    decisive_max_repeats: int = 10
+    decisive_max_repeats: int = _DEFAULT.decisive_max_repeats
     #: ... at most this many extra seconds per sample_arms call ...
-    decisive_budget_seconds: float = 1.5
+    decisive_budget_seconds: float = _DEFAULT.decisive_budget_seconds
     #: ... and, over a job, at most this fraction of the seconds its deciding calls sampled
-    decisive_budget_share: float = 0.08
+    decisive_budget_share: float = _DEFAULT.decisive_budget_share
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Protocol:

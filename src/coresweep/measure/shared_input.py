@@ -5,8 +5,10 @@ every task wait until N distinct workers hold one, so no worker takes two and ev
 takes part. The gate is a directory of check-in files: it needs no object inherited at
 start-up, so it works the same for threads, every start method and Dask workers (one machine).
 
-Spawned, forkserver and Dask workers import this module, so it imports only numpy and the
-standard library: a heavier import would be counted as worker memory.
+Spawned, forkserver and Dask workers import this module, so it imports the standard library
+only: a heavier import would be counted as worker memory, and subinterpreter workers cannot
+import NumPy at all. The input is plain bytes (a bytearray, an mmap, a shared_memory
+buffer); a worker maps its pages by reading one byte of each.
 """
 
 from __future__ import annotations
@@ -28,17 +30,16 @@ from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 #: none: no input; copied: pickled into each worker as a task argument (a private copy);
 #: inherited: the parent's array used in place (threads share it, fork workers see it
 #: copy-on-write); shm: a multiprocessing.shared_memory segment attached by name
 SHARING = ("none", "copied", "inherited", "shm")
-DTYPE = np.float64
 POLL_SECONDS = 0.005
+#: bytes between two reads that map every page (the smallest page size of Linux's targets)
+PAGE = 4096
 
 #: the parent's input, set before fork workers start so they inherit it
-INHERITED: np.ndarray | None = None
+INHERITED: bytearray | None = None
 _HELD: list[Any] = []  # what this worker keeps alive: its view of the input, shm handles
 _LIBC: Any = None  # glibc through ctypes; False where there is none
 _LOCK = threading.Lock()
@@ -87,31 +88,33 @@ def segment_name() -> str:
     return f"coresweep-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def make_array(nbytes: int) -> np.ndarray:
-    """An array whose every page is written (untouched pages would cost nothing)."""
-    a = np.empty(nbytes // np.dtype(DTYPE).itemsize, dtype=DTYPE)
-    a.fill(1.0)
-    return a
+def _fill(view: memoryview) -> None:
+    """Write one byte of every page (a page never written would cost nothing)."""
+    view[::PAGE] = b"\x01" * len(range(0, len(view), PAGE))
 
 
-def scratch_array(nbytes: int) -> np.ndarray:
+def make_array(nbytes: int) -> bytearray:
+    """An input whose every page is written (untouched pages would cost nothing)."""
+    return bytearray(b"\x01") * nbytes
+
+
+def scratch_array(nbytes: int) -> memoryview:
     """Working memory in its own mapping: freeing it unmaps it, so no later window sees it.
 
     From malloc, a freed 8 MiB block can stay in the arena (glibc raises its mmap threshold
     after such frees) and would inflate the next idle measurement of the same worker.
     """
-    buf = mmap.mmap(-1, max(nbytes, np.dtype(DTYPE).itemsize))
-    a = np.frombuffer(buf, dtype=DTYPE, count=nbytes // np.dtype(DTYPE).itemsize)
-    a.fill(1.0)
-    return a
+    view = memoryview(mmap.mmap(-1, max(nbytes, 1)))
+    _fill(view)
+    return view
 
 
-def touch(array: np.ndarray) -> float:
-    """Read every element: maps every page into this process without writing to it."""
-    return float(array.sum())
+def touch(data: Any) -> float:
+    """Read one byte of every page: maps each page into this process without writing."""
+    return float(sum(memoryview(data).cast("B")[::PAGE]))
 
 
-def _hold(array: np.ndarray, map_pages: bool = True) -> None:
+def _hold(array: Any, map_pages: bool = True) -> None:
     with _LOCK:
         _HELD.append(array)
     if map_pages:
@@ -147,7 +150,8 @@ def settle_allocator() -> None:
 
 
 def ready(gate: Gate) -> int:
-    """Task: the first one every worker runs, so each has imported numpy before it is measured."""
+    """Task: the first one every worker runs, so each has imported this module (and its
+    backend its own) before it is measured."""
     gate.wait()
     settle_allocator()
     return os.getpid()
@@ -167,7 +171,7 @@ def load(order: tuple[str, Any, Gate]) -> int:
         shm = shared_memory.SharedMemory(name=name)
         with _LOCK:
             _HELD.append(shm)
-        _hold(np.ndarray((nbytes // np.dtype(DTYPE).itemsize,), dtype=DTYPE, buffer=shm.buf))
+        _hold(shm.buf[:nbytes])
     del order, payload  # a copied input stays alive only in _HELD
     settle_allocator()
     gate.wait()
@@ -185,7 +189,7 @@ def work(order: tuple[float, int, Gate]) -> tuple[int, int]:
     scratch = scratch_array(scratch_bytes)
     gate.wait()
     with _LOCK:
-        data = [h for h in _HELD if isinstance(h, np.ndarray)]
+        data = [h for h in _HELD if not isinstance(h, shared_memory.SharedMemory)]
     for d in data:
         touch(d)  # reading the input must not copy it (copy-on-write, shared memory)
     deadline = time.monotonic() + seconds
@@ -204,6 +208,8 @@ def release() -> None:
         obj = held.pop()
         if isinstance(obj, shared_memory.SharedMemory):
             obj.close()
+        elif isinstance(obj, memoryview):
+            obj.release()  # an exported buffer would make the segment's close() fail
         del obj
 
 
@@ -220,9 +226,8 @@ def shared_array(nbytes: int) -> Iterator[shared_memory.SharedMemory]:
     """A filled shared_memory segment, closed and unlinked on exit, also on Ctrl-C."""
     shm = shared_memory.SharedMemory(create=True, size=nbytes, name=segment_name())
     try:
-        view = np.ndarray((nbytes // np.dtype(DTYPE).itemsize,), dtype=DTYPE, buffer=shm.buf)
-        view.fill(1.0)
-        del view  # an exported buffer would make close() fail
+        with shm.buf[:nbytes] as view:  # released before close(), which refuses exports
+            _fill(view)
         yield shm
     finally:
         shm.close()

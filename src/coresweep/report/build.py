@@ -91,7 +91,7 @@ def draw_all(inputs: ReportInputs, plots_dir: Path) -> dict[str, list[Path]]:
     return {n: drawn[n] for n in inputs.tables}
 
 
-def run_experiments(inputs: ReportInputs, plots_dir: Path) -> Findings:
+def verdicts_and_plots(inputs: ReportInputs, plots_dir: Path) -> Findings:
     """Each experiment's verdicts and plots; one experiment's bug does not sink the report."""
     found = Findings(plots=draw_all(inputs, plots_dir))
     for name, table in inputs.tables.items():
@@ -209,7 +209,7 @@ def build_report(results: Path, experiments: Sequence[str] | None = None) -> dic
     inputs = load_inputs(results, experiments)
     plots_dir = results / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
-    found = run_experiments(inputs, plots_dir)
+    found = verdicts_and_plots(inputs, plots_dir)
     drawn = {name: svg_files(name, paths) for name, paths in found.plots.items()}
     available = {p.name for ps in drawn.values() for p in ps}
     claims = claims_frame(

@@ -4,8 +4,8 @@ Rows of the same experiment are matched by their point id (plus what tells rows 
 point apart, e.g. the scaling mode). Every quantity with a 95% interval is compared — the
 median time (`time_median`, `time_ci_lo/hi`) and any `X` with `X_ci_lo/hi` (speedup,
 efficiency ...). A difference counts only when it exceeds both intervals (they do not
-overlap) and B/A differs from 1 by more than the threshold: the `differ` rule of
-`coresweep.stats`, applied to the intervals the tables keep. The verdicts come
+overlap) and B/A differs from 1 by more than the threshold (`differs`): the tables keep
+intervals, not samples, so this is decided on the intervals. The verdicts come
 from each run's claims.csv: a claim agrees when both runs decided it the same way.
 """
 
@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
+from coresweep.analysis.verdicts import ratio_interval
 from coresweep.analysis.verdicts.engine import default_threshold
 from coresweep.claims import CLAIMS
 from coresweep.report.html import badge, e, frame_html, page
@@ -81,14 +82,16 @@ def _workload_note(a: pd.Series, b: pd.Series) -> str:
     return "different workload: " + ", ".join(diff) if diff else ""
 
 
-def interval_ratio(
-    a: tuple[float, float, float], b: tuple[float, float, float]
-) -> tuple[float, float, float]:
-    """B/A with the widest ratio the two intervals allow (NaN where A's interval touches 0)."""
-    (av, alo, ahi), (bv, blo, bhi) = a, b
-    if not (av and alo > 0 and ahi > 0):
-        return float("nan"), float("nan"), float("nan")
-    return bv / av, blo / ahi, bhi / alo
+def differs(
+    a: tuple[float, float, float], b: tuple[float, float, float], threshold: float
+) -> tuple[bool, tuple[float, float, float]]:
+    """Whether B differs from A, and B/A with the widest ratio the intervals allow (NaN where
+    A's interval touches 0): the intervals do not overlap and |B/A - 1| > threshold."""
+    if not (a[0] and a[1] > 0 and a[2] > 0):
+        return False, (float("nan"), float("nan"), float("nan"))
+    ratio = ratio_interval(b, a)
+    apart = a[1] > b[2] or b[1] > a[2]
+    return bool(apart and abs(ratio[0] - 1) > threshold), ratio
 
 
 def compare_tables(name: str, ta: pd.DataFrame, tb: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -111,13 +114,11 @@ def compare_tables(name: str, ta: pd.DataFrame, tb: pd.DataFrame, threshold: flo
                 (float(ra[value]), float(ra[lo]), float(ra[hi])),
                 (float(rb[value]), float(rb[lo]), float(rb[hi])),
             )
-            r, rlo, rhi = interval_ratio(va, vb)
-            apart = va[1] > vb[2] or vb[1] > va[2]  # the intervals do not overlap
+            differ, (r, rlo, rhi) = differs(va, vb, threshold)
             rows.append(base | {
                 "quantity": q, "a": va[0], "a_ci_lo": va[1], "a_ci_hi": va[2],
                 "b": vb[0], "b_ci_lo": vb[1], "b_ci_hi": vb[2],
-                "ratio": r, "ratio_lo": rlo, "ratio_hi": rhi,
-                "differs": bool(apart and abs(r - 1) > threshold), "note": note,
+                "ratio": r, "ratio_lo": rlo, "ratio_hi": rhi, "differs": differ, "note": note,
             })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 

@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from coresweep import flags
 from coresweep.analysis.interpreters import single_thread_cost
 from coresweep.analysis.verdict import VERDICTS
 from coresweep.claims import CLAIMS
+from coresweep.flags import Flag
 from coresweep.report.figures import Figure, figures_of
 from coresweep.report.inputs import ReportInputs
 from coresweep.report.quality import Quality
@@ -307,8 +309,10 @@ def bandwidth_table(scaling: pd.DataFrame) -> pd.DataFrame:
     t["gb_s"] = t.rate / 1e9
     t["llc_mib"] = t.llc_bytes / 2**20
     t["array_gib"] = t.array_bytes / 2**30
-    flags = t["flags"].fillna("").str.split(";")
-    t["marks"] = ["IN CACHE (arrays below 4x LLC)" if "in-cache" in f else "" for f in flags]
+    cells = t["flags"]
+    t["marks"] = [
+        "IN CACHE (arrays below 4x LLC)" if flags.has(f, Flag.IN_CACHE) else "" for f in cells
+    ]
     return t.sort_values(["mode", "p", "backend"])[list(BANDWIDTH_COLUMNS)].reset_index(drop=True)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from pyarrow import ArrowException
 
-from coresweep.claims import CLAIMS
+from coresweep.claims import CLAIMS, EXPERIMENT_MODULES
 from coresweep.records import machine_label
 
 log = logging.getLogger("coresweep")
@@ -91,13 +91,12 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def implemented_experiments(results: Path, run: dict[str, Any]) -> list[str]:
-    """The experiments this report can judge (those with verdict rules), then those the run
-    knew, read from the results folder: the config's sections and the planned points in
-    run.json, then any table present. The report never asks the experiment registry."""
-    from coresweep.analysis.verdicts.registry import NAMES
-
+    """The experiments this report can judge (claims.EXPERIMENT_MODULES: each has a verdict
+    rule), then those the run knew, read from the results folder: the config's sections and
+    the planned points in run.json, then any table present. The report never imports the
+    experiments layer."""
     config = run.get("config") or {}
-    known = [*NAMES, *(config.get("experiments") or {}), *(run.get("planned") or {})]
+    known = [*EXPERIMENT_MODULES, *(config.get("experiments") or {}), *(run.get("planned") or {})]
     known += sorted(p.stem for p in (results / "tables").glob("*.parquet"))
     return list(dict.fromkeys(known))
 

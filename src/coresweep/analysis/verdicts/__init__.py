@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from coresweep import flags
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts.engine import (
     HEADLINE_MAX as HEADLINE_MAX,
@@ -29,11 +30,11 @@ from coresweep.analysis.verdicts.engine import (
     _finite,
     clip,
     default_threshold,
-    flags_of,
 )
 from coresweep.analysis.verdicts.engine import combine as combine
 from coresweep.analysis.verdicts.engine import names as names
 from coresweep.analysis.verdicts.engine import span as span
+from coresweep.flags import Flag
 
 #: protocol.difference_threshold's default (the schema holds it), for code outside the
 #: decision engine that compares against it (advice)
@@ -120,14 +121,12 @@ def check_table(
 
 # --- points and sides -------------------------------------------------------------------
 
-OVERSUBSCRIBED = "oversubscribed"
-
 
 def usable(table: pd.DataFrame) -> pd.DataFrame:
     """The points that may decide: those not flagged oversubscribed."""
     if "flags" not in table.columns or table.empty:
         return table
-    return table[[OVERSUBSCRIBED not in flags_of(f) for f in table["flags"]]]
+    return table[[not flags.has(f, Flag.OVERSUBSCRIBED) for f in table["flags"]]]
 
 
 def clears(lo: float, hi: float, bar: float) -> bool | None:

@@ -162,7 +162,7 @@ C5 = Claim(
     round_trip_ratios,
     Ratio(),
     Words("threads faster", "a process transport as fast", "message size"),
-    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_conditions,
     describe=crossovers,
     plot=PLOT,

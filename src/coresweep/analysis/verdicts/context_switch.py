@@ -133,7 +133,7 @@ C7 = Claim(
         "pinning",
         equal="as quick, process/thread",
     ),  # fmt: skip
-    disturbances=("capacity", "load", "oversubscribed", "flag"),
+    disturbances=("capacity", "oversubscription", "flag"),
     context=_where,
     describe=quicker,
     plot=PLOT,

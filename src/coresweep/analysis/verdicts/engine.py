@@ -4,7 +4,7 @@ A claim declares its quantity (table -> sub-cases, each an estimate with an inte
 disturbances measured on it), its bar, its equivalence band, how the cases of one sub-case
 combine and which disturbances can affect it. `evaluate` turns that into a Verdict:
 
-1. widen: a disturbance with a measured size (cores short, reference drift, load at start)
+1. widen: a disturbance with a measured size (cores short, reference drift)
    stretches the interval by that factor on the side the truth could lie, e.g. a parallel
    run short of cores can only have been slowed, so its speedup's upper bound grows;
 2. decide each case: "yes" when the widened interval clears the bar, "no" when it lies inside
@@ -26,44 +26,46 @@ from typing import Any
 
 import pandas as pd
 
+from coresweep import flags
 from coresweep.analysis.verdict import Verdict
 from coresweep.claims import CLAIMS
+from coresweep.flags import Flag
 
 #: how a disturbance can move the measured estimate away from the truth
 LOWERS, RAISES, EITHER = "lowers", "raises", "either"
 DIRECTIONS = (LOWERS, RAISES, EITHER)
-#: the disturbances a claim may declare: capacity shortfall, reference drift, load at start
-#: (each measured, so weighed by size), oversubscription (unmeasured: only slows), a flag a
-#: rule knows can only slow its row ("slow": e.g. late arrivals), and any other flag (a
-#: failed check, mixed hosts: unmeasured, either way)
-KINDS = ("capacity", "drift", "load", "oversubscribed", "slow", "flag")
+#: the disturbances a claim may declare: capacity shortfall, reference drift (each
+#: measured, so weighed by size), oversubscription (unmeasured: only slows), a flag a rule
+#: knows can only slow its row ("slow": e.g. late arrivals), and any other flag (a failed
+#: check, mixed hosts: unmeasured, either way)
+KINDS = ("capacity", "drift", "oversubscription", "slow", "flag")
 YES, NO, UNDECIDED = "yes", "no", "undecided"
 #: a headline's length at most: one sentence (room for a sub-case named per interpreter)
 HEADLINE_MAX = 200
 _TOL = 1e-9
 
-#: flag names as the measure layer writes them -> the disturbance kind they are
-FLAG_KINDS = {
-    "low-capacity": "capacity",
-    "reference-drift": "drift",
-    "high-load-at-start": "load",
-    "oversubscribed": "oversubscribed",
-    "inner-oversubscribed": "oversubscribed",
+#: a flag's kind (coresweep.flags) -> the disturbance it is; noise is none: the row's own
+#: interval carries that spread (a slow first run was a discarded warm-up)
+DISTURBANCE_OF: dict[str, str | None] = {
+    flags.NOISE: None,
+    flags.CAPACITY: "capacity",
+    flags.DRIFT: "drift",
+    flags.OVERSUBSCRIPTION: "oversubscription",
+    flags.SLOW: "slow",
+    flags.FACT: "flag",
 }
-#: spread the point's interval already carries; a slow first run was a discarded warm-up
-NOISE = ("cv>", "min/max>", "samples<", "sampling<", "memory-unsteady", "fit<", "slow-first-run")
 
 
 @cache
 def schema_default(*key: str) -> float:
-    """A config key's default, from the schema (the one place defaults live): e.g.
+    """A config key's default, from the config model (the one place defaults live): e.g.
     schema_default("protocol", "difference_threshold")."""
-    from coresweep import config as cs_config
+    from coresweep import config_model
 
-    node = cs_config.schema()
+    node = config_model.defaults()
     for part in key:
-        node = node["properties"][part]
-    return float(node["default"])
+        node = node[part]
+    return float(node)
 
 
 def default_threshold() -> float:
@@ -725,37 +727,33 @@ def evaluate(
 # --- disturbances from a table row --------------------------------------------------------------
 
 
-def flags_of(cell: object) -> list[str]:
-    """The flags of a ';'-joined cell; none for a missing cell (an old table)."""
-    return [f for f in cell.split(";") if f] if isinstance(cell, str) else []
-
-
 def disturbances(
     row: Mapping[str, Any],
     slows: str = LOWERS,
     column: str = "flags",
     who: str = "",
     oversubscribed: str | None = None,
-    kinds: Mapping[str, str | None] | None = None,
+    kinds: Mapping[Flag, str | None] | None = None,
     paired_rounds: int | None = None,
 ) -> tuple[Disturbance, ...]:
     """The disturbances a row's flags name, each with its measured size where the table has
-    it: capacity = probe_cores / probe_capacity, drift = 1 + |drift|, load = 1 + load per core
-    at start. Drift acts either way (the machine may have sped up or slowed down); slows:
+    it: capacity = probe_cores / probe_capacity, drift = 1 + |drift|. Drift acts either way (the machine may have sped up or slowed down); slows:
     what slowing this row does to the case's estimate (LOWERS for a
     parallel run's speedup, RAISES for its serial baseline's); oversubscribed: the same for
     oversubscription flags where it differs (more threads than cores raise busy cores).
-    kinds: a rule's own flags -> their kind ("slow"), or None for a flag that describes the
-    outcome and moves nothing. paired_rounds: the estimate is a median of per-round ratios
+    kinds: a rule's own view of a flag -> its disturbance ("slow"), or None for a flag that
+    describes the outcome and moves nothing; every other flag is the disturbance its kind
+    says (`DISTURBANCE_OF`). paired_rounds: the estimate is a median of per-round ratios
     of arms sampled back to back in that many rounds (`sample_arms(together=True)`): a drift
     d over the point moves each round's ratio by at most d / rounds (a linear change spread
     over the rounds; a step moves one round, which the median ignores), so that is its size."""
-    kinds = {**FLAG_KINDS, **(kinds or {})}
+    own = kinds or {}
     out = []
     prefix = f"{who}: " if who else ""
-    for f in flags_of(row.get(column)):
-        kind = kinds.get(f, "flag")
-        if f.startswith(NOISE) or kind is None:
+    for raised in flags.parse(row.get(column)):
+        f = raised.text
+        kind = own[raised.flag] if raised.flag in own else DISTURBANCE_OF[raised.flag.kind]
+        if kind is None:
             continue
         if kind == "flag":
             out.append(Disturbance("flag", None, EITHER, f"{prefix}{f}"))
@@ -766,7 +764,7 @@ def disturbances(
             note += f" over {paired_rounds} paired rounds"
         # the machine's speed may have moved either way during the point
         way = EITHER if kind == "drift" else slows
-        way = (oversubscribed or slows) if kind == "oversubscribed" else way
+        way = (oversubscribed or slows) if kind == "oversubscription" else way
         out.append(Disturbance(kind, size, way, f"{prefix}{f}{note}"))
     return tuple(out)
 
@@ -781,9 +779,6 @@ def _size(kind: str, row: Mapping[str, Any]) -> tuple[float | None, str]:
     if kind == "drift" and _finite(row.get("drift")):
         d = abs(float(row["drift"]))
         return 1 + d, f", {d:.1%}"
-    if kind == "load" and _finite(row.get("load_per_core_start")):
-        load = max(0.0, float(row["load_per_core_start"]))
-        return 1 + load, f", {load:.2f} per core"
     return None, ""
 
 

@@ -27,7 +27,9 @@ from coresweep.analysis.verdicts.engine import (
     disturbances,
     evaluate,
     schema_default,
+    span,
 )
+from coresweep.flags import Flag
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
 HARD = ("exit", "segv", "sigkill")
@@ -35,7 +37,7 @@ NAME = "faults"
 PLOT = "faults_matrix.svg"
 NONNEGATIVE = ("detect_s", "run_s", "recovery_s", "others", "others_completed", "workers", "tasks")
 #: flags that describe the outcome (processes left behind, a kill at shutdown): not doubts
-OUTCOMES = ("orphans", "unclean-shutdown")
+OUTCOMES = {Flag.ORPHANS: None, Flag.UNCLEAN_SHUTDOWN: None}
 #: a dead worker's task never returns under this supervision: a hang is what the pool does
 HANGS_BY_DESIGN = "worker-replaced-task-lost"
 #: "isolates" needs the exact 95% upper bound of the loss rate below this: the schema's
@@ -44,25 +46,20 @@ HANGS_BY_DESIGN = "worker-replaced-task-lost"
 ISOLATION_RATE = schema_default("experiments", "faults", "isolation_rate")
 
 
-def _span(values: pd.Series, fmt: str = "{:.0f}") -> str:
-    lo, hi = fmt.format(values.min()), fmt.format(values.max())
-    return lo if lo == hi else f"{lo}-{hi}"
-
-
 def _cells(g: pd.DataFrame) -> str:
     """One backend's cells in words, grouped by outcome: others done, detection, recovery."""
     parts = []
     for outcome, h in g.groupby("outcome", sort=False):
         detect = h.detect_s.dropna()
         seen = (
-            f"error reached the caller after {_span(detect, '{:.2f}')} s "
+            f"error reached the caller after {span(detect)} s "
             f"({', '.join(sorted(set(h.error_seen)))})"
             if len(detect)
             else "no error ever reached the caller"
         )
         parts.append(
             f"{outcome} for {'/'.join(h.fault)} (other tasks completed "
-            f"{_span(h.others_completed)}/{h.others.iloc[0]}; {seen}; fresh task ran "
+            f"{span(h.others_completed, '{:.0f}')}/{h.others.iloc[0]}; {seen}; fresh task ran "
             f"afterwards in {int(h.recovered.sum())}/{len(h)})"
         )
     return "; ".join(parts)
@@ -81,12 +78,11 @@ def _moved(cell: pd.Series) -> tuple[Disturbance, ...]:
     """What could have made this cell look worse: contention stretches a hang past its
     timeout, unless the pool's own supervision says the task never returns; any other flag
     (not the outcome flags) either way."""
-    flags = {**cell.to_dict(), "flags": ";".join(
-        f for f in str(cell.get("flags") or "").split(";") if f not in OUTCOMES)}  # fmt: skip
+    row = cell.to_dict()
     hung = cell.outcome == "hung" or int(cell.get("trials_hung", 0) or 0) > 0
     by_design = cell.get("backend_supervision") == HANGS_BY_DESIGN
     out = []
-    for d in disturbances(flags, RAISES):
+    for d in disturbances(row, RAISES, kinds=OUTCOMES):
         if d.kind == "flag":
             out.append(d)
         elif hung and not by_design:
@@ -133,7 +129,7 @@ C6 = Claim(
     Rate(ISOLATION_RATE),
     Words("others lost or hung in", "others lost or hung in", "the pool"),
     over="all",
-    disturbances=("capacity", "load", "flag"),
+    disturbances=("capacity", "flag"),
     context=_where,
     plot=PLOT,
     fmt="{:.0%}",

@@ -125,7 +125,7 @@ C9 = Claim(
         "the workload",
         equal="a pure split as fast, pure/mix time",
     ),  # fmt: skip
-    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     plot=PLOT,
 )

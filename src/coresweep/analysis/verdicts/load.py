@@ -28,6 +28,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.flags import Flag
 
 NAME = "load"
 PLOT = "load_latency.svg"
@@ -39,10 +40,10 @@ NONNEGATIVE = ("throughput", "throughput_ci_lo", "latency_p50", "latency_p99", "
 #: requests left at the drain deadline are what overload looks like, counted in the
 #: conditions; a p99 from few requests does not touch the throughput that decides; late
 #: arrivals can only slow a pool
-KINDS = {"unfinished-requests": None, "p99-from-<100-requests": None, "arrivals-late": "slow"}
+KINDS = {Flag.UNFINISHED_REQUESTS: None, Flag.P99_FEW_REQUESTS: None, Flag.ARRIVALS_LATE: "slow"}
 
 
-def kinds_of(row: pd.Series) -> dict[str, str | None]:
+def kinds_of(row: pd.Series) -> dict[Flag, str | None]:
     """KINDS, and arrivals-late excused where the pool saturated anyway: late arrivals lower
     a pool's throughput only while they keep its offered rate below what it serves. Even
     all requests delayed by the p99 submit lag arrive faster than the throughput's upper
@@ -51,7 +52,7 @@ def kinds_of(row: pd.Series) -> dict[str, str | None]:
     if not all(_finite(x) for x in (n, rate, lag)) or not rate:
         return KINDS
     late = n / (n / rate + lag)
-    return KINDS | ({"arrivals-late": None} if late > row.throughput_ci_hi else {})
+    return KINDS | ({Flag.ARRIVALS_LATE: None} if late > row.throughput_ci_hi else {})
 
 
 def saturation(g: pd.DataFrame) -> pd.Series:
@@ -134,7 +135,7 @@ C13 = Claim(
     saturation_ratios,
     Ratio(),
     Words("processes/threads throughput", "processes/threads throughput", "the kernel"),
-    disturbances=("capacity", "drift", "load", "oversubscribed", "slow", "flag"),
+    disturbances=("capacity", "drift", "oversubscription", "slow", "flag"),
     context=_where,
     plot=PLOT,
 )

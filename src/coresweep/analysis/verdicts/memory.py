@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 
+from coresweep import flags
 from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     check_table,
     described,
-    flags_of,
     is_processes,
     is_threads,
     usable,
@@ -26,6 +26,7 @@ from coresweep.analysis.verdicts.engine import (
     disturbances,
     evaluate,
 )
+from coresweep.flags import Flag
 
 MIN_MIB = 1.0  # per-worker differences below 1 MiB count as no difference
 DUPLICATED = 0.5  # an input counts as duplicated when each worker adds >= half of its size
@@ -33,9 +34,8 @@ PLOT = "memory_per_worker.svg"
 NAME = "memory"
 #: fewer workers busy or holding the input can only lower a row's memory; CPU contention
 #: does not move memory; a slope from fewer than 3 N has no interval (said by the case)
-KINDS = {"not-all-workers-busy": "slow", "not-all-workers-hold-input": "slow",
-         "low-capacity": None, "reference-drift": None, "high-load-at-start": None,
-         "fit<3-levels": None}  # fmt: skip
+KINDS = {Flag.NOT_ALL_BUSY: "slow", Flag.NOT_ALL_HOLD_INPUT: "slow",
+         Flag.LOW_CAPACITY: None, Flag.REFERENCE_DRIFT: None}  # fmt: skip
 LABELS = {"copied": "copied", "inherited": "fork copy-on-write", "shm": "shared_memory"}
 
 
@@ -75,7 +75,7 @@ def _fits(table: pd.DataFrame) -> pd.DataFrame:
     fits = t.drop_duplicates(keys).set_index(keys)
     if "flags" in t.columns:
         union = t.groupby(keys)["flags"].agg(
-            lambda f: ";".join(dict.fromkeys(x for c in f for x in flags_of(c)))
+            lambda f: flags.join(r.text for c in f for r in flags.parse(c))
         )
         fits["flags"] = union.reindex(fits.index)
     return fits

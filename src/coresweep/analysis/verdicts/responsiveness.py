@@ -25,8 +25,8 @@ from coresweep.analysis.verdicts.engine import (
     case_key,
     disturbances,
     evaluate,
-    flags_of,
 )
+from coresweep.flags import Flag
 
 MIN_RATE_RATIO = 0.99
 NAME = "responsiveness"
@@ -74,10 +74,9 @@ def _gil_part(table: pd.DataFrame) -> str:
     return "; GIL switch interval -> latency: " + "; ".join(modes) if modes else ""
 
 
-def _kinds(row: pd.Series, q: str) -> dict[str, str | None]:
+def _kinds(row: pd.Series, q: str) -> dict[Flag, str | None]:
     """A probe that fell behind is the outcome; a p99 from few samples moves only the p99."""
-    few = {f: None for f in flags_of(row.get("flags")) if f.startswith("p99-from")}
-    return {"probe-fell-behind": None} | (few if q == "p50" else {})
+    return {Flag.PROBE_FELL_BEHIND: None} | ({Flag.P99_FEW_SAMPLES: None} if q == "p50" else {})
 
 
 def latency_ratios(table: pd.DataFrame) -> list[Case]:
@@ -138,7 +137,7 @@ C3 = Claim(
     Words("busy/(idle+period)", "busy/(idle+period)", "the work"),
     band=0.0,
     over="all",
-    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     plot=PLOT,
 )

@@ -35,7 +35,7 @@ COMPUTE_KINDS = ("python", "nogil", "blas")
 NAME = "scaling"
 NONNEGATIVE = ("busy_cores",)
 KEY = ("kernel", "backend", "mode")  # not p: the largest p differs by machine
-WEIGHED = ("capacity", "drift", "load", "oversubscribed", "flag")
+WEIGHED = ("capacity", "drift", "oversubscription", "flag")
 
 Row = Mapping[str, Any]
 

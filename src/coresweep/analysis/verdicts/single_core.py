@@ -81,7 +81,7 @@ C10 = Claim(
         "the kind of work",
         equal="as much as one thread",
     ),  # fmt: skip
-    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     plot=PLOT,
 )

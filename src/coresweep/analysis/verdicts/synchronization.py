@@ -105,7 +105,7 @@ C12 = Claim(
     risks,
     Rate(RARE, below=False),
     Words("seen in", f"rarer than {RARE:.0%}, seen in", "the risk"),
-    disturbances=("capacity", "load", "flag"),
+    disturbances=("capacity", "flag"),
     context=_where,
     plot=PLOT,
     fmt="{:.0%}",

@@ -35,23 +35,13 @@ from coresweep.analysis.verdicts.engine import (
     stopped_note,
 )
 from coresweep.crossover import BELOW, INTERPOLATED
+from coresweep.units import fmt_seconds
 
 NAME = "task_size"
 INTERVALS = (("overhead_task_s", "overhead_task_ci_lo", "overhead_task_ci_hi"),)
 NONNEGATIVE = ("task_seconds", "start_s", "overhead_task_s")
 DASK_DOCUMENTED = (200e-6, 1e-3)  # per-task overhead the Dask docs quote
 PLOT = "task_size_speedup.svg"
-
-
-def fmt_seconds(x: float) -> str:
-    """Seconds in the unit a reader expects: µs, ms or s."""
-    if not math.isfinite(x):
-        return "∞"
-    if abs(x) < 1e-3:
-        return f"{x * 1e6:.0f} µs"
-    if abs(x) < 1:
-        return f"{x * 1e3:.3g} ms"
-    return f"{x:.3g} s"
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -185,7 +175,7 @@ C8 = Claim(
     ),  # fmt: skip
     band=0.0,
     over="all",
-    disturbances=("capacity", "drift", "load", "oversubscribed", "flag"),
+    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     describe=ends,
     plot=PLOT,

@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_hex, to_rgb  # noqa: E402
 
+from coresweep.costs import process_start_methods  # noqa: E402
+
 OKABE_ITO = [
     "#000000",
     "#E69F00",
@@ -40,9 +42,9 @@ FAMILIES = {
     ("process", True): OKABE_ITO[5],
     ("cluster", True): OKABE_ITO[3],
 }
-#: shade bands, light to dark, by start method; "none" and start methods not listed here
-#: share the whole range
-START_SHADES = ("fork", "forkserver", "spawn", "loky", "nanny")
+#: shade bands, light to dark, by start method: the process start methods of the one cost
+#: table (coresweep.costs), in its order; "none" and the subinterpreter share the whole range
+START_SHADES = process_start_methods()
 SHADE = 0.45  # at most this far towards white (lighter) or black (darker)
 MARKERS = "osD^v<>ph*"
 

@@ -1,8 +1,9 @@
 """Plots by experiment name: the report asks here, not the experiment.
 
 Each experiment's figures are drawn by `<name>_plots(table, outdir, machine) -> list[Path]`
-in report/plots/<name>.py, imported on first use. Adding an experiment is one plot module
-plus one name here.
+in its plots module (claims.EXPERIMENT_MODULES: report/plots/<name>.py), imported on first
+use. Adding an experiment is one plot module; its name is registered once, in
+claims.EXPERIMENT_MODULES.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coresweep.claims import modules_of
+
 if TYPE_CHECKING:
     import pandas as pd
-
-#: every experiment with plots; its figures come from report/plots/<name>.py:<name>_plots
-NAMES = ("scaling", "task_size", "hybrid", "load", "memory", "communication",
-         "responsiveness", "single_core", "context_switch", "faults", "synchronization")  # fmt: skip
 
 Drawer = Callable[["pd.DataFrame", Path, str], "list[Path]"]
 
 
 def module_name(name: str) -> str:
     """The module that draws experiment `name`'s figures (KeyError for one without plots)."""
-    if name not in NAMES:
-        raise KeyError(name)
-    return f"coresweep.report.plots.{name}"
+    return modules_of(name).plots
 
 
 def plot_rule(name: str) -> Drawer:

@@ -1,0 +1,99 @@
+"""The config model is the one source: the schema file and README tables are generated from it,
+and the defaults the code uses are the model's."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import yaml
+
+from coresweep import config as cs_config
+from coresweep import config_model as model
+from coresweep.analysis.verdicts.engine import schema_default
+from coresweep.measure.sampling import Protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+STALE = f"is stale: run `{model.REGENERATE}` and commit the result"
+
+
+def test_checked_in_schema_is_what_the_model_generates():
+    assert model.SCHEMA_PATH.read_text() == model.schema_text(), f"{model.SCHEMA_PATH} {STALE}"
+
+
+def test_checked_in_readme_tables_are_what_the_model_generates():
+    text = model.README_PATH.read_text()
+    assert text.count("<!-- BEGIN generated key table:") == 14
+    assert text == model.readme_text(text), f"{model.README_PATH} {STALE}"
+
+
+def test_workflow_validates_against_the_generated_file():
+    linked = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert linked.resolve() == model.SCHEMA_PATH.resolve()
+    assert yaml.safe_load(linked.read_text()) == model.schema() == cs_config.schema()
+
+
+def test_write_rewrites_a_stale_copy_and_only_that(tmp_path):
+    schema, readme = tmp_path / "schema.yaml", tmp_path / "README.md"
+    schema.write_text("stale\n")
+    readme.write_text(model.README_PATH.read_text())
+    assert model.write(schema, readme) == [schema]
+    assert schema.read_text() == model.schema_text()
+    assert model.write(schema, readme) == []
+
+
+def test_model_defaults_are_the_validated_empty_config():
+    assert model.defaults() == cs_config.validate({})
+
+
+def test_some_defaults_exactly():
+    c = cs_config.validate({})
+    assert model.ProtocolSection().max_repeats == c["protocol"]["max_repeats"] == 6
+    assert model.ProtocolSection().min_sample_seconds == c["protocol"]["min_sample_seconds"] == 0.04
+    assert model.Scaling().sizes == c["experiments"]["scaling"]["sizes"]
+    assert c["experiments"]["scaling"]["sizes"]["triad"] == "auto"
+    assert model.Hybrid().protocol.min_sample_seconds == 0.1
+    assert c["experiments"]["hybrid"]["protocol"]["min_sample_seconds"] == 0.1
+    assert model.Responsiveness().task_sizes.mc_python == 20000
+    assert c["experiments"]["responsiveness"]["task_sizes"]["mc-python"] == 20000
+    assert c["dask_cluster"]["tls"] is None and c["user_kernels"] == {}
+
+
+def test_sampling_protocol_defaults_are_the_models():
+    section = dataclasses.asdict(model.ProtocolSection())
+    proto = dataclasses.asdict(Protocol())
+    assert proto == {k: section[k] for k in proto}
+    assert Protocol().max_repeats == 6 and Protocol().min_sample_seconds == 0.04
+
+
+def test_verdict_defaults_read_the_model():
+    assert schema_default("protocol", "difference_threshold") == 0.05
+    assert schema_default("experiments", "faults", "isolation_rate") == 0.3
+
+
+def test_every_key_has_a_one_line_doc():
+    def walk(cls: type, prefix: str) -> list[str]:
+        out = []
+        for name, _, tp, k in model.keys_of(cls):
+            if not k.doc or "\n" in k.doc:
+                out.append(prefix + name)
+            inner = [t for t in (tp, *typing.get_args(tp)) if dataclasses.is_dataclass(t)]
+            if inner:
+                out += walk(inner[0], f"{prefix}{name}.")
+        return out
+
+    assert walk(model.Config, "") == []
+    assert len(model.DaskClusterTls.__dataclass_fields__) == 3  # the walk reaches X | None
+
+
+def test_a_range_is_checked_where_the_model_states_it():
+    sch = model.schema()["properties"]["experiments"]["properties"]["faults"]["properties"]
+    assert sch["isolation_rate"] == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 0.9,
+        "default": 0.3,
+        "description": model.Faults.__dataclass_fields__["isolation_rate"].metadata["key"].doc,
+    }
+    assert sch["isolation_rate"]["description"].startswith("C6's bar")
