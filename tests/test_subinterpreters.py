@@ -90,6 +90,46 @@ def test_the_plan_keeps_it_only_where_it_runs_and_says_why(caplog):
         ]
 
 
+@pytest.mark.parametrize(
+    ("version", "runs"), [((3, 12), False), ((3, 13), True), ((3, 14), True), ((3, 13, 0), True)]
+)
+def test_another_interpreter_is_judged_by_its_version(version, runs):
+    reason = SubinterpretersBackend.unavailable(version)
+    if runs:
+        assert reason is None
+    else:
+        assert reason == REASON.replace(
+            f"CPython {platform.python_version()}", "Python " + ".".join(map(str, version))
+        )
+
+
+def test_each_interpreter_of_a_plan_gets_the_subinterpreter_points_it_can_run(caplog):
+    """interpreters: [current, 3.12, 3.13]: the pool is planned for the 3.13 points (and for
+    the current interpreter where it is 3.13+), never for 3.12; the plan says why."""
+    from coresweep import config as cfg
+    from coresweep.experiments import plan
+    from coresweep.measure.cores import Node
+
+    config = _only("scaling", {"kernels": ["mc-python"], "backends": ["threads", NAME],
+                               "kernel_modes": {}, "kernel_backends": {}})  # fmt: skip
+    config = cfg.validate({**config, "interpreters": ["current", "3.12", "3.13"]})
+    with caplog.at_level(logging.WARNING, logger="coresweep"):
+        points = plan(config, Node.sized(2, 8.0))
+    backends = {
+        label: {
+            p.params["backend"] for p in points if p.params.get("interpreter", "current") == label
+        }
+        for label in ("current", "3.12", "3.13")
+    }
+    assert backends == {
+        "current": {"threads", NAME} if AVAILABLE else {"threads"},
+        "3.12": {"threads"},
+        "3.13": {"threads", NAME},
+    }
+    assert f"backend {NAME} not measured: needs Python 3.13 or later" in caplog.text
+    assert "this is Python 3.12" in caplog.text
+
+
 def test_a_kernel_that_does_not_declare_itself_safe_is_left_out_by_its_capability(caplog):
     from coresweep.kernels.user import isolation_problem, runs_on
 

@@ -219,12 +219,6 @@ def of_config(config: dict[str, Any]) -> list[Interpreter]:
     return parse_all(config.get("interpreters", [CURRENT]))
 
 
-def expand(points: Sequence[Point], interpreters: Sequence[Interpreter]) -> list[Point]:
-    """Every point once per interpreter, interpreter after interpreter (a job, and so a
-    curve measured in one job, never mixes interpreters)."""
-    return [it.apply(p) for it in interpreters for p in points]
-
-
 def label_of(point: Point) -> str:
     """The interpreter a planned point runs under."""
     return str(point.params.get("interpreter", CURRENT))

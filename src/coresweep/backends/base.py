@@ -180,11 +180,13 @@ class Backend(ABC):
         return self.descriptor.batch
 
     @classmethod
-    def unavailable(cls) -> str | None:
-        """Why this interpreter cannot run this execution model; None when it can.
+    def unavailable(cls, version: tuple[int, ...] | None = None) -> str | None:
+        """Why an interpreter cannot run this execution model; None when it can.
 
-        The planner leaves out a backend that gives a reason (and logs it); `start` of such
-        a backend raises BackendUnavailable with it.
+        version: the Python version of the interpreter a plan is for (another interpreter
+        of `interpreters:`); None: this interpreter, judged by what it has. The planner
+        leaves out a backend that gives a reason (and logs it); `start` of such a backend
+        raises BackendUnavailable with it.
         """
         return None
 

@@ -39,6 +39,8 @@ from typing import Any
 
 from coresweep.backends.base import Backend, BackendUnavailable, Descriptor, Init, chain_init
 
+#: the first Python with an interpreter pool (the private engine; the stdlib's from 3.14)
+MIN_VERSION = (3, 13)
 #: how long start waits for every worker interpreter to come up and run its init
 START_TIMEOUT_S = 120.0
 
@@ -109,14 +111,22 @@ class SubinterpretersBackend(Backend):
         self._barrier: threading.Barrier | None = None
 
     @classmethod
-    def unavailable(cls) -> str | None:
-        """Why subinterpreters cannot run here (None: they can)."""
-        if engine() is not None:
+    def unavailable(cls, version: tuple[int, ...] | None = None) -> str | None:
+        """Why subinterpreters cannot run here, or on an interpreter of that version (None:
+        they can). Another interpreter is judged by its version alone: 3.13 brings the
+        private engine, 3.14 the stdlib's."""
+        if version is None:
+            if engine() is not None:
+                return None
+            this = f"{platform.python_implementation()} {platform.python_version()}"
+        elif tuple(version[:2]) >= MIN_VERSION:
             return None
+        else:
+            this = f"Python {'.'.join(map(str, version))}"
         return (
             "needs Python 3.13 or later (concurrent.futures."
             "InterpreterPoolExecutor from 3.14, the private _interpreters module on 3.13); "
-            f"this is {platform.python_implementation()} {platform.python_version()}"
+            f"this is {this}"
         )
 
     def start(self, init: Init | None = None) -> None:

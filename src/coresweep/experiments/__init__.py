@@ -55,14 +55,17 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
     from its submit host, or a simulated size (`coresweep plan --node-cores`). With several
     `interpreters:`, the points of each follow those of the one before, with its own ids.
     """
-    from coresweep.interpreters import expand, of_config
+    from coresweep.experiments.validation import planning_for
+    from coresweep.interpreters import of_config
 
     points: list[Point] = []
-    for name, section in config["experiments"].items():
-        if section["enabled"]:
-            points += get_experiment(name).points(config, node)
-    # every point once per interpreter (`interpreters:`; the current one keeps its ids)
-    points = expand(points, of_config(config))
+    # every point once per interpreter (`interpreters:`; the current one keeps its ids),
+    # planned for that interpreter: a backend it cannot run is left out of its points only
+    for it in of_config(config):
+        with planning_for(None if it.current else it.version):
+            for name, section in config["experiments"].items():
+                if section["enabled"]:
+                    points += [it.apply(p) for p in get_experiment(name).points(config, node)]
     ids = [(p.experiment, p.id) for p in points]
     if len(ids) != len(set(ids)):
         raise ConfigError("two points share an id; check the experiment's point_id parts")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from coresweep.config import ConfigError
@@ -105,9 +107,24 @@ def kernel_size(kernel: Kernel, sizes: Mapping[str, int], key: str) -> int:
     )
 
 
+#: the Python version of the interpreter being planned for; None: this one (`planning_for`)
+_TARGET: ContextVar[tuple[int, ...] | None] = ContextVar("coresweep_target", default=None)
+
+
+@contextmanager
+def planning_for(version: tuple[int, ...] | None) -> Iterator[None]:
+    """Plan for an interpreter of this version (None: this interpreter): the backends
+    `backend_names` keeps are those it can run."""
+    token = _TARGET.set(version)
+    try:
+        yield
+    finally:
+        _TARGET.reset(token)
+
+
 def backend_names(names: Sequence[str], key: str) -> list[str]:
-    """The config's backends that this interpreter can run: an unknown name is a ConfigError
-    naming key; a backend this interpreter cannot run (its `unavailable` reason, e.g.
+    """The config's backends that the planned interpreter can run: an unknown name is a
+    ConfigError naming key; a backend it cannot run (its `unavailable` reason, e.g.
     subinterpreters before 3.13) is left out, with a warning that says why."""
     from coresweep.backends import BACKENDS
 
@@ -118,7 +135,7 @@ def backend_names(names: Sequence[str], key: str) -> list[str]:
             )
     out = []
     for n in names:
-        reason = BACKENDS[n].unavailable()
+        reason = BACKENDS[n].unavailable(_TARGET.get())
         if reason is None:
             out.append(n)
         else:
