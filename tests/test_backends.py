@@ -16,7 +16,7 @@ import pytest
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import chain_init
 from coresweep.kernels import get_kernel, make_tasks
-from coresweep.measure.guard import inner_pools, limit_inner_pools
+from coresweep.measure.inner_pools import inner_pools, limit_inner_pools
 
 # a cluster needs an external scheduler: tests/test_dask_cluster.py starts one; a
 # subinterpreter imports a task's module afresh, and this one imports psutil and pytest,

@@ -11,8 +11,8 @@ import psutil
 import pytest
 
 from coresweep import config as cs_config
-from coresweep.analysis.verdict import VERDICTS
 from coresweep.analysis.verdicts.communication import size_label
+from coresweep.analysis.verdicts.record import VERDICTS
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.config import ConfigError
 from coresweep.experiments import communication

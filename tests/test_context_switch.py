@@ -81,10 +81,10 @@ def test_table_verdict_and_plot(records, tmp_path):
                                    "thread-pipe": "os-pipe", "process-pipe": "os-pipe",
                                    "process-mp-pipe": "process-mp-pipe"}  # fmt: skip
     (v,) = verdicts_of("context_switch", t, "testbox")
-    assert v.claim == "C7" and v.plot == "context_switch.svg"
+    assert v.claim == "C7" and v.plots == ("context_switch.svg",)
     assert "pinned" in v.evidence and "vol" in v.evidence
     (path,) = plots_of("context_switch", t, tmp_path, "testbox")
-    assert path.name == v.plot and "<svg" in path.read_text()
+    assert (path.name,) == v.plots and "<svg" in path.read_text()
 
 
 def test_measured_verdict_is_what_its_ratio_intervals_imply(records):

@@ -127,11 +127,11 @@ def test_measure_serves_every_request_of_both_pools(table, no_leftover_children)
 
 def test_plot_and_evidence_from_the_measured_table(table, tmp_path):
     (v,) = verdicts_of("load", table, "test box")
-    assert v.claim == "C13" and v.plot == "load_latency.svg"
+    assert v.claim == "C13" and v.plots == ("load_latency.svg",)
     assert "saturation threads" in v.evidence and "req/s" in v.evidence
     assert "p=2" in v.conditions and "test box" in v.conditions
     (path,) = plots_of("load", table, tmp_path, "test box")
-    assert path.name == v.plot and "<svg" in path.read_text()
+    assert (path.name,) == v.plots and "<svg" in path.read_text()
 
 
 def test_measured_verdict_is_what_its_intervals_imply(table):

@@ -17,7 +17,7 @@ import pytest
 from described import describe
 
 from coresweep import config as cs_config
-from coresweep.analysis.verdict import VERDICTS
+from coresweep.analysis.verdicts.record import VERDICTS
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.config import ConfigError
 from coresweep.experiments import memory

@@ -99,10 +99,10 @@ def test_table_has_latency_quantiles_rate_and_idle_rows(records):
 def test_verdict_and_plot_from_the_measured_table(records, tmp_path):
     t = describe(exp.aggregate(records))
     (v,) = verdicts_of("responsiveness", t, "testbox")
-    assert v.claim == "C3" and v.plot == "responsiveness.svg"
+    assert v.claim == "C3" and v.plots == ("responsiveness.svg",)
     assert "threads-python" in v.evidence and "testbox" in v.conditions
     (path,) = plots_of("responsiveness", t, tmp_path, "testbox")
-    assert path.name == v.plot and "<svg" in path.read_text()
+    assert (path.name,) == v.plots and "<svg" in path.read_text()
 
 
 def _row(paired, mode, si, p50, p99, rate=1.0):

@@ -105,10 +105,10 @@ def test_table_has_throughput_gain_and_latency(records, tmp_path):
     assert (t.latency_p50_ms <= t.latency_p99_ms).all()
     assert {"time_median", "time_rel_halfwidth", "flags", "busy_cores"} <= set(t.columns)
     (v,) = verdicts_of("single_core", t, "testbox")
-    assert v.claim == "C10" and v.plot == "single_core.svg"
+    assert v.claim == "C10" and v.plots == ("single_core.svg",)
     assert "tcp: 4 vs 1 threads" in v.evidence
     (path,) = plots_of("single_core", t, tmp_path, "testbox")
-    assert path.name == v.plot and "<svg" in path.read_text()
+    assert (path.name,) == v.plots and "<svg" in path.read_text()
 
 
 def _rows(kind, gain, lo, hi):

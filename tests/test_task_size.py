@@ -132,7 +132,7 @@ def test_measure_gives_a_row_per_backend_and_level_checked_against_serial(
 
 def test_plots_and_evidence_from_the_measured_table(table, tmp_path):
     (v,) = verdicts_of("task_size", table, "test box")
-    assert v.claim == "C8" and v.plot == "task_size_speedup.svg"
+    assert v.claim == "C8" and v.plots == ("task_size_speedup.svg",)
     assert "processes-fork" in v.evidence and "cold start" in v.evidence
     assert "p=2" in v.conditions and "test box" in v.conditions
     paths = plots_of("task_size", table, tmp_path, "test box")

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from described import columns_of
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     HEADLINE_MAX,
     check_table,
@@ -27,6 +26,7 @@ from coresweep.analysis.verdicts.faults import faults_verdicts
 from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
 from coresweep.analysis.verdicts.load import load_verdicts
 from coresweep.analysis.verdicts.memory import memory_verdicts
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.analysis.verdicts.responsiveness import responsiveness_verdicts
 from coresweep.analysis.verdicts.scaling import scaling_verdicts
 from coresweep.analysis.verdicts.single_core import single_core_verdicts

@@ -50,7 +50,7 @@ from coresweep.kernels.user import (
     unpicklable,
     warm,
 )
-from coresweep.measure.guard import limit_inner_pools
+from coresweep.measure.inner_pools import limit_inner_pools
 from coresweep.measure.memory import MIB, TreeMemorySampler, scan_tree
 from coresweep.measure.sampling import ArmSamples, Protocol, sample_arms
 from coresweep.measure.timer import timed, tree_cpu_seconds

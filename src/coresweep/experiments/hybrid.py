@@ -54,7 +54,7 @@ from coresweep.experiments.validation import check_memory, check_tree, pool_size
 from coresweep.flags import Flag
 from coresweep.kernels import Kernel, get_kernel
 from coresweep.measure.cores import Node
-from coresweep.measure.guard import limit_inner_pools, probe, with_inner_pools
+from coresweep.measure.inner_pools import limit_inner_pools, probe, with_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, params_of, stable_hash

@@ -66,7 +66,7 @@ from coresweep.kernels.stream import PERIOD, held_elements, release
 from coresweep.kernels.user import runs_on
 from coresweep.measure import cache
 from coresweep.measure.cores import Node, affinity
-from coresweep.measure.guard import inner_pools, limit_inner_pools
+from coresweep.measure.inner_pools import inner_pools, limit_inner_pools
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import OPTIONAL, Point, params_of, stable_hash

@@ -2,7 +2,7 @@
 
 Every worker caches the same pair of n x n blocks, so a task is one block product and its
 timing holds no matrix generation. The backend, not BLAS, supplies the parallelism: the
-experiment limits BLAS to one thread in every worker (coresweep.measure.guard).
+experiment limits BLAS to one thread in every worker (coresweep.measure.inner_pools).
 
 Why the working set is small: DGEMM stands for compute-bound work, and a compute-bound
 kernel is meant to run from cache. A blocked product does 2n^3 flops on 3n^2 numbers (an

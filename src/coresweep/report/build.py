@@ -21,9 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from coresweep import config as cs_config
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts.engine import threshold_of
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
+from coresweep.report.claims_table import COLUMNS as CLAIM_COLUMNS
 from coresweep.report.claims_table import claims_frame
 from coresweep.report.figures import assign_figures
 from coresweep.report.html import config_yaml, render_html
@@ -227,7 +228,7 @@ def build_report(results: Path, experiments: Sequence[str] | None = None) -> dic
         "summary": results / "summary.md",
         "html": report_dir / "index.html",
     }
-    claims.to_csv(paths["claims"], index=False)
+    claims.to_csv(paths["claims"], index=False, columns=list(CLAIM_COLUMNS))
     paths |= write_cases(results, cases)
     paths["summary"].write_text(
         render_summary(inputs, claims, quality.summary, models, cases), encoding="utf-8"

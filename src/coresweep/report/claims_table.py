@@ -4,18 +4,18 @@ a blank."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.analysis.verdicts.registry import declarations
 from coresweep.claims import CLAIMS
 from coresweep.report.inputs import TableStatus
 
 log = logging.getLogger("coresweep")
 
+#: the columns of claims.csv (the frame adds "plots": the written plot files, as a tuple)
 COLUMNS = (
     "claim",
     "quote",
@@ -30,11 +30,6 @@ COLUMNS = (
     "reason",
 )
 NO_PLOT = "(no plot)"
-
-
-def plot_names(field: str) -> list[str]:
-    """A verdict's plot field may name several files (';' or ',' separated)."""
-    return [p for p in re.split(r"[;,\s]+", field or "") if p]
 
 
 def pick_verdicts(verdicts: Iterable[Verdict]) -> dict[str, Verdict]:
@@ -94,11 +89,9 @@ def headline_of(cid: str, v: Verdict) -> str:
     return f"{v.verdict.capitalize()} (no headline from the rules): the numbers are under {cid}."
 
 
-def _plot_field(v: Verdict, available: set[str]) -> str:
-    names = plot_names(v.plot)
-    have = [f"plots/{n}" for n in names if n in available]
-    gone = [n for n in names if n not in available]
-    parts = have + [f"(plot not written: {n})" for n in gone]
+def _plot_text(written: tuple[str, ...], missing: tuple[str, ...]) -> str:
+    """The claims.csv words for a verdict's plots: the written ones' paths, the others named."""
+    parts = list(written) + [f"(plot not written: {n})" for n in missing]
     return ";".join(parts) or NO_PLOT
 
 
@@ -132,9 +125,11 @@ def claims_frame(
                 "evidence": reason,
                 "conditions": "not measured",
                 "plot": NO_PLOT,
+                "plots": (),
                 "reason": reason,
             }
         else:
+            written = tuple(f"plots/{n}" for n in v.plots if n in available_plots)
             partial = st is not None and st.state == "partial"
             caveat = f" — from a partial table: {st.detail}" if partial else ""
             row |= {
@@ -142,8 +137,9 @@ def claims_frame(
                 "headline": headline_of(cid, v),
                 "evidence": v.evidence or "(the verdict rules gave no numbers)",
                 "conditions": (v.conditions or "(not stated)") + caveat,
-                "plot": _plot_field(v, available_plots),
+                "plot": _plot_text(written, tuple(n for n in v.plots if n not in available_plots)),
+                "plots": written,
                 "reason": "",
             }
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame(rows, columns=[*COLUMNS, "plots"])

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from coresweep.claims import CLAIMS
-from coresweep.report.claims_table import plot_names
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,8 @@ class Figure:
 def _citations(claims: pd.DataFrame) -> dict[str, list[str]]:
     cited: dict[str, list[str]] = {}
     for row in claims.itertuples():
-        for name in plot_names(row.plot):
-            if name.startswith("plots/"):
-                cited.setdefault(name.removeprefix("plots/"), []).append(row.claim)
+        for name in row.plots:  # the written ones, as paths under results/
+            cited.setdefault(name.removeprefix("plots/"), []).append(row.claim)
     return cited
 
 

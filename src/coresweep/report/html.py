@@ -19,7 +19,7 @@ import yaml
 
 from coresweep import flags
 from coresweep.analysis.interpreters import single_thread_cost
-from coresweep.analysis.verdict import VERDICTS
+from coresweep.analysis.verdicts.record import VERDICTS
 from coresweep.claims import CLAIMS
 from coresweep.flags import Flag
 from coresweep.report.figures import Figure, figures_of

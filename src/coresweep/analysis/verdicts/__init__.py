@@ -22,7 +22,6 @@ from typing import Any
 import pandas as pd
 
 from coresweep import flags
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts.engine import (
     HEADLINE_MAX as HEADLINE_MAX,
 )
@@ -34,6 +33,7 @@ from coresweep.analysis.verdicts.engine import (
 from coresweep.analysis.verdicts.engine import combine as combine
 from coresweep.analysis.verdicts.engine import names as names
 from coresweep.analysis.verdicts.engine import span as span
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.flags import Flag
 
 #: protocol.difference_threshold's default (the schema holds it), for code outside the
@@ -205,18 +205,20 @@ def cannot_test(
     reason: str,
     conditions: str,
     experiment: str,
-    plot: str = "",
+    plots: tuple[str, ...] = (),
     evidence: str = "",
 ) -> list[Verdict]:
     """inconclusive because this machine cannot test the claim: the reason is the headline."""
     return [
-        Verdict(c, "inconclusive", evidence or reason, conditions, experiment, plot, clip(reason))
+        Verdict(c, "inconclusive", evidence or reason, conditions, experiment, plots, clip(reason))
         for c in claims
     ]
 
 
-def undecided(claim: str, reason: str, conditions: str, experiment: str, plot: str = "") -> Verdict:
+def undecided(
+    claim: str, reason: str, conditions: str, experiment: str, plots: tuple[str, ...] = ()
+) -> Verdict:
     """inconclusive because nothing was measured that could decide: 'Not decided: reason'."""
     return Verdict(
-        claim, "inconclusive", reason, conditions, experiment, plot, clip(f"Not decided: {reason}")
+        claim, "inconclusive", reason, conditions, experiment, plots, clip(f"Not decided: {reason}")
     )

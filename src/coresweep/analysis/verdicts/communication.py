@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import check_table, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
@@ -23,6 +22,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 
 #: binary units, as the message sizes are chosen
 UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))

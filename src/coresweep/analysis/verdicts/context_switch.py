@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import check_table, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
@@ -33,6 +32,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.stats import paired_ratio_ci
 
 NAME = "context_switch"

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from coresweep import flags
-from coresweep.analysis.verdict import Verdict
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.claims import CLAIMS
 from coresweep.flags import Flag
 
@@ -279,6 +279,11 @@ class Claim:
     describe: Callable[[Sequence[Decision]], str] | None = None
     plot: str = ""
     fmt: str = "{:.2f}"
+
+    @property
+    def plots(self) -> tuple[str, ...]:
+        """The plot files its verdict cites (results/plots/)."""
+        return (self.plot,) if self.plot else ()
 
     def __post_init__(self) -> None:
         def bad(why: str) -> ValueError:
@@ -709,7 +714,7 @@ def evaluate(
     )
     if not groups:
         return Verdict(claim.id, "inconclusive", "no case measured", conditions,
-                       claim.experiment, claim.plot, clip(f"Not decided: no case of {claim.id} "
+                       claim.experiment, claim.plots, clip(f"Not decided: no case of {claim.id} "
                        "was measured"), rule=claim.rule(t))  # fmt: skip
     return Verdict(
         claim.id,
@@ -717,7 +722,7 @@ def evaluate(
         _evidence(decisions, claim.fmt, claim.words.symbol),
         conditions,
         claim.experiment,
-        claim.plot,
+        claim.plots,
         headline(claim, verdict, groups, t),
         cases=case_rows(claim, decisions, t),
         rule=claim.rule(t),

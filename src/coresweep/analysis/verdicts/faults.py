@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     check_table,
     clip,
@@ -29,6 +28,7 @@ from coresweep.analysis.verdicts.engine import (
     schema_default,
     span,
 )
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.flags import Flag
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
@@ -151,7 +151,7 @@ def faults_verdicts(
     procs, threads = hard[is_processes(hard)], hard[is_threads(hard)]
     if procs.empty:
         reason = "no process pool measured with a process-ending fault (exit, segv, sigkill)"
-        return [undecided("C6", reason, f"{_where(table)} on {machine}", NAME, PLOT)]
+        return [undecided("C6", reason, f"{_where(table)} on {machine}", NAME, (PLOT,))]
     v = evaluate(C6, table, machine, threshold)
     evidence = [v.evidence] + [f"{b}: {_cells(g)}" for b, g in procs.groupby("backend")]
     if not threads.empty:

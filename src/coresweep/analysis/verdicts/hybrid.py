@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     cannot_test,
     check_table,
@@ -25,6 +24,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 
 NAME = "hybrid"
 PLOT = "hybrid_heatmap.svg"
@@ -156,5 +156,5 @@ def hybrid_verdicts(
         )
     if cores < 4:
         reason = f"Needs ≥ 4 cores for a P × T split with both above 1; this machine has {cores}."
-        return cannot_test(["C9"], reason, where, NAME, PLOT, "; ".join(pure))
-    return [undecided("C9", "no split with P>1 and T>1 was measured", where, NAME, PLOT)]
+        return cannot_test(["C9"], reason, where, NAME, (PLOT,), "; ".join(pure))
+    return [undecided("C9", "no split with P>1 and T>1 was measured", where, NAME, (PLOT,))]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     cannot_test,
     check_table,
@@ -28,6 +27,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.flags import Flag
 
 NAME = "load"
@@ -153,7 +153,7 @@ def load_verdicts(
     where = f"{_where(table)} on {machine}"
     if p < 2:
         reason = f"Needs ≥ 2 usable cores for processes to outrun threads; this run had p={p}."
-        return cannot_test(["C13"], reason, where, NAME, PLOT)
+        return cannot_test(["C13"], reason, where, NAME, (PLOT,))
     if not saturation_ratios(table):
-        return [undecided("C13", "a thread or a process pool is missing", where, NAME, PLOT)]
+        return [undecided("C13", "a thread or a process pool is missing", where, NAME, (PLOT,))]
     return [evaluate(C13, table, machine, threshold)]

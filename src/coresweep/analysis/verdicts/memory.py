@@ -7,7 +7,6 @@ import math
 import pandas as pd
 
 from coresweep import flags
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     check_table,
     described,
@@ -26,6 +25,7 @@ from coresweep.analysis.verdicts.engine import (
     disturbances,
     evaluate,
 )
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.flags import Flag
 
 MIN_MIB = 1.0  # per-worker differences below 1 MiB count as no difference

@@ -19,8 +19,8 @@ from coresweep.claims import EXPERIMENT_MODULES, modules_of
 if TYPE_CHECKING:
     import pandas as pd
 
-    from coresweep.analysis.verdict import Verdict
     from coresweep.analysis.verdicts.engine import Claim
+    from coresweep.analysis.verdicts.record import Verdict
 
 Rule = Callable[["pd.DataFrame", str], "list[Verdict]"]
 

@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import check_table, described, undecided, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
@@ -26,6 +25,7 @@ from coresweep.analysis.verdicts.engine import (
     disturbances,
     evaluate,
 )
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.flags import Flag
 
 MIN_RATE_RATIO = 0.99
@@ -153,7 +153,7 @@ def responsiveness_verdicts(
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if not latency_ratios(table):
         where = f"{_where(table)} on {machine}"
-        return [undecided("C3", "no thread mode measured", where, NAME, PLOT)]
+        return [undecided("C3", "no thread mode measured", where, NAME, (PLOT,))]
     v = evaluate(C3, table, machine, threshold)
     t = described(usable(table))
     lines = []

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import cannot_test, check_table, is_processes, is_threads, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
@@ -30,7 +29,10 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 
+#: the figures the scaling claims cite (report.plots.scaling draws them)
+SPEEDUP_PLOT, UTILIZATION_PLOT = "scaling_speedup.svg", "scaling_utilization.svg"
 COMPUTE_KINDS = ("python", "nogil", "blas")
 NAME = "scaling"
 NONNEGATIVE = ("busy_cores",)
@@ -127,7 +129,7 @@ C1 = Claim(
     ),  # fmt: skip
     disturbances=WEIGHED,
     context=where,
-    plot="scaling_speedup.svg",
+    plot=SPEEDUP_PLOT,
 )
 C2 = Claim(
     "C2",
@@ -136,7 +138,7 @@ C2 = Claim(
     Words("busy", "busy", "the kernel", equal="one core busy"),
     disturbances=WEIGHED,
     context=where,
-    plot="scaling_utilization.svg",
+    plot=UTILIZATION_PLOT,
 )
 C11 = Claim(
     "C11",
@@ -151,7 +153,7 @@ C11 = Claim(
     ),  # fmt: skip
     disturbances=WEIGHED,
     context=where,
-    plot="scaling_speedup.svg",
+    plot=SPEEDUP_PLOT,
 )
 CLAIMS = (C1, C2, C11)
 

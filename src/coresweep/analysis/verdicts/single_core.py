@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import cannot_test, check_table, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
@@ -23,6 +22,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 
 NAME = "single_core"
 PLOT = "single_core.svg"
@@ -97,5 +97,5 @@ def single_core_verdicts(
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if not usable(table).pinned_ok.all():
         reason = "Needs the threads pinned to one CPU; this machine did not allow the pinning."
-        return cannot_test(["C10"], reason, f"{_where(table)} on {machine}", NAME, PLOT)
+        return cannot_test(["C10"], reason, f"{_where(table)} on {machine}", NAME, (PLOT,))
     return [evaluate(C10, table, machine, threshold)]

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import check_table, undecided, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
@@ -20,6 +19,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     schema_default,
 )
+from coresweep.analysis.verdicts.record import Verdict
 
 NAME = "synchronization"
 PLOT = "synchronization.svg"
@@ -123,7 +123,7 @@ def synchronization_verdicts(
     check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if not risks(table):
         conditions = f"{_where(table)} on {machine}"
-        return [undecided("C12", "no counter or deadlock measured", conditions, NAME, PLOT)]
+        return [undecided("C12", "no counter or deadlock measured", conditions, NAME, (PLOT,))]
     v = evaluate(C12, table, machine, threshold)
     t = usable(table)
     lines = [_counter_text(r) for _, r in t[t.kind == "counter"].iterrows()]

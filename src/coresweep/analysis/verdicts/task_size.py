@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pandas as pd
 
-from coresweep.analysis.verdict import Verdict
 from coresweep.analysis.verdicts import (
     DESCRIPTOR_COLUMNS,
     cannot_test,
@@ -34,6 +33,7 @@ from coresweep.analysis.verdicts.engine import (
     evaluate,
     stopped_note,
 )
+from coresweep.analysis.verdicts.record import Verdict
 from coresweep.crossover import BELOW, INTERPOLATED
 from coresweep.units import fmt_seconds
 
@@ -195,9 +195,9 @@ def task_size_verdicts(
     where = f"{_where(table)} on {machine}"
     if p < 2:
         reason = "Needs ≥ 2 usable cores for a process pool to beat serial; this run had p=1."
-        return cannot_test(["C8"], reason, where, NAME, PLOT)
+        return cannot_test(["C8"], reason, where, NAME, (PLOT,))
     if _procs(table).empty:
-        return [undecided("C8", "no process backend measured", where, NAME, PLOT)]
+        return [undecided("C8", "no process backend measured", where, NAME, (PLOT,))]
     v = evaluate(C8, table, machine, threshold)
     par = s[(described(s).backend_isolation != "inline").to_numpy()]
     lines = [

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from coresweep.analysis.verdicts.communication import size_label
+from coresweep.analysis.verdicts.communication import PLOT, size_label
 from coresweep.report.plots import flagged, marker, save, shades
 
 
@@ -61,4 +61,4 @@ def communication_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.07, 1, 0.95))
-    return [save(fig, outdir / "communication_latency.svg")]
+    return [save(fig, outdir / PLOT)]

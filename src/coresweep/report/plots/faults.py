@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from coresweep.analysis.verdicts.faults import PLOT
 from coresweep.report.plots import OKABE_ITO, save
 
 OUTCOME_COLORS = {
@@ -78,4 +79,4 @@ def faults_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
     """The fault-outcome matrix."""
     if table.empty:
         return []
-    return [_matrix(table, outdir / "faults_matrix.svg", machine)]
+    return [_matrix(table, outdir / PLOT, machine)]

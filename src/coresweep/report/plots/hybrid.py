@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from coresweep.analysis.verdicts.hybrid import PLOT
 from coresweep.report.plots import save
 
 VARIANTS = ("limited", "unlimited")
@@ -66,4 +67,4 @@ def hybrid_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
         "cell: speedup, median wall time, total threads (grey: no such split)",
         fontsize=9,
     )
-    return [save(fig, outdir / "hybrid_heatmap.svg")]
+    return [save(fig, outdir / PLOT)]

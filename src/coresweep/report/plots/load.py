@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from coresweep.analysis.verdicts.load import PLOT
 from coresweep.report.plots import backend_colors, flagged, marker, save
 
 
@@ -61,4 +62,4 @@ def load_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return [save(fig, outdir / "load_latency.svg")]
+    return [save(fig, outdir / PLOT)]

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from coresweep.analysis.verdicts.memory import PLOT
 from coresweep.report.plots import backend_colors, flagged, marker, save
 
 LINESTYLES = {"none": "-", "copied": "--", "inherited": ":", "shm": "-."}
@@ -101,5 +102,5 @@ def memory_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]:
         return []
     return [
         _tree_plot(table, outdir / "memory_tree.svg", machine),
-        _per_worker_plot(table, outdir / "memory_per_worker.svg", machine),
+        _per_worker_plot(table, outdir / PLOT, machine),
     ]

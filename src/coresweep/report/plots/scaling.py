@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson
+from coresweep.analysis.verdicts.scaling import SPEEDUP_PLOT, UTILIZATION_PLOT
 from coresweep.report.plots import backend_colors, flagged, marker, save
 
 MODELS = {"strong": ("amdahl", amdahl), "weak": ("gustafson", gustafson)}
@@ -153,7 +154,7 @@ def scaling_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]
                 "speedup", "speedup_ci_lo", "speedup_ci_hi", "speedup S(p) vs serial (×)", "p", True
             ),
             f"Speedup with 95% CI bands — {where}",
-            "scaling_speedup.svg",
+            SPEEDUP_PLOT,
         ),
         (
             Panel(
@@ -167,7 +168,7 @@ def scaling_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Path]
                 "busy_cores", "busy_cores", "busy_cores", "busy cores (CPU s / wall s)", "p", False
             ),
             f"CPU utilisation — {where}",
-            "scaling_utilization.svg",
+            UTILIZATION_PLOT,
         ),
     )
     out = []

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from coresweep.analysis.verdicts.synchronization import PLOT
 from coresweep.report.plots import OKABE_ITO, color, flagged, save
 
 #: Python mechanisms in warm colours, Numba in cool ones, the lock orders apart
@@ -89,4 +90,4 @@ def synchronization_plots(table: pd.DataFrame, outdir: Path, machine: str) -> li
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-    return [save(fig, outdir / "synchronization.svg")]
+    return [save(fig, outdir / PLOT)]

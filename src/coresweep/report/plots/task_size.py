@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.verdicts.task_size import DASK_DOCUMENTED, summary
+from coresweep.analysis.verdicts.task_size import DASK_DOCUMENTED, PLOT, summary
 from coresweep.crossover import INTERPOLATED
 from coresweep.report.plots import backend_colors, flagged, marker, save
 
@@ -106,7 +106,7 @@ def task_size_plots(table: pd.DataFrame, outdir: Path, machine: str) -> list[Pat
     return [
         _speedup(
             table,
-            outdir / "task_size_speedup.svg",
+            outdir / PLOT,
             f"Speedup vs task size (fixed total work); dashed = crossover — {where}",
         ),
         _costs(

@@ -17,7 +17,7 @@ class Verdict:
     evidence: str  # the deciding numbers, with intervals, in words
     conditions: str  # kernel kind, core range, sizes, machine
     experiment: str
-    plot: str = ""  # file name under results/plots/
+    plots: tuple[str, ...] = ()  # file names under results/plots/
     #: one sentence a reader understands without the rule: the answer and its key numbers
     headline: str = ""
     #: the decided sub-cases (rows of results/tables/verdict_cases.csv), from the engine
