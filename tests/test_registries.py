@@ -47,7 +47,9 @@ def test_adding_an_experiment_is_one_registry_entry(monkeypatch):
     experiment = types.SimpleNamespace(name="fake")
     fake = claims.Modules(
         _module(monkeypatch, "fake_experiment", EXPERIMENT=experiment),
-        _module(monkeypatch, "fake_verdicts_mod", fake_verdicts=lambda table, machine: ["v"]),
+        _module(
+            monkeypatch, "fake_verdicts_mod", fake_verdicts=lambda table, machine, threshold: ["v"]
+        ),
         _module(monkeypatch, "fake_plots_mod", fake_plots=lambda table, outdir, machine: []),
     )
     monkeypatch.setitem(claims.EXPERIMENT_MODULES, "fake", fake)

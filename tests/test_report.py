@@ -296,7 +296,7 @@ def test_partial_table_is_marked_partial(tmp_path):
 def test_verdict_code_that_fails_does_not_sink_the_report(tmp_path, monkeypatch):
     results = fixture_results(tmp_path)
 
-    def broken(table, machine):
+    def broken(table, machine, threshold):
         raise RuntimeError("bug in the rules")
 
     import coresweep.analysis.verdicts.scaling as scaling

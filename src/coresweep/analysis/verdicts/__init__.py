@@ -16,7 +16,8 @@ besides the engine lives here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -72,6 +73,31 @@ COMMON_INTERVALS = (
     ("speedup", "speedup_ci_lo", "speedup_ci_hi"),
 )
 COMMON_NONNEGATIVE = ("time_median", "time_ci_lo", "speedup", "speedup_ci_lo")
+
+
+Rule = Callable[[pd.DataFrame, str, float | None], list[Verdict]]
+
+
+def rule(
+    name: str,
+    *,
+    intervals: Iterable[tuple[str, str, str]] = (),
+    nonnegative: Iterable[str] = (),
+) -> Callable[[Rule], Rule]:
+    """The frame of every experiment's verdict rule: an empty table decides nothing, and a
+    table with impossible values (`check_table`) is refused before the rule reads it."""
+
+    def frame(fn: Rule) -> Rule:
+        @functools.wraps(fn)
+        def run(table: pd.DataFrame, machine: str, threshold: float | None = None) -> list[Verdict]:
+            if table.empty:
+                return []
+            check_table(table, name, intervals=intervals, nonnegative=nonnegative)
+            return fn(table, machine, threshold)
+
+        return run
+
+    return frame
 
 
 def check_table(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import check_table, usable
+from coresweep.analysis.verdicts import rule, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     NO,
@@ -162,7 +162,6 @@ C5 = Claim(
     round_trip_ratios,
     Ratio(),
     Words("threads faster", "a process transport as fast", "message size"),
-    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_conditions,
     describe=crossovers,
     plot=PLOT,
@@ -170,11 +169,9 @@ C5 = Claim(
 CLAIMS = (C5,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def communication_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C5: the thread side round-trips faster than the fastest process transport, per size."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     return [evaluate(C5, table, machine, threshold)]

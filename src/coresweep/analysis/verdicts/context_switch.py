@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from coresweep.analysis.verdicts import check_table, usable
+from coresweep.analysis.verdicts import rule, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     RAISES,
@@ -141,11 +141,9 @@ C7 = Claim(
 CLAIMS = (C7,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def context_switch_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C7: supported if threads switch quicker pinned and unpinned, conditional if in one."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     return [evaluate(C7, table, machine, threshold)]

@@ -273,7 +273,9 @@ class Claim:
     words: Words
     band: float | None = None  # None: protocol.difference_threshold
     over: str = "any"
-    disturbances: tuple[str, ...] = ()
+    #: what may have moved its estimates (KINDS); by default every disturbance of the
+    #: machine: cores short, reference drift, oversubscription and any other flag
+    disturbances: tuple[str, ...] = ("capacity", "drift", "oversubscription", "flag")
     context: Callable[[pd.DataFrame], str] | None = None
     #: more conditions from the decisions (e.g. where along the sizes the winner changes)
     describe: Callable[[Sequence[Decision]], str] | None = None

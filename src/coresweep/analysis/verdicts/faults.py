@@ -7,10 +7,10 @@ from dataclasses import replace
 import pandas as pd
 
 from coresweep.analysis.verdicts import (
-    check_table,
     clip,
     is_processes,
     is_threads,
+    rule,
     undecided,
     usable,
 )
@@ -137,14 +137,12 @@ C6 = Claim(
 CLAIMS = (C6,)
 
 
+@rule(NAME, nonnegative=NONNEGATIVE)
 def faults_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C6: supported when every process pool isolates every hard fault; conditional when
     some do, or when none does but process pools keep the caller alive where threads die."""
-    if table.empty:
-        return []
-    check_table(table, NAME, nonnegative=NONNEGATIVE)
     table = usable(table)
     t = table[table.status != "error"]
     hard = t[t.fault.isin(HARD)]

@@ -6,8 +6,8 @@ import pandas as pd
 
 from coresweep.analysis.verdicts import (
     cannot_test,
-    check_table,
     ratio_interval,
+    rule,
     undecided,
     usable,
 )
@@ -125,20 +125,17 @@ C9 = Claim(
         "the workload",
         equal="a pure split as fast, pure/mix time",
     ),  # fmt: skip
-    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     plot=PLOT,
 )
 CLAIMS = (C9,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def hybrid_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C9: supported only where a hybrid split beats the best pure split beyond its interval."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if mix_gains(table):
         return [evaluate(C9, table, machine, threshold)]
     cores = int(table.cores.max())

@@ -6,10 +6,10 @@ import pandas as pd
 
 from coresweep.analysis.verdicts import (
     cannot_test,
-    check_table,
     is_processes,
     is_threads,
     ratio_interval,
+    rule,
     undecided,
     usable,
 )
@@ -142,13 +142,11 @@ C13 = Claim(
 CLAIMS = (C13,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def load_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C13: supported where the process pool's saturation throughput beats the thread pool's."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     p = int(usable(table).p.max()) if not usable(table).empty else 1
     where = f"{_where(table)} on {machine}"
     if p < 2:

@@ -8,10 +8,10 @@ import pandas as pd
 
 from coresweep import flags
 from coresweep.analysis.verdicts import (
-    check_table,
     described,
     is_processes,
     is_threads,
+    rule,
     usable,
 )
 from coresweep.analysis.verdicts.engine import (
@@ -149,11 +149,9 @@ C4 = Claim(
 CLAIMS = (C4,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def memory_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C4: processes cost more per worker than threads, and a shared input is duplicated."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     return [evaluate(C4, table, machine, threshold)]

@@ -10,7 +10,6 @@ is registered once, in claims.EXPERIMENT_MODULES.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,10 +35,7 @@ def verdicts(
 ) -> list[Verdict]:
     """Experiment `name`'s verdict rows from its table, measured on `machine`; threshold:
     the run's protocol.difference_threshold (None: the schema's default)."""
-    rule = verdict_rule(name)
-    if "threshold" in inspect.signature(rule).parameters:
-        return rule(table, machine, threshold=threshold)
-    return rule(table, machine)
+    return verdict_rule(name)(table, machine, threshold)
 
 
 def declarations() -> dict[str, Claim]:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import check_table, described, undecided, usable
+from coresweep.analysis.verdicts import described, rule, undecided, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     NO,
@@ -137,20 +137,17 @@ C3 = Claim(
     Words("busy/(idle+period)", "busy/(idle+period)", "the work"),
     band=0.0,
     over="all",
-    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     plot=PLOT,
 )
 CLAIMS = (C3,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def responsiveness_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C3: do background threads leave the foreground responsive? Judged per thread mode."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if not latency_ratios(table):
         where = f"{_where(table)} on {machine}"
         return [undecided("C3", "no thread mode measured", where, NAME, (PLOT,))]

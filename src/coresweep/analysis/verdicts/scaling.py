@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import cannot_test, check_table, is_processes, is_threads, usable
+from coresweep.analysis.verdicts import (
+    cannot_test,
+    is_processes,
+    is_threads,
+    rule,
+    usable,
+)
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     RAISES,
@@ -37,7 +43,6 @@ COMPUTE_KINDS = ("python", "nogil", "blas")
 NAME = "scaling"
 NONNEGATIVE = ("busy_cores",)
 KEY = ("kernel", "backend", "mode")  # not p: the largest p differs by machine
-WEIGHED = ("capacity", "drift", "oversubscription", "flag")
 
 Row = Mapping[str, Any]
 
@@ -127,7 +132,6 @@ C1 = Claim(
         "the kernel",
         symbol="S=",
     ),  # fmt: skip
-    disturbances=WEIGHED,
     context=where,
     plot=SPEEDUP_PLOT,
 )
@@ -136,7 +140,6 @@ C2 = Claim(
     thread_busy_cores,
     Ratio(gain=0.5, unit=" cores"),
     Words("busy", "busy", "the kernel", equal="one core busy"),
-    disturbances=WEIGHED,
     context=where,
     plot=UTILIZATION_PLOT,
 )
@@ -151,20 +154,17 @@ C11 = Claim(
         equal="no faster",
         symbol="S=",
     ),  # fmt: skip
-    disturbances=WEIGHED,
     context=where,
     plot=SPEEDUP_PLOT,
 )
 CLAIMS = (C1, C2, C11)
 
 
+@rule(NAME, nonnegative=NONNEGATIVE)
 def scaling_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C1, C2 and C11 from the scaling table."""
-    if table.empty:
-        return []
-    check_table(table, NAME, nonnegative=NONNEGATIVE)
     _, pmax = _top(table)
     if pmax < 2:
         return cannot_test(

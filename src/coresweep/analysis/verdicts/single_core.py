@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import cannot_test, check_table, usable
+from coresweep.analysis.verdicts import cannot_test, rule, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     RAISES,
@@ -81,20 +81,17 @@ C10 = Claim(
         "the kind of work",
         equal="as much as one thread",
     ),  # fmt: skip
-    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     plot=PLOT,
 )
 CLAIMS = (C10,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def single_core_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C10: supported if every kind gains, conditional if some do, refuted if none."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if not usable(table).pinned_ok.all():
         reason = "Needs the threads pinned to one CPU; this machine did not allow the pinning."
         return cannot_test(["C10"], reason, f"{_where(table)} on {machine}", NAME, (PLOT,))

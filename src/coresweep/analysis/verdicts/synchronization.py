@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from coresweep.analysis.verdicts import check_table, undecided, usable
+from coresweep.analysis.verdicts import rule, undecided, usable
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     Case,
@@ -113,14 +113,12 @@ C12 = Claim(
 CLAIMS = (C12,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def synchronization_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C12: supported when unsynchronized threads lose updates and opposite lock order
     deadlocks (detected, never hanging)."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     if not risks(table):
         conditions = f"{_where(table)} on {machine}"
         return [undecided("C12", "no counter or deadlock measured", conditions, NAME, (PLOT,))]

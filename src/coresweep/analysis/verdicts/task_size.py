@@ -11,10 +11,10 @@ import pandas as pd
 from coresweep.analysis.verdicts import (
     DESCRIPTOR_COLUMNS,
     cannot_test,
-    check_table,
     described,
     is_processes,
     names,
+    rule,
     undecided,
     usable,
 )
@@ -175,7 +175,6 @@ C8 = Claim(
     ),  # fmt: skip
     band=0.0,
     over="all",
-    disturbances=("capacity", "drift", "oversubscription", "flag"),
     context=_where,
     describe=ends,
     plot=PLOT,
@@ -183,13 +182,11 @@ C8 = Claim(
 CLAIMS = (C8,)
 
 
+@rule(NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
 def task_size_verdicts(
     table: pd.DataFrame, machine: str, threshold: float | None = None
 ) -> list[Verdict]:
     """C8: supported where every process backend loses on small tasks and wins on large ones."""
-    if table.empty:
-        return []
-    check_table(table, NAME, intervals=INTERVALS, nonnegative=NONNEGATIVE)
     s = summary(usable(table))
     p = int(s.p.max()) if not s.empty else 1
     where = f"{_where(table)} on {machine}"
