@@ -402,3 +402,20 @@ def test_report_reads_job_facts_from_tables_with_no_raw_folder(tmp_path):
     assert "the machine delivered only 0.80 cores" in html
     assert "drifting jobs" in html and "jobs short of cores" in html
     assert f"All {table.point.nunique()} jobs ran on host" in html
+
+
+def test_a_table_of_another_format_is_refused_naming_it_and_the_rest_reported(tmp_path):
+    """Every row carries its table format's version; a table without it (or of another) is
+    unreadable with the reason, and the report goes on with the others."""
+    from coresweep.report.inputs import load_inputs
+
+    results = fixture_results(tmp_path)
+    path = results / "tables" / "load.parquet"
+    pd.read_parquet(path).drop(columns="schema_version").to_parquet(path, index=False)
+    inputs = load_inputs(results)
+    assert inputs.status["load"].state == "unreadable"
+    assert inputs.status["load"].detail == (
+        f"table {path} has schema_version None; this coresweep reads version 1: rebuild it "
+        "from its raw files (`coresweep aggregate`), or read it with the coresweep that wrote it"
+    )
+    assert inputs.status["scaling"].state == "ok"

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from coresweep import flags
+from coresweep import TABLE_SCHEMA_VERSION, flags
 from coresweep.claims import EXPERIMENT_MODULES, modules_of
 from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
@@ -135,12 +135,14 @@ def build_table(name: str, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     capacity, drift, load, retries, seconds, commit, versions: job_columns), the interpreter
     that measured it (interpreter, free_threaded, gil_enabled: interpreter_columns), each
     backend's descriptor, and a `mixed-hosts` flag on every curve over p whose
-    points came from more than one host (a curve must come from one node)."""
+    points came from more than one host (a curve must come from one node). Every row
+    carries the table format's version (schema_version), which readers check."""
     table = get_experiment(name).aggregate(records)
     if table.empty or "point" not in table.columns:
         return table
     hosts = {r["point"]["id"]: r["provenance"]["machine"]["hostname"] for r in records}
     table["host"] = table["point"].map(hosts)
+    table["schema_version"] = TABLE_SCHEMA_VERSION
     from coresweep.experiments.rows import interpreter_columns
 
     for column, values in {**job_columns(records), **interpreter_columns(records)}.items():

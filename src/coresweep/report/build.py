@@ -28,7 +28,7 @@ from coresweep.report.claims_table import COLUMNS as CLAIM_COLUMNS
 from coresweep.report.claims_table import claims_frame
 from coresweep.report.figures import assign_figures
 from coresweep.report.html import config_yaml, render_html
-from coresweep.report.inputs import CorruptTable, ReportInputs, load_inputs
+from coresweep.report.inputs import CASES_TABLE, CorruptTable, ReportInputs, load_inputs
 from coresweep.report.native import write_native
 from coresweep.report.quality import assess
 from coresweep.report.summary import render_summary
@@ -118,7 +118,6 @@ def quality_target(inputs: ReportInputs) -> float:
     return float(conf["protocol"]["target_rel_halfwidth"])
 
 
-CASES_TABLE = Path("tables") / "verdict_cases"  # .csv and .parquet
 #: the columns of verdict_cases (analysis.verdicts.engine.case_rows)
 CASE_COLUMNS = ["claim", "group", "case", "estimate", "lo", "hi", "lo_widened", "hi_widened",
                 "bar", "band", "band_lo", "band_hi", "decision", "reason", "interpreter"]  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from pyarrow import ArrowException
 
+from coresweep import TABLE_SCHEMA_VERSION
 from coresweep.claims import CLAIMS, EXPERIMENT_MODULES
 from coresweep.records import machine_label
 
@@ -70,12 +71,26 @@ class ReportInputs:
         return [s.detail for s in self.status.values() if s.state == "unreadable"]
 
 
+#: the report's own table beside the experiments' (every sub-case), .csv and .parquet
+CASES_TABLE = Path("tables") / "verdict_cases"
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read one parquet table; CorruptTable naming the file when it cannot be read."""
+    """Read one parquet table; CorruptTable naming the file when it cannot be read or holds
+    rows of another table format (schema_version) than this coresweep reads."""
     try:
-        return pd.read_parquet(path)
+        table = pd.read_parquet(path)
     except (OSError, ValueError, ArrowException) as exc:
         raise CorruptTable(f"corrupt table {path}: {exc}") from exc
+    versions = set(table["schema_version"]) if "schema_version" in table else {None}
+    if not table.empty and versions != {TABLE_SCHEMA_VERSION}:
+        found = sorted(versions, key=str)
+        raise CorruptTable(
+            f"table {path} has schema_version {found[0] if len(found) == 1 else found}; this "
+            f"coresweep reads version {TABLE_SCHEMA_VERSION}: rebuild it from its raw files "
+            "(`coresweep aggregate`), or read it with the coresweep that wrote it"
+        )
+    return table
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -97,7 +112,8 @@ def implemented_experiments(results: Path, run: dict[str, Any]) -> list[str]:
     experiments layer."""
     config = run.get("config") or {}
     known = [*EXPERIMENT_MODULES, *(config.get("experiments") or {}), *(run.get("planned") or {})]
-    known += sorted(p.stem for p in (results / "tables").glob("*.parquet"))
+    tables = (results / "tables").glob("*.parquet")
+    known += sorted(p.stem for p in tables if p.stem != CASES_TABLE.name)  # the report's own
     return list(dict.fromkeys(known))
 
 
