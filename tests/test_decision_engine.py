@@ -16,13 +16,13 @@ from coresweep.analysis.verdicts.engine import (
     Rate,
     Ratio,
     Words,
-    binomial,
     decide_case,
     disturbances,
     evaluate,
     threshold_of,
 )
 from coresweep.analysis.verdicts.scaling import C11
+from coresweep.stats import binomial
 
 T = 0.05
 CAP = Disturbance("capacity", 2 / 1.67, RAISES, "probe 1.67 of 2 cores")  # slowed process side
@@ -225,7 +225,8 @@ def test_every_claim_is_declared_once_and_its_rule_is_rendered_from_the_declarat
             "inside the band [0.9, 1.1]× or wholly on the other side"
         )
     )
-    assert "yes as soon as one event is observed" in declared["C12"].rule()
+    assert "no as soon as one event is observed" in declared["C6"].rule()
+    assert "yes when its lower bound lies above 5%" in declared["C12"].rule()
 
 
 def test_an_observed_fact_decides_unless_an_unmeasured_flag_could_have_caused_it():

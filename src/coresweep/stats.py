@@ -205,6 +205,23 @@ def karp_flatt(speedup: float, p: int) -> float:
     return (1 / speedup - 1 / p) / (1 - 1 / p)
 
 
+def binomial(k: int, n: int) -> tuple[float, float, float]:
+    """k of n as (rate, lower, upper): the exact Clopper-Pearson 95% interval."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    ci = binomtest(int(k), int(n)).proportion_ci(0.95, method="exact")
+    return k / n, float(ci.low), float(ci.high)
+
+
+def rate_decided(k: int, n: int, rate: float) -> bool:
+    """Whether k events in n trials place the rate's exact 95% interval wholly above or
+    below `rate` (more trials cannot move the decision any more)."""
+    _, lo, hi = binomial(k, n)
+    return n > 0 and (lo > rate or hi < rate)
+
+
 def zero_of_n_needed(rate: float) -> int:
     """Trials without an event whose exact 95% upper bound on its rate, 1 - 0.025^(1/n)
     for 0 of n (Clopper–Pearson), falls below `rate`: 11 for 30%, 72 for 5%."""

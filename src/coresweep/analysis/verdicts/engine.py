@@ -213,11 +213,15 @@ class Rate:
     """A rate from k of n trials with its exact (Clopper-Pearson) interval. below (the claim
     says "it does not happen"): yes when the upper bound lies below `rate`, no as soon as
     one event was seen (lower bound above 0); not below ("it happens"): the other way round.
+    seen_decides False: the event side too needs the interval beyond `rate` (its lower
+    bound above it), so both answers are about the same rate and neither can flip into
+    the other between runs of a rare event (one loss in 63 calls here, none in 72 there).
     A disturbance has no size on a count: each blocks the decision it could cause."""
 
     rate: float
     unit: str = ""
     below: bool = True
+    seen_decides: bool = True
     gain: None = None
     margin: None = None
 
@@ -231,20 +235,12 @@ class Rate:
         return lo, hi
 
     def text(self, threshold: float) -> str:
-        return f"a rate below {self.rate:.0%}" if self.below else "one event observed"
+        if self.below or not self.seen_decides:
+            return f"a rate {'below' if self.below else 'above'} {self.rate:.0%}"
+        return "one event observed"
 
 
 Bar = Ratio | Difference | Fact | Rate
-
-
-def binomial(k: int, n: int) -> tuple[float, float, float]:
-    """k of n as (rate, lower, upper): the exact Clopper-Pearson 95% interval."""
-    from scipy.stats import binomtest
-
-    if n <= 0:
-        return math.nan, math.nan, math.nan
-    ci = binomtest(int(k), int(n)).proportion_ci(0.95, method="exact")
-    return k / n, float(ci.low), float(ci.high)
 
 
 # --- the claim ------------------------------------------------------------------------------
@@ -344,11 +340,15 @@ class Claim:
         side = "below" if b.below else "above"
         if isinstance(b, Rate):
             rare = f"the exact 95% upper bound of its rate (k of n) lies below {b.rate:.0%}"
-            seen = "one event is observed"
+            soon, seen = (
+                ("as soon as", "one event is observed")
+                if b.seen_decides
+                else ("when", f"its lower bound lies above {b.rate:.0%}")
+            )
             decide = (
-                f"yes when {rare}, no as soon as {seen}"
+                f"yes when {rare}, no {soon} {seen}"
                 if b.below
-                else (f"yes as soon as {seen}, no when {rare}")
+                else (f"yes {soon} {seen}, no when {rare}")
             )
         elif isinstance(b, Fact):
             decide = "yes when it is observed, no when it is not"
@@ -446,7 +446,7 @@ def decide_case(claim: Claim, case: Case, threshold: float) -> Decision:
     if case.fact:
         value = case.fact
     elif isinstance(b, Rate):
-        rare, seen = hi < bar, lo > 0
+        rare, seen = hi < bar, lo > (0.0 if b.seen_decides else bar)
         value = (
             (YES if rare else NO if seen else UNDECIDED)
             if b.below
@@ -462,7 +462,11 @@ def decide_case(claim: Claim, case: Case, threshold: float) -> Decision:
         value = UNDECIDED
     show = claim.fmt.format
     if value == UNDECIDED and isinstance(b, Rate):
-        reason = f"none observed, and the upper bound {show(hi)} is not below {show(bar)}"
+        reason = (
+            f"none observed, and the upper bound {show(hi)} is not below {show(bar)}"
+            if b.seen_decides or lo <= 0
+            else f"interval [{show(lo)}, {show(hi)}] straddles {show(bar)}"
+        )
         return Decision(case, lo, hi, bar, band, value, _with_note(reason, case), in_band)
     if value == UNDECIDED:
         edge = f"bar {show(bar)}{b.unit}" if isinstance(b, Ratio | Difference) else b.text(0)
@@ -486,7 +490,7 @@ def decide_case(claim: Claim, case: Case, threshold: float) -> Decision:
         reason = (
             f"upper bound {show(hi)} below {show(bar)}"
             if (value == YES) == b.below
-            else f"observed (lower bound {show(lo)} above 0)"
+            else f"observed (lower bound {show(lo)} above {show(0.0 if b.seen_decides else bar)})"
         )
         return Decision(case, lo, hi, bar, band, value, _with_note(reason, case), in_band)
     at = f"{show(bar)}{b.unit}" if isinstance(b, Ratio | Difference) else b.text(0)

@@ -21,7 +21,6 @@ from coresweep.analysis.verdicts.engine import (
     Disturbance,
     Rate,
     Words,
-    binomial,
     case_key,
     disturbances,
     evaluate,
@@ -30,6 +29,7 @@ from coresweep.analysis.verdicts.engine import (
 )
 from coresweep.analysis.verdicts.record import Verdict
 from coresweep.flags import Flag
+from coresweep.stats import binomial
 
 #: faults that end a process; a Python exception or MemoryError only ends a task
 HARD = ("exit", "segv", "sigkill")
