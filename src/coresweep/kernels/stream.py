@@ -28,7 +28,6 @@ the closed-form reference. Bytes counted the STREAM way: 3 x 8 bytes per element
 from __future__ import annotations
 
 import itertools
-import mmap
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,22 +56,22 @@ def _period() -> tuple[np.ndarray, np.ndarray]:
 
 
 def populated(n: int) -> np.ndarray:
-    """n float64 zeros in a private anonymous mapping of base pages, every page faulted in
-    by this thread at once (MAP_POPULATE), so building is not paid in the first samples.
+    """n float64 zeros, every page written now, so building is not paid in the first samples.
 
-    Not NumPy's own allocation: that one asks for transparent huge pages, and faulting
-    those in ran at 0.40 GB/s on a Firecracker VM where MAP_POPULATE of 4 KiB pages ran at
-    2.8 GB/s (the same 2 GB, measured in one process). Base pages are also what STREAM
-    itself gets from malloc (benchmarks/triad_reference.py, the independent reference).
+    NumPy's own allocation, as a NumPy user's arrays get it: NumPy asks for transparent huge
+    pages, and the triad streams ~8% faster on them than on 4 KiB pages (12.2-12.5 against
+    11.4-11.8 GB/s, one thread, 3 x 1.875 GiB, one process, 2026-12-07). On a Firecracker VM
+    faulting fresh guest memory in as huge pages ran at 0.4 GB/s (base pages with
+    MAP_POPULATE: 2.5-3.5 GB/s); measured here, that costs the default run ~11 s.
     """
-    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
-    buf = mmap.mmap(-1, max(n, 1) * 8, flags=flags)
-    return np.frombuffer(buf, dtype=np.float64, count=n)
+    a = np.empty(n)
+    a.fill(0.0)
+    return a
 
 
 def inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """b and c of n elements in populated mappings, written period by period: no
-    temporaries beside them (the values repeat every PERIOD elements)."""
+    """b and c of n elements, written period by period: no temporaries beside them (the
+    values repeat every PERIOD elements)."""
     pb, pc = _period()
     full = n - n % PERIOD
     out = []
