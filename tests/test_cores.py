@@ -102,3 +102,101 @@ def test_cluster_node_needs_explicit_cores_and_takes_explicit_memory():
         cluster_node({"max": "auto", "node_memory_gib": 64})
     node = cluster_node({"max": 32, "node_memory_gib": 0.5})
     assert (node.cores, node.usable, node.memory_bytes) == (32, 32, 2**29)
+
+
+def _ledger(busy: float, steal: float, own: float, wall: float, cpus=(0, 1)):
+    from coresweep.measure.capacity import CpuLedger
+
+    return CpuLedger(tuple(cpus), busy=busy, steal=steal, own=own, wall=wall)
+
+
+def test_the_ledger_counts_other_programs_and_stolen_time_but_not_the_points_own():
+    from coresweep.measure.capacity import OWN_SLACK, TICK_S, during
+
+    # over 1 s on 2 CPUs: the point used 1 CPU second, another program 1, the hypervisor 0.5
+    d = during(_ledger(100, 5, 10, 0), _ledger(102, 5.5, 11, 1.0), cores=2)
+    assert d.foreign_cores == pytest.approx(1 - 4 * TICK_S - OWN_SLACK)
+    assert d.steal_cores == pytest.approx(0.5 - 2 * TICK_S)
+    assert d.capacity == pytest.approx(2 - d.foreign_cores - d.steal_cores)
+    assert not d.ok and d.as_dict()["cores"] == 2
+
+
+def test_a_quiet_machine_reads_no_foreign_load_within_the_counters_resolution():
+    from coresweep.measure.capacity import TICK_S, during
+
+    # busy time one tick per CPU above the point's own: counter resolution, not load
+    d = during(_ledger(100, 5, 10, 0), _ledger(101.5 + 2 * TICK_S, 5, 11.5, 1.0), cores=2)
+    assert (d.foreign_cores, d.steal_cores, d.capacity, d.ok) == (0.0, 0.0, 2.0, True)
+
+
+def test_a_point_of_one_core_is_not_short_while_another_core_is_free():
+    from coresweep.measure.capacity import during
+
+    d = during(_ledger(100, 0, 10, 0), _ledger(102, 0, 11, 1.0), cores=1)
+    assert d.foreign_cores > 0.9 and (d.capacity, d.ok) == (1.0, True)
+
+
+def _orphan_hog() -> int:
+    """A spinning process that is not this process's descendant (its shell parent exits):
+    another program, as far as the point's CPU tree goes."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        ["sh", "-c", f"'{sys.executable}' -c 'while True: pass' >/dev/null 2>&1 & echo $!"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores: one for the other program")
+def test_load_that_comes_and_goes_between_the_probes_is_measured_by_its_size():
+    import signal
+    import time
+
+    from coresweep.measure import runner
+    from coresweep.records import Point
+
+    def measure(point):
+        time.sleep(0.2)
+        hog = _orphan_hog()
+        try:
+            time.sleep(1.5)  # the point waits while the other program spins on a core
+        finally:
+            os.kill(hog, signal.SIGKILL)
+        time.sleep(0.2)
+        return {}
+
+    point = Point("scaling", "x", {"p": 2, "threads": 2, "protocol": {"retries": 0}})
+    job = runner.run_point(point, measure, cores=2)["result"]["job"]
+    assert job["capacity_start"]["ok"] and job["capacity_end"]["ok"]  # the probes saw nothing
+    during = job["capacity_during"]
+    assert 0.6 < during["foreign_cores"] < 1.1 and not during["ok"]
+    assert job["capacity_flag"] is True
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores for a pool of 2")
+def test_a_pools_workers_count_as_the_points_own_even_when_a_forkserver_forked_them():
+    import multiprocessing
+
+    from coresweep.measure import runner
+    from coresweep.records import Point
+
+    def measure(point):
+        ctx = multiprocessing.get_context("forkserver")
+        with ctx.Pool(2) as pool:
+            pool.map(_spin_half_second, range(4))
+        return {}
+
+    point = Point("scaling", "x", {"p": 2, "threads": 2, "protocol": {"retries": 0}})
+    job = runner.run_point(point, measure, cores=2)["result"]["job"]
+    assert job["capacity_during"]["foreign_cores"] < 0.2
+    assert job["capacity_during"]["ok"]
+
+
+def _spin_half_second(_: int) -> None:
+    import time
+
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.5:
+        pass

@@ -122,7 +122,7 @@ def test_flags_get_their_measured_sizes_from_the_row():
            "load_per_core_start": 0.5}  # fmt: skip
     found = disturbances(row, LOWERS)
     assert [(d.kind, d.size, d.direction, d.note) for d in found] == [
-        ("capacity", pytest.approx(1.25), LOWERS, "low-capacity, probe 1.60 of 2 cores"),
+        ("capacity", pytest.approx(1.25), LOWERS, "low-capacity, 1.60 of 2 cores delivered"),
         ("drift", pytest.approx(1.1), EITHER, "reference-drift, 10.0%"),  # sped up or slowed
         ("flag", None, EITHER, "check-failed"),  # a fact: unmeasured, either way
         ("oversubscription", None, LOWERS, "inner-oversubscribed"),

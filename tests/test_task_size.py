@@ -184,6 +184,7 @@ def _synthetic(status_by_backend: dict[str, str]) -> pd.DataFrame:
                     "backend": backend,
                     "p": 2,
                     "level": "ladder",
+                    "arm": f"{ts:g}",
                     "task_seconds": ts,
                     "crossover_s": 1e-4 if status == INTERPOLATED else math.nan,
                     "crossover_status": status,
@@ -236,6 +237,28 @@ def test_verdict_rule_supported_only_when_every_process_backend_crosses_over():
     assert v.verdict == "inconclusive"
     assert v.headline == (
         "Needs ≥ 2 usable cores for a process pool to beat serial; this run had p=1."
+    )
+
+
+def _with_serial(t: pd.DataFrame, flags: str, capacity: float) -> pd.DataFrame:
+    """t with the serial baseline's rows, at every task size, flagged as given."""
+    base = t[t.backend == t.backend.iloc[0]].assign(
+        backend="serial", speedup=1.0, speedup_ci_lo=1.0, speedup_ci_hi=1.0, flags=flags,
+        probe_capacity=capacity, probe_cores=2, **columns_of("serial"),
+    )  # fmt: skip
+    return pd.concat([base, t.assign(flags="")], ignore_index=True)
+
+
+def test_a_serial_baseline_short_of_cores_widens_the_pools_win_by_its_size():
+    # the pool's 1.9x [1.8, 2.0] on the largest tasks is a win; had its serial baseline run
+    # on 1.0 of 2 cores (a slowed baseline raises the speedup), it could be 0.9x: undecided
+    t = _synthetic({"processes-fork": INTERPOLATED})
+    (quiet,) = task_size_verdicts(_with_serial(t, "", 2.0), "m")
+    assert quiet.verdict == "supported"
+    (short,) = task_size_verdicts(_with_serial(t, "low-capacity", 1.0), "m")
+    assert short.verdict == "inconclusive"
+    assert "serial baseline, largest tasks: low-capacity, 1.00 of 2 cores delivered" in (
+        short.evidence
     )
 
 

@@ -166,7 +166,7 @@ def test_scaling_contention_cannot_decide_a_no():
         "1.90–1.95×); not decided for mc-python."
     )
     # the shortfall (2 / 1.6 cores) could have hidden up to 1.25x: [0.98, 1.27] straddles
-    assert "interval [0.98, 1.27] (widened by low-capacity, probe 1.60 of 2 cores" in v.evidence
+    assert "interval [0.98, 1.27] (widened by low-capacity, 1.60 of 2 cores delivered" in v.evidence
 
 
 def test_scaling_a_slowed_baseline_cannot_decide_a_yes():
@@ -200,7 +200,7 @@ def test_scaling_low_capacity_that_the_speedup_contradicts_is_resized_not_droppe
     v = _scaling_v(t)["C1"]
     assert v.verdict == "inconclusive"
     assert (
-        "interval [1.35, 2.15] (widened by low-capacity, probe 1.20 of 2 cores (the point did "
+        "interval [1.35, 2.15] (widened by low-capacity, 1.20 of 2 cores delivered (the point did "
         "1.35x: the probe under-read) (x1.48)) straddles the bar 1.50×" in v.evidence
     )
     # a probe that was not contradicted keeps its own, larger size: 2 / 1.5 = 1.33x
@@ -240,7 +240,7 @@ def _ts_rows(backend, speedups, status, flags=("", "", ""), cap=2.0, crossover_s
     rows = []
     for ts, (s, half), f in zip((1e-5, 1e-3, 1e-1), speedups, flags, strict=True):
         rows.append({"kernel": "mc-python", "kind": "python", "backend": backend, "p": 2,
-                     "level": "ladder", "task_seconds": ts, "speedup": s,
+                     "level": "ladder", "arm": f"{ts:g}", "task_seconds": ts, "speedup": s,
                      "speedup_ci_lo": s - half, "speedup_ci_hi": s + half, "time_median": ts,
                      "time_ci_lo": ts, "time_ci_hi": ts, "crossover_s": crossover_s,
                      "crossover_status": status, "overhead_task_s": 6e-5,
@@ -363,7 +363,7 @@ def test_hybrid_low_capacity_contradicted_by_the_speedup_is_sized_by_the_speedup
     measured = pd.DataFrame(_grid(WIN, flags=flags, cap=1.5)).assign(probe_cores=4)
     v = one(hybrid_verdicts(measured, M))
     assert v.verdict == "inconclusive" and "interval [0.77, 1.75]" in v.evidence
-    assert "4x1: low-capacity, probe 1.50 of 4 cores (the point did 2.44x" in v.evidence
+    assert "4x1: low-capacity, 1.50 of 4 cores delivered (the point did 2.44x" in v.evidence
     # 4 / 3.9 cores: a 1.03x shortfall cannot bring [1.26, 1.41] down to 1.05
     measured = pd.DataFrame(_grid(WIN, flags=flags, cap=3.9)).assign(probe_cores=4)
     assert one(hybrid_verdicts(measured, M)).verdict == "supported"

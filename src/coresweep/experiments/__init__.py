@@ -77,10 +77,15 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
 CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant", "interpreter")
 
 
+#: the runner's capacity checks of a point: probes before and after it, the ledger during it
+CAPACITY_CHECKS = ("capacity_start", "capacity_end", "capacity_during")
+
+
 def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per point, what the runner recorded about the job that measured it, so that a reader
-    of the tables (the report) needs no raw file: the cores the capacity probe saw (the lower
-    of start and end) of the cores it checked, whether that fell short and how long the job
+    of the tables (the report) needs no raw file: the cores the machine delivered (the lowest
+    of the probes at start and end and of the CPU ledger while the point ran) of the cores it
+    checked, whether that fell short and how long the job
     waited for free cores, the reference kernel's drift and its flag, the load per core at
     the start and its warning, how many times the point was measured (retries), the job's
     seconds, and the software that measured it: git commit (and whether the tree had
@@ -94,8 +99,9 @@ def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         pid, job = r["point"]["id"], r["result"].get("job", {})
         prov = r.get("provenance", {})
         git = prov.get("git", {})
-        caps = [job[k]["capacity"] for k in ("capacity_start", "capacity_end") if k in job]
-        cores = [job[k]["cores"] for k in ("capacity_start", "capacity_end") if k in job]
+        checks = [job[k] for k in CAPACITY_CHECKS if k in job]
+        caps = [c["capacity"] for c in checks]
+        cores = [c["cores"] for c in checks]
         out["probe_capacity"][pid] = min(caps) if caps else None
         out["probe_cores"][pid] = max(cores) if cores else None
         out["capacity_flag"][pid] = bool(job.get("capacity_flag", False))

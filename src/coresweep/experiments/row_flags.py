@@ -13,7 +13,8 @@ from coresweep.records import record_interpreter
 
 def job_flags(result: dict[str, Any]) -> list[str]:
     """Doubts the runner recorded about the machine while a point ran (after its retries):
-    short of cores (capacity probe) and a drifted reference kernel. The load average at
+    short of cores (the capacity probes before and after it, or the CPU ledger while
+    it ran: `measure.capacity`) and a drifted reference kernel. The load average at
     start is recorded but flags nothing: for a minute after a job ends it still counts that
     job (the sweep's own previous point), and the capacity probe measures what it would
     only suggest — whether the point's cores are free."""

@@ -8,18 +8,27 @@ at once: capacity = cores x (one-thread time) / (all-threads time), in cores.
 A point pinned to one CPU probes that CPU only: the share of it that a thread pinned there
 gets (its CPU clock over the wall clock of the same work); another program on that CPU, or
 the hypervisor taking it, shows as a share below 1.
+
+The probes see the machine just before and just after a point; `CpuLedger` sees it while the
+point runs: the CPU time that other programs took and that the hypervisor stole on the
+point's CPUs over the point's wall time (`during`). A burst of load that starts after the
+first probe and ends before the second is measured too, and by its size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import psutil
 
+from coresweep.measure.cores import affinity
 from coresweep.measure.sched import choose_cpu, pinned
 from coresweep.measure.timer import timed
 
@@ -100,3 +109,92 @@ def check_capacity(
         time.sleep(pause)
         cap = probe()
     return CapacityCheck(cores, cap, time.monotonic() - t0, cap >= LOW * cores)
+
+
+#: CPU counters advance in clock ticks: a difference of two readings of n CPUs is exact to
+#: about n ticks each way; beyond that, tick-sampled busy time and this process's exact CPU
+#: clock differ by a few per cent of the latter
+TICK_S = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+OWN_SLACK = 0.03
+
+
+@dataclass(frozen=True)
+class CpuLedger:
+    """CPU seconds so far on a set of CPUs: busy (any program), stolen by the hypervisor, and
+    this process tree's own (`tree_cpu_seconds`)."""
+
+    cpus: tuple[int, ...]
+    busy: float
+    steal: float
+    own: float
+    wall: float
+
+    @classmethod
+    def now(cls, cpu: int | str | None = None) -> CpuLedger | None:
+        """The counters of this process's CPUs (or of the one CPU a pinned point runs on);
+        None where the system keeps no per-CPU counters."""
+        try:
+            per_cpu = psutil.cpu_times(percpu=True)
+        except (AttributeError, NotImplementedError, OSError):
+            return None
+        cpus = tuple(affinity()) if cpu is None else (choose_cpu(cpu),)
+        if not per_cpu or max(cpus) >= len(per_cpu):
+            return None
+        times = [per_cpu[c] for c in cpus]
+        return cls(
+            cpus,
+            busy=sum(_busy(t) for t in times),
+            steal=sum(getattr(t, "steal", 0.0) for t in times),
+            own=tree_cpu_seconds(),
+            wall=time.monotonic(),
+        )
+
+
+def tree_cpu_seconds() -> float:
+    """CPU seconds of this process and all its descendants so far: each live one's own and
+    its reaped children's (a forkserver or a Dask nanny outlives the point and reaps the
+    workers it forked), plus the children this process reaped."""
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def _busy(t: object) -> float:
+    # guest time is already inside user time on Linux; iowait is idle
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq"))
+
+
+@dataclass(frozen=True)
+class DuringCheck:
+    """What the point's CPUs delivered to it while it ran, in cores: the CPUs less what other
+    programs used (foreign) and the hypervisor stole, at most the point's cores."""
+
+    cores: int
+    capacity: float
+    foreign_cores: float
+    steal_cores: float
+    seconds: float
+    ok: bool  # capacity >= LOW x cores
+
+    def as_dict(self) -> dict[str, float | int | bool]:
+        return asdict(self)
+
+
+def during(before: CpuLedger, after: CpuLedger, cores: int) -> DuringCheck:
+    """The cores delivered between two ledgers of the same CPUs. Other programs' share is
+    busy time less this process tree's own, beyond the counters' resolution (so a quiet
+    machine reads 0, not tick noise); a child that outlived the point and was not reaped
+    counts as another program."""
+    n = len(before.cpus)
+    cores = min(cores, n)
+    wall = max(after.wall - before.wall, 1e-9)
+    own = after.own - before.own
+    slack = 2 * n * TICK_S + OWN_SLACK * own
+    foreign = max(0.0, (after.busy - before.busy) - own - slack) / wall
+    steal = max(0.0, (after.steal - before.steal) - n * TICK_S) / wall
+    cap = max(0.0, min(float(cores), n - foreign - steal))
+    return DuringCheck(cores, cap, foreign, steal, wall, cap >= LOW * cores)

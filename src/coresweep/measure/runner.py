@@ -1,6 +1,7 @@
 """Run one job: its points one after another in this process, each into its own raw file.
 
-Per point: load check, capacity probe, drift reference, the experiment's measure, cleanup.
+Per point: load check, capacity probe, drift reference, the experiment's measure under the
+CPU ledger (what other programs and the hypervisor took while it ran), cleanup.
 A point whose machine was short of cores or whose reference drifted is measured again
 (up to protocol.retries times) before its doubt is recorded. A point whose raw file
 already holds the same work is kept, so an interrupted job resumes where it stopped.
@@ -24,7 +25,7 @@ import psutil
 
 from coresweep.backends.watch import BackendFailure, bounded
 from coresweep.measure import drift, provenance
-from coresweep.measure.capacity import check_capacity
+from coresweep.measure.capacity import CpuLedger, check_capacity, during
 from coresweep.measure.cleanup import reaped_on_exit
 from coresweep.measure.cores import usable_cores
 from coresweep.records import CorruptRawFile, Point, raw_record, read_raw, write_json_atomic
@@ -138,18 +139,24 @@ def _measure_once(
     cap_start = check_capacity(cores, protocol.get("capacity_wait_seconds", 30.0), **probe)
     with reaped_on_exit():
         ref_start = drift.reference_seconds()
+        ledger_start = CpuLedger.now(**probe)
         t0 = time.time()
         result = bounded_measure(point, measure)
         t1 = time.time()
+    # after the reaping, so that the point's children count as its own CPU time
+    ledger_end = CpuLedger.now(**probe)
     # after the point's processes are gone: a pool still shutting down (Dask nannies, workers
     # exiting) would slow the reference and read as drift (seen here: up to +64%)
     ref_end = drift.reference_seconds()
     cap_end = check_capacity(cores, **probe)
-    for when, cap in (("start", cap_start), ("end", cap_end)):
+    cap_during = (
+        during(ledger_start, ledger_end, cap_start.cores) if ledger_start and ledger_end else None
+    )
+    checks = [("at the start", cap_start), ("at the end", cap_end)]
+    checks += [("during the point", cap_during)] if cap_during else []
+    for when, cap in checks:
         if not cap.ok:
-            log.warning(
-                "at the %s the machine delivered %.2f of %d cores", when, cap.capacity, cores
-            )
+            log.warning("%s the machine delivered %.2f of %d cores", when, cap.capacity, cap.cores)
     d = drift.drift(ref_start, ref_end)
     if abs(d) > DRIFT_LIMIT:
         log.warning("reference kernel drifted %.1f%% during the point", 100 * d)
@@ -167,7 +174,8 @@ def _measure_once(
         "drift_flag": abs(d) > DRIFT_LIMIT,
         "capacity_start": cap_start.as_dict(),
         "capacity_end": cap_end.as_dict(),
-        "capacity_flag": not (cap_start.ok and cap_end.ok),
+        **({"capacity_during": cap_during.as_dict()} if cap_during else {}),
+        "capacity_flag": not all(cap.ok for _, cap in checks),
     }
     return result
 

@@ -34,6 +34,8 @@ from coresweep.flags import Flag
 #: how a disturbance can move the measured estimate away from the truth
 LOWERS, RAISES, EITHER = "lowers", "raises", "either"
 DIRECTIONS = (LOWERS, RAISES, EITHER)
+#: what a disturbance of a ratio's denominator does, given what it does to its numerator
+OPPOSITE = {LOWERS: RAISES, RAISES: LOWERS, EITHER: EITHER}
 #: the disturbances a claim may declare: capacity shortfall, reference drift (each
 #: measured, so weighed by size), oversubscription (unmeasured: only slows), a flag a rule
 #: knows can only slow its row ("slow": e.g. late arrivals), and any other flag (a failed
@@ -786,7 +788,7 @@ def _size(kind: str, row: Mapping[str, Any]) -> tuple[float | None, str]:
         if _finite(cap, cores) and float(cap) > 0:  # type: ignore[arg-type]
             return max(
                 1.0, float(cores) / float(cap)
-            ), f", probe {float(cap):.2f} of {cores:g} cores"  # type: ignore[arg-type]
+            ), f", {float(cap):.2f} of {cores:g} cores delivered"  # type: ignore[arg-type]
     if kind == "drift" and _finite(row.get("drift")):
         d = abs(float(row["drift"]))
         return 1 + d, f", {d:.1%}"

@@ -21,6 +21,7 @@ from coresweep.analysis.verdicts import (
 from coresweep.analysis.verdicts.engine import (
     LOWERS,
     NO,
+    OPPOSITE,
     RAISES,
     Case,
     Claim,
@@ -111,21 +112,35 @@ def pool_payoffs(table: pd.DataFrame) -> list[Case]:
     """Per kernel and process pool, two cases that must both hold: on the smallest tasks
     serial beats the pool (serial / pool time = 1 / speedup above 1), on the largest the
     pool beats serial (speedup above 1). Contention slows the pool: it raises the first
-    ratio and lowers the second; a failed result check decides nothing."""
+    ratio and lowers the second; slowing the serial baseline (sampled at other moments of
+    the point) does the opposite. A failed result check decides nothing."""
     t = usable(table)
     lad = t[t.level == "ladder"]
+    if "interpreter" not in lad.columns:
+        lad = lad.assign(interpreter="")
+    inline = (described(lad).backend_isolation == "inline").to_numpy()
+    procs = lad[is_processes(lad)]
+    serial = lad[inline].drop_duplicates(["kernel", "interpreter", "arm"])
+    base = serial.set_index(["kernel", "interpreter", "arm"])
     cases = []
-    for r in _procs(table).itertuples():
-        rows = lad[(lad.kernel == r.kernel) & (lad.backend == r.backend)]
+    for (kernel, backend, interp), rows in procs.groupby(
+        ["kernel", "backend", "interpreter"], sort=False
+    ):
         rows = rows.sort_values("task_seconds")
         small, large = rows.iloc[0], rows.iloc[-1]
-        group = f"{r.kernel}/{r.backend}"
-        failed = "" if r.check_ok else "a result check failed"
+        group = f"{kernel}/{backend}"
+        failed = "" if rows.check_ok.all() else "a result check failed"
         for end, row, slows in (("smallest", small, RAISES), ("largest", large, LOWERS)):
             s, lo, hi = row.speedup, row.speedup_ci_lo, row.speedup_ci_hi
             if end == "smallest":
                 s, lo, hi = 1 / s, 1 / hi, (1 / lo if lo > 0 else math.inf)
             moved = doubted(disturbances(row, slows, who=f"{end} tasks"), row, row.speedup_ci_lo)
+            if (kernel, interp, row.arm) in base.index:
+                moved += disturbances(
+                    base.loc[(kernel, interp, row.arm)],
+                    OPPOSITE[slows],
+                    who=f"serial baseline, {end} tasks",
+                )
             what = "serial/pool" if end == "smallest" else "pool/serial"
             cases.append(
                 Case(
@@ -137,6 +152,7 @@ def pool_payoffs(table: pd.DataFrame) -> list[Case]:
                     moved,
                     label=f"{end} tasks ({fmt_seconds(row.task_seconds)}) {what}",
                     note=stopped_note(row),
+                    interpreter=str(interp or ""),
                     blocked=failed,
                 )  # fmt: skip
             )
