@@ -50,10 +50,11 @@ from coresweep.kernels.user import (
     unpicklable,
     warm,
 )
+from coresweep.measure.capacity import CpuLedger, others_share
 from coresweep.measure.inner_pools import limit_inner_pools
 from coresweep.measure.memory import MIB, TreeMemorySampler, scan_tree
 from coresweep.measure.sampling import ArmSamples, Protocol, sample_arms
-from coresweep.measure.timer import timed, tree_cpu_seconds
+from coresweep.measure.timer import timed
 from coresweep.stats import summarize
 
 
@@ -205,7 +206,7 @@ def measure_serial(
     spec: UserSpec, tasks: Sequence[Any], protocol: Protocol, seed: int
 ) -> tuple[Row, list[Any]]:
     """The plain-loop row and its results; AdviseError naming the task when the function raises."""
-    cpu0 = CpuSnapshot.now()
+    cpu0 = CpuLedger.now()
     try:
         s = sample_arms({"serial": functools.partial(_serial_pass, spec, tasks)}, protocol, seed)[
             "serial"
@@ -218,7 +219,7 @@ def measure_serial(
     med = summarize(s.wall).median
     row = new_row(BASELINE, 1, speedup=Estimate(1.0, 1.0, 1.0), seconds=med, serial_seconds=med)
     row.samples = {"serial": s.wall}
-    row.others_cpu_share = cpu0.others_share()
+    row.others_cpu_share = others_share(cpu0)
     row.start_s, row.extra_mib, row.dispatch_s, row.same_as_serial = 0.0, 0.0, 0.0, True
     _apply_check(row, spec, tasks, s.first_output)
     return row, list(s.first_output)
@@ -282,10 +283,10 @@ def measure_backend(
                 row.batch_size = len(chunks[0])
                 run_batch = functools.partial(call_batch, spec.callable, spec.path)
                 arms["batched"] = functools.partial(be.map, run_batch, chunks)
-            cpu0 = CpuSnapshot.now()  # workers are up: their CPU time counts as ours
+            cpu0 = CpuLedger.now()  # workers are up: their CPU time counts as ours
             with TreeMemorySampler(hz=MEMORY_HZ) as mem:
                 samples = sample_arms(arms, protocol, seed)
-            row.others_cpu_share = cpu0.others_share()
+            row.others_cpu_share = others_share(cpu0)
     except Exception as exc:
         row.status = "failed"
         row.reason = f"{backend} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
@@ -425,36 +426,6 @@ def context_notes(rows: Sequence[Row], threshold: float) -> list[str]:
         for r in rows
         if r.p == 1 and r.speedup and r.speedup.gain(threshold) and r.isolation != "inline"
     ]
-
-
-@dataclass(frozen=True)
-class CpuSnapshot:
-    """CPU seconds the whole machine and this process tree had spent, at one moment.
-
-    The load average cannot tell a busy machine from this sweep's own workers; the
-    difference of the two counters can.
-    """
-
-    machine_busy: float
-    mine: float
-    t: float
-
-    @classmethod
-    def now(cls) -> CpuSnapshot:
-        import psutil
-
-        c = psutil.cpu_times()
-        busy = c.user + c.nice + c.system + c.irq + c.softirq + getattr(c, "steal", 0.0)
-        return cls(busy, tree_cpu_seconds(), time.monotonic())
-
-    def others_share(self) -> float:
-        """Share of all CPUs' time since this snapshot used by other programs (0..1)."""
-        import psutil
-
-        end = CpuSnapshot.now()
-        capacity = (end.t - self.t) * (psutil.cpu_count() or 1)
-        others = (end.machine_busy - self.machine_busy) - (end.mine - self.mine)
-        return min(1.0, max(0.0, others / capacity)) if capacity > 0 else 0.0
 
 
 def machine() -> str:

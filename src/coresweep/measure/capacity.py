@@ -17,7 +17,6 @@ first probe and ends before the second is measured too, and by its size.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -30,7 +29,7 @@ import psutil
 
 from coresweep.measure.cores import affinity
 from coresweep.measure.sched import choose_cpu, pinned
-from coresweep.measure.timer import timed
+from coresweep.measure.timer import timed, tree_cpu_seconds
 
 log = logging.getLogger("coresweep")
 
@@ -121,7 +120,7 @@ OWN_SLACK = 0.03
 @dataclass(frozen=True)
 class CpuLedger:
     """CPU seconds so far on a set of CPUs: busy (any program), stolen by the hypervisor, and
-    this process tree's own (`tree_cpu_seconds`)."""
+    this process tree's own (`timer.tree_cpu_seconds`)."""
 
     cpus: tuple[int, ...]
     busy: float
@@ -150,19 +149,6 @@ class CpuLedger:
         )
 
 
-def tree_cpu_seconds() -> float:
-    """CPU seconds of this process and all its descendants so far: each live one's own and
-    its reaped children's (a forkserver or a Dask nanny outlives the point and reaps the
-    workers it forked), plus the children this process reaped."""
-    me = psutil.Process()
-    total = 0.0
-    for p in [me, *me.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
 def _busy(t: object) -> float:
     # guest time is already inside user time on Linux; iowait is idle
     return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq"))
@@ -179,9 +165,15 @@ class DuringCheck:
     steal_cores: float
     seconds: float
     ok: bool  # capacity >= LOW x cores
+    cpus: int = 1  # CPUs the ledger read
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
+
+    @property
+    def others_share(self) -> float:
+        """The share (0..1) of the CPUs' time that other programs and the hypervisor took."""
+        return min(1.0, (self.foreign_cores + self.steal_cores) / self.cpus)
 
 
 def during(before: CpuLedger, after: CpuLedger, cores: int) -> DuringCheck:
@@ -197,4 +189,13 @@ def during(before: CpuLedger, after: CpuLedger, cores: int) -> DuringCheck:
     foreign = max(0.0, (after.busy - before.busy) - own - slack) / wall
     steal = max(0.0, (after.steal - before.steal) - n * TICK_S) / wall
     cap = max(0.0, min(float(cores), n - foreign - steal))
-    return DuringCheck(cores, cap, foreign, steal, wall, cap >= LOW * cores)
+    return DuringCheck(cores, cap, foreign, steal, wall, cap >= LOW * cores, n)
+
+
+def others_share(before: CpuLedger | None) -> float:
+    """The share (0..1) of this process's CPUs that other programs and the hypervisor took
+    since `before`; 0.0 where the system keeps no per-CPU counters."""
+    after = CpuLedger.now()
+    if before is None or after is None:
+        return 0.0
+    return during(before, after, len(before.cpus)).others_share

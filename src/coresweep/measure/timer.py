@@ -45,7 +45,16 @@ def _descendants() -> list[int]:
 
 
 def _others(pids: Iterable[int]) -> float:
-    return sum(process_cpu_seconds(pid) for pid in pids)
+    """CPU seconds of live descendants: each one's own clock plus the children it reaped (a
+    forkserver or a Dask nanny outlives the point and waits for the workers it forked)."""
+    return sum(process_cpu_seconds(pid) + _their_reaped_seconds(pid) for pid in pids)
+
+
+def _their_reaped_seconds(pid: int) -> float:
+    with contextlib.suppress(psutil.Error):
+        t = psutil.Process(pid).cpu_times()
+        return t.children_user + t.children_system
+    return 0.0
 
 
 def _own() -> float:
