@@ -274,3 +274,38 @@ def test_zero_of_n_needed_bounds_the_rate_exactly_where_clopper_pearson_does():
         assert binomtest(0, n).proportion_ci().high < rate  # n clean trials show it ...
         assert binomtest(0, n - 1).proportion_ci().high >= rate  # ... n - 1 do not
     assert (zero_of_n_needed(0.3), zero_of_n_needed(0.05)) == (11, 72)
+
+
+def test_one_slow_first_call_does_not_set_how_many_calls_a_sample_repeats():
+    import time
+
+    from coresweep.measure import sampling
+
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.005)  # a cold first call: 5 ms, then ~a microsecond each
+
+    proto = sampling.Protocol(warmup=1, repeats=2, max_repeats=2, min_sample_seconds=0.01)
+    got = sampling.sample_arms({"a": fn}, proto, seed=1)["a"]
+    # from the first call alone a sample would repeat ceil(0.01 / 0.005) = 2 calls
+    assert got.inner > 100
+    assert min(got.wall) * got.inner > 0.005  # each sample lasts about min_sample_seconds
+
+
+def test_a_call_that_fills_a_sample_is_not_repeated_to_calibrate():
+    import time
+
+    from coresweep.measure import sampling
+
+    calls = []
+
+    def fn():
+        calls.append(1)
+        time.sleep(0.004)
+
+    proto = sampling.Protocol(warmup=1, repeats=2, max_repeats=2, min_sample_seconds=0.002)
+    got = sampling.sample_arms({"a": fn}, proto, seed=1)["a"]
+    assert got.inner == 1 and len(calls) == 1 + 2  # the warm-up, then the two samples

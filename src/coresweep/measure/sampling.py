@@ -172,6 +172,29 @@ class _Extension:
         return not math.isnan(self.started)
 
 
+#: the calibration burst of a short call lasts this share of min_sample_seconds
+CALIBRATION_SHARE = 0.25
+
+
+def calibrated_unit(fn: Callable[[], Any], first: float, min_sample_seconds: float) -> float:
+    """Seconds per call of fn: `first` (one call already timed) where one call fills a sample;
+    otherwise the mean over the first burst of 1, 2, 4 ... calls (timed as a sample times
+    them: the clock read around the burst, not each call) that lasts CALIBRATION_SHARE of a
+    sample, so that one slow or fast call cannot set how many calls a sample repeats."""
+    if first >= min_sample_seconds:
+        return first
+    target = CALIBRATION_SHARE * min_sample_seconds
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= target:
+            return max(elapsed / n, 1e-9)
+        n *= 2
+
+
 def sample_arms(
     arms: Mapping[str, Callable[[], Any]],
     protocol: Protocol,
@@ -201,8 +224,10 @@ def sample_arms(
                 out[name].first_run = t.wall
                 out[name].first_output = result
             out[name].last_output = result
-        # repeat short work inside one sample so timer and dispatch noise are swamped
-        unit = max(out[name].warmup_wall[-1], 1e-9)
+        # repeat short work inside one sample so timer and dispatch noise are swamped; the
+        # unit is timed over a burst of calls, never from one first call alone (seen: a
+        # 464 µs first round trip of a 25 µs steady one gave 1 ms samples, not 20 ms)
+        unit = calibrated_unit(fn, out[name].warmup_wall[-1], protocol.min_sample_seconds)
         out[name].inner = max(1, math.ceil(protocol.min_sample_seconds / unit))
 
     rng = np.random.default_rng(seed)
