@@ -176,3 +176,39 @@ def test_size_labels_use_binary_units():
         "1.5 MiB",
         "64 MiB",
     ]
+
+
+def test_placements_name_the_sender_and_partner_cpus():
+    place = communication.placed_cpus
+    assert place("os", [0, 1]) == (None, None)
+    assert place("together", [0, 1, 2, 3]) == (3, 3)
+    assert place("apart", [0, 1, 2, 3]) == (3, 2)
+    assert place("apart", [5]) == (5, 5)
+
+
+def test_dask_is_placed_by_the_scheduler_and_one_core_runs_apart_together():
+    assert communication.placement_of("together", ["dask-threads"], 2) == "os"
+    assert communication.placement_of("apart", ["thread-queue", "shm-event"], 1) == "together"
+    assert communication.placement_of("apart", ["thread-queue", "shm-event"], 2) == "apart"
+    local, dask = (p.typed(communication.Params) for p in communication.points(_config(), Node.here(2)))  # fmt: skip
+    assert (local.placement, dask.placement) == ("together", "os")  # the default
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="apart needs two CPUs")
+@pytest.mark.parametrize("placement", ["together", "apart"])
+def test_echo_partners_run_where_the_placement_puts_them(placement):
+    import contextlib
+
+    cfg = _config(transports=["thread-queue", "shm-event"], sizes=[8], placement=placement)
+    (prm,) = (p.typed(communication.Params) for p in communication.points(cfg, Node.here(2)))
+    before = os.sched_getaffinity(0)
+    with contextlib.ExitStack() as stack:
+        open_, sender, partners = communication.open_placed(stack, prm)
+        assert os.sched_getaffinity(0) == {sender}
+        # a thread's native id and a process's pid both name a task whose affinity Linux keeps
+        assert {n: os.sched_getaffinity(t.partner_id()) for n, t in open_.items()} == {
+            "thread-queue": {partners},
+            "shm-event": {partners},
+        }
+        assert (sender == partners) == (placement == "together")
+    assert os.sched_getaffinity(0) == before

@@ -492,6 +492,12 @@ class Communication:
         minimum=1,
         notes="(16 MiB) largest message sent through Dask (a 64 MiB task argument takes seconds per round trip)",
     )
+    placement: str = key(
+        "together",
+        "where the echo partner of the local transports runs against the sender: together (one CPU: the transport's own cost), apart (two CPUs: plus waking the other CPU), os (wherever the scheduler puts them)",
+        enum=["apart", "together", "os"],
+        notes="`apart`: the sender on the last usable CPU, each echo partner (thread or process) on the one before; `together`: both on the last usable CPU; `os`: unpinned. Unpinned, a round trip takes whichever placement the scheduler picks and keeps it for seconds, and the two differ many times over (a multiprocessing Event ping-pong on a 2-CPU VM: 10-11 µs on one CPU, ~210 µs across two; `benchmarks/wakeup_placement.py`). `together` measures what the transport itself costs (copies, pickling, system calls) at a CV of a few per cent; `apart` adds the cross-CPU wake-up, which on a VM is an exit to the hypervisor and varies by tens of per cent between samples. On one usable core `apart` runs as `together`. Dask places its own workers: its point is always `os`",
+    )
     start_method: str = key(
         "spawn",
         "how the echo process of mp-pipe, mp-queue and shm-event starts (not timed)",

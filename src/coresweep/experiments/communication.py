@@ -8,8 +8,16 @@ of the machine's speed cancels) and, where it straddles C5's bar, samples on unt
 decisive (`sample_arms(decide=...)`). Bandwidth follows the usual ping-pong definition:
 message bytes / half the round trip.
 
+Placement (`placement`): the local transports' echo partners are pinned against the sender,
+by default on its CPU (`together`: what the transport itself costs). Unpinned, a small round trip takes whichever placement the
+scheduler picked and keeps it for seconds: on a 2-CPU VM an Event ping-pong takes 10-11 µs on
+one CPU and ~210 µs across two, so the same run could compare a thread on one CPU with a
+process on two; `apart` pins that second case, whose wake-up on a VM (an exit to the
+hypervisor) varies by tens of per cent between samples. Dask places its own workers.
+
 Scale: nothing grows with the node. A ping-pong has two parties, the sender and the echo,
-so a point books two cores on any node; more would stay idle (the experiment measures
+so a point books two cores on any node (`apart` and Dask use both; `together` keeps the
+second quiet); more would stay idle (the experiment measures
 latency and bandwidth between two cores, not across the node).
 """
 
@@ -38,9 +46,10 @@ from coresweep.experiments.row_flags import job_flags
 from coresweep.experiments.rows import arm_fields, point_id, row_tail
 from coresweep.experiments.validation import check_memory, check_tree, core_counts
 from coresweep.flags import Flag
-from coresweep.measure.cores import Node
-from coresweep.measure.pingpong import TRANSPORTS
+from coresweep.measure.cores import Node, affinity
+from coresweep.measure.pingpong import TRANSPORTS, Transport
 from coresweep.measure.sampling import Decision, Protocol, sample_arms
+from coresweep.measure.sched import pinned
 from coresweep.records import Point, params_of
 from coresweep.stats import paired_ratio_ci, stability_flags, summarize
 
@@ -55,6 +64,9 @@ NAME = "communication"
 JOBS = {"local": ("threads", "multiprocessing"), "dask": ("dask",)}
 #: the thread-side reference each transport is compared with
 THREAD_REF = {"multiprocessing": "thread-queue", "dask": "dask-threads"}
+#: where an echo partner runs against the sender: two CPUs, one CPU, or unpinned
+APART, TOGETHER, OS = "apart", "together", "os"
+PLACEMENTS = (APART, TOGETHER, OS)
 COPIES_IN_FLIGHT = 8  # payload, echoes, pickles and first/last outputs at the largest size
 SMALL = 2**20  # sizes up to this are sampled together, the larger ones apart
 #: predictions only, per family: round-trip latency (s), one-way bandwidth (bytes/s; the
@@ -69,6 +81,7 @@ class Params:
     """What one communication point measures: a group of transports over their sizes."""
 
     group: str  # the job's transport families (a key of JOBS)
+    placement: str  # one of PLACEMENTS: where echo partners run against the sender
     transports: list[str]
     sizes: dict[str, list[int]]  # message sizes per transport
     start_method: str
@@ -84,6 +97,26 @@ def sizes_for(transport: str, sizes: Sequence[int], dask_max: int) -> list[int]:
     if TRANSPORTS[transport].family == "dask":
         return [s for s in sizes if s <= dask_max]
     return list(sizes)
+
+
+def placement_of(asked: str, transports: Sequence[str], cores: int) -> str:
+    """The placement a point runs: `os` where a transport's partner is not one thread or
+    process it starts itself (Dask places its workers), `together` for `apart` on one core."""
+    if not all(TRANSPORTS[t].own_partner for t in transports):
+        return OS
+    if asked == APART and cores < 2:
+        log.warning("communication: one usable core, so the echo partners run on the sender's")
+        return TOGETHER
+    return asked
+
+
+def placed_cpus(placement: str, cpus: Sequence[int]) -> tuple[int | None, int | None]:
+    """(the sender's CPU, the partners' CPU) of a placement among usable cpus; None: unpinned."""
+    if placement == OS:
+        return None, None
+    if placement == TOGETHER or len(cpus) < 2:
+        return cpus[-1], cpus[-1]
+    return cpus[-1], cpus[-2]
 
 
 def points(config: dict[str, Any], node: Node) -> list[Point]:
@@ -107,6 +140,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             continue
         prm = Params(
             group=job,
+            placement=placement_of(cfg["placement"], transports, cores),
             transports=transports,
             sizes={t: sizes_for(t, sizes, cfg["dask_max_bytes"]) for t in transports},
             start_method=cfg["start_method"],
@@ -183,6 +217,26 @@ def _decisions(prm: Params, group: Sequence[int]) -> list[Decision]:
     return out
 
 
+def open_placed(
+    stack: contextlib.ExitStack, prm: Params
+) -> tuple[dict[str, Transport], int | None, int | None]:
+    """The point's transports, open until the stack closes, their partners started on the
+    placement's CPU (they inherit it) and the calling thread then pinned to the sender's;
+    with the sender's and the partners' CPU (None: unpinned)."""
+    sender, partners = placed_cpus(prm.placement, affinity())
+    if partners is not None:
+        stack.enter_context(pinned({partners}))
+    open_ = {
+        name: stack.enter_context(
+            TRANSPORTS[name](max(prm.sizes[name]), prm.start_method, prm.timeout_seconds)
+        )
+        for name in prm.transports
+    }
+    if sender is not None:
+        stack.enter_context(pinned({sender}))
+    return open_, sender, partners
+
+
 def measure(point: Point) -> dict[str, Any]:
     prm = point.typed(Params)
     protocol = _protocol(prm)
@@ -190,12 +244,7 @@ def measure(point: Point) -> dict[str, Any]:
     payloads = {s: _payload(s, prm.seed) for s in every}
     samples = {}
     with contextlib.ExitStack() as stack:
-        open_ = {
-            name: stack.enter_context(
-                TRANSPORTS[name](max(prm.sizes[name]), prm.start_method, prm.timeout_seconds)
-            )
-            for name in prm.transports
-        }
+        open_, sender, partners = open_placed(stack, prm)
         # small sizes apart: in one round with a 64 MiB arm they would get only as many
         # samples as it does, though each of theirs costs microseconds
         for group in ([s for s in every if s <= SMALL], [s for s in every if s > SMALL]):
@@ -228,7 +277,9 @@ def measure(point: Point) -> dict[str, Any]:
                     "check_ok": ok[(name, s)],
                 }
             )
-    return {"group": prm.group, "cores": prm.threads, "runs": runs}
+    where = {"sender_cpu": sender, "partner_cpu": partners}
+    return {"group": prm.group, "cores": prm.threads, "placement": prm.placement, **where,
+            "runs": runs}  # fmt: skip
 
 
 def _flags(run: dict[str, Any]) -> list[str]:
@@ -259,6 +310,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     "kind": run["kind"],
                     "size": run["size"],
                     "cores": r["cores"],
+                    "placement": r["placement"],
                     "inner": run["inner"],
                     **s.time_columns(),
                     "rtt_us": 1e6 * s.median,

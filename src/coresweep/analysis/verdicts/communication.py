@@ -64,6 +64,8 @@ def _rtt(row: pd.Series) -> str:
 
 
 FAMILIES = (("multiprocessing", ""), ("dask", "Dask "))
+PLACED = {"apart": "on another CPU than the sender", "together": "on the sender's CPU",
+          "os": "by the scheduler"}  # fmt: skip
 
 
 def round_trip_ratios(table: pd.DataFrame) -> list[Case]:
@@ -98,8 +100,11 @@ def _conditions(table: pd.DataFrame) -> str:
     cores = int(table.cores.max())
     sizes = sorted(table["size"].unique())
     lines = [_bandwidths(table, family) for family, _ in FAMILIES]
+    placed = sorted(set(table.placement)) if "placement" in table.columns else []
+    where = f" (echo partners placed: {', '.join(PLACED.get(p, p) for p in placed)})"
     return (
-        f"ping-pong on {cores} core(s), messages {size_label(int(sizes[0]))} .. "
+        f"ping-pong on {cores} core(s){where if placed else ''}, messages "
+        f"{size_label(int(sizes[0]))} .. "
         f"{size_label(int(sizes[-1]))}; "
         + "; ".join(x for x in lines if x)
         + "; the thread queue passes a reference (nothing copied), shm-event copies each "
