@@ -17,30 +17,23 @@ import pytest
 import userfuncs
 
 from coresweep import config as cfg
-from coresweep.advise import (
-    DEFAULT_BACKENDS,
-    AdviseError,
-    Options,
-    _summarise,
-    advise,
-    context_notes,
-    new_row,
-    skip_reasons,
-    start_guess_s,
-)
-from coresweep.analysis.advice import (
-    Advice,
-    Estimate,
-    Row,
-    batch_advice,
-    gil_verdict,
-    recommend,
-)
+from coresweep.advice_records import Advice, Estimate, Row
+from coresweep.advise import advise, context_notes
+from coresweep.analysis.advice import batch_advice, gil_verdict, recommend
 from coresweep.analysis.verdicts import THRESHOLD
 from coresweep.backends import BACKENDS
 from coresweep.cli import main
 from coresweep.config import ConfigError
 from coresweep.experiments import scaling
+from coresweep.experiments.advise import (
+    DEFAULT_BACKENDS,
+    AdviseError,
+    Options,
+    _summarise,
+    new_row,
+    skip_reasons,
+    start_guess_s,
+)
 from coresweep.kernels import get_kernel
 from coresweep.kernels.user import (
     UserKernelError,

@@ -11,7 +11,6 @@ import psutil
 import pytest
 
 from coresweep import config as cs_config
-from coresweep.analysis.verdicts.communication import size_label
 from coresweep.analysis.verdicts.record import VERDICTS
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
 from coresweep.config import ConfigError
@@ -19,6 +18,7 @@ from coresweep.experiments import communication
 from coresweep.measure.cores import Node
 from coresweep.measure.pingpong import TRANSPORTS
 from coresweep.report.plots.registry import plots as plots_of
+from coresweep.units import fmt_bytes
 
 SIZES = [8, 65536]
 
@@ -169,7 +169,7 @@ def test_verdict_states_the_crossover_where_threads_pull_ahead():
 
 
 def test_size_labels_use_binary_units():
-    assert [size_label(s) for s in (8, 1024, 65536, 3 * 2**19, 2**26)] == [
+    assert [fmt_bytes(s) for s in (8, 1024, 65536, 3 * 2**19, 2**26)] == [
         "8 B",
         "1 KiB",
         "64 KiB",

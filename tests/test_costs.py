@@ -10,10 +10,10 @@ import pytest
 
 from coresweep import config as cfg
 from coresweep import costs
-from coresweep.advise import start_guess_s
 from coresweep.backends import BACKENDS
 from coresweep.backends.base import Descriptor
 from coresweep.experiments import faults, scaling
+from coresweep.experiments.advise import start_guess_s
 from coresweep.experiments.estimates import pool_start_seconds
 from coresweep.kernels import get_kernel
 from coresweep.measure import cleanup

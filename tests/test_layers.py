@@ -29,6 +29,7 @@ FOUNDATION_MODULES = {
     "coresweep.config_model",
     "coresweep.units",
     "coresweep.flags",
+    "coresweep.advice_records",
 }
 APPLICATION_MODULES = {
     "coresweep.cli",

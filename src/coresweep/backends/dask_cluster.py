@@ -41,13 +41,10 @@ from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init
 from coresweep.backends.dask_local import concurrent_future
+from coresweep.units import fmt_seconds
 
 ENV_SCHEDULER = "CORESWEEP_DASK_SCHEDULER"
 SECURITY_KEYS = ("ca_file", "cert", "key")
-
-
-def _fmt_s(seconds: float) -> str:
-    return f"{seconds:g} s"
 
 
 class DaskClusterBackend(Backend):
@@ -248,7 +245,7 @@ class DaskClusterBackend(Backend):
                 )
             except (OSError, TimeoutError) as exc:
                 raise RuntimeError(
-                    f"{self.name}: cannot reach scheduler at {address} within {_fmt_s(t)}"
+                    f"{self.name}: cannot reach scheduler at {address} within {fmt_seconds(t)}"
                     f" ({type(exc).__name__}: {exc})"
                 ) from exc
             except Exception as exc:  # something answered, but not a Dask scheduler we trust
@@ -274,7 +271,7 @@ class DaskClusterBackend(Backend):
             have = len(self._client.scheduler_info(n_workers=-1)["workers"])
             raise RuntimeError(
                 f"{self.name}: only {have} of {self.workers} workers joined the scheduler at "
-                f"{self.address} within {_fmt_s(t)}{self._jobs_hint()}"
+                f"{self.address} within {fmt_seconds(t)}{self._jobs_hint()}"
             ) from exc
 
     def _select_workers(self) -> bool:
@@ -368,7 +365,7 @@ class DaskClusterBackend(Backend):
             elif time.monotonic() - alone_since > self.workers_timeout:
                 why = (
                     f"no worker connected to the scheduler at {self.address} for "
-                    f"{_fmt_s(self.workers_timeout)}"
+                    f"{fmt_seconds(self.workers_timeout)}"
                 )
             else:
                 continue

@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from coresweep.backends.watch import BackendFailure, bounded
+from coresweep.config_model import ProtocolSection
 from coresweep.measure import drift, provenance
 from coresweep.measure.capacity import CpuLedger, check_capacity, during
 from coresweep.measure.cleanup import reaped_on_exit
@@ -31,6 +32,8 @@ from coresweep.measure.cores import usable_cores
 from coresweep.records import CorruptRawFile, Point, raw_record, read_raw, write_json_atomic
 
 log = logging.getLogger("coresweep")
+#: what a point's protocol leaves out is the config model's default
+DEFAULTS = ProtocolSection()
 DRIFT_LIMIT = 0.05
 #: one wait for a result (a sample's map, a task) may last this many times the point's
 #: predicted seconds plus BOUND_FLOOR_S before the point fails; a dead worker fails it at once
@@ -84,7 +87,7 @@ def run_point(
     seconds fit in `retry_seconds` (what is left of the job's retry budget).
     """
     protocol = point.params.get("protocol", {})
-    retries = int(protocol.get("retries", 0))
+    retries = int(protocol.get("retries", DEFAULTS.retries))
     prov = prov if prov is not None else provenance.collect()
     attempts = []
     for attempt in range(retries + 1):
@@ -123,7 +126,7 @@ def run_point(
 def _measure_once(
     point: Point, measure: Measure, cores: int | None, protocol: dict[str, Any]
 ) -> dict[str, Any]:
-    load_warning = protocol.get("load_warning", 0.5)
+    load_warning = protocol.get("load_warning", DEFAULTS.load_warning)
     start_state = provenance.dynamic()
     usable = usable_cores()
     load_per_core = start_state["load_average"][0] / usable
@@ -136,7 +139,8 @@ def _measure_once(
         )
     # a point pinned to one CPU (protocol.probe_cpu) probes only that one
     probe = {"cpu": protocol["probe_cpu"]} if "probe_cpu" in protocol else {}
-    cap_start = check_capacity(cores, protocol.get("capacity_wait_seconds", 30.0), **probe)
+    wait = protocol.get("capacity_wait_seconds", DEFAULTS.capacity_wait_seconds)
+    cap_start = check_capacity(cores, wait, **probe)
     with reaped_on_exit():
         ref_start = drift.reference_seconds()
         ledger_start = CpuLedger.now(**probe)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from coresweep.analysis.advice import Advice, Row, fmt_seconds
+from coresweep.advice_records import Advice, Row
+from coresweep.units import fmt_seconds
 
 
 def format_advice(advice: Advice) -> str:

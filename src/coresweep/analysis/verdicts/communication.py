@@ -23,21 +23,10 @@ from coresweep.analysis.verdicts.engine import (
     stopped_note,
 )
 from coresweep.analysis.verdicts.record import Verdict
-
-#: binary units, as the message sizes are chosen
-UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
-
-
-def size_label(size: int) -> str:
-    """8 B, 64 KiB, 16 MiB: binary units, as the message sizes are chosen."""
-    for factor, unit in UNITS:
-        if size >= factor:
-            value = size / factor
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{size} B"
-
+from coresweep.units import fmt_bytes, fmt_seconds
 
 NAME = "communication"
+US = 1e-6  # the table keeps round trips in microseconds
 PLOT = "communication_latency.svg"
 INTERVALS = (
     ("rtt_us", "rtt_us_ci_lo", "rtt_us_ci_hi"),
@@ -47,19 +36,10 @@ INTERVALS = (
 NONNEGATIVE = ("rtt_us", "rtt_us_ci_lo", "vs_thread", "bandwidth_gbs", "size")
 
 
-def duration(us: float) -> str:
-    """12.3 µs, 4.56 ms, 1.23 s: three significant digits in a readable unit."""
-    if us >= 1e6:
-        return f"{us / 1e6:.3g} s"
-    if us >= 1e3:
-        return f"{us / 1e3:.3g} ms"
-    return f"{us:.3g} µs"
-
-
 def _rtt(row: pd.Series) -> str:
     return (
-        f"{row.transport} {duration(row.rtt_us)} "
-        f"[{duration(row.rtt_us_ci_lo)}, {duration(row.rtt_us_ci_hi)}]"
+        f"{row.transport} {fmt_seconds(US * row.rtt_us)} "
+        f"[{fmt_seconds(US * row.rtt_us_ci_lo)}, {fmt_seconds(US * row.rtt_us_ci_hi)}]"
     )
 
 
@@ -83,7 +63,7 @@ def round_trip_ratios(table: pd.DataFrame) -> list[Case]:
             )
             cases.append(
                 Case(
-                    f"{prefix}{size_label(int(size))}",
+                    f"{prefix}{fmt_bytes(int(size))}",
                     case_key(best, ("family", "size")),
                     float(best.vs_thread),
                     float(best.vs_thread_ci_lo),
@@ -104,8 +84,8 @@ def _conditions(table: pd.DataFrame) -> str:
     where = f" (echo partners placed: {', '.join(PLACED.get(p, p) for p in placed)})"
     return (
         f"ping-pong on {cores} core(s){where if placed else ''}, messages "
-        f"{size_label(int(sizes[0]))} .. "
-        f"{size_label(int(sizes[-1]))}; "
+        f"{fmt_bytes(int(sizes[0]))} .. "
+        f"{fmt_bytes(int(sizes[-1]))}; "
         + "; ".join(x for x in lines if x)
         + "; the thread queue passes a reference (nothing copied), shm-event copies each "
         "message once into shared memory; the 'complex synchronization' half of the claim "
@@ -114,7 +94,7 @@ def _conditions(table: pd.DataFrame) -> str:
 
 
 def labels(sizes: list[int]) -> str:
-    return ", ".join(size_label(s) for s in sizes)
+    return ", ".join(fmt_bytes(s) for s in sizes)
 
 
 def crossover(outcomes: dict[int, bool | None]) -> str:
@@ -130,13 +110,13 @@ def crossover(outcomes: dict[int, bool | None]) -> str:
         text = f"a process transport as fast or faster at {labels(level)}"
     elif max(level) < min(ahead):
         text = (
-            f"a process transport is as fast up to {size_label(max(level))}; threads pull "
-            f"ahead from {size_label(min(ahead))}"
+            f"a process transport is as fast up to {fmt_bytes(max(level))}; threads pull "
+            f"ahead from {fmt_bytes(min(ahead))}"
         )
     elif max(ahead) < min(level):
         text = (
-            f"threads faster up to {size_label(max(ahead))}; a process transport is as fast "
-            f"from {size_label(min(level))}"
+            f"threads faster up to {fmt_bytes(max(ahead))}; a process transport is as fast "
+            f"from {fmt_bytes(min(level))}"
         )
     else:
         text = f"no single crossover: threads faster at {labels(ahead)}, not at {labels(level)}"
@@ -159,7 +139,7 @@ def _bandwidths(table: pd.DataFrame, family: str) -> str:
         return ""
     top = sub[sub["size"] == sub["size"].max()].sort_values("bandwidth_gbs", ascending=False)
     parts = [f"{r.transport} {r.bandwidth_gbs:.3g} GB/s" for r in top.itertuples()]
-    return f"bandwidth at {size_label(int(top['size'].iloc[0]))}: " + ", ".join(parts)
+    return f"bandwidth at {fmt_bytes(int(top['size'].iloc[0]))}: " + ", ".join(parts)
 
 
 C5 = Claim(

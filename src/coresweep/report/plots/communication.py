@@ -7,8 +7,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from coresweep.analysis.verdicts.communication import PLOT, size_label
+from coresweep.analysis.verdicts.communication import PLOT
 from coresweep.report.plots import flagged, marker, save, shades
+from coresweep.units import fmt_bytes
 
 
 def transport_colors(table: pd.DataFrame) -> dict[str, str]:
@@ -32,7 +33,7 @@ def _panel(ax: plt.Axes, table: pd.DataFrame, y: str, ylabel: str) -> None:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     sizes = sorted(table["size"].unique())
-    ax.set_xticks(sizes, labels=[size_label(int(s)) for s in sizes], fontsize=8, rotation=30)
+    ax.set_xticks(sizes, labels=[fmt_bytes(int(s)) for s in sizes], fontsize=8, rotation=30)
     ax.minorticks_off()
     ax.set_xlabel("message size")
     ax.set_ylabel(ylabel)
