@@ -127,3 +127,10 @@ def test_differs_needs_apart_intervals_and_the_threshold():
     assert differs((1.0, 0.99, 1.01), (1.03, 1.02, 1.04), 0.02)[0]
     no, ratio = differs((0.0, 0.0, 1.0), (1.0, 0.9, 1.1), 0.05)  # A's interval touches 0
     assert not no and all(math.isnan(x) for x in ratio)
+
+
+def test_a_comparison_goes_to_results_unless_told_otherwise():
+    from coresweep.cli import build_parser
+
+    assert build_parser().parse_args(["compare", "a", "b"]).out == "results/comparison"
+    assert build_parser().parse_args(["compare", "a", "b", "--out", "x"]).out == "x"

@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_a", help="results folder A (e.g. one machine or commit)")
     p.add_argument("run_b", help="results folder B")
-    p.add_argument("--out", default="comparison", help="folder for the CSV, HTML and plots")
+    p.add_argument("--out", default="results/comparison", help="folder for the CSV, HTML and plots")
     p.add_argument(
         "--threshold",
         type=float,
