@@ -15,13 +15,14 @@ from coresweep.advice_records import Advice, Row
 from coresweep.analysis.advice import gil_verdict, recommend
 from coresweep.experiments.advise import (
     DEFAULT_BACKENDS,
-    OTHERS_BUSY,
     OUT_OF_TIME,
     AdviseError,
     Options,
     sweep,
 )
 from coresweep.kernels.user import UserKernelError, UserSpec
+
+OTHERS_BUSY = 0.1  # other programs using more of the machine's CPU time: a busy machine
 
 
 def _conclude(advice: Advice, spec: UserSpec, opts: Options, late: bool) -> None:
@@ -147,12 +148,10 @@ def advise(
     on_update: Callable[[Advice], None] | None = None,
 ) -> Advice:
     """Measure spec's function on every backend and core count; recommend one."""
-    opts = opts or Options()
-
-    def conclude(advice: Advice, late: bool, opts: Options = opts) -> None:
-        _conclude(advice, spec, opts, late)
-
-    return sweep(spec, opts, conclude, on_update)
+    options = opts or Options()
+    return sweep(
+        spec, options, lambda advice, late: _conclude(advice, spec, options, late), on_update
+    )
 
 
 __all__ = ["AdviseError", "Advice", "Options", "UserKernelError", "advise"]

@@ -77,7 +77,6 @@ PASS_SECONDS = 0.3  # when advise chooses ntasks, one serial pass lasts about th
 MAX_TASKS = 256  # Dask dispatch costs ~1-5 ms per task: more tasks would blow the budget
 BATCH_WORTH = 0.02  # batching is measured when dispatch is over 2% of the serial work
 MEMORY_HZ = 2.0  # a slow scan rate: scanning /proc steals CPU from the workers measured
-OTHERS_BUSY = 0.1  # other programs using more of the machine's CPU time: a busy machine
 
 
 OUT_OF_TIME = "the time budget ran out (--budget-seconds)"

@@ -9,16 +9,17 @@ decisive (`sample_arms(decide=...)`). Bandwidth follows the usual ping-pong defi
 message bytes / half the round trip.
 
 Placement (`placement`): the local transports' echo partners are pinned against the sender,
-by default on its CPU (`together`: what the transport itself costs). Unpinned, a small round trip takes whichever placement the
-scheduler picked and keeps it for seconds: on a 2-CPU VM an Event ping-pong takes 10-11 µs on
-one CPU and ~210 µs across two, so the same run could compare a thread on one CPU with a
-process on two; `apart` pins that second case, whose wake-up on a VM (an exit to the
-hypervisor) varies by tens of per cent between samples. Dask places its own workers.
+by default on its CPU (`together`: what the transport itself costs). Unpinned, a small round
+trip takes whichever placement the scheduler picked and keeps it for seconds: on a 2-CPU VM
+an Event ping-pong takes 10-11 µs on one CPU and ~210 µs across two, so the same run could
+compare a thread on one CPU with a process on two; `apart` pins that second case, whose
+wake-up on a VM (an exit to the hypervisor) varies by tens of per cent between samples.
+Dask places its own workers.
 
 Scale: nothing grows with the node. A ping-pong has two parties, the sender and the echo,
 so a point books two cores on any node (`apart` and Dask use both; `together` keeps the
-second quiet); more would stay idle (the experiment measures
-latency and bandwidth between two cores, not across the node).
+second quiet); more would stay idle (the experiment measures latency and bandwidth between
+two cores, not across the node).
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ NAME = "communication"
 JOBS = {"local": ("threads", "multiprocessing"), "dask": ("dask",)}
 #: the thread-side reference each transport is compared with
 THREAD_REF = {"multiprocessing": "thread-queue", "dask": "dask-threads"}
-#: where an echo partner runs against the sender: two CPUs, one CPU, or unpinned
+#: where an echo partner runs against the sender (config: placement): two CPUs, one CPU,
+#: or unpinned
 APART, TOGETHER, OS = "apart", "together", "os"
-PLACEMENTS = (APART, TOGETHER, OS)
 COPIES_IN_FLIGHT = 8  # payload, echoes, pickles and first/last outputs at the largest size
 SMALL = 2**20  # sizes up to this are sampled together, the larger ones apart
 #: predictions only, per family: round-trip latency (s), one-way bandwidth (bytes/s; the
@@ -81,7 +82,7 @@ class Params:
     """What one communication point measures: a group of transports over their sizes."""
 
     group: str  # the job's transport families (a key of JOBS)
-    placement: str  # one of PLACEMENTS: where echo partners run against the sender
+    placement: str  # APART, TOGETHER or OS: where echo partners run against the sender
     transports: list[str]
     sizes: dict[str, list[int]]  # message sizes per transport
     start_method: str

@@ -165,7 +165,7 @@ class DuringCheck:
     steal_cores: float
     seconds: float
     ok: bool  # capacity >= LOW x cores
-    cpus: int = 1  # CPUs the ledger read
+    cpus: int  # CPUs the ledger read
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)

@@ -80,10 +80,11 @@ def _conditions(table: pd.DataFrame) -> str:
     cores = int(table.cores.max())
     sizes = sorted(table["size"].unique())
     lines = [_bandwidths(table, family) for family, _ in FAMILIES]
+    # tables written before partners were placed have no placement column
     placed = sorted(set(table.placement)) if "placement" in table.columns else []
-    where = f" (echo partners placed: {', '.join(PLACED.get(p, p) for p in placed)})"
+    where = f" (echo partners placed {', '.join(PLACED[p] for p in placed)})" if placed else ""
     return (
-        f"ping-pong on {cores} core(s){where if placed else ''}, messages "
+        f"ping-pong on {cores} core(s){where}, messages "
         f"{fmt_bytes(int(sizes[0]))} .. "
         f"{fmt_bytes(int(sizes[-1]))}; "
         + "; ".join(x for x in lines if x)
