@@ -33,8 +33,16 @@ pytestmark = [
 ]
 
 
+#: C8's ladder reaches tasks the pool clearly wins (p=2: ~1.8x on 20 ms tasks). tiny.yaml's
+#: largest task (2 ms, two tasks) leaves a fork pool at 0.91-1.05x of serial, on the bar
+#: itself: measured here, quiet runs decided that case "no" ([0.85, 0.93]), undecided, and
+#: "yes" on a CI machine, with no disturbance at all. That is sampling at the bar, not noise.
+CLEAR_TASK_SIZES = {"task_seconds": [0.00002, 0.02], "work_seconds": 0.08}
+
+
 def small_config() -> dict:
     cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    cfg["experiments"]["task_size"].update(CLEAR_TASK_SIZES)
     names = cs_config.schema()["properties"]["experiments"]["properties"]
     for name in names:
         if name not in KEEP:
