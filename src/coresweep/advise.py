@@ -88,19 +88,22 @@ def spec_from_args(args: Any) -> UserSpec:
         "args": arg_sets,
         "check": args.check,
         "releases_gil": note,
-        "path": args.path or ["."],
+        "path": args.path,  # None: the config model's default
     }
     return parse_spec("advise", raw)
 
 
 def options_from_args(args: Any) -> Options:
     """Options from `coresweep advise` arguments; core counts checked like a config's."""
+    from coresweep.config_model import Cores, defaults
     from coresweep.experiments.validation import core_counts
     from coresweep.measure.cores import Node
 
     spec = "auto" if args.cores == "auto" else [int(c) for c in args.cores.split(",") if c]
     try:
-        cores = core_counts(spec, {"oversubscribe": args.oversubscribe}, Node.here(), "--cores")
+        cores = core_counts(
+            spec, {**defaults(Cores), "oversubscribe": args.oversubscribe}, Node.here(), "--cores"
+        )
     except ValueError as exc:  # the config wording, said in flags
         raise AdviseError(
             str(exc)
@@ -110,12 +113,12 @@ def options_from_args(args: Any) -> Options:
     backends = (
         tuple(b for b in args.backends.split(",") if b) if args.backends else DEFAULT_BACKENDS
     )
+    given = {"budget_seconds": args.budget_seconds, "seed": args.seed}
     return Options(
         cores=tuple(cores),
         backends=backends,
-        budget_seconds=args.budget_seconds,
         ntasks=args.ntasks,
-        seed=args.seed,
+        **{k: v for k, v in given.items() if v is not None},  # else Options' own defaults
     )
 
 

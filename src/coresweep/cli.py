@@ -251,7 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("model", help="fit Amdahl/Gustafson per curve, hold-out check, extrapolate")
     p.add_argument("--table", required=True, help="results/tables/scaling.parquet")
-    p.add_argument("--to", type=int, nargs="+", default=[16, 64, 128], help="core counts")
+    p.add_argument(
+        "--to",
+        type=int,
+        nargs="+",
+        required=True,
+        help="core counts (the workflow passes experiments.scaling.extrapolate_to)",
+    )
     p.add_argument("--out", required=True, help="results/tables/scaling_model.csv")
     p.set_defaults(fn=cmd_model)
 
@@ -302,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oversubscribe", action="store_true", help="allow cores above the usable")
     p.add_argument("--backends", help="comma list (default: every backend a function can use)")
     p.add_argument("--ntasks", type=int, help="tasks per pass (default: ~0.3 s of serial work)")
-    p.add_argument("--budget-seconds", type=float, default=120.0)
-    p.add_argument("--seed", type=int, default=20261125)
+    p.add_argument("--budget-seconds", type=float, help="the sweep's budget (default: 120)")
+    p.add_argument("--seed", type=int, help="seed of the task factory (default: the config's seed)")
     p.add_argument("--path", action="append", help="put on sys.path first (default: .)")
     p.add_argument("--json", help="also write the advice as JSON here (updated per backend)")
     p.add_argument(

@@ -216,7 +216,7 @@ def parse_all(requests: Sequence[Any]) -> list[Interpreter]:
 
 def of_config(config: dict[str, Any]) -> list[Interpreter]:
     """The interpreters a validated config measures (default: the current one alone)."""
-    return parse_all(config.get("interpreters", [CURRENT]))
+    return parse_all(config["interpreters"])
 
 
 def label_of(point: Point) -> str:

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 from coresweep.backends.base import Backend, Descriptor, Init
 from coresweep.backends.dask_local import concurrent_future
+from coresweep.config_model import DaskCluster as ClusterSection
 from coresweep.units import fmt_seconds
 
 ENV_SCHEDULER = "CORESWEEP_DASK_SCHEDULER"
@@ -63,10 +64,10 @@ class DaskClusterBackend(Backend):
     )
 
     #: seconds to reach the scheduler before giving up
-    connect_timeout: ClassVar[float] = 10.0
+    connect_timeout: ClassVar[float] = float(ClusterSection().connect_timeout)
     #: seconds for all `workers` workers to join (SLURM jobs may queue first), and how long
     #: map waits with no worker at all before it fails
-    workers_timeout: ClassVar[float] = 120.0
+    workers_timeout: ClassVar[float] = float(ClusterSection().workers_timeout)
     #: seconds between checks that the workers are still there while map waits
     poll_interval: ClassVar[float] = 1.0
 

@@ -34,7 +34,7 @@ from typing import Any
 from coresweep.advice_records import Advice, Estimate, Row
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Descriptor, chain_init
-from coresweep.config_model import ProtocolSection
+from coresweep.config_model import ProtocolSection, defaults
 from coresweep.costs import start_seconds, stop_seconds
 from coresweep.kernels.user import (
     UserSpec,
@@ -94,7 +94,7 @@ class Options:
     backends: tuple[str, ...] = DEFAULT_BACKENDS
     budget_seconds: float = 120.0
     ntasks: int | None = None  # None: a fixed list as given, or enough tasks for PASS_SECONDS
-    seed: int = 20261125
+    seed: int = defaults()["seed"]  # the config's seed
     threshold: float = ProtocolSection().difference_threshold  # the claims' bar
     max_repeats: int = 10  # samples per arm at most; the budget usually stops sooner
 

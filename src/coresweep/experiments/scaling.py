@@ -228,7 +228,7 @@ def array_plan(
     against it."""
     pmax = max(ps)
     per_worker = int(cfg["weak_tasks_per_worker"])
-    allow = bool(cfg.get("allow_in_cache", False))
+    allow = bool(cfg["allow_in_cache"])
     given = cfg["sizes"].get(kernel, "auto")
     size_key = f"{key}.sizes.{kernel}"
     if not llc.domains and given == "auto":

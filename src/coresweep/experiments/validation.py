@@ -27,7 +27,7 @@ def core_counts(spec: Any, cores_cfg: dict[str, Any], node: Node, key: str) -> l
     """
     usable = node.usable
     cap = node.cap
-    if cores_cfg.get("max", "auto") != "auto":
+    if cores_cfg["max"] != "auto":
         cap = min(cap, int(cores_cfg["max"]))
     if spec == "auto":
         ps = [1]
@@ -40,7 +40,7 @@ def core_counts(spec: Any, cores_cfg: dict[str, Any], node: Node, key: str) -> l
     if ps[0] < 1:
         raise ConfigError(f"config key {key}: p must be >= 1, got {ps[0]}")
     over = [p for p in ps if p > usable]
-    if over and not cores_cfg.get("oversubscribe", False):
+    if over and not cores_cfg["oversubscribe"]:
         raise ConfigError(
             f"config key {key}: p={over} exceeds the {usable} usable cores "
             "(CPU affinity and cgroup quota); set cores.oversubscribe: true to measure it anyway"
@@ -56,7 +56,7 @@ def pool_size(spec: Any, cores_cfg: dict[str, Any], node: Node, key: str) -> int
 def check_pinning(protocol: dict[str, Any], workers: int, key: str) -> None:
     """Pinning puts each worker on its own CPU: refuse more workers than the affinity set."""
     cpus = affinity()
-    if protocol.get("pin_workers") and workers > len(cpus):
+    if protocol["pin_workers"] and workers > len(cpus):
         raise ConfigError(
             f"config key protocol.pin_workers: {key} asks for {workers} pinned workers but the "
             f"affinity set has only {len(cpus)} CPUs {cpus}; lower p or turn pinning off"
@@ -67,12 +67,12 @@ def check_dask_cluster(dc: dict[str, Any]) -> None:
     """The dask-cluster backend needs a scheduler address or jobqueue settings."""
     from coresweep.backends.dask_cluster import ENV_SCHEDULER
 
-    if not dc.get("address") and not dc.get("jobqueue") and not os.environ.get(ENV_SCHEDULER):
+    if not dc["address"] and not dc["jobqueue"] and not os.environ.get(ENV_SCHEDULER):
         raise ConfigError(
             "config key dask_cluster.address: the dask-cluster backend needs a scheduler "
             f"address (tcp://host:8786), dask_cluster.jobqueue settings, or ${ENV_SCHEDULER}"
         )
-    if dc.get("address") and dc.get("jobqueue"):
+    if dc["address"] and dc["jobqueue"]:
         raise ConfigError("config key dask_cluster: give address or jobqueue, not both")
 
 
@@ -83,11 +83,11 @@ def configure_dask_cluster(dc: dict[str, Any]) -> None:
     # the cluster backend (workers that may be on other machines) takes class-wide defaults
     cluster: Any = BACKENDS[select(isolation="cluster")]
     cluster.configure(
-        address=dc.get("address"),
-        security=dc.get("tls"),
-        jobqueue=dc.get("jobqueue"),
-        connect_timeout=dc.get("connect_timeout"),
-        workers_timeout=dc.get("workers_timeout"),
+        address=dc["address"],
+        security=dc["tls"],
+        jobqueue=dc["jobqueue"],
+        connect_timeout=dc["connect_timeout"],
+        workers_timeout=dc["workers_timeout"],
     )
 
 

@@ -47,16 +47,19 @@ import pickle
 import reprlib
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from coresweep.config_model import UserKernel, defaults, keys_of
 from coresweep.kernels.base import Check, Kernel
 
 log = logging.getLogger("coresweep")
 KIND = "user"
-SPEC_KEYS = ("callable", "tasks", "args", "check", "releases_gil", "size", "unit", "path",
-             "subinterpreter_safe")  # fmt: skip
-UNITS = ("task", "sample")  # "sample": a task of size s is s units of work (task-size experiment)
+#: the keys of a user kernel, and their defaults: the config model's `user_kernels.*` section
+SPEC_DEFAULTS = defaults(UserKernel)
+SPEC_KEYS = tuple(name for name, *_ in keys_of(UserKernel))
+#: "sample": a task of size s is s units of work (task-size experiment); "task": one unit per task
+UNITS = tuple(next(k.rules["enum"] for n, _, _, k in keys_of(UserKernel) if n == "unit"))
 #: the task factory forms, as every message about a factory's shape names them
 FACTORY_FORMS = (
     "factory() -> a list of argument tuples, factory(ntasks) or factory(ntasks, seed) -> "
@@ -74,14 +77,14 @@ class UserSpec:
 
     name: str
     callable: str
-    tasks: str | None = None
-    args: tuple[tuple[Any, ...], ...] | None = None
-    check: str | None = None
-    releases_gil: bool | None = None
-    size: int | None = None  # None: the factory's own default
-    unit: str = "task"
-    path: tuple[str, ...] = field(default_factory=tuple)
-    subinterpreter_safe: bool = False  # declared by the user; not safe unless declared
+    tasks: str | None
+    args: tuple[tuple[Any, ...], ...] | None
+    check: str | None
+    releases_gil: bool | None
+    size: int | None  # None: the factory's own default
+    unit: str
+    path: tuple[str, ...]
+    subinterpreter_safe: bool  # declared by the user; not safe unless declared
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,33 +107,33 @@ def parse_spec(name: str, raw: dict[str, Any]) -> UserSpec:
         raise UserKernelError(
             f"user kernel {name!r}: 'callable' (package.module:function) is required"
         )
-    tasks, args = raw.get("tasks"), raw.get("args")
+    spec = {**SPEC_DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
+    tasks, args = spec["tasks"], spec["args"]
     if (tasks is None) == (args is None):
         raise UserKernelError(
             f"user kernel {name!r}: give exactly one of 'tasks' (a factory "
             "package.module:factory) or 'args' (a list of argument lists)"
         )
     for key in ("callable", "tasks", "check"):
-        if raw.get(key) is not None:
-            split_ref(raw[key], f"user kernel {name!r}: {key}")
+        if spec[key] is not None:
+            split_ref(spec[key], f"user kernel {name!r}: {key}")
     if args is not None and (not isinstance(args, list | tuple) or not args):
         raise UserKernelError(f"user kernel {name!r}: 'args' must be a non-empty list")
-    unit = raw.get("unit") or "task"
-    if unit not in UNITS:
-        raise UserKernelError(f"user kernel {name!r}: unit {unit!r} not one of {list(UNITS)}")
-    path = raw.get("path")
-    path = ["."] if path is None else path
+    if spec["unit"] not in UNITS:
+        raise UserKernelError(
+            f"user kernel {name!r}: unit {spec['unit']!r} not one of {list(UNITS)}"
+        )
     return UserSpec(
         name=name,
-        callable=raw["callable"],
+        callable=spec["callable"],
         tasks=tasks,
         args=None if args is None else tuple(as_args(a) for a in args),
-        check=raw.get("check"),
-        releases_gil=raw.get("releases_gil"),
-        size=int(raw["size"]) if raw.get("size") else None,
-        unit=unit,
-        path=tuple(os.path.abspath(p) for p in path),
-        subinterpreter_safe=bool(raw.get("subinterpreter_safe", False)),
+        check=spec["check"],
+        releases_gil=spec["releases_gil"],
+        size=int(spec["size"]) if spec["size"] else None,
+        unit=spec["unit"],
+        path=tuple(os.path.abspath(p) for p in spec["path"]),
+        subinterpreter_safe=bool(spec["subinterpreter_safe"]),
     )
 
 

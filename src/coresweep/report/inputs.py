@@ -133,7 +133,7 @@ def planned_points(run: dict[str, Any]) -> dict[str, set[str]] | None:
 
 def _enabled(name: str, run: dict[str, Any]) -> bool | None:
     section = (run.get("config") or {}).get("experiments", {}).get(name)
-    return None if section is None else bool(section.get("enabled", True))
+    return None if section is None else bool(section["enabled"])
 
 
 def table_status(
