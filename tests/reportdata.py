@@ -42,8 +42,8 @@ def tiny_config() -> dict[str, Any]:
         "seed": 7,
         "protocol": {
             "warmup": 1,
-            "repeats": 3,
-            "max_repeats": 3,
+            "repeats": 6,
+            "max_repeats": 6,
             "min_sample_seconds": 0.01,
             "point_budget_seconds": 1,
             "capacity_wait_seconds": 2,

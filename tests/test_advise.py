@@ -428,7 +428,7 @@ def test_advise_command_bad_input_exits_2_and_says_why(tmp_path, capsys):
 def user_config(**kernel) -> dict:
     raw = {
         "user_kernels": {"mine": {"callable": "userfuncs:spin", "path": [HERE], **kernel}},
-        "protocol": {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.001,
+        "protocol": {"repeats": 6, "max_repeats": 6, "min_sample_seconds": 0.001,
                      "point_budget_seconds": 0.5},
         "experiments": {"scaling": {"kernels": ["mine"], "p": [1],
                                     "backends": ["serial", "threads", "processes-fork"],
@@ -502,7 +502,7 @@ def test_task_size_measures_a_user_kernel_whose_work_grows_with_size(no_leftover
                                   "unit": "sample", "path": [HERE]}},
         "experiments": {"task_size": {"kernels": ["mine"], "backends": ["threads"],
                                       "task_seconds": [0.0005, 0.002], "work_seconds": 0.004,
-                                      "max_tasks": 8, "protocol": {"repeats": 3, "max_repeats": 3,
+                                      "max_tasks": 8, "protocol": {"repeats": 6, "max_repeats": 6,
                                       "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}}},
     }  # fmt: skip
     (point,) = task_size.points(cfg.validate(raw), Node.here(2))

@@ -27,8 +27,11 @@ def test_each_run_gets_the_users_arguments_without_interpreters_and_its_own_json
                  "--budget-seconds", "9", "--interpreters", "current,3.13", "--json", "x.json")  # fmt: skip
     assert ai.child_argv(args, "/tmp/0.json") == [
         "advise", "m:f", "--args", "[[1]]", "--cores", "1,2", "--budget-seconds", "9.0",
-        "--seed", "20261125", "--oversubscribe", "--path", "a", "--json", "/tmp/0.json",
+        "--oversubscribe", "--path", "a", "--json", "/tmp/0.json",
     ]  # fmt: skip
+    # a seed the user gave goes along; one not given is the child's default too (the config's)
+    seeded = _args("m:f", "--args", "[[1]]", "--seed", "7")
+    assert ai.child_argv(seeded, "/tmp/0.json")[-4:] == ["--seed", "7", "--json", "/tmp/0.json"]
 
 
 def test_the_summary_names_each_interpreters_backend_or_why_it_has_none():

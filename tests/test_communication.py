@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+from jobrecords import measured
 
 from coresweep import config as cs_config
 from coresweep.analysis.verdicts.record import VERDICTS
@@ -109,8 +110,7 @@ def tiny_table():
     cfg["protocol"]["max_repeats"] = 4
     records = []
     for point in communication.points(cfg, Node.here(2)):
-        result = communication.measure(point)
-        records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "t"})
+        records.append(measured(communication, point))
     assert not _segments()
     return communication.aggregate(records)
 

@@ -16,12 +16,12 @@ from coresweep.measure.cores import Node, affinity
 from coresweep.report.plots.registry import plots as plots_of
 from coresweep.stats import paired_ratio_ci
 
-PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
+PROTOCOL = {"repeats": 6, "max_repeats": 6, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
 TINY = {
     "round_trips_per_call": 20,
     "count_round_trips": 200,
     # no decisive extra samples: the tests below count exactly 3
-    "protocol": {"repeats": 3, "max_repeats": 3, "decisive_max_repeats": 3},
+    "protocol": {"repeats": 6, "max_repeats": 6, "decisive_max_repeats": 6},
 }
 
 
@@ -38,7 +38,7 @@ def test_the_pipe_pair_decides_when_both_of_its_sides_are_measured():
     assert exp._decide(exp.MECHANISMS) == [("process-pipe", "thread-pipe")]
     assert exp._decide(["thread-lock", "process-pipe"]) == []
     # the planner adds its expected extra sampling only where a ratio decides
-    proto = {"repeats": 3, "max_repeats": 3}  # decisive_max_repeats at its default
+    proto = {"repeats": 6, "max_repeats": 6}  # decisive_max_repeats at its default
     both, one = (exp.points(_config(mechanisms=m, protocol=proto), Node.here(2))[0].seconds
                  for m in (["thread-pipe", "process-pipe"], ["thread-lock", "process-pipe"]))  # fmt: skip
     assert both > one
@@ -58,7 +58,7 @@ def test_pinned_partners_share_the_one_cpu(records):
     assert pinned["cpus"] == [affinity()[-1]]
     for m in pinned["mechanisms"]:
         assert m["partner_affinity"] == pinned["cpus"], m["mechanism"]
-        assert len(m["wall"]) == 3 and min(m["wall"]) > 0
+        assert len(m["wall"]) == 6 and min(m["wall"]) > 0
 
 
 def test_the_os_counts_switches_for_every_handoff(records):
@@ -74,7 +74,7 @@ def test_table_verdict_and_plot(records, tmp_path):
     assert len(t) == 10
     assert set(t.party) == {"thread", "process"}
     assert (t.us_ci_lo <= t.us_per_switch).all() and (t.us_per_switch <= t.us_ci_hi).all()
-    assert t.wall_samples.map(len).eq(3).all()
+    assert t.wall_samples.map(len).eq(6).all()
     # like with like: both pipe mechanisms ride one os.pipe pair; the others are their own
     transport = t[t.pin == "pinned"].set_index("mechanism").transport
     assert transport.to_dict() == {"thread-lock": "thread-lock", "thread-event": "thread-event",

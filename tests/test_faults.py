@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from jobrecords import job_record, measured
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.faults import faults_verdicts
@@ -227,7 +228,7 @@ def _raw(outcome: str, faulty: int = 2) -> dict:
 
 def test_a_cell_counts_its_trials_and_shows_its_most_frequent_outcome():
     cells = [_raw("isolated", 2), _raw("others-lost", 4), _raw("isolated", 1)]
-    rec = {"result": {"backend": "loky", "cells": cells, "job": {}},
+    rec = {"result": {"backend": "loky", "cells": cells, "job": job_record()},
            "point": {"id": "loky__w2"}, "provenance_hash": "h"}  # fmt: skip
     (row,) = exp.aggregate([rec]).to_dict("records")
     assert (row["outcome"], row["trials"], row["trials_isolated"]) == ("isolated", 3, 2)
@@ -256,8 +257,7 @@ def table():
     records = []
     for point in exp.points(_config(backends=list(CELLS), trials=3, max_trials=3), Node.here(2)):
         point.params["faults"] = CELLS[point.params["backend"]]
-        result = exp.measure(point)
-        records.append({"result": result, "point": {"id": point.id}, "provenance_hash": "h"})
+        records.append(measured(exp, point))
     left = [
         p
         for p in psutil.Process().children(recursive=True)

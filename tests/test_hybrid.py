@@ -7,6 +7,7 @@ import os
 
 import pandas as pd
 import pytest
+from jobrecords import measured
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.hybrid import hybrid_verdicts
@@ -17,7 +18,7 @@ from coresweep.measure.cores import Node
 from coresweep.records import params_of
 from coresweep.report.plots.registry import plots as plots_of
 
-QUICK = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}
+QUICK = {"repeats": 6, "max_repeats": 6, "min_sample_seconds": 0.001, "point_budget_seconds": 0.1}
 TINY = {"tasks_per_core": 2, "sizes": {"dgemm": 64, "mc-numba": 20000}, "protocol": QUICK}
 
 
@@ -30,7 +31,7 @@ def _measured(family: str, variants: list[str], split: list[int], **kw) -> pd.Da
     # one split keeps the test short; the planner's grid is tested apart
     prm = dataclasses.replace(point.typed(exp.Params), splits=[split])
     point = dataclasses.replace(point, params=params_of(prm))
-    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    rec = measured(exp, point)
     return exp.aggregate([rec])
 
 
@@ -57,7 +58,10 @@ def test_one_point_per_family_books_all_cores():
     prms = [p.typed(exp.Params) for p in pts]
     assert all(p.threads == 2 and p.splits == [(1, 2), (2, 1)] for p in prms)
     assert prms[0].ntasks == 4
-    assert prms[0].protocol["max_repeats"] == 3  # the experiment's override wins
+    glob = cfg.validate({"protocol": {"repeats": 8, "max_repeats": 8},
+                         "experiments": {"hybrid": TINY}})  # fmt: skip
+    (over,) = exp.points(glob, Node.here(2))[:1]
+    assert over.params["protocol"]["max_repeats"] == 6  # the experiment's override wins
     assert prms[0].serial_tasks == 4  # all of them: fewer than serial_tasks
     assert {p.job for p in pts} == {"hybrid"} and all(p.seconds > 0 for p in pts)
 

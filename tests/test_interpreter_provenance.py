@@ -21,8 +21,8 @@ from coresweep.records import read_raw, record_interpreter
 
 PROTOCOL = {
     "warmup": 1,
-    "repeats": 3,
-    "max_repeats": 3,
+    "repeats": 6,
+    "max_repeats": 6,
     "min_sample_seconds": 0.01,
     "point_budget_seconds": 0.05,
     "capacity_wait_seconds": 0,

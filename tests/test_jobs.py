@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+from jobrecords import job_record
 
 from coresweep import config as cs_config
 from coresweep import experiments
@@ -113,11 +114,15 @@ def test_points_of_one_job_share_it_and_book_its_largest_p():
 
 def test_table_names_the_host_and_flags_a_curve_that_mixes_hosts(monkeypatch):
     def record(pid, host):
-        job = {"capacity_start": {"capacity": 1.9, "cores": 2}, "drift": 0.01}
+        job = job_record(
+            capacity_start={"capacity": 1.9, "cores": 2, "waited_s": 0.0, "ok": True},
+            capacity_end={"capacity": 1.5, "cores": 2, "waited_s": 0.0, "ok": True},
+            drift=0.01,
+        )
         return {
             "point": {"id": pid},
             "provenance": {"machine": {"hostname": host}},
-            "result": {"job": {**job, "capacity_end": {"capacity": 1.5, "cores": 2}}},
+            "result": {"job": job},
         }
 
     rows = pd.DataFrame(
@@ -288,3 +293,17 @@ def test_each_wait_of_a_point_is_bounded_by_ten_times_its_prediction_plus_a_floo
     runner.run_point(_point(0), measure)  # predicted 2 s
     assert seen == [10 * 2 + 10]
     assert current_bound() is None  # the bound ends with the point
+
+
+def test_a_job_record_round_trips_and_one_missing_a_field_is_refused_naming_it():
+    from coresweep.records import CorruptRawFile, JobFacts, job_of
+
+    job = job_record(drift=0.2, drift_flag=True)
+    facts = job_of({"job": job})
+    assert isinstance(facts, JobFacts) and facts.drift == 0.2 and facts.as_dict() == job
+    assert [c["capacity"] for c in facts.capacity_checks] == [2.0, 2.0]  # no ledger: 2 checks
+    del job["capacity_flag"]
+    with pytest.raises(CorruptRawFile, match=r"lacks \['capacity_flag'\]"):
+        job_of({"job": job})
+    with pytest.raises(CorruptRawFile, match="no job record"):
+        job_of({})

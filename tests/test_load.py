@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from jobrecords import measured
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts import THRESHOLD, ratio_interval
@@ -38,7 +39,7 @@ def _config(**kw):
 @pytest.fixture(scope="module")
 def table():
     (point,) = exp.points(_config(), Node.here(2))
-    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    rec = measured(exp, point)
     return exp.aggregate([rec])
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import psutil
 import pytest
 from described import describe
+from jobrecords import measured
 
 from coresweep import config as cs_config
 from coresweep.analysis.verdicts.record import VERDICTS
@@ -172,10 +173,10 @@ def tiny_records():
     (point,) = memory.points(cfg, Node.here(1))  # one granted core: N = 1, 2, 3
     assert point.params["workers"] == [1, 2, 3]
     before = {c.pid for c in _own_children()}
-    result = memory.measure(point)
+    record = measured(memory, point)
     assert not _leftovers(os.getpid())
     assert not [c for c in _own_children() if c.pid not in before]
-    return [{"result": result, "point": {"id": point.id}, "provenance_hash": "test"}]
+    return [record]
 
 
 def test_measure_records_every_backend_mode_and_n(tiny_records):

@@ -9,6 +9,7 @@ import pandas as pd
 import psutil
 import pytest
 from described import columns_of, describe
+from jobrecords import measured
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts import combine
@@ -41,9 +42,7 @@ def records():
     children = {c.pid for c in psutil.Process().children(recursive=True)}
     out = []
     for point in exp.points(_config(), Node.here(2)):
-        out.append(
-            {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
-        )
+        out.append(measured(exp, point))
     assert sys.getswitchinterval() == before  # restored after every window
     left = {c.pid for c in psutil.Process().children(recursive=True)} - children
     assert not left, f"measure left child processes {left}"

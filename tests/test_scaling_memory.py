@@ -35,8 +35,8 @@ SIZES = {"mc-python": 2000, "mc-numba": 200_000, "dgemm": 1280, "triad": 4_000_0
 TOLERANCE = 0.25
 PROTOCOL = {
     "warmup": 1,
-    "repeats": 3,
-    "max_repeats": 3,
+    "repeats": 6,
+    "max_repeats": 6,
     "min_sample_seconds": 0.05,
     "point_budget_seconds": 0.2,
     "capacity_wait_seconds": 1,

@@ -162,7 +162,8 @@ def no_fitting(monkeypatch):
 
 def test_report_reads_the_model_csv_and_does_not_refit(results, monkeypatch):
     out = results / "tables" / "scaling_model.csv"
-    main(["model", "--table", str(results / "tables" / "scaling.parquet"), "--out", str(out)])
+    main(["model", "--table", str(results / "tables" / "scaling.parquet"), "--to", "16", "64",
+          "128", "--out", str(out)])  # fmt: skip
     models = pd.read_csv(out)
     models["note"] = "NOTE FROM THE CSV"
     models.to_csv(out, index=False)

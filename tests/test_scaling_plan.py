@@ -11,6 +11,7 @@ within half the node.
 from __future__ import annotations
 
 import pytest
+from jobrecords import job_record
 
 from coresweep import config as cfg
 from coresweep.backends import BACKENDS
@@ -220,7 +221,7 @@ def _record(p: int, usable: int) -> dict:
     result = {"kernel": "mc-numba", "kind": "nogil", "backend": "threads", "p": p,
               "baseline": {"size": 10, "ntasks": 4, "wall": [0.5, 0.5, 0.5],
                            "cpu": [0.5, 0.5, 0.5], "first_run": 0.5, "check_ok": True},
-              "startup_s": 0.0, "compile_s": 0.0, "modes": [mode]}  # fmt: skip
+              "startup_s": 0.0, "compile_s": 0.0, "modes": [mode], "job": job_record()}  # fmt: skip
     return {
         "point": {"id": f"mc-numba__threads__p{p}", "params": {"p": p}},
         "provenance": {"machine": {"hostname": "h", "usable_cores": usable}},

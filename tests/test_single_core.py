@@ -22,8 +22,8 @@ TINY = {
     "io_ms": 1,
     "cpu_samples": 100,
 }
-PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1,
-            "decisive_max_repeats": 3}  # fmt: skip
+PROTOCOL = {"repeats": 6, "max_repeats": 6, "min_sample_seconds": 0.01, "point_budget_seconds": 1,
+            "decisive_max_repeats": 6}  # fmt: skip
 
 
 def _config(**kw):
@@ -75,7 +75,7 @@ def test_every_gain_over_one_thread_decides_and_is_sampled_until_decisive():
     base = _config()["protocol"] | {"decisive_max_repeats": 10}
     cpu = exp.points(_config(), Node.here(2))[1].typed(exp.Params)
     plain, decisive = (
-        exp.predict(replace(cpu, protocol=p))[0] for p in (base | {"decisive_max_repeats": 3}, base)
+        exp.predict(replace(cpu, protocol=p))[0] for p in (base | {"decisive_max_repeats": 6}, base)
     )
     assert decisive > plain
 
@@ -86,7 +86,7 @@ def test_measure_runs_every_thread_count_on_one_cpu(records):
         assert r["pinned_ok"] and r["cpu"] == affinity()[-1]
         assert [a["threads"] for a in r["arms"]] == [1, 4]
         for a in r["arms"]:
-            assert len(a["wall"]) == 3 and min(a["wall"]) > 0
+            assert len(a["wall"]) == 6 and min(a["wall"]) > 0
             assert len(a["last_batch_latency"]) == TINY["tasks"]
             assert a["task_latency"]["n"] >= 4 * TINY["tasks"]  # warm-up + 3 samples
 

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from jobrecords import job_record
 
 from coresweep.analysis.scaling_models import amdahl, fit_serial_fraction, gustafson
 from coresweep.stats import (
@@ -216,7 +217,7 @@ def _scaling_record(capacity_flag: bool, base_wall: list[float]) -> dict:
             "startup_s": 0.0, "compile_s": 0.0, "modes": [mode],
             "baseline": {"ntasks": 4, "size": 10, "wall": base_wall, "cpu": base_wall,
                          "first_run": base_wall[0], "check_ok": True},
-            "job": {"capacity_flag": capacity_flag},
+            "job": job_record(capacity_flag=capacity_flag),
         },
     }  # fmt: skip
 
@@ -309,3 +310,27 @@ def test_a_call_that_fills_a_sample_is_not_repeated_to_calibrate():
     proto = sampling.Protocol(warmup=1, repeats=2, max_repeats=2, min_sample_seconds=0.002)
     got = sampling.sample_arms({"a": fn}, proto, seed=1)["a"]
     assert got.inner == 1 and len(calls) == 1 + 2  # the warm-up, then the two samples
+
+
+def test_a_medians_95_percent_interval_needs_6_samples_and_the_config_asks_for_them():
+    from coresweep import config as cs_config
+    from coresweep.config_model import MEDIAN_SAMPLES, median_samples
+
+    # [min, max] of n samples covers the median with 1 - 2^(1 - n): 93.75% at 5, 96.9% at 6
+    assert [median_samples(c) for c in (0.75, 0.9, 0.9375, 0.95, 0.99)] == [3, 5, 5, 6, 8]
+    assert MEDIAN_SAMPLES == 6
+    # the bootstrap interval of 3 samples lies inside [min, max], whatever the samples
+    x = [1.0, 1.3, 0.8]
+    _, lo, hi = median_ci(x)
+    assert min(x) <= lo and hi <= max(x)
+    for key in ("protocol", "experiments.communication", "experiments.task_size.protocol",
+                "experiments.hybrid.protocol", "experiments.context_switch.protocol"):  # fmt: skip
+        section: dict = {}
+        cfg = section
+        for part in key.split("."):
+            cfg = cfg.setdefault(part, {})
+        cfg["repeats"] = 5
+        with pytest.raises(
+            cs_config.ConfigError, match=rf"{key}\.repeats: 5 is less than the minimum of 6"
+        ):
+            cs_config.validate(section)

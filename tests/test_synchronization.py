@@ -6,6 +6,7 @@ import sys
 import threading
 
 import pytest
+from jobrecords import job_record, measured
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts.registry import verdicts as verdicts_of
@@ -19,7 +20,7 @@ TINY = {
     "deadlock_trials": 2,
     "lock_timeout_seconds": 0.05,
 }
-PROTOCOL = {"repeats": 3, "max_repeats": 3, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
+PROTOCOL = {"repeats": 6, "max_repeats": 6, "min_sample_seconds": 0.01, "point_budget_seconds": 1}
 
 
 def _config(**kw):
@@ -81,7 +82,7 @@ def test_opposite_lock_order_deadlocks_and_is_detected_not_hung():
 @pytest.fixture(scope="module")
 def table():
     (point,) = exp.points(_config(), Node.here(2))
-    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    rec = measured(exp, point)
     return exp.aggregate([rec])
 
 
@@ -136,7 +137,8 @@ def test_the_table_counts_k_of_n_calls_and_trials():
     quiet = {"deadlocked": False, "detect_s": None, "hung": False, "trial_s": 0.01}
     result = {"threads": 2, "python": "3.11", "switch_interval_s": 0.005, "lock_timeout_s": 0.1,
               "counters": [counter],
-              "deadlocks": {"opposite": [trial, trial, quiet], "same": [quiet, quiet, quiet]}}  # fmt: skip
+              "deadlocks": {"opposite": [trial, trial, quiet], "same": [quiet, quiet, quiet]},
+              "job": job_record()}  # fmt: skip
     t = exp.aggregate([{"result": result, "point": {"id": "t2"}, "provenance_hash": "h"}])
     row = t.set_index("mechanism").loc["python-call"]
     # every call (the warm-up's included) is one trial of the race: 2 of 5 lost updates

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from described import columns_of, describe
+from jobrecords import measured
 
 from coresweep import config as cfg
 from coresweep.analysis.verdicts import all_of, clears, combine
@@ -32,8 +33,8 @@ TINY = {
     "work_seconds": 0.004,
     "max_tasks": 12,
     "protocol": {
-        "repeats": 3,
-        "max_repeats": 3,
+        "repeats": 6,
+        "max_repeats": 6,
         "min_sample_seconds": 0.001,
         "point_budget_seconds": 0.1,
     },
@@ -48,7 +49,7 @@ def _config(**kw):
 def table():
     """The tiny point measured for real and aggregated as `coresweep aggregate` would."""
     (point,) = exp.points(_config(), Node.here(2))
-    rec = {"result": exp.measure(point), "point": {"id": point.id}, "provenance_hash": "h"}
+    rec = measured(exp, point)
     return describe(exp.aggregate([rec]))
 
 
@@ -57,7 +58,10 @@ def test_one_point_for_all_kernels_with_serial_added_first():
     assert pt.id == "p2" and pt.params["kernels"] == ["mc-python", "mc-numba"]
     assert pt.params["backends"] == ["serial", "threads", "processes-fork"]
     assert pt.params["threads"] == pt.params["p"] == 2
-    assert pt.params["protocol"]["repeats"] == 3  # the experiment's override wins
+    # the experiment's override wins over the global protocol
+    glob = cfg.validate({"protocol": {"repeats": 8, "max_repeats": 8},
+                         "experiments": {"task_size": TINY}})  # fmt: skip
+    assert exp.points(glob, Node.here(2))[0].params["protocol"]["repeats"] == 6
     assert exp.points(_config(), Node.here(1))[0].params["p"] == 1  # granted cores cap p
     assert pt.typed(exp.Params).user_kernels == {}  # built-in kernels carry no spec
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jobrecords import job_record
 
 from coresweep import config as cfg
 from coresweep.config import ConfigError
@@ -165,10 +166,10 @@ def _measured(monkeypatch, backend: str) -> dict:
     monkeypatch.setattr(cache, "here", lambda: cache.uniform(2, 32 * MIB))
     conf = _conf(backends=[backend], p=[2], sizes={"triad": 40_000}, allow_in_cache=True,
                  kernel_modes={}, strong_tasks=4, weak_tasks_per_worker=1)  # fmt: skip
-    conf["protocol"].update(warmup=1, repeats=3, max_repeats=3, min_sample_seconds=0.001,
+    conf["protocol"].update(warmup=1, repeats=6, max_repeats=6, min_sample_seconds=0.001,
                             point_budget_seconds=0.05)  # fmt: skip
     (point,) = scaling.points(conf, Node.sized(2, 4))
-    result = scaling.measure(Point.from_json(point.to_json()))
+    result = scaling.measure(Point.from_json(point.to_json())) | {"job": job_record()}
     prov = {"machine": {"hostname": "h", "usable_cores": 2}}
     return {
         "point": json.loads(point.to_json()),
@@ -204,7 +205,7 @@ def test_old_records_without_the_new_fields_aggregate_with_empty_columns():
     result = {"kernel": "triad", "kind": "memory", "backend": "threads", "p": 2,
               "baseline": {"size": 10, "ntasks": 2, "wall": [0.25, 0.25, 0.25],
                            "cpu": [0.25] * 3, "first_run": 0.25, "check_ok": True},
-              "startup_s": 0.0, "compile_s": 0.0, "modes": [mode]}  # fmt: skip
+              "startup_s": 0.0, "compile_s": 0.0, "modes": [mode], "job": job_record()}  # fmt: skip
     rec = {"point": {"id": "triad__threads__p2", "params": {"p": 2}},
            "provenance": {"machine": {"hostname": "h", "usable_cores": 2}},
            "provenance_hash": "abc", "result": result}  # fmt: skip

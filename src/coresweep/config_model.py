@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import re
 import sys
 import types
@@ -35,6 +36,21 @@ REGENERATE = "python -m coresweep.config_model"
 _BEGIN = re.compile(r"^<!-- BEGIN generated key table: `([^`]*)` .*-->$")
 _END = "<!-- END generated key table -->"
 TOP = "(top level)"
+
+
+def median_samples(confidence: float = 0.95) -> int:
+    """The fewest samples from which a median's interval can reach `confidence`.
+
+    Without assuming a distribution, the widest interval n samples give, [min, max], covers
+    the median with probability 1 - 2^(1 - n): 75% for 3 samples, 93.75% for 5, 96.9% for
+    6. The percentile bootstrap cannot do better (its interval lies inside [min, max]):
+    simulated here with log-normal samples, `stats.median_ci` covered 74.5% at n = 3, 93.5% at 5,
+    95.5% at 6 (400 sets each). So every interval that decides a claim at 95% needs 6."""
+    return math.ceil(1 + math.log2(1 / (1 - confidence)) - 1e-9)
+
+
+#: samples a deciding median interval needs at 95%: the config's minimum for every `repeats`
+MEDIAN_SAMPLES = median_samples()
 
 
 @dataclass(frozen=True)
@@ -135,12 +151,15 @@ class ProtocolSection:
         notes="rounds run and discarded before timing (also fills caches, loads JIT code)",
     )
     repeats: int = key(
-        5, "minimum timed samples per point", minimum=3, notes="minimum timed samples per point"
+        MEDIAN_SAMPLES,
+        "minimum timed samples per point (6: a median's 95% interval needs them)",
+        minimum=MEDIAN_SAMPLES,
+        notes="minimum timed samples per point; at least 6, the fewest from which a median's 95% interval exists without assuming a distribution ([min, max] of n samples covers it with 1 − 2^(1−n): 75% at 3, 94% at 5); the same minimum holds for every experiment's `repeats`",
     )
     max_repeats: int = key(
-        6,
+        MEDIAN_SAMPLES,
         "adaptive sampling stops here",
-        minimum=3,
+        minimum=MEDIAN_SAMPLES,
         notes="adaptive sampling stops here at the latest (on the 2-core VM of 2026-11-28, the first 5 samples of 129 scaling arms gave a median CI half-width of 5.5%; a third reached ±3%; a 6th and 7th sample narrowed few intervals enough to change a decision, and the 7th cost ~10 s of the default run)",
     )
     target_rel_halfwidth: float = key(
@@ -171,7 +190,7 @@ class ProtocolSection:
     decisive_max_repeats: int = key(
         10,
         "while a deciding ratio's interval straddles its bar, its arms sample on up to this many samples (stopped_on cap)",
-        minimum=3,
+        minimum=MEDIAN_SAMPLES,
         notes="a point whose deciding ratio straddles its bar when the keys above would stop it samples on, up to this many samples (`stopped_on: cap`); `decided` when the extra samples settled it. Wired where ratios decide claims: scaling (each mode against its in-job serial baseline), context switch (process-pipe / thread-pipe), single core (1 thread / t threads), synchronization (lock / no lock)",
     )
     decisive_budget_seconds: float = key(
@@ -505,10 +524,10 @@ class Communication:
         notes="how the echo process of `mp-pipe`, `mp-queue`, `shm-event` starts (not timed)",
     )
     repeats: int = key(
-        3,
-        "minimum samples per size; fewer than protocol.repeats because a 64 MiB round trip can take a second",
-        minimum=3,
-        notes="minimum samples per size (fewer than `protocol.repeats`: a 64 MiB Queue round trip takes ~0.5-1 s)",
+        MEDIAN_SAMPLES,
+        "minimum samples per size (at least 6: each process/thread ratio is a median of per-round ratios)",
+        minimum=MEDIAN_SAMPLES,
+        notes="minimum samples per size; at least 6, because each process/thread ratio is the median of per-round ratios and its 95% interval needs 6 rounds (with 3, a simulated interval covered 75%)",
     )
     min_sample_seconds: float = key(
         0.02,
@@ -534,8 +553,10 @@ class Communication:
 class TaskSizeProtocol:
     """overrides of the global protocol for this experiment, which samples six arms per backend"""
 
-    repeats: int = key(3, "minimum timed samples per arm", minimum=3)
-    max_repeats: int = key(5, "adaptive sampling stops here", minimum=3)
+    repeats: int = key(
+        MEDIAN_SAMPLES, "minimum timed samples per arm (at least 6)", minimum=MEDIAN_SAMPLES
+    )
+    max_repeats: int = key(MEDIAN_SAMPLES, "adaptive sampling stops here", minimum=MEDIAN_SAMPLES)
     min_sample_seconds: float = key(
         0.02, "each sample repeats the call until it lasts this long", exclusiveMinimum=0
     )
@@ -728,12 +749,12 @@ class SingleCore:
 class ContextSwitchProtocol:
     """overrides of the global protocol for this experiment, whose samples are short (a few ms of ping-pong) and compared round by round"""
 
-    repeats: int = key(15, "minimum timed samples per mechanism", minimum=3)
-    max_repeats: int = key(15, "adaptive sampling stops here", minimum=3)
+    repeats: int = key(15, "minimum timed samples per mechanism", minimum=MEDIAN_SAMPLES)
+    max_repeats: int = key(15, "adaptive sampling stops here", minimum=MEDIAN_SAMPLES)
     decisive_max_repeats: int = key(
         25,
         "while the process-pipe / thread-pipe ratio straddles its bar, sampling goes on up to here (within protocol.decisive_budget_seconds)",
-        minimum=3,
+        minimum=MEDIAN_SAMPLES,
     )
 
 
@@ -905,8 +926,10 @@ class HybridSizes:
 class HybridProtocol:
     """overrides of the global protocol for this experiment, which starts a pool per split and variant"""
 
-    repeats: int = key(5, "minimum timed samples per split", minimum=3)
-    max_repeats: int = key(6, "adaptive sampling stops here", minimum=3)
+    repeats: int = key(
+        MEDIAN_SAMPLES, "minimum timed samples per split (at least 6)", minimum=MEDIAN_SAMPLES
+    )
+    max_repeats: int = key(MEDIAN_SAMPLES, "adaptive sampling stops here", minimum=MEDIAN_SAMPLES)
     min_sample_seconds: float = key(
         0.1, "each sample repeats the call until it lasts this long", exclusiveMinimum=0
     )

@@ -180,6 +180,67 @@ def record_interpreter(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One measurement of a point the runner made (a point is measured again when the machine
+    fell short of cores or the reference drifted)."""
+
+    capacity_flag: bool
+    drift_flag: bool
+    drift: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What the runner recorded about the machine while one point ran: a raw result's "job".
+
+    Written by `measure.runner` (`as_dict`), read back by the experiments' aggregation
+    through `job_of`, which refuses a record that lacks any of these fields."""
+
+    started: float
+    finished: float
+    seconds: float
+    state_start: dict[str, Any]
+    state_end: dict[str, Any]
+    load_per_core_start: float
+    load_warning: bool  # the load average per core at the start exceeded protocol.load_warning
+    reference_start_s: float
+    reference_end_s: float
+    drift: float  # the reference kernel's change over the point (0.1 = 10% slower)
+    drift_flag: bool
+    capacity_start: dict[str, Any]  # measure.capacity.CapacityCheck.as_dict()
+    capacity_end: dict[str, Any]
+    capacity_during: dict[str, Any] | None  # the CPU ledger's DuringCheck; None: no ledger
+    capacity_flag: bool  # a reading above fell short of the point's cores
+    attempts: tuple[Attempt, ...] = ()  # every measurement made, the recorded one last
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"attempts": [asdict(a) for a in self.attempts]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> JobFacts:
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in d]
+        if missing:
+            raise CorruptRawFile(f"a raw result's job record lacks {missing}")
+        values = {n: d[n] for n in names}
+        values["attempts"] = tuple(Attempt(**a) for a in d["attempts"])
+        return cls(**values)
+
+    @property
+    def capacity_checks(self) -> list[dict[str, Any]]:
+        """The capacity readings the runner took (start, end and, with a ledger, during)."""
+        return [c for c in (self.capacity_start, self.capacity_end, self.capacity_during) if c]
+
+
+def job_of(result: Mapping[str, Any]) -> JobFacts:
+    """The runner's facts of a raw result (CorruptRawFile naming what is missing)."""
+    if "job" not in result:
+        raise CorruptRawFile("a raw result has no job record (it was not written by the runner)")
+    return JobFacts.from_dict(result["job"])
+
+
 class CorruptRawFile(ValueError):
     """A raw result file that cannot be read."""
 

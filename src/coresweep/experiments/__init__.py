@@ -12,7 +12,7 @@ from coresweep.config import ConfigError
 from coresweep.experiments.base import Experiment
 from coresweep.flags import Flag
 from coresweep.measure.cores import Node
-from coresweep.records import Point, stable_hash
+from coresweep.records import Point, job_of, stable_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,10 +77,6 @@ def plan(config: dict[str, Any], node: Node) -> list[Point]:
 CURVE_KEYS = ("kernel", "backend", "mode", "family", "variant", "interpreter")
 
 
-#: the runner's capacity checks of a point: probes before and after it, the ledger during it
-CAPACITY_CHECKS = ("capacity_start", "capacity_end", "capacity_during")
-
-
 def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per point, what the runner recorded about the job that measured it, so that a reader
     of the tables (the report) needs no raw file: the cores the machine delivered (the lowest
@@ -96,22 +92,20 @@ def job_columns(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                         "attempts", "job_seconds", "commit", "commit_dirty", "versions_hash")
     }  # fmt: skip
     for r in records:
-        pid, job = r["point"]["id"], r["result"].get("job", {})
+        pid, job = r["point"]["id"], job_of(r["result"])
         prov = r.get("provenance", {})
         git = prov.get("git", {})
-        checks = [job[k] for k in CAPACITY_CHECKS if k in job]
-        caps = [c["capacity"] for c in checks]
-        cores = [c["cores"] for c in checks]
-        out["probe_capacity"][pid] = min(caps) if caps else None
-        out["probe_cores"][pid] = max(cores) if cores else None
-        out["capacity_flag"][pid] = bool(job.get("capacity_flag", False))
-        out["capacity_waited_s"][pid] = float(job.get("capacity_start", {}).get("waited_s", 0.0))
-        out["drift"][pid] = job.get("drift")
-        out["drift_flag"][pid] = bool(job.get("drift_flag", False))
-        out["load_per_core_start"][pid] = job.get("load_per_core_start")
-        out["load_warning"][pid] = bool(job.get("load_warning", False))
-        out["attempts"][pid] = len(job.get("attempts", [])) or 1
-        out["job_seconds"][pid] = job.get("seconds")
+        checks = job.capacity_checks
+        out["probe_capacity"][pid] = min(c["capacity"] for c in checks)
+        out["probe_cores"][pid] = max(c["cores"] for c in checks)
+        out["capacity_flag"][pid] = job.capacity_flag
+        out["capacity_waited_s"][pid] = float(job.capacity_start["waited_s"])
+        out["drift"][pid] = job.drift
+        out["drift_flag"][pid] = job.drift_flag
+        out["load_per_core_start"][pid] = job.load_per_core_start
+        out["load_warning"][pid] = job.load_warning
+        out["attempts"][pid] = len(job.attempts) or 1
+        out["job_seconds"][pid] = job.seconds
         out["commit"][pid] = str(git.get("commit", "?"))
         out["commit_dirty"][pid] = bool(git.get("dirty", False))
         out["versions_hash"][pid] = stable_hash(

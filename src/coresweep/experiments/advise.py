@@ -34,7 +34,7 @@ from typing import Any
 from coresweep.advice_records import Advice, Estimate, Row
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import Descriptor, chain_init
-from coresweep.config_model import ProtocolSection, defaults
+from coresweep.config_model import MEDIAN_SAMPLES, ProtocolSection, defaults
 from coresweep.costs import start_seconds, stop_seconds
 from coresweep.kernels.user import (
     UserSpec,
@@ -170,10 +170,11 @@ def new_row(backend: str, p: int, **fields: Any) -> Row:
 
 
 def protocol_for(budget_s: float, max_repeats: int = 10) -> Protocol:
-    """A short protocol: few repeats, stop early on 3% precision or when the budget is spent."""
+    """A short protocol: the 6 samples a median's 95% interval needs (fewer only when
+    max_repeats says so), then stop on 3% precision or when the budget is spent."""
     return Protocol(
         warmup=1,
-        repeats=min(3, max_repeats),
+        repeats=min(MEDIAN_SAMPLES, max_repeats),
         max_repeats=max_repeats,
         min_sample_seconds=0.05,
         target_rel_halfwidth=0.03,

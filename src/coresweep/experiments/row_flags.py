@@ -8,7 +8,7 @@ from typing import Any
 
 from coresweep.flags import Flag
 from coresweep.measure.provenance import gil_reenabled
-from coresweep.records import record_interpreter
+from coresweep.records import job_of, record_interpreter
 
 
 def job_flags(result: dict[str, Any]) -> list[str]:
@@ -18,11 +18,11 @@ def job_flags(result: dict[str, Any]) -> list[str]:
     start is recorded but flags nothing: for a minute after a job ends it still counts that
     job (the sweep's own previous point), and the capacity probe measures what it would
     only suggest — whether the point's cores are free."""
-    job = result.get("job", {})
+    job = job_of(result)
     flags = []
-    if job.get("capacity_flag"):
+    if job.capacity_flag:
         flags.append(Flag.LOW_CAPACITY.at())
-    if job.get("drift_flag"):
+    if job.drift_flag:
         flags.append(Flag.REFERENCE_DRIFT.at())
     return flags
 

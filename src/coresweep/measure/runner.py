@@ -14,6 +14,7 @@ one and its record lists the failed points, so a rerun measures exactly those.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -29,7 +30,16 @@ from coresweep.measure import drift, provenance
 from coresweep.measure.capacity import CpuLedger, check_capacity, during
 from coresweep.measure.cleanup import reaped_on_exit
 from coresweep.measure.cores import usable_cores
-from coresweep.records import CorruptRawFile, Point, raw_record, read_raw, write_json_atomic
+from coresweep.records import (
+    Attempt,
+    CorruptRawFile,
+    JobFacts,
+    Point,
+    job_of,
+    raw_record,
+    read_raw,
+    write_json_atomic,
+)
 
 log = logging.getLogger("coresweep")
 #: what a point's protocol leaves out is the config model's default
@@ -89,15 +99,15 @@ def run_point(
     protocol = point.params.get("protocol", {})
     retries = int(protocol.get("retries", DEFAULTS.retries))
     prov = prov if prov is not None else provenance.collect()
-    attempts = []
+    attempts: list[Attempt] = []
     for attempt in range(retries + 1):
         result = _measure_once(point, measure, cores, protocol)
-        job = result["job"]
-        attempts.append({k: job[k] for k in ("capacity_flag", "drift_flag", "drift", "seconds")})
+        job = job_of(result)
+        attempts.append(Attempt(job.capacity_flag, job.drift_flag, job.drift, job.seconds))
         # another process held cores or slowed the machine, and it may be gone; the last
         # attempt is recorded with its flags, which the verdicts weigh
-        doubts = [w for w, f in (("short of cores", "capacity_flag"),
-                                 ("reference drifted", "drift_flag")) if job[f]]  # fmt: skip
+        doubts = [w for w, f in (("short of cores", job.capacity_flag),
+                                 ("reference drifted", job.drift_flag)) if f]  # fmt: skip
         if not doubts or attempt == retries:
             break
         left = retry_seconds - retried_seconds(attempts)
@@ -118,7 +128,7 @@ def run_point(
             attempt + 1,
             retries,
         )
-    result["job"]["attempts"] = attempts
+    result["job"] = dataclasses.replace(job, attempts=tuple(attempts)).as_dict()
     # read now, after every import the point made: an extension may have turned the GIL on
     return raw_record(point, result, prov, provenance.interpreter_facts())
 
@@ -164,23 +174,23 @@ def _measure_once(
     d = drift.drift(ref_start, ref_end)
     if abs(d) > DRIFT_LIMIT:
         log.warning("reference kernel drifted %.1f%% during the point", 100 * d)
-    result["job"] = {
-        "started": t0,
-        "finished": t1,
-        "seconds": t1 - t0,
-        "state_start": start_state,
-        "state_end": provenance.dynamic(),
-        "load_per_core_start": load_per_core,
-        "load_warning": load_per_core > load_warning,
-        "reference_start_s": ref_start,
-        "reference_end_s": ref_end,
-        "drift": d,
-        "drift_flag": abs(d) > DRIFT_LIMIT,
-        "capacity_start": cap_start.as_dict(),
-        "capacity_end": cap_end.as_dict(),
-        **({"capacity_during": cap_during.as_dict()} if cap_during else {}),
-        "capacity_flag": not all(cap.ok for _, cap in checks),
-    }
+    result["job"] = JobFacts(
+        started=t0,
+        finished=t1,
+        seconds=t1 - t0,
+        state_start=start_state,
+        state_end=provenance.dynamic(),
+        load_per_core_start=load_per_core,
+        load_warning=load_per_core > load_warning,
+        reference_start_s=ref_start,
+        reference_end_s=ref_end,
+        drift=d,
+        drift_flag=abs(d) > DRIFT_LIMIT,
+        capacity_start=cap_start.as_dict(),
+        capacity_end=cap_end.as_dict(),
+        capacity_during=cap_during.as_dict() if cap_during else None,
+        capacity_flag=not all(cap.ok for _, cap in checks),
+    ).as_dict()
     return result
 
 
@@ -246,7 +256,7 @@ def run_job(
             )
             continue
         write_json_atomic(path, record)
-        budget -= retried_seconds(record["result"]["job"]["attempts"])
+        budget -= retried_seconds(job_of(record["result"]).attempts)
         rows.append(_row(point, time.time() - t0, kept=False))
         log.info(
             "[%d/%d] %s done in %.1f s -> %s",
@@ -277,9 +287,9 @@ def retry_budget(points: Sequence[Point]) -> float:
     return sum(p.seconds * f for p, f in zip(points, fractions, strict=True))
 
 
-def retried_seconds(attempts: Sequence[dict[str, Any]]) -> float:
+def retried_seconds(attempts: Sequence[Attempt]) -> float:
     """Measuring seconds spent on retries: every attempt after the first."""
-    return sum(a["seconds"] for a in attempts[1:])
+    return sum(a.seconds for a in attempts[1:])
 
 
 def _row(point: Point, seconds: float, kept: bool, error: str = "") -> dict[str, Any]:
