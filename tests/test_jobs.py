@@ -307,3 +307,43 @@ def test_a_job_record_round_trips_and_one_missing_a_field_is_refused_naming_it()
         job_of({"job": job})
     with pytest.raises(CorruptRawFile, match="no job record"):
         job_of({})
+
+
+def test_points_without_a_protocol_get_the_default_retry_budget():
+    """Load's points carry no protocol; before, their job's retry budget was unbounded and
+    both load points of a default run were measured twice (11.7 s each, run R)."""
+    from coresweep.config_model import ProtocolSection
+
+    pts = [Point("load", f"l{i}", {"p": 2}, job="load", seconds=10.0) for i in (0, 1)]
+    assert runner.retry_budget(pts) == pytest.approx(20.0 * ProtocolSection().retry_budget)
+    own = [Point("scaling", "s", {"p": 1, "protocol": {"retry_budget": 0.5}}, seconds=4.0)]
+    assert runner.retry_budget(own + pts) == pytest.approx(2.0 + 2.0)
+
+
+@pytest.mark.parametrize(
+    ("ledger_ok", "readings", "flagged", "end", "first"),
+    [
+        (True, [2.0, 1.0, 1.98], False, 1.98, 1.0),  # a burst after the point: recovered
+        (True, [2.0, 1.0, 1.1], True, 1.1, 1.0),  # still low: a slowdown the ledger misses
+        (False, [2.0, 1.0], True, 1.0, None),  # the ledger saw it too: no second probe
+    ],
+)
+def test_a_low_probe_after_a_point_is_taken_again_when_the_ledger_saw_its_cores_free(
+    monkeypatch, ledger_ok, readings, flagged, end, first
+):
+    from coresweep.measure.capacity import LOW, DuringCheck
+
+    it = iter(readings)  # start, end, end again: a fourth probe would raise StopIteration
+
+    def fake_capacity(cores, wait_seconds=0.0):
+        c = next(it)
+        return CapacityCheck(cores, c, 0.0, c >= LOW * cores)
+
+    ledger = DuringCheck(2, 2.0 if ledger_ok else 1.2, 0.0, 0.0, 1.0, ledger_ok, 2)
+    monkeypatch.setattr(runner, "check_capacity", fake_capacity)
+    monkeypatch.setattr(runner, "during", lambda before, after, cores: ledger)
+    monkeypatch.setattr(runner, "END_REPROBE_PAUSE", 0.0)
+    point = _point(0, p=2, threads=2, protocol={**QUICK, "retries": 0})
+    job = runner.run_point(point, _counting_measure([]), cores=2)["result"]["job"]
+    assert job["capacity_flag"] is flagged and job["capacity_end"]["capacity"] == end
+    assert (job["capacity_end_first"] or {}).get("capacity") == first

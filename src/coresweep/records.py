@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -196,7 +196,7 @@ class JobFacts:
     """What the runner recorded about the machine while one point ran: a raw result's "job".
 
     Written by `measure.runner` (`as_dict`), read back by the experiments' aggregation
-    through `job_of`, which refuses a record that lacks any of these fields."""
+    through `job_of`, which refuses a record that lacks a field without a default."""
 
     started: float
     finished: float
@@ -214,6 +214,8 @@ class JobFacts:
     capacity_during: dict[str, Any] | None  # the CPU ledger's DuringCheck; None: no ledger
     capacity_flag: bool  # a reading above fell short of the point's cores
     attempts: tuple[Attempt, ...] = ()  # every measurement made, the recorded one last
+    #: a low probe after the point beside a full ledger, which capacity_end then re-took
+    capacity_end_first: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"attempts": [asdict(a) for a in self.attempts]}
@@ -221,11 +223,11 @@ class JobFacts:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> JobFacts:
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d]
+        missing = [f.name for f in fields(cls) if f.name not in d and f.default is MISSING]
         if missing:
             raise CorruptRawFile(f"a raw result's job record lacks {missing}")
-        values = {n: d[n] for n in names}
-        values["attempts"] = tuple(Attempt(**a) for a in d["attempts"])
+        values = {n: d[n] for n in names if n in d}
+        values["attempts"] = tuple(Attempt(**a) for a in d.get("attempts", ()))
         return cls(**values)
 
     @property
