@@ -12,7 +12,7 @@ from coresweep.analysis.verdicts import is_processes, is_threads
 from coresweep.backends import BACKENDS, make_backend
 from coresweep.backends.base import ARGUMENTS, ISOLATION, PICKLERS, SUPERVISION, Descriptor
 from coresweep.experiments import with_descriptors
-from coresweep.report.plots import FAMILIES, backend_colors
+from coresweep.report.plots import backend_colors
 
 NAMES = list(BACKENDS)
 
@@ -98,10 +98,15 @@ def test_plots_colour_every_backend_by_its_descriptor_and_tell_them_apart():
     colors = backend_colors(described)
     assert set(colors) == set(NAMES)
     assert len(set(colors.values())) == len(NAMES)  # no two backends share a colour
-    # a backend no plot has heard of gets its family's hue: a lighter or darker process blue
-    newcomer = {**BACKENDS["processes-spawn"].descriptor.columns(), "backend": "my-pool"}
+    # a backend no plot has heard of gets its family's hue in its start method's shade: alone
+    # in its figure, the colour processes-spawn has alone in one, a shade of process blue
+    spawn = {**BACKENDS["processes-spawn"].descriptor.columns(), "backend": "processes-spawn"}
+    newcomer = {**spawn, "backend": "my-pool"}
     (colour,) = backend_colors(pd.DataFrame([newcomer])).values()
-    assert colour == FAMILIES[("process", True)].lower()  # alone in its band: the middle shade
+    assert colour == backend_colors(pd.DataFrame([spawn]))["processes-spawn"]
+    fork = {**BACKENDS["processes-fork"].descriptor.columns(), "backend": "processes-fork"}
+    assert colour != backend_colors(pd.DataFrame([fork]))["processes-fork"]  # another band
+
     assert backend_colors(pd.DataFrame([{"backend": "not-registered"}])) != {}
 
 
