@@ -1,10 +1,10 @@
 """The experiment interface: plan points, measure one, aggregate them into a table.
 
 An experiment is a record of module-level functions, like a kernel: its points, its
-measurement and its table columns. Verdict rules live in analysis/verdicts (registry:
-analysis.verdicts.registry) and plots in report/plots (report.plots.registry), both by
-experiment name. Adding a claim is one experiment module plus one line in the registry
-and one entry in `coresweep.claims`.
+measurement and its table columns. Verdict rules live in analysis/verdicts and plots in
+report/plots, each found by experiment name (`coresweep.claims.Modules`). Adding a claim
+with its own experiment is those three modules, its entries in `coresweep.claims` and its
+config section in `coresweep.config_model`.
 
 Experiment modules import pandas inside `aggregate` only: a measurement job imports what
 it measures with, not the table library (~0.5 s of every job's start-up;

@@ -302,8 +302,8 @@ def run_job(
 def retry_budget(points: Sequence[Point]) -> float:
     """Seconds the job's retries may add: protocol.retry_budget x its predicted seconds. A
     point whose params carry no protocol (load, faults, memory, responsiveness) is retried
-    by the config's default protocol (its `retries`), so its budget is the default's too:
-    unbounded, both load points of a default run were measured twice (+23 s, run R)."""
+    as the config's default protocol says (its `retries`), so its budget is the default's
+    too (it used to be unbounded: a default run measured both load points twice, +23 s)."""
     return sum(
         p.seconds * p.params.get("protocol", {}).get("retry_budget", DEFAULTS.retry_budget)
         for p in points
