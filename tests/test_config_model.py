@@ -102,3 +102,65 @@ def test_a_range_is_checked_where_the_model_states_it():
         "description": model.Faults.__dataclass_fields__["isolation_rate"].metadata["key"].doc,
     }
     assert sch["isolation_rate"]["description"].startswith("C6's bar")
+
+
+def _leaves(cls: type, out: dict[str, list]) -> dict[str, list]:
+    """Every leaf key of a section (nested sections walked) -> its defaults."""
+    import dataclasses
+
+    for name, f, _, _ in model.keys_of(cls):
+        value = model._default(f)
+        nested = callable(f.default_factory) and dataclasses.is_dataclass(f.default_factory())
+        if nested:
+            _leaves(type(f.default_factory()), out)
+        else:
+            out.setdefault(name, []).append(value)
+    return out
+
+
+def _named_values(node: object) -> list[tuple[str, object]]:
+    """(name, default expression) pairs a node states: x.get("name", default), a parameter's
+    default, an annotated field's value."""
+    import ast
+
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        args = node.args
+        keyed = len(args) == 2 and isinstance(args[0], ast.Constant)
+        if node.func.attr in ("get", "setdefault") and keyed and isinstance(args[0].value, str):
+            return [(args[0].value, args[1])]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        a = node.args
+        pos = a.posonlyargs + a.args
+        named = pos[len(pos) - len(a.defaults) :]
+        pairs = [(x.arg, d) for x, d in zip(named, a.defaults, strict=True)]
+        pairs += [(x.arg, d) for x, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d]
+        return pairs
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+        return [(node.target.id, node.value)]
+    return []
+
+
+def test_no_code_literal_restates_a_config_default():
+    """One place per default: `x.get("key", default)`, a parameter or a field named like a
+    config key must not restate its value (it reads the model, or the validated config,
+    which holds every default). Empty collections and None state nothing."""
+    import ast
+    from pathlib import Path
+
+    leaves = _leaves(model.Config, {})
+    src = Path(model.__file__).parent
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        if path.name == "config_model.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            for name, expr in _named_values(node):
+                try:
+                    value = ast.literal_eval(expr)
+                except ValueError:
+                    continue
+                if value in (None, {}, [], ()) or name not in leaves:
+                    continue
+                if any(value == d and type(value) is type(d) for d in leaves[name]):
+                    found.append(f"{path.relative_to(src)}:{node.lineno} {name}={value!r}")
+    assert not found, f"defaults restated outside coresweep.config_model: {found}"

@@ -36,7 +36,11 @@ from abc import ABC, abstractmethod
 from multiprocessing import shared_memory
 from typing import Any, ClassVar
 
+from coresweep.config_model import Communication
+
 STOP = None
+#: how an echo process starts unless told: the config model's communication.start_method
+ECHO_START = Communication().start_method
 HEADER = struct.calcsize("q")  # the message length, written before the message
 TICK = b"x"  # the one-byte message of count()
 CHUNK = 1 << 16  # bytes per os.read / os.write of a pipe
@@ -63,7 +67,7 @@ class Transport(ABC):
     stop_timeout: ClassVar[float] = 5.0
 
     def __init__(
-        self, max_bytes: int = 1, start_method: str = "spawn", timeout: float = 60.0
+        self, max_bytes: int = 1, start_method: str = ECHO_START, timeout: float = 60.0
     ) -> None:
         self.max_bytes = max_bytes
         self.start_method = start_method
@@ -123,7 +127,7 @@ class _EchoThread(Transport):
     partner = "thread"
 
     def __init__(
-        self, max_bytes: int = 1, start_method: str = "spawn", timeout: float = 60.0
+        self, max_bytes: int = 1, start_method: str = ECHO_START, timeout: float = 60.0
     ) -> None:
         super().__init__(max_bytes, start_method, timeout)
         self._thread: threading.Thread | None = None
@@ -172,7 +176,7 @@ class _HandOff(_EchoThread):
     signals pong."""
 
     def __init__(
-        self, max_bytes: int = 1, start_method: str = "spawn", timeout: float = 60.0
+        self, max_bytes: int = 1, start_method: str = ECHO_START, timeout: float = 60.0
     ) -> None:
         super().__init__(max_bytes, start_method, timeout)
         self._msg: Any = None
@@ -316,7 +320,7 @@ class _FdPipe(Transport):
     """Two os.pipe()s; the partner runs `_echo_fd`."""
 
     def __init__(
-        self, max_bytes: int = 1, start_method: str = "spawn", timeout: float = 60.0
+        self, max_bytes: int = 1, start_method: str = ECHO_START, timeout: float = 60.0
     ) -> None:
         super().__init__(max_bytes, start_method, timeout)
         self._fds: tuple[int, int, int, int] | None = None
