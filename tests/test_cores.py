@@ -169,9 +169,12 @@ def test_load_that_comes_and_goes_between_the_probes_is_measured_by_its_size():
 
     point = Point("scaling", "x", {"p": 2, "threads": 2, "protocol": {"retries": 0}})
     job = runner.run_point(point, measure, cores=2)["result"]["job"]
-    assert job["capacity_start"]["ok"] and job["capacity_end"]["ok"]  # the probes saw nothing
+    assert job["capacity_start"]["ok"]  # the probe before the point saw nothing
+    # the probe after it is not asserted: on these VMs the host takes a core now and then for
+    # a few tenths of a second (a CI run read 1.05 of 2 there, with the hog long dead; a quiet
+    # probe right after killing a child read 1.11 once in six here), which is no part of this
     during = job["capacity_during"]
-    assert 0.6 < during["foreign_cores"] < 1.1 and not during["ok"]
+    assert 0.6 < during["foreign_cores"] < 1.1 and not during["ok"]  # the ledger sized it
     assert job["capacity_flag"] is True
 
 
