@@ -105,16 +105,13 @@ def test_a_range_is_checked_where_the_model_states_it():
 
 
 def _leaves(cls: type, out: dict[str, list]) -> dict[str, list]:
-    """Every leaf key of a section (nested sections walked) -> its defaults."""
-    import dataclasses
-
-    for name, f, _, _ in model.keys_of(cls):
-        value = model._default(f)
-        nested = callable(f.default_factory) and dataclasses.is_dataclass(f.default_factory())
-        if nested:
-            _leaves(type(f.default_factory()), out)
+    """Every leaf key of a section (nested sections walked, as the one-line-doc walk does)
+    -> its defaults."""
+    for name, f, tp, _ in model.keys_of(cls):
+        if dataclasses.is_dataclass(tp):
+            _leaves(tp, out)
         else:
-            out.setdefault(name, []).append(value)
+            out.setdefault(name, []).append(model._default(f))
     return out
 
 
