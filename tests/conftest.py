@@ -44,3 +44,14 @@ def no_leftover_children():
             p.kill()
     psutil.wait_procs(after, timeout=5)
     assert not after, f"left behind: {described}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_start_probes():
+    """Each test's first point probes the machine itself: the runner's end probes of an
+    earlier test's point (runner.START_REUSE_SECONDS) are not its start."""
+    from coresweep.measure import runner
+
+    runner._LAST_END.clear()
+    yield
+    runner._LAST_END.clear()

@@ -347,3 +347,70 @@ def test_a_low_probe_after_a_point_is_taken_again_when_the_ledger_saw_its_cores_
     job = runner.run_point(point, _counting_measure([]), cores=2)["result"]["job"]
     assert job["capacity_flag"] is flagged and job["capacity_end"]["capacity"] == end
     assert (job["capacity_end_first"] or {}).get("capacity") == first
+
+
+@pytest.mark.parametrize(
+    ("readings", "reuse_s", "probes", "reused"),
+    [
+        ([2.0, 2.0, 2.0], 2.0, 3, True),  # the second point starts from the first's end
+        ([2.0, 1.0, 1.0, 2.0, 2.0], 2.0, 5, False),  # the first ended short: probed afresh
+        ([2.0, 2.0, 2.0, 2.0], -1.0, 4, False),  # too long ago: probed afresh
+    ],
+)
+def test_a_point_starts_from_the_previous_points_end_probes_when_they_are_whole_and_fresh(
+    monkeypatch, readings, reuse_s, probes, reused
+):
+    from coresweep.measure.capacity import LOW, DuringCheck
+
+    it = iter(readings)
+    taken: list[float] = []
+
+    def fake_capacity(cores, wait_seconds=0.0):
+        taken.append(c := next(it))
+        return CapacityCheck(cores, c, 0.0, c >= LOW * cores)
+
+    refs = iter([1.0, 1.01, 1.02, 1.03])
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    monkeypatch.setattr(runner, "check_capacity", fake_capacity)
+    monkeypatch.setattr(runner, "during", lambda *a: DuringCheck(2, 2.0, 0, 0, 1.0, True, 2))
+    monkeypatch.setattr(runner, "END_REPROBE_PAUSE", 0.0)
+    monkeypatch.setattr(runner, "START_REUSE_SECONDS", reuse_s)
+    quiet = {**QUICK, "retries": 0}
+    first = runner.run_point(_point(0, p=2, threads=2, protocol=quiet), _counting_measure([]), 2)
+    second = runner.run_point(_point(1, p=2, threads=2, protocol=quiet), _counting_measure([]), 2)
+    job = second["result"]["job"]
+    assert len(taken) == probes and job["start_probes_reused"] is reused
+    assert first["result"]["job"]["start_probes_reused"] is False
+    if reused:  # the first point's end readings, as they were
+        assert job["capacity_start"] == {**first["result"]["job"]["capacity_end"], "waited_s": 0}
+        assert job["reference_start_s"] == first["result"]["job"]["reference_end_s"] == 1.01
+    else:
+        assert job["reference_start_s"] == 1.02
+
+
+def test_a_retry_probes_afresh_and_another_cores_count_does_not_reuse(monkeypatch):
+    taken: list[int] = []
+
+    def fake_capacity(cores, wait_seconds=0.0):
+        taken.append(cores)
+        return CapacityCheck(cores, float(cores), 0.0, True)
+
+    refs = iter([1.0, 1.5, 1.0, 1.0, 1.0, 1.0])  # the first attempt drifts: one retry
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    monkeypatch.setattr(runner, "check_capacity", fake_capacity)
+    rec = runner.run_point(_point(0, p=2, threads=2), _counting_measure([]), cores=2)
+    assert [a["drift_flag"] for a in rec["result"]["job"]["attempts"]] == [True, False]
+    assert taken == [2, 2, 2, 2]  # start, end, and the retry's own start and end
+    other = runner.run_point(_point(1, p=1, threads=1), _counting_measure([]), cores=2)
+    assert taken == [2, 2, 2, 2, 1, 1] and not other["result"]["job"]["start_probes_reused"]
+
+
+def test_end_probes_stand_as_a_start_only_whole_for_the_same_probe_and_recent():
+    whole, short = CapacityCheck(2, 1.98, 0.0, True), CapacityCheck(2, 1.2, 0.0, False)
+    runner._LAST_END[:] = [runner.EndProbes(2, (), whole, 1.0, at=10.0)]
+    assert runner.reusable_start(2, {}, now=10.0 + runner.START_REUSE_SECONDS) is not None
+    assert runner.reusable_start(2, {}, now=10.01 + runner.START_REUSE_SECONDS) is None
+    assert runner.reusable_start(1, {}, now=10.0) is None  # another cores count
+    assert runner.reusable_start(2, {"cpu": "auto"}, now=10.0) is None  # a pinned probe
+    runner._LAST_END[:] = [runner.EndProbes(2, (), short, 1.0, at=10.0)]
+    assert runner.reusable_start(2, {}, now=10.0) is None

@@ -126,3 +126,30 @@ def test_triad_prepare_holds_one_set_sized_for_the_worker_share():
     assert stream.held() == 4 * 12_288
     stream.prepare(4096, 16, 0)
     assert stream.held() == 16 * 4096
+
+
+@pytest.mark.parametrize("call", ["run", "run_parallel"])
+def test_triad_samples_take_the_next_chunks_so_a_sweep_visits_every_chunk_once(call):
+    """A sample of 2 tasks over 4 held chunks (samples_per_sweep 2) writes 2 chunks it did
+    not write before; the next sample writes the other 2: no chunk comes round again before
+    every other one was swept (what keeps it out of the cache)."""
+    k = get_kernel("triad")
+    k.compile()
+    k.compile_parallel()
+    stream.release()
+    stream.prepare(4096, 4, 0)
+    a = stream._HELD[0].a
+    tasks = make_tasks(4096, 2, 0)
+
+    def sample() -> list[float]:
+        return k.run_parallel(tasks) if call == "run_parallel" else [k.run(t) for t in tasks]
+
+    def written() -> int:
+        return int((a.reshape(4, 4096) != 0).any(axis=1).sum())
+
+    assert written() == 0
+    assert k.check(tasks, sample()).ok
+    assert written() == 2
+    assert k.check(tasks, sample()).ok
+    assert written() == 4
+    stream.release()

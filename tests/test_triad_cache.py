@@ -97,22 +97,25 @@ def test_every_p_keeps_each_array_4x_the_cache_its_cores_reach(monkeypatch, n, p
     totals = set()
     for pt in pts:
         p, strong, weak = pt.params["p"], pt.params["modes"]["strong"], pt.params["modes"]["weak"]
-        total = strong["size"] * strong["ntasks"]  # elements per array, split into chunks
+        total = strong["size"] * strong["slots"]  # elements per array, held in chunks
         totals.add(total)
         assert 8 * total >= 4 * llc.reach_bytes(n) >= 4 * llc.reach_bytes(p)
-        assert 8 * weak["size"] * weak["ntasks"] // p >= 4 * llc.reach_bytes(1)  # per worker
+        assert 8 * weak["size"] * weak["slots"] // p >= 4 * llc.reach_bytes(1)  # per worker
+        # a sample takes a quarter of the chunks (samples_per_sweep: 4): one LLC per array
+        assert strong["slots"] == 4 * strong["ntasks"] and weak["slots"] == 4 * weak["ntasks"]
+        assert 8 * strong["size"] * strong["ntasks"] >= llc.reach_bytes(n)
         assert pt.params["baseline"] == strong  # the reference sweeps the whole strong array
         arrays = pt.params["arrays"]
         assert arrays["llc_bytes"] == llc.reach_bytes(n) and not arrays["in_cache"]
         if pt.params["backend"] == "processes-spawn":
             # the job's reference arrays + each worker's share (strong and weak in one set)
-            share = max(held_elements(strong["size"], strong["ntasks"] // p),
-                        held_elements(weak["size"], weak["ntasks"] // p))  # fmt: skip
+            share = max(held_elements(strong["size"], strong["slots"] // p),
+                        held_elements(weak["size"], weak["slots"] // p))  # fmt: skip
             assert arrays["job_bytes"] == 24 * total
             assert arrays["worker_bytes"] == 24 * share
         else:  # threads and prange: chunks of the job's arrays, which hold the weak total too
             assert arrays["worker_bytes"] == 0
-            assert arrays["job_bytes"] == 24 * max(total, weak["size"] * weak["ntasks"])
+            assert arrays["job_bytes"] == 24 * max(total, weak["size"] * weak["slots"])
     assert len(totals) == 1  # ONE fixed strong total at every p
 
 
@@ -142,7 +145,8 @@ def test_an_in_cache_size_is_refused_unless_allowed_and_then_flagged(monkeypatch
     pts = scaling.points(allowed, Node.sized(2, 4))
     assert all(pt.params["arrays"]["in_cache"] for pt in pts)
     strong = pts[0].params["modes"]["strong"]
-    assert strong == {"size": 12_500, "ntasks": 8}  # the given total, split into 8 chunks
+    # the given total held in 32 chunks; a sample takes 8 of them (samples_per_sweep: 4)
+    assert strong == {"size": 3_125, "ntasks": 8, "slots": 32}
 
 
 def test_without_sysfs_cache_auto_is_refused_not_guessed(monkeypatch):
@@ -186,7 +190,9 @@ def test_a_measured_point_reports_the_reference_and_its_fraction(
     rec = _measured(monkeypatch, backend)
     r = rec["result"]
     assert all(m["check_ok"] for m in r["modes"])
-    assert r["baseline"]["work"] == get_kernel("triad").work(10_000) * 4  # the whole array
+    # a quarter of the array a sample: 4 of the 16 chunks of 2 500 holding its 40 000 elements
+    assert r["baseline"]["work"] == get_kernel("triad").work(2_500) * 4
+    assert r["baseline"]["slots"] == 16 and [m["slots"] for m in r["modes"]] == [16, 8]
     assert r["alloc_s"] > 0
     table = scaling.aggregate([rec])
     assert list(table["mode"]) == ["strong", "weak"]

@@ -347,7 +347,7 @@ class Scaling:
         2,
         "tasks per worker in weak scaling; also the tasks of the serial baseline every job samples",
         minimum=1,
-        notes="tasks per worker in weak scaling; also the tasks of the serial baseline every job samples alongside its parallel work (speedup = that serial time scaled to the mode's work, over the parallel time of the same round). The triad's baseline instead sweeps the whole strong array (its one-thread reference)",
+        notes="tasks per worker in weak scaling; also the tasks of the serial baseline every job samples alongside its parallel work (speedup = that serial time scaled to the mode's work, over the parallel time of the same round). The triad's baseline instead sweeps the strong workload's chunks (its one-thread reference)",
     )
     extrapolate_to: list[int] = key(
         [16, 64, 128],
@@ -370,7 +370,7 @@ class Scaling:
             },
             "additionalProperties": {"type": "integer", "minimum": 1},
         },
-        notes="`sizes.<kernel>`: per-task size, at most (see `strong_sample_seconds`): samples (Monte Carlo), matrix order (dgemm). `triad` is different: elements of each of its three float64 arrays (the strong total, and each weak worker's share), `auto` = STREAM's rule, each array ≥ 4 × the last-level cache the point's cores reach. The cache is read from sysfs (`/sys/devices/system/cpu/cpu*/cache/index*/{level,size,shared_cpu_list}`): the LLC p cores reach is the sum of the p largest distinct LLC domains of the usable CPUs (one core's own domain at p = 1); a simulated or cluster node (`--node-cores`) is assumed to have this machine's domains repeated. Strong scaling keeps ONE total array (≥ 4 × the LLC of the largest p's cores) split into chunks over the tasks, the same at every p: threads and numba-parallel work on chunks of the job's arrays, each process worker builds its own share (first touch in the worker), so the footprint is the total, not total × p. Weak scaling gives each worker ≥ 4 × the LLC one core reaches. The in-job serial baseline sweeps the whole strong array in the job's process: the one-thread reference (`triad_reference_gbs`, `bandwidth_fraction` in the table). Building the arrays is start-up (`alloc_s`), never a sample, and `strong_sample_seconds` does not shrink them. On the 2-core Xeon VM of 2026-12-06 (480 MiB L3) that is 1.9 GiB per array, 5.6 GiB of arrays per job (11.3 GiB with a process backend: the job's reference arrays plus the workers' share); a triad point may use up to 80% of the node's memory (its footprint is its arrays, known exactly). An explicit size below the rule is refused naming the p and the size the rule needs, unless `allow_in_cache` is true; a node too small for the rule is refused naming this key, the p and the memory it would need. Where sysfs has no cache facts, `auto` is refused: give an explicit size (the measuring job checks it against its own sysfs)",
+        notes="`sizes.<kernel>`: per-task size, at most (see `strong_sample_seconds`): samples (Monte Carlo), matrix order (dgemm). `triad` is different: elements of each of its three float64 arrays (the strong total, and each weak worker's share), `auto` = STREAM's rule, each array ≥ 4 × the last-level cache the point's cores reach. The cache is read from sysfs (`/sys/devices/system/cpu/cpu*/cache/index*/{level,size,shared_cpu_list}`): the LLC p cores reach is the sum of the p largest distinct LLC domains of the usable CPUs (one core's own domain at p = 1); a simulated or cluster node (`--node-cores`) is assumed to have this machine's domains repeated. Strong scaling keeps ONE total array (≥ 4 × the LLC of the largest p's cores) held in chunks, `samples_per_sweep` × the tasks of a sample, the same at every p: threads and numba-parallel work on chunks of the job's arrays, each process worker builds its own share (first touch in the worker), so the footprint is the total, not total × p. Weak scaling gives each worker ≥ 4 × the LLC one core reaches. The in-job serial baseline sweeps the strong workload's chunks in the job's process: the one-thread reference (`triad_reference_gbs`, `bandwidth_fraction` in the table). Building the arrays is start-up (`alloc_s`), never a sample, and `strong_sample_seconds` does not shrink them. On the 2-core Xeon VM of 2026-12-06 (480 MiB L3) that is 1.9 GiB per array, 5.6 GiB of arrays per job (11.3 GiB with a process backend: the job's reference arrays plus the workers' share); a triad point may use up to 80% of the node's memory (its footprint is its arrays, known exactly). An explicit size below the rule is refused naming the p and the size the rule needs, unless `allow_in_cache` is true; a node too small for the rule is refused naming this key, the p and the memory it would need. Where sysfs has no cache facts, `auto` is refused: give an explicit size (the measuring job checks it against its own sysfs)",
     )
     kernel_modes: dict[str, list[str]] = key(
         {"triad": ["strong"]},
@@ -392,6 +392,12 @@ class Scaling:
         False,
         "allow a sizes.triad below STREAM's rule (arrays >= 4x the last-level cache); every such triad row is then flagged in-cache",
         notes="`true` lets an explicit `sizes.triad` below STREAM's rule run (tiny test configs); every such triad row is flagged `in-cache` and the report marks it. Never a silent fallback: with `false` such a size is refused. Rows are also flagged `in-cache` when the machine that measured them has more cache than the plan assumed (its own sysfs, in the job's provenance)",
+    )
+    samples_per_sweep: int = key(
+        4,
+        "memory-bound kernels: samples that together sweep the held arrays once (each sample takes the next chunks round robin); 1 = every sample sweeps all of them",
+        minimum=1,
+        notes="memory-bound kernels (the triad): the arrays a process holds (each ≥ 4 × the LLC, STREAM's rule) are cut into this many times the tasks of a sample, and successive tasks take successive chunks round robin, so a sample sweeps 1/`samples_per_sweep` of them and no byte is read again before all the others were: a sample streams from memory as STREAM's whole-array sweep does, in a quarter of the time. `1` = every sample sweeps all of them (STREAM's own loop). The rule binds the held arrays, not the sample: with 4, a sample still moves 3 × the LLC (one LLC per array). On the 2-core Xeon VM of 2026-12-07 (480 MiB L3, 5.6 GiB of arrays) a p = 1 sample took 0.46 s with 1; with 4 it moves 1.4 GB",
     )
 
 
@@ -883,10 +889,10 @@ class Faults:
         notes="how long each task waits",
     )
     hang_seconds: float = key(
-        0.5,
+        0.25,
         "once no task has settled for this long the run goes on to the recovery test; tasks still unsettled at its end count as hung",
         exclusiveMinimum=0,
-        notes="once no task has settled for this long, the run tests recovery; tasks still unsettled at its end count as hung (a task that settles during the recovery test still counts as completed, so this only sets how long a fork pool's lost task is waited for: 1 s cost every `processes-fork` trial 0.5 s more)",
+        notes="once no task has settled for this long, the run tests recovery; tasks still unsettled at its end count as hung (a task that settles during the recovery test still counts as completed, so this only sets how long a fork pool's lost task is waited for: 1 s cost every `processes-fork` trial 0.5 s more). Over 22 default runs on the 2-core Xeon VM (1,971 trials, 5 runs with a CPU hog on one core) the longest silence between two settled tasks before the wait was 0.142 s, and no task ever settled after the wait began; 0.25 s is 5 tasks of `task_seconds` and 1.8 × that silence",
     )
     recovery_seconds: float = key(
         15,

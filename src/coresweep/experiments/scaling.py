@@ -19,8 +19,10 @@ The memory-bound kernel (kind "memory", the triad) follows STREAM's rule instead
 budget: each array is at least 4x the last-level cache the point's cores reach (read from
 sysfs, `coresweep.measure.cache`). Strong scaling keeps ONE fixed total array, >= 4x the LLC
 of the largest p's cores, split into chunks across tasks and workers, so its footprint does
-not grow with p; weak scaling gives each worker >= 4x the LLC one core reaches. The in-job
-serial baseline sweeps the whole strong array in the job's own process: it is the
+not grow with p; weak scaling gives each worker >= 4x the LLC one core reaches. A sample
+takes 1/samples_per_sweep of the chunks, the next ones round robin, so no chunk comes round
+again before all the others were swept. The in-job serial baseline sweeps the strong
+workload's chunks in the job's own process: it is the
 single-thread reference every rate is shown against (`triad_reference_gbs`,
 `bandwidth_fraction`). A size below the rule is refused, unless `allow_in_cache` says so,
 and then every row is flagged `in-cache`.
@@ -190,10 +192,12 @@ ALLOC_SECONDS_PER_GB = 3.7
 class ArrayPlan:
     """The memory-bound kernel's arrays for a sweep (elements per array, 8 bytes each).
 
-    strong: ONE total of `strong_size` x ntasks elements, split into chunks, the same at
-    every p; weak: `weak_size` x weak_tasks_per_worker elements per worker. `llc_strong` is
-    the LLC the largest p's cores reach, `llc_weak` the one core's view; `in_cache` says the
-    arrays are below the rule (allowed only with allow_in_cache)."""
+    Held in chunks, `samples_per_sweep` times as many as the tasks of a sample (which takes
+    the next ones, round robin). strong: ONE total of `strong_size` x ntasks x
+    samples_per_sweep elements, the same at every p; weak: `weak_size` x
+    weak_tasks_per_worker x samples_per_sweep elements per worker. `llc_strong` is the LLC
+    the largest p's cores reach, `llc_weak` the one core's view; `in_cache` says the arrays
+    are below the rule (allowed only with allow_in_cache)."""
 
     strong_size: int
     weak_size: int
@@ -228,6 +232,7 @@ def array_plan(
     against it."""
     pmax = max(ps)
     per_worker = int(cfg["weak_tasks_per_worker"])
+    sweep = int(cfg["samples_per_sweep"])
     allow = bool(cfg["allow_in_cache"])
     given = cfg["sizes"].get(kernel, "auto")
     size_key = f"{key}.sizes.{kernel}"
@@ -257,13 +262,25 @@ def array_plan(
             )
         strong_total, weak_total, in_cache = n, n, short
     return ArrayPlan(
-        strong_size=_chunk(strong_total, ntasks, given == "auto") if ntasks else 0,
-        weak_size=_chunk(weak_total, per_worker, given == "auto"),
+        strong_size=_chunk(strong_total, ntasks * sweep, given == "auto") if ntasks else 0,
+        weak_size=_chunk(weak_total, per_worker * sweep, given == "auto"),
         llc_strong=reach_strong,
         llc_weak=reach_weak,
         in_cache=in_cache,
         llc=llc.to_dict(),
     )
+
+
+def workload(size: int, ntasks: int, sweep: int) -> dict[str, int]:
+    """A mode's workload: ntasks tasks of `size` per sample, over `slots` held chunks (a
+    memory-bound kernel's samples take the next ntasks of them, round robin)."""
+    return {"size": size, "ntasks": ntasks, "slots": ntasks * sweep}
+
+
+def held_slots(mode: dict[str, Any]) -> int:
+    """Chunks a workload held: its slots (records from before samples_per_sweep: its tasks,
+    every sample swept them all)."""
+    return int(mode.get("slots", mode["ntasks"]))
 
 
 def held_bytes(
@@ -277,12 +294,12 @@ def held_bytes(
     the strong and weak workloads in one set; a cluster's workers hold theirs elsewhere. A
     forked worker reads the job's b and c in place (copy-on-write pages only read) and
     builds only its own a (`kernels.stream.hold`)."""
-    job = held_elements(baseline["size"], baseline["ntasks"])
+    job = held_elements(baseline["size"], baseline["slots"])
     worker = 0
     if descriptor.isolation in ("inline", "thread"):
-        job = max([job, *(held_elements(m["size"], m["ntasks"]) for m in modes.values())])
+        job = max([job, *(held_elements(m["size"], m["slots"]) for m in modes.values())])
     elif descriptor.isolation == "process":
-        worker = max(held_elements(m["size"], m["ntasks"] // p) for m in modes.values())
+        worker = max(held_elements(m["size"], m["slots"] // p) for m in modes.values())
     adopts = descriptor.start_method == "fork" and worker <= job  # reads the job's inputs
     built = 8.0 if adopts else 24.0  # bytes per element a worker makes
     return 24.0 * job, built * worker
@@ -396,6 +413,8 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 else configured
             )
             weak_size = size
+        # a memory-bound kernel's samples rotate through its held chunks; others hold none
+        sweep = int(cfg["samples_per_sweep"]) if arrays is not None else 1
         runs_here = [b for b in kernel_backends(cfg, k.name, backends, key) if applicable(k, b)]
         if arrays is not None:
             # the memory-bound kernel is ONE job for all its backends: its arrays (>= 4x the
@@ -411,14 +430,14 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
                 first = i == 0 and (arrays is None or j == 0)  # the job's first of this kernel
                 modes = {}
                 if strong:
-                    modes["strong"] = {"size": size, "ntasks": ntasks}
+                    modes["strong"] = workload(size, ntasks, sweep)
                 if "weak" in kmodes:
-                    modes["weak"] = {"size": weak_size, "ntasks": per_worker * p}
-                # the triad's baseline sweeps the whole strong array: the one-thread reference
+                    modes["weak"] = workload(weak_size, per_worker * p, sweep)
+                # the triad's baseline sweeps the strong array's chunks: the one-thread reference
                 baseline = (
                     dict(modes["strong"])
                     if arrays is not None and strong
-                    else {"size": weak_size, "ntasks": per_worker}
+                    else workload(weak_size, per_worker, sweep)
                 )
                 held = held_bytes(descriptor, p, modes, baseline) if arrays else None
                 tree = tree_memory_bytes(k, descriptor, p, size, held)
@@ -519,7 +538,7 @@ def measure(point: Point) -> dict[str, Any]:
         if kernel.prepare is None:
             return []
         return [
-            functools.partial(kernel.prepare, w["size"], max(1, w["ntasks"] // workers), seed)
+            functools.partial(kernel.prepare, w["size"], max(1, w["slots"] // workers), seed)
             for w in workloads
         ]
 
@@ -577,6 +596,7 @@ def measure(point: Point) -> dict[str, Any]:
                 "mode": mode,
                 "size": m["size"],
                 "ntasks": m["ntasks"],
+                "slots": m["slots"],
                 "work": kernel.work(m["size"]) * m["ntasks"],
                 "unit": kernel.unit,
                 **arm_fields(s, warmup=True),
@@ -596,6 +616,7 @@ def measure(point: Point) -> dict[str, Any]:
         "baseline": {
             "size": base["size"],
             "ntasks": base["ntasks"],
+            "slots": base["slots"],
             "work": kernel.work(base["size"]) * base["ntasks"],
             **arm_fields(b),
             "check_ok": base_check.ok,
@@ -644,7 +665,7 @@ def below_rule(
         return True
     if not llc.domains:
         return False  # an old record, or a machine without cache facts: the plan's word
-    per_array = 8.0 * mode["size"] * mode["ntasks"]
+    per_array = 8.0 * mode["size"] * held_slots(mode)
     if mode["mode"] == "strong":
         return per_array < LLC_MULTIPLE * llc.reach_bytes(p)
     return per_array / p < LLC_MULTIPLE * llc.reach_bytes(1)
@@ -663,7 +684,7 @@ def _array_columns(
     llc = arrays["llc_bytes"] if mode["mode"] == "strong" else arrays["llc_weak_bytes"]
     return {
         "llc_bytes": float(llc),
-        "array_bytes": 8.0 * mode["size"] * mode["ntasks"],
+        "array_bytes": 8.0 * mode["size"] * held_slots(mode),
         "triad_reference_gbs": ref_gbs,
         "bandwidth_fraction": rate / (ref_gbs * 1e9) if ref_gbs == ref_gbs else float("nan"),
     }
@@ -686,7 +707,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
         over = oversubscribed(rec, r["p"])
         arrays = rec.get("point", {}).get("params", {}).get("arrays")
         llc_here = cache.from_dict(rec["provenance"].get("machine", {}).get("last_level_cache"))
-        # the one-thread reference: the baseline swept the whole strong array in the job
+        # the one-thread reference: the baseline swept the strong workload in the job
         ref_gbs = (
             base["work"] / float(np.median(base["wall"])) / 1e9
             if arrays and "work" in base

@@ -5,7 +5,9 @@ array is at least 4x the last-level cache the measuring cores reach. So a task i
 of one chunk of a process's arrays (no repeats inside a task: a chunk swept twice in a row
 would be served from cache), and the experiment sizes the arrays from the cache
 (coresweep.measure.cache) and splits them into chunks, the way STREAM's OpenMP version
-splits the index range over its threads.
+splits the index range over its threads. A sample need not sweep them all: what keeps a
+chunk out of the cache is that every other chunk is swept before it comes round again, so
+the experiment holds several samples' worth of chunks (`samples_per_sweep`).
 
 A process holds ONE set of arrays a, b, c (`hold`), built and first-touched before any
 timing. Threads of that process (a thread pool, numba-parallel's prange, the in-job serial
@@ -176,11 +178,11 @@ def triad(a: np.ndarray, b: np.ndarray, c: np.ndarray, s: float, reps: int) -> f
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _triad_chunks(a, b, c, scalars, size, step, nslots, reps):
+def _triad_chunks(a, b, c, scalars, size, step, slots, reps):
     # prange splits the tasks into contiguous blocks per thread, as STREAM's OpenMP does
     out = np.zeros(scalars.size)
     for t in numba.prange(scalars.size):
-        off = (t % nslots) * step
+        off = slots[t] * step
         out[t] = triad(
             a[off : off + size], b[off : off + size], c[off : off + size], scalars[t], reps
         )
@@ -202,7 +204,9 @@ def run_parallel(tasks: Sequence[Task]) -> list[float]:
     a, b, c = _arrays(held_elements(size, len(tasks)))
     step = stride(size)
     scalars = np.array([scalar(t.index) for t in tasks])
-    out = _triad_chunks(a, b, c, scalars, size, step, max(1, a.size // step), REPS)
+    nslots = max(1, a.size // step)  # the next len(tasks) slots, round robin as run() takes them
+    slots = np.array([next(_NEXT) % nslots for _ in tasks], dtype=np.int64)
+    out = _triad_chunks(a, b, c, scalars, size, step, slots, REPS)
     return [float(x) for x in out]
 
 
@@ -213,7 +217,7 @@ def compile_numba() -> None:
 
 def compile_parallel() -> None:
     z = np.zeros(16)
-    _triad_chunks(z.copy(), z, z, np.array([SCALAR, SCALAR]), 8, 8, 2, 1)
+    _triad_chunks(z.copy(), z, z, np.array([SCALAR, SCALAR]), 8, 8, np.array([0, 1]), 1)
 
 
 def work(size: int) -> float:

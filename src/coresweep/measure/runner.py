@@ -27,7 +27,7 @@ import psutil
 from coresweep.backends.watch import BackendFailure, bounded
 from coresweep.config_model import ProtocolSection
 from coresweep.measure import drift, provenance
-from coresweep.measure.capacity import CpuLedger, check_capacity, during
+from coresweep.measure.capacity import CapacityCheck, CpuLedger, check_capacity, during
 from coresweep.measure.cleanup import reaped_on_exit
 from coresweep.measure.cores import usable_cores
 from coresweep.records import (
@@ -46,6 +46,10 @@ log = logging.getLogger("coresweep")
 DEFAULTS = ProtocolSection()
 #: seconds between a low probe after a point and the probe that confirms it
 END_REPROBE_PAUSE = 0.5
+#: a point starts from the probes its job's previous point ended with (the capacity probe
+#: and the drift reference, ~0.25 s a point on 2 cores) when they found the machine whole,
+#: for the same cores, at most this long ago: the readings of that very moment
+START_REUSE_SECONDS = 2.0
 DRIFT_LIMIT = 0.05
 #: one wait for a result (a sample's map, a task) may last this many times the point's
 #: predicted seconds plus BOUND_FLOOR_S before the point fails; a dead worker fails it at once
@@ -53,6 +57,28 @@ BOUND_FACTOR = 10.0
 BOUND_FLOOR_S = 10.0
 
 Measure = Callable[[Point], dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class EndProbes:
+    """The probes a point ended with: a start for the next point of the job."""
+
+    cores: int
+    probe: tuple[tuple[str, Any], ...]  # the probe's arguments (a pinned point's CPU)
+    capacity: CapacityCheck
+    reference_s: float
+    at: float  # time.monotonic() of the last reading
+
+
+_LAST_END: list[EndProbes] = []  # this job process's latest, if any
+
+
+def reusable_start(cores: int, probe: dict[str, Any], now: float) -> EndProbes | None:
+    """The previous point's end probes, if they can stand as this point's start probes."""
+    last = _LAST_END[0] if _LAST_END else None
+    if last is None or not last.capacity.ok or now - last.at > START_REUSE_SECONDS:
+        return None
+    return last if (last.cores, last.probe) == (cores, tuple(sorted(probe.items()))) else None
 
 
 class PointFailed(RuntimeError):
@@ -103,6 +129,8 @@ def run_point(
     prov = prov if prov is not None else provenance.collect()
     attempts: list[Attempt] = []
     for attempt in range(retries + 1):
+        if attempt:
+            _LAST_END.clear()  # a retry follows a disturbed attempt: it probes afresh
         result = _measure_once(point, measure, cores, protocol)
         job = job_of(result)
         attempts.append(Attempt(job.capacity_flag, job.drift_flag, job.drift, job.seconds))
@@ -152,9 +180,15 @@ def _measure_once(
     # a point pinned to one CPU (protocol.probe_cpu) probes only that one
     probe = {"cpu": protocol["probe_cpu"]} if "probe_cpu" in protocol else {}
     wait = protocol.get("capacity_wait_seconds", DEFAULTS.capacity_wait_seconds)
-    cap_start = check_capacity(cores, wait, **probe)
+    reused = reusable_start(cores, probe, time.monotonic())
+    _LAST_END.clear()  # used once: a point that fails leaves none for the next
+    cap_start = (
+        dataclasses.replace(reused.capacity, waited_s=0.0)
+        if reused
+        else check_capacity(cores, wait, **probe)
+    )
     with reaped_on_exit():
-        ref_start = drift.reference_seconds()
+        ref_start = reused.reference_s if reused else drift.reference_seconds()
         ledger_start = CpuLedger.now(**probe)
         t0 = time.time()
         result = bounded_measure(point, measure)
@@ -186,6 +220,9 @@ def _measure_once(
             cap_during.capacity,
             cap_end.capacity,
         )
+    _LAST_END[:] = [
+        EndProbes(cores, tuple(sorted(probe.items())), cap_end, ref_end, time.monotonic())
+    ]
     checks = [("at the start", cap_start), ("at the end", cap_end)]
     checks += [("during the point", cap_during)] if cap_during else []
     for when, cap in checks:
@@ -211,6 +248,7 @@ def _measure_once(
         capacity_during=cap_during.as_dict() if cap_during else None,
         capacity_flag=not all(cap.ok for _, cap in checks),
         capacity_end_first=end_first.as_dict() if end_first else None,
+        start_probes_reused=reused is not None,
     ).as_dict()
     return result
 
