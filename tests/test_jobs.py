@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -378,39 +379,57 @@ def test_a_point_starts_from_the_previous_points_end_probes_when_they_are_whole_
     quiet = {**QUICK, "retries": 0}
     first = runner.run_point(_point(0, p=2, threads=2, protocol=quiet), _counting_measure([]), 2)
     second = runner.run_point(_point(1, p=2, threads=2, protocol=quiet), _counting_measure([]), 2)
-    job = second["result"]["job"]
-    assert len(taken) == probes and job["start_probes_reused"] is reused
-    assert first["result"]["job"]["start_probes_reused"] is False
+    job, before = second["result"]["job"], first["result"]["job"]
+    assert len(taken) == probes
+    assert job["capacity_start_reused"] is job["reference_start_reused"] is reused
+    assert not before["capacity_start_reused"] and not before["reference_start_reused"]
     if reused:  # the first point's end readings, as they were
-        assert job["capacity_start"] == {**first["result"]["job"]["capacity_end"], "waited_s": 0}
-        assert job["reference_start_s"] == first["result"]["job"]["reference_end_s"] == 1.01
+        assert job["capacity_start"] == {**before["capacity_end"], "waited_s": 0}
+        assert job["reference_start_s"] == before["reference_end_s"] == 1.01
     else:
         assert job["reference_start_s"] == 1.02
 
 
-def test_a_retry_probes_afresh_and_another_cores_count_does_not_reuse(monkeypatch):
+def test_a_retry_probes_afresh_and_another_cores_count_reuses_only_the_reference(monkeypatch):
     taken: list[int] = []
 
     def fake_capacity(cores, wait_seconds=0.0):
         taken.append(cores)
         return CapacityCheck(cores, float(cores), 0.0, True)
 
-    refs = iter([1.0, 1.5, 1.0, 1.0, 1.0, 1.0])  # the first attempt drifts: one retry
+    refs = iter([1.0, 1.5, 1.0, 1.0, 1.0])  # the first attempt drifts: one retry
     monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
     monkeypatch.setattr(runner, "check_capacity", fake_capacity)
     rec = runner.run_point(_point(0, p=2, threads=2), _counting_measure([]), cores=2)
     assert [a["drift_flag"] for a in rec["result"]["job"]["attempts"]] == [True, False]
     assert taken == [2, 2, 2, 2]  # start, end, and the retry's own start and end
     other = runner.run_point(_point(1, p=1, threads=1), _counting_measure([]), cores=2)
-    assert taken == [2, 2, 2, 2, 1, 1] and not other["result"]["job"]["start_probes_reused"]
+    job = other["result"]["job"]
+    assert taken == [2, 2, 2, 2, 1, 1]  # its own capacity (one core) at the start
+    assert not job["capacity_start_reused"] and job["reference_start_reused"]
+    assert job["reference_start_s"] == 1.0  # the retry's end; its own end is the fifth
 
 
-def test_end_probes_stand_as_a_start_only_whole_for_the_same_probe_and_recent():
+def test_end_probes_stand_as_a_start_only_whole_and_recent_the_capacity_for_the_same_probe():
     whole, short = CapacityCheck(2, 1.98, 0.0, True), CapacityCheck(2, 1.2, 0.0, False)
     runner._LAST_END[:] = [runner.EndProbes(2, (), whole, 1.0, at=10.0)]
-    assert runner.reusable_start(2, {}, now=10.0 + runner.START_REUSE_SECONDS) is not None
-    assert runner.reusable_start(2, {}, now=10.01 + runner.START_REUSE_SECONDS) is None
-    assert runner.reusable_start(1, {}, now=10.0) is None  # another cores count
-    assert runner.reusable_start(2, {"cpu": "auto"}, now=10.0) is None  # a pinned probe
+    cap, ref = runner.reusable_start(2, {}, now=10.0 + runner.START_REUSE_SECONDS)
+    assert cap == whole and ref == 1.0
+    assert runner.reusable_start(2, {}, now=10.01 + runner.START_REUSE_SECONDS) == (None, None)
+    assert runner.reusable_start(1, {}, now=10.0) == (None, 1.0)  # another cores count
+    assert runner.reusable_start(2, {"cpu": "auto"}, now=10.0) == (None, 1.0)  # pinned
     runner._LAST_END[:] = [runner.EndProbes(2, (), short, 1.0, at=10.0)]
-    assert runner.reusable_start(2, {}, now=10.0) is None
+    assert runner.reusable_start(2, {}, now=10.0) == (None, None)
+
+
+def test_a_start_that_waited_for_cores_times_the_reference_afresh(monkeypatch):
+    refs = iter([1.0, 1.1, 1.2])
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    monkeypatch.setattr(
+        runner, "check_capacity", lambda cores, wait_seconds=0.0: CapacityCheck(cores, 1, 3.0, True)
+    )
+    runner._LAST_END[:] = [runner.EndProbes(1, (), CapacityCheck(1, 1, 0, True), 0.9, 0.0)]
+    monkeypatch.setattr(runner, "START_REUSE_SECONDS", math.inf)
+    point = _point(0, p=2, threads=2, protocol={**QUICK, "retries": 0})
+    job = runner.run_point(point, _counting_measure([]), 2)["result"]["job"]
+    assert job["reference_start_s"] == 1.0 and not job["reference_start_reused"]

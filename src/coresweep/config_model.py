@@ -854,9 +854,9 @@ class Faults:
     )
     trials: int = key(
         5,
-        "trials per hard-fault cell (exit, segv, sigkill, memory: a worker process or the program dies); an outcome is categorical, so the table counts them (trials_others_lost, trials_hung, trials_isolated, trials_caller_died)",
+        "trials per hard-fault cell (exit, segv, sigkill: a worker process or the program dies); an outcome is categorical, so the table counts them (trials_others_lost, trials_hung, trials_isolated, trials_caller_died)",
         minimum=1,
-        notes="trials per hard-fault cell (`exit`, `segv`, `sigkill`, `memory`: a worker process, or the program, dies). An outcome is categorical: the table keeps one row per cell with `trials`, `trials_others_lost` (trials where another task was lost or hung), `trials_hung` (some task never returned), `trials_isolated` (every other task completed), `trials_caller_died`, beside the columns of the most frequent outcome (the worse on a tie; timings are medians over the trials). A cell is never measured again for a shortfall of cores: a fork pool's hang is an outcome",
+        notes="trials per hard-fault cell (`exit`, `segv`, `sigkill`: a worker process, or the program, dies). An outcome is categorical: the table keeps one row per cell with `trials`, `trials_others_lost` (trials where another task was lost or hung), `trials_hung` (some task never returned), `trials_isolated` (every other task completed), `trials_caller_died`, beside the columns of the most frequent outcome (the worse on a tie; timings are medians over the trials). A cell is never measured again for a shortfall of cores: a fork pool's hang is an outcome",
     )
     isolation_rate: float = key(
         0.3,
@@ -873,9 +873,9 @@ class Faults:
     )
     exception_trials: int = key(
         1,
-        "trials per exception cell; no pool turns an exception into a dead worker (it returns as the task's result wherever the task ran), so where it lands cannot change the outcome",
+        "trials per exception and memory cell; no pool turns an exception (a MemoryError under the memory fault's RLIMIT_AS is one) into a dead worker (it returns as the task's result wherever the task ran), so where it lands cannot change the outcome",
         minimum=1,
-        notes="trials per `exception` cell: no pool turns a Python exception into a dead worker (it returns as the task's result wherever the task ran), so its placement cannot change the outcome, and 5 trials would add ~15 s to the default run",
+        notes="trials per `exception` and `memory` cell: no pool turns a Python exception into a dead worker (it returns as the task's result wherever the task ran), so its placement cannot change the outcome. The `memory` fault is one: under its `RLIMIT_AS` the allocation raises MemoryError, which the worker survives (in 22 default runs on the 2-core Xeon VM all 690 memory trials, 115 per pool, ended as the task's own error with every other task completed). Neither is one of C6's process-ending faults; 5 trials each would add ~15 s to the default run",
     )
     stop_at_first_loss: bool = key(
         True,

@@ -216,8 +216,10 @@ class JobFacts:
     attempts: tuple[Attempt, ...] = ()  # every measurement made, the recorded one last
     #: a low probe after the point beside a full ledger, which capacity_end then re-took
     capacity_end_first: dict[str, Any] | None = None
-    #: the start probes were the previous point's end probes (runner.START_REUSE_SECONDS)
-    start_probes_reused: bool = False
+    #: the start's capacity probe / drift reference were the previous point's end readings
+    #: (runner.START_REUSE_SECONDS)
+    capacity_start_reused: bool = False
+    reference_start_reused: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"attempts": [asdict(a) for a in self.attempts]}

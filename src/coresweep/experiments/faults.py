@@ -16,9 +16,9 @@ job (every cell runs in its own sacrificial subprocess, whose tree is killed and
 afterwards), with the Dask backends last: they import distributed into the job process.
 
 Trials: an outcome is categorical, so each cell runs several trials (`trials` for the hard
-faults, which kill a worker process or the program: exit, segv, sigkill, memory;
-`exception_trials` for the exception, which no pool turns into a dead worker: it returns
-as the task's result wherever it ran). The faulty task moves between trials (trial 0 takes
+faults, which kill a worker process or the program: exit, segv, sigkill;
+`exception_trials` for the exception and the MemoryError, which no pool turns into a dead
+worker: each returns as the task's result wherever it ran). The faulty task moves between trials (trial 0 takes
 `faulty_task`, later trials the other indices in an order drawn from the seed), so a loss
 that depends on where tasks landed shows up. One trial in which another task was lost or
 hung (the caller dying loses them all) decides that the cell can lose its neighbours: with
@@ -159,7 +159,7 @@ def points(config: dict[str, Any], node: Node) -> list[Point]:
             cell=cell,
             placements=placements(cfg["faulty_task"], cfg["tasks"], config["seed"]),
             trials={
-                f: cfg["exception_trials"] if f == "exception" else cfg["trials"] for f in faults
+                f: cfg["trials"] if f in KILLS_WORKER else cfg["exception_trials"] for f in faults
             },
             stop_at_first_loss=cfg["stop_at_first_loss"],
             isolation_rate=cfg["isolation_rate"],

@@ -46,9 +46,9 @@ log = logging.getLogger("coresweep")
 DEFAULTS = ProtocolSection()
 #: seconds between a low probe after a point and the probe that confirms it
 END_REPROBE_PAUSE = 0.5
-#: a point starts from the probes its job's previous point ended with (the capacity probe
-#: and the drift reference, ~0.25 s a point on 2 cores) when they found the machine whole,
-#: for the same cores, at most this long ago: the readings of that very moment
+#: a point starts from the probes its job's previous point ended with when they found the
+#: machine whole at most this long ago, the readings of that very moment: the drift
+#: reference (~0.1 s) always, the capacity probe (~0.15 s on 2 cores) for the same cores
 START_REUSE_SECONDS = 2.0
 DRIFT_LIMIT = 0.05
 #: one wait for a result (a sample's map, a task) may last this many times the point's
@@ -73,12 +73,16 @@ class EndProbes:
 _LAST_END: list[EndProbes] = []  # this job process's latest, if any
 
 
-def reusable_start(cores: int, probe: dict[str, Any], now: float) -> EndProbes | None:
-    """The previous point's end probes, if they can stand as this point's start probes."""
+def reusable_start(
+    cores: int, probe: dict[str, Any], now: float
+) -> tuple[CapacityCheck | None, float | None]:
+    """(capacity, reference) of the previous point's end that can stand as this point's
+    start: both from a whole machine, recent; the capacity only for the same probe."""
     last = _LAST_END[0] if _LAST_END else None
     if last is None or not last.capacity.ok or now - last.at > START_REUSE_SECONDS:
-        return None
-    return last if (last.cores, last.probe) == (cores, tuple(sorted(probe.items()))) else None
+        return None, None
+    same = (last.cores, last.probe) == (cores, tuple(sorted(probe.items())))
+    return (dataclasses.replace(last.capacity, waited_s=0.0) if same else None), last.reference_s
 
 
 class PointFailed(RuntimeError):
@@ -180,15 +184,13 @@ def _measure_once(
     # a point pinned to one CPU (protocol.probe_cpu) probes only that one
     probe = {"cpu": protocol["probe_cpu"]} if "probe_cpu" in protocol else {}
     wait = protocol.get("capacity_wait_seconds", DEFAULTS.capacity_wait_seconds)
-    reused = reusable_start(cores, probe, time.monotonic())
+    cap_reused, ref_reused = reusable_start(cores, probe, time.monotonic())
     _LAST_END.clear()  # used once: a point that fails leaves none for the next
-    cap_start = (
-        dataclasses.replace(reused.capacity, waited_s=0.0)
-        if reused
-        else check_capacity(cores, wait, **probe)
-    )
+    cap_start = cap_reused or check_capacity(cores, wait, **probe)
+    if cap_start.waited_s > 0:
+        ref_reused = None  # the machine was busy since: time the reference afresh
     with reaped_on_exit():
-        ref_start = reused.reference_s if reused else drift.reference_seconds()
+        ref_start = drift.reference_seconds() if ref_reused is None else ref_reused
         ledger_start = CpuLedger.now(**probe)
         t0 = time.time()
         result = bounded_measure(point, measure)
@@ -248,7 +250,8 @@ def _measure_once(
         capacity_during=cap_during.as_dict() if cap_during else None,
         capacity_flag=not all(cap.ok for _, cap in checks),
         capacity_end_first=end_first.as_dict() if end_first else None,
-        start_probes_reused=reused is not None,
+        capacity_start_reused=cap_reused is not None,
+        reference_start_reused=ref_reused is not None,
     ).as_dict()
     return result
 
