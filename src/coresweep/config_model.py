@@ -592,12 +592,11 @@ class TaskSize:
             "processes-spawn",
             "loky",
             "dask-processes",
-            "dask-threads",
         ],
         "per-task backends, run one after another in each job; serial (the reference) is always added",
         minItems=1,
         uniqueItems=True,
-        notes="every per-task backend; run one after another in each job, in-process ones and fork first; `serial` (the reference) is always added; batch backends (`numba-parallel`) are refused",
+        notes="per-task backends; run one after another in each job, in-process ones and fork first; `serial` (the reference) is always added; batch backends (`numba-parallel`) are refused. The default holds every process pool C8 decides on, Dask's nanny pool for its documented per-task overhead, and threads as the in-process contrast; `dask-threads` (Dask's scheduler without processes) decides no C8 case and took 10.6 of the job's 52 s on the 2-core Xeon VM (2026-12-07): add it to see Dask's own overhead apart from its processes",
     )
     p: Auto | int = key(
         "auto",

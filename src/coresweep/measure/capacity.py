@@ -82,7 +82,7 @@ def cpu_share(cpu: int | str, tries: int = 2) -> float:
 class CapacityCheck:
     cores: int
     capacity: float  # cores delivered at the last probe
-    waited_s: float  # time spent waiting for the machine to free up
+    waited_s: float  # time spent waiting for the machine to free up (0: it was free)
     ok: bool  # capacity >= LOW x cores
 
     def as_dict(self) -> dict[str, float | int | bool]:
@@ -102,12 +102,13 @@ def check_capacity(
         return cpu_share(cpu) if cpu is not None else capacity(cores)
 
     t0 = time.monotonic()
-    cap = probe()
+    cap, waited = probe(), 0.0
     while cap < LOW * cores and time.monotonic() - t0 + pause <= wait_seconds:
         log.warning("the machine delivers %.2f of %d cores: waiting %.1f s", cap, cores, pause)
         time.sleep(pause)
+        waited += pause
         cap = probe()
-    return CapacityCheck(cores, cap, time.monotonic() - t0, cap >= LOW * cores)
+    return CapacityCheck(cores, cap, waited, cap >= LOW * cores)
 
 
 #: CPU counters advance in clock ticks: a difference of two readings of n CPUs is exact to
