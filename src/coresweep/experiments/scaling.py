@@ -278,8 +278,8 @@ def workload(size: int, ntasks: int, sweep: int) -> dict[str, int]:
 
 
 def held_slots(mode: dict[str, Any]) -> int:
-    """Chunks a workload held: its slots (records from before samples_per_sweep: its tasks,
-    every sample swept them all)."""
+    """Chunks a workload holds: its slots (a workload or record from before
+    samples_per_sweep: its tasks, every sample swept them all)."""
     return int(mode.get("slots", mode["ntasks"]))
 
 
@@ -294,12 +294,12 @@ def held_bytes(
     the strong and weak workloads in one set; a cluster's workers hold theirs elsewhere. A
     forked worker reads the job's b and c in place (copy-on-write pages only read) and
     builds only its own a (`kernels.stream.hold`)."""
-    job = held_elements(baseline["size"], baseline["slots"])
+    job = held_elements(baseline["size"], held_slots(baseline))
     worker = 0
     if descriptor.isolation in ("inline", "thread"):
-        job = max([job, *(held_elements(m["size"], m["slots"]) for m in modes.values())])
+        job = max([job, *(held_elements(m["size"], held_slots(m)) for m in modes.values())])
     elif descriptor.isolation == "process":
-        worker = max(held_elements(m["size"], m["slots"] // p) for m in modes.values())
+        worker = max(held_elements(m["size"], held_slots(m) // p) for m in modes.values())
     adopts = descriptor.start_method == "fork" and worker <= job  # reads the job's inputs
     built = 8.0 if adopts else 24.0  # bytes per element a worker makes
     return 24.0 * job, built * worker
@@ -538,7 +538,7 @@ def measure(point: Point) -> dict[str, Any]:
         if kernel.prepare is None:
             return []
         return [
-            functools.partial(kernel.prepare, w["size"], max(1, w["slots"] // workers), seed)
+            functools.partial(kernel.prepare, w["size"], max(1, held_slots(w) // workers), seed)
             for w in workloads
         ]
 
@@ -596,7 +596,7 @@ def measure(point: Point) -> dict[str, Any]:
                 "mode": mode,
                 "size": m["size"],
                 "ntasks": m["ntasks"],
-                "slots": m["slots"],
+                "slots": held_slots(m),
                 "work": kernel.work(m["size"]) * m["ntasks"],
                 "unit": kernel.unit,
                 **arm_fields(s, warmup=True),
@@ -616,7 +616,7 @@ def measure(point: Point) -> dict[str, Any]:
         "baseline": {
             "size": base["size"],
             "ntasks": base["ntasks"],
-            "slots": base["slots"],
+            "slots": held_slots(base),
             "work": kernel.work(base["size"]) * base["ntasks"],
             **arm_fields(b),
             "check_ok": base_check.ok,
