@@ -550,3 +550,19 @@ def test_advise_command_takes_a_factory_of_no_parameters(tmp_path):
     backend = advice["recommendation"]["backend"]
     assert backend in {"serial", "threads", "processes-fork"}
     assert line.startswith(f"recommendation: {backend}")
+
+
+def test_advise_help_reads_its_defaults_from_options_and_restates_none(monkeypatch):
+    import argparse
+    import dataclasses
+
+    from coresweep import cli
+    from coresweep.experiments import advise as adv
+
+    monkeypatch.setattr(
+        adv, "Options", dataclasses.make_dataclass("O", [("budget_seconds", float, 7.5)])
+    )
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = sub.choices["advise"].format_help()
+    assert "the sweep's budget (default: 7.5 s)" in text
+    assert f"~{adv.PASS_SECONDS} s of serial work" in text

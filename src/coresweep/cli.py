@@ -204,6 +204,19 @@ def cmd_advise(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+class AdviseHelp(argparse.HelpFormatter):
+    """advise's help names defaults that live in coresweep.experiments.advise, too heavy to
+    import for every command: `{advise.NAME}` is filled in only when help is printed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = super()._get_help_string(action) or ""
+        if "{advise." not in text:
+            return text
+        from coresweep.experiments import advise
+
+        return text.format(advise=advise)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="coresweep", description=__doc__.splitlines()[0])
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -297,7 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the marker JSON (default: .venvs/<label>/coresweep-env.json)")
     p.set_defaults(fn=cmd_environment)
 
-    p = sub.add_parser("advise", help="time your own function on every backend; get advice")
+    p = sub.add_parser(
+        "advise",
+        help="time your own function on every backend; get advice",
+        formatter_class=AdviseHelp,
+    )
     p.add_argument("callable", help="package.module:function, called as function(*args)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--tasks", help="pkg.mod:f; f(), f(ntasks) or f(ntasks, seed) -> arg tuples")
@@ -307,8 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", default="auto", help='e.g. "1,2" (default: 1, 2, 4 .. usable)')
     p.add_argument("--oversubscribe", action="store_true", help="allow cores above the usable")
     p.add_argument("--backends", help="comma list (default: every backend a function can use)")
-    p.add_argument("--ntasks", type=int, help="tasks per pass (default: ~0.3 s of serial work)")
-    p.add_argument("--budget-seconds", type=float, help="the sweep's budget (default: 120)")
+    p.add_argument(
+        "--ntasks",
+        type=int,
+        help="tasks per pass (default: ~{advise.PASS_SECONDS} s of serial work)",
+    )
+    p.add_argument(
+        "--budget-seconds",
+        type=float,
+        help="the sweep's budget (default: {advise.Options.budget_seconds:g} s)",
+    )
     p.add_argument("--seed", type=int, help="seed of the task factory (default: the config's seed)")
     p.add_argument("--path", action="append", help="put on sys.path first (default: .)")
     p.add_argument("--json", help="also write the advice as JSON here (updated per backend)")

@@ -102,7 +102,8 @@ UNKNOWN_TASK_SECONDS = 0.01
 @dataclass(frozen=True)
 class Params:
     """A scaling point: one kernel on one backend at p workers, its workloads by mode
-    ({"size", "ntasks"}), the in-job serial baseline's, and what measure() needs besides."""
+    (`workload`: {"size", "ntasks", "slots"}), the in-job serial baseline's, and what
+    measure() needs besides."""
 
     kernel: str
     backend: str
