@@ -433,3 +433,48 @@ def test_a_start_that_waited_for_cores_times_the_reference_afresh(monkeypatch):
     point = _point(0, p=2, threads=2, protocol={**QUICK, "retries": 0})
     job = runner.run_point(point, _counting_measure([]), 2)["result"]["job"]
     assert job["reference_start_s"] == 1.0 and not job["reference_start_reused"]
+
+
+@pytest.mark.parametrize(
+    ("readings", "reused_cap", "reused_ref"),
+    [
+        # the end probe read low and recovered on the second look: a burst the end
+        # reference may have met, so the next point probes and times afresh
+        ([2.0, 1.0, 2.0, 2.0, 2.0], False, False),
+        ([2.0, 2.0, 2.0], True, True),  # a whole end: both stand as the next start
+    ],
+)
+def test_end_readings_after_a_burst_are_not_reused(monkeypatch, readings, reused_cap, reused_ref):
+    from coresweep.measure.capacity import LOW, DuringCheck
+
+    it = iter(readings)
+    monkeypatch.setattr(
+        runner,
+        "check_capacity",
+        lambda cores, wait_seconds=0.0: CapacityCheck(cores, c := next(it), 0.0, c >= LOW * cores),
+    )
+    refs = iter([1.0, 1.01, 1.02, 1.03])
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    monkeypatch.setattr(runner, "during", lambda *a: DuringCheck(2, 2.0, 0, 0, 1.0, True, 2))
+    monkeypatch.setattr(runner, "END_REPROBE_PAUSE", 0.0)
+    quiet = {**QUICK, "retries": 0}
+    runner.run_point(_point(0, p=2, threads=2, protocol=quiet), _counting_measure([]), 2)
+    job = runner.run_point(_point(1, p=2, threads=2, protocol=quiet), _counting_measure([]), 2)
+    job = job["result"]["job"]
+    assert job["capacity_start_reused"] is reused_cap
+    assert job["reference_start_reused"] is reused_ref
+
+
+def test_a_short_start_that_did_not_wait_times_the_reference_afresh(monkeypatch):
+    refs = iter([1.0, 1.1])
+    monkeypatch.setattr(runner.drift, "reference_seconds", lambda: next(refs))
+    monkeypatch.setattr(
+        runner,
+        "check_capacity",
+        lambda cores, wait_seconds=0.0: CapacityCheck(cores, 1, 0.0, False),
+    )
+    runner._LAST_END[:] = [runner.EndProbes(1, (), CapacityCheck(1, 1, 0, True), 0.9, 0.0)]
+    monkeypatch.setattr(runner, "START_REUSE_SECONDS", math.inf)
+    point = _point(0, p=2, threads=2, protocol={**QUICK, "retries": 0})
+    job = runner.run_point(point, _counting_measure([]), 2)["result"]["job"]
+    assert job["reference_start_s"] == 1.0 and not job["reference_start_reused"]

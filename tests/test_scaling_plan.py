@@ -143,6 +143,8 @@ def test_two_cores_keep_todays_eight_tasks_and_sizes():
             assert held == scaling.rule_elements(EPYC_LLC.reach_bytes(2))
         else:
             assert strong["size"] == sizes[p.params["kernel"]]
+            # no rotation, no slots: the params (and so the raw files kept) as before them
+            assert set(strong) == {"size", "ntasks"} == set(p.params["baseline"])
 
 
 def test_planning_is_deterministic():

@@ -274,8 +274,10 @@ def array_plan(
 
 def workload(size: int, ntasks: int, sweep: int) -> dict[str, int]:
     """A mode's workload: ntasks tasks of `size` per sample, over `slots` held chunks (a
-    memory-bound kernel's samples take the next ntasks of them, round robin)."""
-    return {"size": size, "ntasks": ntasks, "slots": ntasks * sweep}
+    memory-bound kernel's samples take the next ntasks of them, round robin). Without
+    rotation it is what it was before slots: its params, and so its raw files, stay the same."""
+    work = {"size": size, "ntasks": ntasks}
+    return work if sweep == 1 else {**work, "slots": ntasks * sweep}
 
 
 def held_slots(mode: dict[str, Any]) -> int:

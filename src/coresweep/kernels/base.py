@@ -38,7 +38,7 @@ class Kernel:
     run: Callable[[Any], Any]
     work: Callable[[int], float]  # units of work in one task of the given size
     check: Callable[[Sequence[Any], Sequence[Any]], Check]
-    prepare: Callable[[int, int, int], None] | None = None  # (size, ntasks, seed), per worker
+    prepare: Callable[[int, int, int], None] | None = None  # (size, chunks, seed), per worker
     compile: Callable[[], None] | None = None  # JIT compile or load from cache, timed apart
     run_parallel: Callable[[Sequence[Any]], list[Any]] | None = None  # numba prange batch
     # compiles and runs the prange version once; starts Numba's thread pool, which is not

@@ -1,7 +1,8 @@
 """Run one job: its points one after another in this process, each into its own raw file.
 
-Per point: load check, capacity probe, drift reference, the experiment's measure under the
-CPU ledger (what other programs and the hypervisor took while it ran), cleanup.
+Per point: load check, capacity probe, drift reference (or the previous point's end
+readings of both, when recent and whole), the experiment's measure under the CPU ledger
+(what other programs and the hypervisor took while it ran), cleanup.
 A point whose machine was short of cores or whose reference drifted is measured again
 (up to protocol.retries times) before its doubt is recorded. A point whose raw file
 already holds the same work is kept, so an interrupted job resumes where it stopped.
@@ -187,7 +188,7 @@ def _measure_once(
     cap_reused, ref_reused = reusable_start(cores, probe, time.monotonic())
     _LAST_END.clear()  # used once: a point that fails leaves none for the next
     cap_start = cap_reused or check_capacity(cores, wait, **probe)
-    if cap_start.waited_s > 0:
+    if cap_start.waited_s > 0 or not cap_start.ok:
         ref_reused = None  # the machine was busy since: time the reference afresh
     with reaped_on_exit():
         ref_start = drift.reference_seconds() if ref_reused is None else ref_reused
@@ -222,9 +223,10 @@ def _measure_once(
             cap_during.capacity,
             cap_end.capacity,
         )
-    _LAST_END[:] = [
-        EndProbes(cores, tuple(sorted(probe.items())), cap_end, ref_end, time.monotonic())
-    ]
+    if end_first is None:  # a low end probe was a burst the end reference may have met
+        _LAST_END[:] = [
+            EndProbes(cores, tuple(sorted(probe.items())), cap_end, ref_end, time.monotonic())
+        ]
     checks = [("at the start", cap_start), ("at the end", cap_end)]
     checks += [("during the point", cap_during)] if cap_during else []
     for when, cap in checks:
