@@ -18,12 +18,13 @@ afterwards), with the Dask backends last: they import distributed into the job p
 Trials: an outcome is categorical, so each cell runs several trials (`trials` for the hard
 faults, which kill a worker process or the program: exit, segv, sigkill;
 `exception_trials` for the exception and the MemoryError, which no pool turns into a dead
-worker: each returns as the task's result wherever it ran). The faulty task moves between trials (trial 0 takes
-`faulty_task`, later trials the other indices in an order drawn from the seed), so a loss
-that depends on where tasks landed shows up. One trial in which another task was lost or
-hung (the caller dying loses them all) decides that the cell can lose its neighbours: with
-`stop_at_first_loss` the cell stops there; only isolation needs every trial (a fork pool
-whose dead worker's own task never returns, while every other task completes, isolates).
+worker: each returns as the task's result wherever it ran). The faulty task moves between
+trials (trial 0 takes `faulty_task`, later trials the other indices in an order drawn from
+the seed), so a loss that depends on where tasks landed shows up. One trial in which
+another task was lost or hung (the caller dying loses them all) decides that the cell can
+lose its neighbours: with `stop_at_first_loss` the cell stops there; only isolation needs
+every trial (a fork pool whose dead worker's own task never returns, while every other task
+completes, isolates).
 The table keeps one row per cell: the counts over its trials (`trials`, `trials_others_lost`,
 `trials_hung`, `trials_isolated`, `trials_caller_died`) beside the columns of its most
 frequent outcome (the worse one on a tie), with timings as medians over the trials.

@@ -20,8 +20,8 @@ budget: each array is at least 4x the last-level cache the point's cores reach (
 sysfs, `coresweep.measure.cache`). Strong scaling keeps ONE fixed total array, >= 4x the LLC
 of the largest p's cores, split into chunks across tasks and workers, so its footprint does
 not grow with p; weak scaling gives each worker >= 4x the LLC one core reaches. A sample
-takes 1/samples_per_sweep of the chunks, the next ones round robin, so no chunk comes round
-again before all the others were swept. The in-job serial baseline sweeps the strong
+takes 1/samples_per_sweep of the chunks, the next ones round robin, so (with one workload per
+process, the default) no chunk comes round again before all the others were swept. The in-job serial baseline sweeps the strong
 workload's chunks in the job's own process: it is the
 single-thread reference every rate is shown against (`triad_reference_gbs`,
 `bandwidth_fraction`). A size below the rule is refused, unless `allow_in_cache` says so,
@@ -284,6 +284,11 @@ def held_slots(mode: dict[str, Any]) -> int:
     """Chunks a workload holds: its slots (a workload or record from before
     samples_per_sweep: its tasks, every sample swept them all)."""
     return int(mode.get("slots", mode["ntasks"]))
+
+
+def array_bytes(mode: dict[str, Any]) -> float:
+    """Bytes of one of a memory-bound workload's held arrays (float64)."""
+    return 8.0 * mode["size"] * held_slots(mode)
 
 
 def held_bytes(
@@ -668,7 +673,7 @@ def below_rule(
         return True
     if not llc.domains:
         return False  # an old record, or a machine without cache facts: the plan's word
-    per_array = 8.0 * mode["size"] * held_slots(mode)
+    per_array = array_bytes(mode)
     if mode["mode"] == "strong":
         return per_array < LLC_MULTIPLE * llc.reach_bytes(p)
     return per_array / p < LLC_MULTIPLE * llc.reach_bytes(1)
@@ -687,7 +692,7 @@ def _array_columns(
     llc = arrays["llc_bytes"] if mode["mode"] == "strong" else arrays["llc_weak_bytes"]
     return {
         "llc_bytes": float(llc),
-        "array_bytes": 8.0 * mode["size"] * held_slots(mode),
+        "array_bytes": array_bytes(mode),
         "triad_reference_gbs": ref_gbs,
         "bandwidth_fraction": rate / (ref_gbs * 1e9) if ref_gbs == ref_gbs else float("nan"),
     }

@@ -150,10 +150,14 @@ def _arrays(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return h.a, h.b, h.c
 
 
+def _slots(held_size: int, size: int) -> int:
+    """Distinct chunks of `size` in arrays of held_size elements (at least one)."""
+    return max(1, held_size // stride(size))
+
+
 def _slot(size: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a, b, c = _arrays(size)
-    step = stride(size)
-    off = (k % max(1, a.size // step)) * step
+    off = (k % _slots(a.size, size)) * stride(size)
     return a[off : off + size], b[off : off + size], c[off : off + size]
 
 
@@ -202,11 +206,10 @@ def run(task: Task) -> float:
 def run_parallel(tasks: Sequence[Task]) -> list[float]:
     size = tasks[0].size
     a, b, c = _arrays(held_elements(size, len(tasks)))
-    step = stride(size)
     scalars = np.array([scalar(t.index) for t in tasks])
-    nslots = max(1, a.size // step)  # the next len(tasks) slots, round robin as run() takes them
+    nslots = _slots(a.size, size)  # the next len(tasks) slots, round robin as run() takes them
     slots = np.array([next(_NEXT) % nslots for _ in tasks], dtype=np.int64)
-    out = _triad_chunks(a, b, c, scalars, size, step, slots, REPS)
+    out = _triad_chunks(a, b, c, scalars, size, stride(size), slots, REPS)
     return [float(x) for x in out]
 
 

@@ -74,16 +74,22 @@ class EndProbes:
 _LAST_END: list[EndProbes] = []  # this job process's latest, if any
 
 
+def probe_key(probe: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A capacity probe's arguments, comparable between points."""
+    return tuple(sorted(probe.items()))
+
+
 def reusable_start(
     cores: int, probe: dict[str, Any], now: float
 ) -> tuple[CapacityCheck | None, float | None]:
     """(capacity, reference) of the previous point's end that can stand as this point's
-    start: both from a whole machine, recent; the capacity only for the same probe."""
+    start: both from a whole machine, recent; the capacity only for the same probe (an end
+    probe never waits, so its waited_s is 0 as a start's that found the machine free)."""
     last = _LAST_END[0] if _LAST_END else None
     if last is None or not last.capacity.ok or now - last.at > START_REUSE_SECONDS:
         return None, None
-    same = (last.cores, last.probe) == (cores, tuple(sorted(probe.items())))
-    return (dataclasses.replace(last.capacity, waited_s=0.0) if same else None), last.reference_s
+    same = (last.cores, last.probe) == (cores, probe_key(probe))
+    return (last.capacity if same else None), last.reference_s
 
 
 class PointFailed(RuntimeError):
@@ -224,9 +230,7 @@ def _measure_once(
             cap_end.capacity,
         )
     if end_first is None:  # a low end probe was a burst the end reference may have met
-        _LAST_END[:] = [
-            EndProbes(cores, tuple(sorted(probe.items())), cap_end, ref_end, time.monotonic())
-        ]
+        _LAST_END[:] = [EndProbes(cores, probe_key(probe), cap_end, ref_end, time.monotonic())]
     checks = [("at the start", cap_start), ("at the end", cap_end)]
     checks += [("during the point", cap_during)] if cap_during else []
     for when, cap in checks:
