@@ -8,6 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,23 @@ def test_workflow_schema_is_the_package_schema():
     wf = ROOT / "workflow" / "schemas" / "config.schema.yaml"
     pkg = ROOT / "src" / "coresweep" / "schemas" / "config.schema.yaml"
     assert wf.read_text() == pkg.read_text()
+
+
+#: what a clean clone must hold at its top level (results/ holds only its README in git)
+TOP_LEVEL = ("Snakefile", "workflow", "src", "config", "results", "tests", "environment.yml")
+
+
+def test_a_clean_clone_has_the_required_top_level():
+    """git's own list, not the working tree: a folder that only a run creates (results/ once
+    lost its README, so clean clones had no results/) fails here."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no clone to check")
+    out = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    tracked = {f.split("/", 1)[0] for f in out}
+    assert [t for t in TOP_LEVEL if t not in tracked] == []
+    assert "results/README.md" in out
 
 
 def test_measurement_jobs_do_not_import_pandas():
