@@ -12,12 +12,12 @@ import pytest
 from jobrecords import job_record
 
 from coresweep import config as cs_config
-from coresweep import experiments
+from coresweep import experiments, planning
 from coresweep.backends.watch import WorkerDied, current_bound
 from coresweep.measure import drift, runner
 from coresweep.measure.capacity import CapacityCheck
 from coresweep.measure.cores import Node, cluster_node
-from coresweep.planning import jobs_of, predicted_seconds, summary_text
+from coresweep.planning import NOMINAL, Speed, jobs_of, predicted_seconds, summary_text
 from coresweep.records import Point, read_raw
 
 QUICK = {"capacity_wait_seconds": 0, "retries": 1}
@@ -478,3 +478,49 @@ def test_a_short_start_that_did_not_wait_times_the_reference_afresh(monkeypatch)
     point = _point(0, p=2, threads=2, protocol={**QUICK, "retries": 0})
     job = runner.run_point(point, _counting_measure([]), 2)["result"]["job"]
     assert job["reference_start_s"] == 1.0 and not job["reference_start_reused"]
+
+
+def test_the_time_left_in_a_job_is_the_prediction_at_the_pace_so_far():
+    pace = runner.Pace()
+    assert pace.left(30.0) == 30.0 and pace.text() == ""
+    pace = pace.add(2.0, 3.0).add(4.0, 6.0)  # every point took 1.5 x its prediction
+    assert pace.ratio == 1.5 and pace.left(10.0) == 15.0
+    assert pace.text() == " at this job's pace, x1.50 the plan"
+
+
+def test_the_job_log_gives_the_time_left_at_the_pace_of_its_points(tmp_path, caplog):
+    caplog.set_level("INFO", logger="coresweep")
+    pts = [_point(0), _point(1), _point(2)]  # 2 s predicted each
+    rec = runner.run_job(pts, lambda _: _counting_measure([]), tmp_path)
+    lines = [r.getMessage() for r in caplog.records if "left in this job" in r.getMessage()]
+    assert lines[0].endswith("about 6 s left in this job)")  # nothing done yet: the plan
+    ratio = rec["points"][0]["seconds"] / 2  # the first point's measured over predicted
+    assert lines[1].endswith(
+        f"about {4 * ratio:.0f} s left in this job at this job's pace, x{ratio:.2f} the plan)"
+    )
+
+
+def test_a_plan_at_another_speed_scales_every_prediction_by_the_reference_ratio():
+    pts = experiments.plan(cs_config.load(None), Node(2, 2, 8 * 2**30))
+    slow = Speed(2 * planning.NOMINAL_REFERENCE_S)
+    assert slow.factor == 2.0 and NOMINAL.factor == 1.0
+    assert predicted_seconds(pts, slow) == pytest.approx(2 * predicted_seconds(pts))
+    assert [x.seconds for x in planning.summarize(pts, slow)] == pytest.approx(
+        [2 * x.seconds for x in planning.summarize(pts)]
+    )
+    text = summary_text(pts, Node(2, 2, 8 * 2**30), slow)
+    assert (
+        "the reference took 4.00 ms here against 2.00 ms where the costs were measured, so x2.00"
+        in text
+    )
+    # a reading far off is a disturbance, not a speed: the factor stays within its bounds
+    assert Speed(100 * planning.NOMINAL_REFERENCE_S).factor == planning.SPEED_BOUNDS[1]
+    assert Speed(0.01 * planning.NOMINAL_REFERENCE_S).factor == planning.SPEED_BOUNDS[0]
+
+
+def test_only_this_machine_is_timed_for_its_speed(monkeypatch):
+    readings = iter([3e-3, 9e-3, 4e-3, 3.5e-3, 5e-3])
+    monkeypatch.setattr(drift, "reference_seconds", lambda: next(readings))
+    assert planning.speed_of(Node.sized(16, 64)) is NOMINAL  # simulated: nothing timed
+    assert planning.speed_of(Node(2, 2, 2**30)) == Speed(4e-3)  # the median of five readings
+    assert "not timed" in summary_text([], Node.sized(16, 64), NOMINAL)

@@ -42,14 +42,14 @@ def _node(args: argparse.Namespace):  # -> Node
 def cmd_plan(args: argparse.Namespace) -> int:
     from coresweep import config as cfg
     from coresweep.experiments import plan
-    from coresweep.planning import summary_text
+    from coresweep.planning import speed_of, summary_text
 
     conf = cfg.load(args.config)
     node = _node(args)
     points = plan(conf, node)
     for p in points:
         print(p.to_json())
-    print(summary_text(points, node), file=sys.stderr)
+    print(summary_text(points, node, speed_of(node)), file=sys.stderr)
     return 0
 
 

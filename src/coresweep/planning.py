@@ -14,10 +14,21 @@ point's ordinary sampling. Categorical trials are predicted per cell by each exp
 
 With other interpreters than the current one (`interpreters:`), each environment not yet
 created adds `interpreters.ENV_CREATE_S` (uv: venv and install, measured once).
+
+The constants are seconds on one machine; another runs the same work slower or faster. A
+plan for this machine times the drift reference here (`Speed`, the median of
+SPEED_READINGS readings) and scales every prediction but an environment's download by its
+ratio to NOMINAL_REFERENCE_S, the reference where the constants were last checked. On a
+2-core AMD EPYC VM whose reference read 1.5-1.8 x the nominal (2026-12-07), the unscaled
+plan said 6 min 00 s and the run took 9 min 00 s. Parts bounded by the clock (sampling
+budgets, hang waits, sleeps) do not slow down with the machine, so the scaled prediction
+errs high rather than low. A plan for another node (`--node-cores`, a cluster's compute
+node) is at the nominal speed: the machine that will run it is not here to be timed.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -40,6 +51,54 @@ AGGREGATE_S = 1.2
 #: answers, Snakemake's SLURM executor plugin waits ~9 s at every start for `scontrol show
 #: config` (cProfile of `snakemake -n` on that VM: 10.9 s with the controller down, 2.8 s up)
 FIXED_S = 10.0
+#: the drift reference (coresweep.measure.drift.reference_seconds) on the machine the
+#: constants above were last checked on: its median over the points of runs W-Z (2-core
+#: Intel Xeon VM, 2026-12-07: 1.97-2.09 ms), where the plan was 4-8% high
+NOMINAL_REFERENCE_S = 2.0e-3
+#: readings of the reference a plan for this machine takes (~0.1-0.2 s each)
+SPEED_READINGS = 5
+#: a speed factor is kept within these bounds (a reading beyond them is a disturbance)
+SPEED_BOUNDS = (0.5, 4.0)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """The machine a plan runs on against the one its constants come from.
+
+    `reference_s`: the drift reference timed there; None when it was not (a node that is not
+    this machine), which plans at the nominal speed."""
+
+    reference_s: float | None = None
+
+    @property
+    def factor(self) -> float:
+        """How many seconds a nominal second of work takes there."""
+        if self.reference_s is None:
+            return 1.0
+        lo, hi = SPEED_BOUNDS
+        return min(hi, max(lo, self.reference_s / NOMINAL_REFERENCE_S))
+
+    def text(self) -> str:
+        """One line for the plan's summary."""
+        if self.reference_s is None:
+            return "predicted at the nominal speed (the node is not this machine: not timed)"
+        return (
+            f"predicted at this machine's speed: the reference took "
+            f"{self.reference_s * 1e3:.2f} ms here against {NOMINAL_REFERENCE_S * 1e3:.2f} ms "
+            f"where the costs were measured, so x{self.factor:.2f}"
+        )
+
+
+NOMINAL = Speed()
+
+
+def speed_of(node: Node) -> Speed:
+    """The speed to plan `node` at: this machine's, timed now; another node's is nominal."""
+    if node.kind != "here":
+        return NOMINAL
+    from coresweep.measure.drift import reference_seconds
+
+    return Speed(statistics.median(reference_seconds() for _ in range(SPEED_READINGS)))
 
 
 @dataclass(frozen=True)
@@ -88,8 +147,8 @@ class ExperimentLine:
     seconds: float
 
 
-def summarize(points: list[Point]) -> list[ExperimentLine]:
-    """Jobs, points and predicted seconds per experiment, in plan order."""
+def summarize(points: list[Point], speed: Speed = NOMINAL) -> list[ExperimentLine]:
+    """Jobs, points and predicted seconds per experiment, in plan order, at `speed`."""
     by_exp: dict[str, list[Job]] = defaultdict(list)
     for job in jobs_of(points):
         by_exp[job.experiment].append(job)
@@ -98,7 +157,7 @@ def summarize(points: list[Point]) -> list[ExperimentLine]:
             e,
             len(jobs),
             sum(len(j.points) for j in jobs),
-            sum(j.seconds for j in jobs) + AGGREGATE_S,
+            speed.factor * (sum(j.seconds for j in jobs) + AGGREGATE_S),
         )
         for e, jobs in by_exp.items()
     ]
@@ -110,11 +169,11 @@ def environments_to_create(points: list[Point]) -> list[str]:
     return [x for x in labels if x != CURRENT and not (ENV_ROOT / x / MARKER).exists()]
 
 
-def predicted_seconds(points: list[Point]) -> float:
-    """The whole run, jobs one after another (measurement jobs never share cores), with the
-    environments still to create."""
+def predicted_seconds(points: list[Point], speed: Speed = NOMINAL) -> float:
+    """The whole run at `speed`, jobs one after another (measurement jobs never share cores),
+    with the environments still to create (downloads: not scaled)."""
     envs = ENV_CREATE_S * len(environments_to_create(points))
-    return FIXED_S + envs + sum(line.seconds for line in summarize(points))
+    return speed.factor * FIXED_S + envs + sum(line.seconds for line in summarize(points, speed))
 
 
 @dataclass(frozen=True)
@@ -126,8 +185,8 @@ class InterpreterLine:
     create_environment: bool
 
 
-def by_interpreter(points: list[Point]) -> list[InterpreterLine]:
-    """Jobs, points and predicted seconds per interpreter, in plan order."""
+def by_interpreter(points: list[Point], speed: Speed = NOMINAL) -> list[InterpreterLine]:
+    """Jobs, points and predicted seconds per interpreter, in plan order, at `speed`."""
     jobs: dict[str, list[Job]] = defaultdict(list)
     for job in jobs_of(points):
         jobs[job.interpreter].append(job)
@@ -137,7 +196,7 @@ def by_interpreter(points: list[Point]) -> list[InterpreterLine]:
             label,
             len(js),
             sum(len(j.points) for j in js),
-            sum(j.seconds for j in js) + (ENV_CREATE_S if label in todo else 0.0),
+            speed.factor * sum(j.seconds for j in js) + (ENV_CREATE_S if label in todo else 0.0),
             label in todo,
         )
         for label, js in jobs.items()
@@ -155,9 +214,9 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
-def summary_text(points: list[Point], node: Node) -> str:
+def summary_text(points: list[Point], node: Node, speed: Speed = NOMINAL) -> str:
     """What the user is about to run: a table per experiment and the predicted total."""
-    lines = summarize(points)
+    lines = summarize(points, speed)
     where = {
         "here": "this machine",
         "cluster": "a compute node",
@@ -174,9 +233,10 @@ def summary_text(points: list[Point], node: Node) -> str:
         )
     out.append(
         f"{'total':<16} {sum(x.jobs for x in lines):>5} {sum(x.points for x in lines):>7} "
-        f"{_duration(predicted_seconds(points)):>14}  (prediction; jobs run one at a time)"
+        f"{_duration(predicted_seconds(points, speed)):>14}  (prediction; jobs run one at a time)"
     )
-    interpreters = by_interpreter(points)
+    out.insert(-1, speed.text())
+    interpreters = by_interpreter(points, speed)
     if _others(interpreters):
         out.append(f"{'interpreter':<16} {'jobs':>5} {'points':>7} {'predicted':>14}")
         for x in interpreters:
@@ -190,8 +250,10 @@ def summary_text(points: list[Point], node: Node) -> str:
 
 
 def summary_record(points: list[Point], node: Node) -> dict[str, Any]:
-    """The same summary as data (run.json, tests); `interpreters` only when the plan has
-    another than the current one (a default run's record stays as it was)."""
+    """The same summary as data (run.json, tests), at the nominal speed: the record is a
+    rule's params, so a timing in it would make every invocation rerun the report;
+    `interpreters` only when the plan has another than the current one (a default run's
+    record stays as it was)."""
     interpreters = by_interpreter(points)
     extra = {"interpreters": [x.__dict__ for x in interpreters]} if _others(interpreters) else {}
     return {

@@ -8,7 +8,7 @@ from coresweep import config as cs_config
 from coresweep.measure.cores import Node, cluster_node
 from coresweep.experiments import EXPERIMENTS, plan
 from coresweep import interpreters as cs_interpreters
-from coresweep.planning import jobs_of, summary_record, summary_text
+from coresweep.planning import jobs_of, speed_of, summary_record, summary_text
 
 # Friendly errors first (naming the key and the allowed values), then Snakemake's own
 # validation, which fills the same schema defaults.
@@ -45,7 +45,7 @@ INTERPRETERS = {i.label: i for i in cs_interpreters.of_config(config)}
 JOBS = {(j.experiment, j.id): j for j in jobs_of(POINTS)}
 ACTIVE_EXPERIMENTS = sorted({e for e, _ in JOBS})
 if workflow.is_main_process:
-    logger.info(summary_text(POINTS, NODE))
+    logger.info(summary_text(POINTS, NODE, speed_of(NODE)))
 
 
 def get_job(wildcards):

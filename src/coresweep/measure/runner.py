@@ -61,6 +61,30 @@ Measure = Callable[[Point], dict[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True)
+class Pace:
+    """The job's measured seconds against its predicted seconds over the points done so far:
+    the time left is the prediction at that pace (the plan's constants come from one machine,
+    and a slower one runs every point slower)."""
+
+    predicted_s: float = 0.0
+    measured_s: float = 0.0
+
+    def add(self, predicted_s: float, measured_s: float) -> Pace:
+        return Pace(self.predicted_s + predicted_s, self.measured_s + measured_s)
+
+    @property
+    def ratio(self) -> float:
+        """Measured over predicted so far; 1 before any point is done."""
+        return self.measured_s / self.predicted_s if self.predicted_s > 0 else 1.0
+
+    def left(self, predicted_left_s: float) -> float:
+        return predicted_left_s * self.ratio
+
+    def text(self) -> str:
+        return f" at this job's pace, x{self.ratio:.2f} the plan" if self.predicted_s > 0 else ""
+
+
+@dataclasses.dataclass(frozen=True)
 class EndProbes:
     """The probes a point ended with: a start for the next point of the job."""
 
@@ -293,21 +317,22 @@ def run_job(
     prov = provenance.collect()
     rows = []
     budget = retry_budget(points)
+    pace = Pace()
     for i, point in enumerate(points):
         path = raw_path(raw_dir, point)
-        left = sum(p.seconds for p in points[i:])
         if already_measured(path, point):
             log.info("[%d/%d] %s: kept from an earlier run", i + 1, len(points), point.id)
             rows.append(_row(point, 0.0, kept=True))
             continue
         log.info(
-            "[%d/%d] %s/%s (predicted %.0f s; about %.0f s left in this job)",
+            "[%d/%d] %s/%s (predicted %.0f s; about %.0f s left in this job%s)",
             i + 1,
             len(points),
             point.experiment,
             point.id,
             point.seconds,
-            left,
+            pace.left(sum(p.seconds for p in points[i:])),
+            pace.text(),
         )
         t0 = time.time()
         try:
@@ -326,6 +351,7 @@ def run_job(
         write_json_atomic(path, record)
         budget -= retried_seconds(job_of(record["result"]).attempts)
         rows.append(_row(point, time.time() - t0, kept=False))
+        pace = pace.add(point.seconds, rows[-1]["seconds"])
         log.info(
             "[%d/%d] %s done in %.1f s -> %s",
             i + 1,
