@@ -19,6 +19,7 @@ from coresweep.analysis.verdicts.engine import (
     decide_case,
     disturbances,
     evaluate,
+    factors,
     threshold_of,
 )
 from coresweep.analysis.verdicts.scaling import C11
@@ -237,3 +238,23 @@ def test_an_observed_fact_decides_unless_an_unmeasured_flag_could_have_caused_it
     assert decision(unseen, bar=Fact(), band=None) == "no"
     hidden = Case("g", "k", 0.0, 0.0, 0.0, (Disturbance("capacity", 1.5, LOWERS),))
     assert decision(hidden, bar=Fact(), band=None) == "undecided"  # no size fits a fact
+
+
+def test_one_points_drift_counts_once_for_the_arms_it_measured_and_once_per_point():
+    """Two arms of a ratio measured in one point share its drift: it bounds their ratio by
+    its own size (x1.5), not by its square; arms of two points each bring their own."""
+
+    def arm(who: str, point: str) -> tuple[Disturbance, ...]:
+        row = {"flags": "reference-drift", "drift": 0.5, "point": point}
+        return disturbances(row, LOWERS, who=who)
+
+    one = Case("g", "k", 2.0, 1.9, 2.1, arm("dask-processes", "dask") + arm("dask-threads", "dask"))
+    d = decide_case(claim([one]), one, T)
+    assert (round(d.lo_w, 3), round(d.hi_w, 3)) == (1.267, 3.15) and d.decision == "yes"
+    assert "(widened by dask-processes: reference-drift, 50.0% (x1.5))" in d.reason
+    two = Case("g", "k", 2.0, 1.9, 2.1, arm("processes", "p") + arm("threads", "t"))
+    d = decide_case(claim([two]), two, T)
+    assert (round(d.lo_w, 3), round(d.hi_w, 3)) == (0.844, 4.725) and d.decision == "undecided"
+    # drifts that name no point (hand-built cases) are each their own, as before
+    bare = (Disturbance("drift", 1.5, EITHER, "a"), Disturbance("drift", 1.5, EITHER, "b"))
+    assert factors(Case("g", "k", 2, 1.9, 2.1, bare), ("drift",))[:2] == (2.25, 2.25)

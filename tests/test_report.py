@@ -74,7 +74,7 @@ PINNED = {
     ),
     'C13': (
         'inconclusive',
-        'Not decided for mc-python: interval [0.62, 4.16] (widened by processes: reference-drift, 5.7% (x1.06), threads: reference-drift, 5.7% (x1.06)) straddles the bar 1.05× and the band [0.95, 1.05].',
+        'Not decided for mc-python: interval [0.66, 3.94] (widened by processes: reference-drift, 5.7% (x1.06)) straddles the bar 1.05× and the band [0.95, 1.05].',
     ),
 }  # fmt: skip
 

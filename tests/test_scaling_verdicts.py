@@ -105,3 +105,16 @@ def test_oversubscribed_points_are_dropped_before_the_largest_p_is_chosen():
                               flags="oversubscribed")  # fmt: skip
     v = _verdicts(pd.concat([t, over], ignore_index=True))
     assert v["C1"].verdict == "supported" and "at p=2" in v["C1"].conditions
+
+
+def test_a_drift_of_the_machines_speed_cannot_raise_busy_cores():
+    """Busy cores are CPU time over wall time of the same samples: a slower or faster CPU
+    moves both, and only time taken from the CPU lowers their ratio. A 66% drift widens a
+    1.86-1.98 busy-cores interval upwards only, so 'yes, more than 1.5 cores' stands."""
+    from coresweep.analysis.verdicts.engine import decide_case, threshold_of
+    from coresweep.analysis.verdicts.scaling import C2, _busy_case
+
+    row = _row("mc-numba", "nogil", "threads", 2, 1.9, 1.92, "reference-drift")
+    row |= {"busy_cores_ci_lo": 1.86, "busy_cores_ci_hi": 1.98, "drift": -0.66, "point": "t2"}
+    d = decide_case(C2, _busy_case(row), threshold_of(None))
+    assert d.decision == "yes" and (d.lo_w, round(d.hi_w, 4)) == (1.86, 3.2868)

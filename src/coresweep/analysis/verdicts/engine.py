@@ -93,6 +93,7 @@ class Disturbance:
     size: float | None
     direction: str
     note: str = ""  # e.g. "probe 1.67 of 2 cores"
+    source: str = ""  # the point whose probes measured it ("" when unknown)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -405,14 +406,30 @@ def _finite(*xs: object) -> bool:
         return False
 
 
-def factors(case: Case, kinds: Sequence[str]) -> tuple[float, float, list[Disturbance]]:
-    """(up, down, unmeasured): how far the truth could lie above / below the measured
-    interval by the declared, measured disturbances; the declared ones without a size."""
-    up = down = 1.0
-    unmeasured = []
+def counted(case: Case, kinds: Sequence[str]) -> list[Disturbance]:
+    """The case's disturbances of the declared kinds, each counted once. A point's reference
+    drift is one change of the machine's speed during that point: the rows it gave the case
+    (the two arms of a ratio measured in one point) share it, and it bounds their ratio by
+    its own size, so it counts once, not once per row (twice would square it)."""
+    out, drifted = [], set()
     for d in dict.fromkeys(case.disturbances):
         if d.kind not in kinds:
             continue
+        if d.kind == "drift" and d.source:
+            if d.source in drifted:
+                continue
+            drifted.add(d.source)
+        out.append(d)
+    return out
+
+
+def factors(case: Case, kinds: Sequence[str]) -> tuple[float, float, list[Disturbance]]:
+    """(up, down, unmeasured): how far the truth could lie above / below the measured
+    interval by the declared, measured disturbances (`counted`); the declared ones without
+    a size."""
+    up = down = 1.0
+    unmeasured = []
+    for d in counted(case, kinds):
         if d.size is None or not math.isfinite(d.size):
             unmeasured.append(d)
             continue
@@ -441,7 +458,7 @@ def decide_case(claim: Claim, case: Case, threshold: float) -> Decision:
         up = down = 1.0
         unmeasured = [d for d in dict.fromkeys(case.disturbances) if d.kind in claim.disturbances]
     lo, hi = b.widen(case.lo, case.hi, up, down)
-    widened = [d.text() for d in case.disturbances if d.kind in claim.disturbances and d.size]
+    widened = [d.text() for d in counted(case, claim.disturbances) if d.size]
     how = f" (widened by {', '.join(widened)})" if widened and (up > 1 or down > 1) else ""
     win_hi = not b.below  # the yes side is above the bar
     in_band = _finite(*band) and lo >= band[0] - _TOL and hi <= band[1] + _TOL
@@ -748,6 +765,7 @@ def disturbances(
     oversubscribed: str | None = None,
     kinds: Mapping[Flag, str | None] | None = None,
     paired_rounds: int | None = None,
+    drift: str = EITHER,
 ) -> tuple[Disturbance, ...]:
     """The disturbances a row's flags name, each with its measured size where the table has
     it: capacity = probe_cores / probe_capacity, drift = 1 + |drift|. Drift acts either way (the machine may have sped up or slowed down); slows:
@@ -759,10 +777,15 @@ def disturbances(
     says (`DISTURBANCE_OF`). paired_rounds: the estimate is a median of per-round ratios
     of arms sampled back to back in that many rounds (`sample_arms(together=True)`): a drift
     d over the point moves each round's ratio by at most d / rounds (a linear change spread
-    over the rounds; a step moves one round, which the median ignores), so that is its size."""
+    over the rounds; a step moves one round, which the median ignores), so that is its size.
+    drift: which way a change of the machine's speed can move the estimate: either way for a
+    time or a ratio of times; a ratio of CPU time to wall time over the same samples (busy
+    cores) is untouched by a slower or faster CPU and only lowered by time the CPU was taken
+    away (preempted, stolen), so LOWERS."""
     own = kinds or {}
     out = []
     prefix = f"{who}: " if who else ""
+    source = str(row.get("point") or "")
     for raised in flags.parse(row.get(column)):
         f = raised.text
         kind = own[raised.flag] if raised.flag in own else DISTURBANCE_OF[raised.flag.kind]
@@ -776,9 +799,9 @@ def disturbances(
             size = 1 + (size - 1) / paired_rounds
             note += f" over {paired_rounds} paired rounds"
         # the machine's speed may have moved either way during the point
-        way = EITHER if kind == "drift" else slows
+        way = drift if kind == "drift" else slows
         way = (oversubscribed or slows) if kind == "oversubscription" else way
-        out.append(Disturbance(kind, size, way, f"{prefix}{f}{note}"))
+        out.append(Disturbance(kind, size, way, f"{prefix}{f}{note}", source))
     return tuple(out)
 
 

@@ -79,7 +79,9 @@ def _speedup_case(r: Row) -> Case:
 
 def _busy_case(r: Row) -> Case:
     """A thread point's busy cores (fine clock interval when the table has it): the machine
-    short of cores lowers it; inner oversubscription raises it (more threads on the CPU)."""
+    short of cores lowers it, and so does a drift of its speed (CPU time and wall time of the
+    same samples move together; only time taken from the CPU lowers their ratio); inner
+    oversubscription raises it (more threads on the CPU)."""
     busy = float(r["busy_cores"])
     lo, hi = (r.get(c) for c in ("busy_cores_ci_lo", "busy_cores_ci_hi"))
     lo, hi = (busy, busy) if pd.isna(lo) or pd.isna(hi) else (float(lo), float(hi))
@@ -89,7 +91,7 @@ def _busy_case(r: Row) -> Case:
         busy,
         lo,
         hi,
-        disturbances(r, LOWERS, oversubscribed=RAISES),
+        disturbances(r, LOWERS, oversubscribed=RAISES, drift=LOWERS),
         workers=int(r["p"]),
         label=str(r["backend"]),
         note=stopped_note(r),
