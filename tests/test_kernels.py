@@ -153,3 +153,103 @@ def test_triad_samples_take_the_next_chunks_so_a_sweep_visits_every_chunk_once(c
     assert k.check(tasks, sample()).ok
     assert written() == 4
     stream.release()
+
+
+def _fork_children(size: int, ntasks: int, seed: int, children: int = 2) -> list[dict]:
+    """Fork `children` processes from this one, alive at once (a barrier), each preparing
+    the triad for its share as a fork pool's worker does: where its b and c lie, relative
+    to this process's (the parent's) b and c, and whether its tasks pass the check."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent = stream._HELD[0]
+    barrier, out = ctx.Barrier(children), ctx.Queue()
+
+    def child() -> None:
+        stream.prepare(size, ntasks, seed)
+        h = stream._HELD[0]
+        barrier.wait(timeout=20)  # every child has taken its share before any exits
+        tasks = make_tasks(size, ntasks, seed)
+        rows = {"ok": stream.check(tasks, [stream.run(t) for t in tasks]).ok, "n": h.b.size}
+        for name in ("b", "c"):
+            mine, theirs = getattr(h, name), getattr(parent, name)
+            start = mine.__array_interface__["data"][0] - theirs.__array_interface__["data"][0]
+            rows[name] = (start // mine.itemsize, np.shares_memory(mine, theirs))
+        out.put(rows)
+
+    procs = [ctx.Process(target=child) for _ in range(children)]
+    for p in procs:
+        p.start()
+    try:
+        return [out.get(timeout=30) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.exitcode is None:
+                p.kill()
+                p.join()
+
+
+def test_triad_fork_workers_read_disjoint_shares_of_the_parents_inputs():
+    """Two fork workers of a parent holding inputs for both read different b and c pages
+    (the same pages would let one worker's reads hit the cache the other just filled),
+    each a view of the parent's inputs (not rebuilt), and their sums stay exact."""
+    stream.compile_numba()
+    stream.release()
+    size, ntasks = stream.PERIOD, 2
+    n = stream.held_elements(size, ntasks)
+    stream.prepare(size, 2 * ntasks, 0)  # the parent: two workers' shares
+    total = stream.held()
+    assert total == 2 * n
+    rows = _fork_children(size, ntasks, 0)
+    stream.release()
+    for name in ("b", "c"):
+        starts = sorted(r[name][0] for r in rows)
+        assert all(r[name][1] for r in rows)  # views of the parent's arrays
+        assert all(0 <= s <= total - n for s in starts)  # inside them
+        assert starts[1] - starts[0] >= n  # disjoint
+        assert all(s % stream.PERIOD == 0 for s in starts)
+    assert all(r["n"] == n and r["ok"] for r in rows)
+
+
+def test_triad_fork_workers_wrap_to_the_first_share_when_the_parent_holds_one():
+    """A parent holding fewer than two workers' shares: both read its first share, exactly."""
+    stream.compile_numba()
+    stream.release()
+    size, ntasks = stream.PERIOD, 2
+    stream.prepare(size, 3, 0)  # 1.5 shares of a worker's 2 chunks
+    rows = _fork_children(size, ntasks, 0)
+    stream.release()
+    assert all(r[name] == (0, True) for r in rows for name in ("b", "c"))
+    assert all(r["ok"] for r in rows)
+
+
+def test_triad_share_counter_starts_no_helper_process():
+    """The counter a process makes for its fork workers' shares starts no process: no
+    resource tracker (a fresh interpreter, so no other test's tracker hides one)."""
+    import subprocess
+    import sys
+
+    code = """
+import multiprocessing.resource_tracker as rt
+import psutil
+from coresweep.kernels import stream
+before = psutil.Process().children(recursive=True)
+stream.prepare(stream.PERIOD, 2, 0)
+assert stream._HELD[0].shares is not None
+assert stream._take_share(stream._HELD[0].shares) == 0
+assert psutil.Process().children(recursive=True) == before == []
+assert rt._resource_tracker._pid is None
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_triad_share_counter_never_blocks_a_worker(monkeypatch):
+    """A counter whose lock is never released (a sibling killed holding it) still hands
+    out a share after SHARE_LOCK_SECONDS: a pool worker does not hang in its init."""
+    monkeypatch.setattr(stream, "SHARE_LOCK_SECONDS", 0.05)
+    counter = stream._share_counter()
+    assert counter.get_lock().acquire(timeout=1)  # held, as a dead sibling would
+    assert [stream._take_share(counter) for _ in range(2)] == [0, 1]
+    assert stream._take_share(None) == 0  # inputs that are a share of a parent's: from 0

@@ -17,8 +17,12 @@ point is the total, not the total x p. A forked worker whose parent holds inputs
 large reads the parent's b and c where they are (pages only read are never copied on
 write) and builds only its own a: the inputs hold the same values either way, and building
 them again would cost most of the worker's start (fresh memory faults in slowly on some
-VMs: 0.38 GB/s measured on a gVisor-like KVM guest). Successive tasks of a process take successive slots
-(chunks) round robin, so a process sweeps all it holds before it returns to a chunk.
+VMs: 0.38 GB/s measured on a gVisor-like KVM guest). Each forked worker reads its own
+share of them, the next one a counter shared with its parent hands out (`_take_share`):
+workers reading the same pages at the same time would serve each other's reads from the
+shared last-level cache and measure more than memory bandwidth. Successive tasks of a
+process take successive slots (chunks) round robin, so a process sweeps all it holds
+before it returns to a chunk.
 
 The inputs repeat with a period of PERIOD elements and every slot starts at a multiple of
 it, so all chunks hold the same values and a task's result depends only on its size and its
@@ -30,9 +34,11 @@ the closed-form reference. Bytes counted the STREAM way: 3 x 8 bytes per element
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -106,29 +112,73 @@ class _Held:
     a: np.ndarray
     b: np.ndarray
     c: np.ndarray
+    #: the counter this process's forked workers take shares of b and c by (None: b and c
+    #: are a share of its parent's, and its own fork children, if any, read them from 0)
+    shares: Any = None
 
 
 _HELD: list[_Held] = []  # this process's set (a fork child finds its parent's and replaces it)
-#: a forked worker's view of its parent's b and c, kept to read after it made its own set
-_INHERITED: list[tuple[np.ndarray, np.ndarray]] = []
+#: a forked worker's view of its parent's b and c and the share it takes of them, kept to
+#: read after it made its own set
+_INHERITED: list[tuple[np.ndarray, np.ndarray, int]] = []
 _NEXT = itertools.count()  # next slot; next() is atomic under the GIL
+#: seconds a forked worker waits for the share counter's lock (a sibling killed while
+#: holding it would keep it forever): it then takes a share unlocked, never hangs
+SHARE_LOCK_SECONDS = 1.0
+
+
+def _share_counter() -> Any:
+    """A counter shared with the fork children to come, for the inputs this process built.
+
+    Fork context: its lock's semaphore is unlinked at once, so no resource tracker starts
+    (a spawn-context lock would register its name with one)."""
+    return multiprocessing.get_context("fork").Value("q", 0)
+
+
+def _take_share(counter: Any) -> int:
+    """Fetch-and-increment the parent's counter: this forked worker's share index."""
+    if counter is None:
+        return 0
+    lock = counter.get_lock()
+    locked = lock.acquire(timeout=SHARE_LOCK_SECONDS)
+    try:
+        k = int(counter.value)
+        counter.value = k + 1
+    finally:
+        if locked:
+            lock.release()
+    return k
+
+
+def _share(k: int, n: int, total: int) -> int:
+    """Offset of share k of n elements in inputs of `total`: whole shares, each starting at
+    a multiple of PERIOD (so every slot in it does), wrapping over those the inputs hold."""
+    step = -(-n // PERIOD) * PERIOD
+    return (k % max(1, total // step)) * step
 
 
 def hold(n: int) -> int:
     """Make this process hold arrays of at least n elements, built and first-touched now.
 
     Keeps the set it holds when that is large enough (the strong and weak workloads and
-    the baseline share it); returns the elements held."""
+    the baseline share it); returns the elements held. A forked worker takes its share
+    index once, at its first hold, and keeps it for a larger set: the p workers of a pool
+    draw p consecutive values, distinct modulo the shares of any size."""
     mine = _HELD[0] if _HELD and _HELD[0].pid == os.getpid() else None
     if mine is not None and mine.a.size >= n:
         return mine.a.size
     if _HELD and mine is None:  # a forked worker: its parent's inputs stay readable here
-        _INHERITED[:] = [(_HELD[0].b, _HELD[0].c)]
+        parent = _HELD[0]
+        _INHERITED[:] = [(parent.b, parent.c, _take_share(parent.shares))]
     _HELD.clear()  # drop the old (or the parent's) set before building the next
-    src = next(((b, c) for b, c in _INHERITED if b.size >= n), None)
-    b, c = (src[0][:n], src[1][:n]) if src is not None else inputs(n)
+    src = next(((b, c, k) for b, c, k in _INHERITED if b.size >= n), None)
+    if src is not None:
+        off = _share(src[2], n, src[0].size)
+        b, c, shares = src[0][off : off + n], src[1][off : off + n], None
+    else:  # built here: this process's fork children take their shares of these
+        (b, c), shares = inputs(n), _share_counter()
     a = populated(n)  # faulted in here, not in the first sample
-    _HELD.append(_Held(os.getpid(), a, b, c))
+    _HELD.append(_Held(os.getpid(), a, b, c, shares))
     return n
 
 
