@@ -258,3 +258,14 @@ def test_one_points_drift_counts_once_for_the_arms_it_measured_and_once_per_poin
     # drifts that name no point (hand-built cases) are each their own, as before
     bare = (Disturbance("drift", 1.5, EITHER, "a"), Disturbance("drift", 1.5, EITHER, "b"))
     assert factors(Case("g", "k", 2, 1.9, 2.1, bare), ("drift",))[:2] == (2.25, 2.25)
+
+
+def test_two_rows_are_paired_by_round_only_from_one_point_with_as_many_samples():
+    from coresweep.analysis.verdicts.engine import paired_rounds
+
+    a = {"point": "pinned__cpu-auto", "n": 15}
+    assert paired_rounds(a, dict(a)) == 15
+    assert paired_rounds(a, {**a, "n": 14}) is None  # one arm stopped sooner: not paired
+    assert paired_rounds(a, {**a, "point": "unpinned__all"}) is None
+    assert paired_rounds({"n": 15}, {"n": 15}) is None  # no point named: nothing to pair by
+    assert paired_rounds({**a, "n": 1}, {**a, "n": 1}) is None

@@ -577,6 +577,21 @@ def test_communication_noise_does_not_undecide_drift_does():
     )
 
 
+def test_communication_drift_of_one_point_is_weighed_per_round_of_its_paired_arms():
+    """Both arms drifted 73% in one point, sampled in the same 12 rounds: the ratio is a
+    median of per-round ratios, so the drift moves it by 1 + 0.73/12 (once, not squared);
+    arms of two points, or unpaired, take the whole drift."""
+    rows = _comm(2**20, 1.5, 0.1, thread_flags="reference-drift", proc_flags="reference-drift")
+    for r in rows:
+        r |= {"drift": 0.73, "point": "dask", "n": 12}
+    v = one(communication_verdicts(pd.DataFrame(rows), M))
+    assert v.verdict == "supported"  # [1.4, 1.6] / 1.0608 = 1.32 > 1.05
+    assert "reference-drift, 73.0% over 12 paired rounds (x1.06)" in v.evidence
+    rows[1]["point"] = "other"
+    v = one(communication_verdicts(pd.DataFrame(rows), M))
+    assert v.verdict == "inconclusive"  # [1.4 / 1.73 / 1.73, ...] = 0.47: straddles
+
+
 def test_communication_all_straddling_is_inconclusive_and_a_nan_ratio_with_a_ci_refused():
     v = one(communication_verdicts(pd.DataFrame(_comm(8, 1.05, 0.2)), M))
     assert v.verdict == "inconclusive"

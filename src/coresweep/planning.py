@@ -16,11 +16,13 @@ With other interpreters than the current one (`interpreters:`), each environment
 created adds `interpreters.ENV_CREATE_S` (uv: venv and install, measured once).
 
 The constants are seconds on one machine; another runs the same work slower or faster. A
-plan for this machine times the drift reference here (`Speed`, the median of
-SPEED_READINGS readings) and scales every prediction but an environment's download by its
+plan for this machine times the drift reference here (`Speed`, the best of SPEED_READINGS
+readings: on a 2-core AMD EPYC VM whose speed swung between two levels, the reference read
+2.6-4.6 ms within a second, and a median of readings planned whichever level it met: x2.26,
+13 min 35 s predicted for a run of 8 min 14 s) and scales every prediction but an environment's download by its
 ratio to NOMINAL_REFERENCE_S, the reference where the constants were last checked. On a
-2-core AMD EPYC VM whose reference read 1.5-1.8 x the nominal (2026-12-07), the unscaled
-plan said 6 min 00 s and the run took 9 min 00 s. Parts bounded by the clock (sampling
+2-core AMD EPYC VM whose reference read 1.3-2.3 x the nominal (2026-12-07), the unscaled
+plan said 6 min 00 s and the runs took 8 min 14 s and 9 min 00 s. Parts bounded by the clock (sampling
 budgets, hang waits, sleeps) do not slow down with the machine, so the scaled prediction
 errs high rather than low. A plan for another node (`--node-cores`, a cluster's compute
 node) is at the nominal speed: the machine that will run it is not here to be timed.
@@ -28,7 +30,6 @@ node) is at the nominal speed: the machine that will run it is not here to be ti
 
 from __future__ import annotations
 
-import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def speed_of(node: Node) -> Speed:
         return NOMINAL
     from coresweep.measure.drift import reference_seconds
 
-    return Speed(statistics.median(reference_seconds() for _ in range(SPEED_READINGS)))
+    return Speed(min(reference_seconds() for _ in range(SPEED_READINGS)))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from coresweep.analysis.verdicts.engine import (
     case_key,
     disturbances,
     evaluate,
+    paired_rounds,
     stopped_note,
 )
 from coresweep.analysis.verdicts.record import Verdict
@@ -58,9 +59,10 @@ def round_trip_ratios(table: pd.DataFrame) -> list[Case]:
         for size, g in procs[procs.vs_thread.notna()].groupby("size"):
             best = g.loc[g.rtt_us.idxmin()]
             ref = table[(table.transport == best.thread_ref) & (table["size"] == size)].iloc[0]
-            moved = disturbances(best, RAISES, who=best.transport) + disturbances(
-                ref, LOWERS, who=ref.transport
-            )
+            rounds = paired_rounds(best, ref)  # one point's arms: a ratio per round
+            moved = disturbances(
+                best, RAISES, who=best.transport, paired_rounds=rounds
+            ) + disturbances(ref, LOWERS, who=ref.transport, paired_rounds=rounds)
             cases.append(
                 Case(
                     f"{prefix}{fmt_bytes(int(size))}",

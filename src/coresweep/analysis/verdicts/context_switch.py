@@ -30,6 +30,7 @@ from coresweep.analysis.verdicts.engine import (
     case_key,
     disturbances,
     evaluate,
+    paired_rounds,
     stopped_note,
 )
 from coresweep.analysis.verdicts.record import Verdict
@@ -100,7 +101,10 @@ def switch_ratios(table: pd.DataFrame) -> list[Case]:
             br, blo, bhi = _ratio(bt, bp)
             label += f" (best vs best: {_us(bt)} vs {_us(bp)}, {br:.2f} [{blo:.2f}, {bhi:.2f}])"
         label += "; OS switches per round trip: " + ", ".join(_ctx(x) for _, x in g.iterrows())
-        moved = disturbances(t, LOWERS, who=t.mechanism) + disturbances(p, RAISES, who=p.mechanism)
+        rounds = paired_rounds(t, p)  # one point's arms: a ratio per round
+        moved = disturbances(t, LOWERS, who=t.mechanism, paired_rounds=rounds) + disturbances(
+            p, RAISES, who=p.mechanism, paired_rounds=rounds
+        )
         key = case_key({"pin": pin, "transport": shared or "best"}, ("pin", "transport"))
         label = f"CPUs {g.cpus.iloc[0]}, {label}"
         cases.append(Case(str(pin), key, r, lo, hi, moved, label=label,

@@ -805,6 +805,16 @@ def disturbances(
     return tuple(out)
 
 
+def paired_rounds(a: Mapping[str, Any], b: Mapping[str, Any]) -> int | None:
+    """The rounds in which two rows' arms were sampled together: both from one point, with
+    as many samples (`sample_arms(together=True)` pairs sample i of each, and
+    `stats.paired_ratio_ci` then takes the median of per-round ratios); None otherwise."""
+    na, nb = a.get("n"), b.get("n")
+    if not a.get("point") or a.get("point") != b.get("point") or not _finite(na, nb):
+        return None
+    return int(na) if int(na) == int(nb) and int(na) > 1 else None  # type: ignore[arg-type]
+
+
 def _size(kind: str, row: Mapping[str, Any]) -> tuple[float | None, str]:
     if kind == "capacity":
         cap, cores = row.get("probe_capacity"), row.get("probe_cores")
