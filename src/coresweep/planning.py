@@ -16,16 +16,16 @@ With other interpreters than the current one (`interpreters:`), each environment
 created adds `interpreters.ENV_CREATE_S` (uv: venv and install, measured once).
 
 The constants are seconds on one machine; another runs the same work slower or faster. A
-plan for this machine times the drift reference here (`Speed`, the best of SPEED_READINGS
-readings: on a 2-core AMD EPYC VM whose speed swung between two levels, the reference read
-2.6-4.6 ms within a second, and a median of readings planned whichever level it met: x2.26,
-13 min 35 s predicted for a run of 8 min 14 s) and scales every prediction but an environment's download by its
-ratio to NOMINAL_REFERENCE_S, the reference where the constants were last checked. On a
-2-core AMD EPYC VM whose reference read 1.3-2.3 x the nominal (2026-12-07), the unscaled
-plan said 6 min 00 s and the runs took 8 min 14 s and 9 min 00 s. Parts bounded by the clock (sampling
-budgets, hang waits, sleeps) do not slow down with the machine, so the scaled prediction
-errs high rather than low. A plan for another node (`--node-cores`, a cluster's compute
-node) is at the nominal speed: the machine that will run it is not here to be timed.
+plan for this machine times the drift reference here (`Speed`: the best of SPEED_READINGS
+readings) and scales every prediction but an environment's download by its ratio to
+NOMINAL_REFERENCE_S, where the constants were last checked. On a 2-core AMD EPYC VM
+(2026-12-07) the unscaled plan said 6 min 00 s for runs of 8 min 14 s to 9 min 00 s. Its
+speed swung between two levels (the reference read 2.6-4.6 ms within a second), and a
+median of readings planned whichever level it met (x2.26: 13 min 35 s); the best is its
+undisturbed speed. Parts bounded by the clock (sampling budgets, hang waits, sleeps) do not
+slow down with the machine, so the scaled prediction errs high rather than low. A plan for
+another node (`--node-cores`, a cluster's compute node) is at the nominal speed: the
+machine that will run it is not here to be timed.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ AGGREGATE_S = 1.2
 FIXED_S = 10.0
 #: the drift reference (coresweep.measure.drift.reference_seconds) on the machine the
 #: constants above were last checked on: its median over the points of runs W-Z (2-core
-#: Intel Xeon VM, 2026-12-07: 1.97-2.09 ms), where the plan was 4-8% high
+#: Intel Xeon VM, 2026-12-07: 1.97-2.09 ms), where the plan was 4-8% high. A median there
+#: against the best of readings here: that VM ran at one steady speed (its best readings
+#: were not recorded apart), so the two are taken as the same
 NOMINAL_REFERENCE_S = 2.0e-3
 #: readings of the reference a plan for this machine takes (~0.1-0.2 s each)
 SPEED_READINGS = 5
@@ -232,11 +234,11 @@ def summary_text(points: list[Point], node: Node, speed: Speed = NOMINAL) -> str
         out.append(
             f"{line.experiment:<16} {line.jobs:>5} {line.points:>7} {_duration(line.seconds):>14}"
         )
+    out.append(speed.text())
     out.append(
         f"{'total':<16} {sum(x.jobs for x in lines):>5} {sum(x.points for x in lines):>7} "
         f"{_duration(predicted_seconds(points, speed)):>14}  (prediction; jobs run one at a time)"
     )
-    out.insert(-1, speed.text())
     interpreters = by_interpreter(points, speed)
     if _others(interpreters):
         out.append(f"{'interpreter':<16} {'jobs':>5} {'points':>7} {'predicted':>14}")
