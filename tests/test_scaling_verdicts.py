@@ -107,14 +107,31 @@ def test_oversubscribed_points_are_dropped_before_the_largest_p_is_chosen():
     assert v["C1"].verdict == "supported" and "at p=2" in v["C1"].conditions
 
 
-def test_a_drift_of_the_machines_speed_cannot_raise_busy_cores():
-    """Busy cores are CPU time over wall time of the same samples: a slower or faster CPU
-    moves both, and only time taken from the CPU lowers their ratio. A 66% drift widens a
-    1.86-1.98 busy-cores interval upwards only, so 'yes, more than 1.5 cores' stands."""
+def _busy(row_busy, lo, hi, flags, **columns):
     from coresweep.analysis.verdicts.engine import decide_case, threshold_of
     from coresweep.analysis.verdicts.scaling import C2, _busy_case
 
-    row = _row("mc-numba", "nogil", "threads", 2, 1.9, 1.92, "reference-drift")
-    row |= {"busy_cores_ci_lo": 1.86, "busy_cores_ci_hi": 1.98, "drift": -0.66, "point": "t2"}
-    d = decide_case(C2, _busy_case(row), threshold_of(None))
-    assert d.decision == "yes" and (d.lo_w, round(d.hi_w, 4)) == (1.86, 3.2868)
+    row = _row("mc-python", "python", "threads", 2, 1.0, row_busy, flags)
+    row |= {"busy_cores_ci_lo": lo, "busy_cores_ci_hi": hi, "point": "t2", **columns}
+    return decide_case(C2, _busy_case(row), threshold_of(None))
+
+
+def test_a_drift_of_the_machines_speed_does_not_move_busy_cores():
+    """Busy cores are CPU time over wall time of the same samples: a slower or faster CPU
+    moves both. The EPYC VM's case (default run A3, 2026-12-07): a 71% drift of the
+    reference beside 0.995 [0.987, 0.996] busy cores decides 'no, one core busy'; the
+    interval is not widened at all."""
+    d = _busy(0.995, 0.987, 0.996, "reference-drift", drift=0.711)
+    assert d.decision == "no" and (d.lo_w, d.hi_w) == (0.987, 0.996)
+    d = _busy(1.92, 1.86, 1.98, "reference-drift", drift=-0.66)
+    assert d.decision == "yes" and (d.lo_w, d.hi_w) == (1.86, 1.98)
+
+
+def test_time_taken_from_the_cpus_widens_busy_cores_upwards_by_its_size():
+    """What lowers busy cores is time the CPUs gave others, which the capacity ledger
+    measures: 1.25 of 2 cores delivered widens upwards by x1.6, past the 1.5-core bar."""
+    cap = {"probe_capacity": 1.25, "probe_cores": 2}
+    d = _busy(0.995, 0.987, 0.996, "low-capacity", **cap)
+    assert d.decision == "undecided" and (d.lo_w, round(d.hi_w, 4)) == (0.987, 1.5936)
+    d = _busy(0.995, 0.987, 0.996, "low-capacity", probe_capacity=1.6, probe_cores=2)
+    assert d.decision == "no" and (d.lo_w, round(d.hi_w, 4)) == (0.987, 1.245)

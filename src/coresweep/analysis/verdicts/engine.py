@@ -765,23 +765,19 @@ def disturbances(
     oversubscribed: str | None = None,
     kinds: Mapping[Flag, str | None] | None = None,
     paired_rounds: int | None = None,
-    drift: str = EITHER,
 ) -> tuple[Disturbance, ...]:
     """The disturbances a row's flags name, each with its measured size where the table has
-    it: capacity = probe_cores / probe_capacity, drift = 1 + |drift|. Drift acts either way (the machine may have sped up or slowed down); slows:
-    what slowing this row does to the case's estimate (LOWERS for a
-    parallel run's speedup, RAISES for its serial baseline's); oversubscribed: the same for
-    oversubscription flags where it differs (more threads than cores raise busy cores).
-    kinds: a rule's own view of a flag -> its disturbance ("slow"), or None for a flag that
-    describes the outcome and moves nothing; every other flag is the disturbance its kind
-    says (`DISTURBANCE_OF`). paired_rounds: the estimate is a median of per-round ratios
-    of arms sampled back to back in that many rounds (`sample_arms(together=True)`): a drift
-    d over the point moves each round's ratio by at most d / rounds (a linear change spread
-    over the rounds; a step moves one round, which the median ignores), so that is its size.
-    drift: which way a change of the machine's speed can move the estimate: either way for a
-    time or a ratio of times; a ratio of CPU time to wall time over the same samples (busy
-    cores) is untouched by a slower or faster CPU and only lowered by time the CPU was taken
-    away (preempted, stolen), so LOWERS."""
+    it: capacity = probe_cores / probe_capacity, drift = 1 + |drift|. Drift acts either way
+    (the machine may have sped up or slowed down); slows: what slowing this row does to the
+    case's estimate (LOWERS for a parallel run's speedup, RAISES for its serial baseline's);
+    oversubscribed: the same for oversubscription flags where it differs (more threads than
+    cores raise busy cores). kinds: a rule's own view of a flag -> its disturbance ("slow"),
+    or None for a flag that describes the outcome or moves nothing; every other flag is the
+    disturbance its kind says (`DISTURBANCE_OF`). paired_rounds: the estimate is a median of
+    per-round ratios of arms sampled back to back in that many rounds
+    (`sample_arms(together=True)`): a drift d over the point moves each round's ratio by at
+    most d / rounds (a linear change spread over the rounds; a step moves one round, which
+    the median ignores), so that is its size."""
     own = kinds or {}
     out = []
     prefix = f"{who}: " if who else ""
@@ -798,8 +794,7 @@ def disturbances(
         if kind == "drift" and size is not None and paired_rounds:
             size = 1 + (size - 1) / paired_rounds
             note += f" over {paired_rounds} paired rounds"
-        # the machine's speed may have moved either way during the point
-        way = drift if kind == "drift" else slows
+        way = EITHER if kind == "drift" else slows
         way = (oversubscribed or slows) if kind == "oversubscription" else way
         out.append(Disturbance(kind, size, way, f"{prefix}{f}{note}", source))
     return tuple(out)
