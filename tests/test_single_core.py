@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from pinned import measure_restoring
@@ -155,6 +156,37 @@ def test_a_gain_interval_straddling_the_threshold_is_undecided():
         "Depends on the kind of work: yes for sleep (throughput over one thread's: 30.00×); "
         "not decided for cpu."
     )
+
+
+def test_every_thread_count_samples_in_the_same_rounds_and_gains_pair_them(records):
+    """Arms sampled together: equal counts, and the gain is the median of per-round ratios."""
+    t = exp.aggregate(records)
+    for rec in records:
+        one, four = rec["result"]["arms"]
+        assert len(one["wall"]) == len(four["wall"])
+        per_round = np.asarray(one["wall"]) / np.asarray(four["wall"])
+        row = t[(t.kind == rec["result"]["kind"]) & (t.threads == 4)].iloc[0]
+        assert row.gain_vs_1 == pytest.approx(float(np.median(per_round)))
+
+
+def _drifted(rows, point, n):
+    flagged = {"flags": "reference-drift", "drift": 0.376, "point": point, "n": n}
+    return pd.DataFrame([{**r, **flagged} for r in rows])
+
+
+def test_a_drift_counts_per_round_where_both_arms_are_one_points_rounds():
+    """The EPYC VM's cpu point (run A2): a 37.6% drift over the point. Paired over 8 rounds
+    it widens by x1.047, so 0.96 [0.93, 0.98] stays below the 1.05x bar: "no". From two
+    points (unpaired) the full x1.376 leaves it undecided."""
+    rows = _rows("cpu", 0.96, 0.93, 0.98)
+    (paired,) = single_core_verdicts(_drifted(rows, "cpu__cpu-auto", 8), "m")
+    assert paired.verdict == "refuted"
+    (case,) = paired.cases
+    assert (round(case["lo_widened"], 4), round(case["hi_widened"], 4)) == (0.8883, 1.0261)
+    apart = _drifted(rows, "cpu__cpu-auto", 8).assign(point=["one", "other"])
+    (unpaired,) = single_core_verdicts(apart, "m")
+    assert unpaired.verdict == "inconclusive"
+    assert "reference-drift, 37.6% (x1.38)" in unpaired.cases[0]["reason"]
 
 
 @pytest.mark.parametrize(

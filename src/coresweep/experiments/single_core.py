@@ -12,7 +12,10 @@ its own within the job's allocation instead of sharing the pinned one; the other
 book one. All kinds share one job: each point's pools and peer end before the next starts.
 The runner's capacity probe checks only the pinned CPU (`protocol.probe_cpu`): the second
 core is the peer's, not the experiment's. The gain of each thread count over one thread
-decides C10, so sampling goes on while its interval straddles the bar (`decide`).
+decides C10, so sampling goes on while its interval straddles the bar (`decide`). Every
+thread count samples in the same rounds (`together`), and the gain is the median of the
+per-round ratios (`paired_ratio_ci`): a change of the machine's speed over the point
+cancels round by round.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.sched import choose_cpu, pinned
 from coresweep.records import Point, params_of
-from coresweep.stats import ratio_ci, stability_flags, summarize
+from coresweep.stats import paired_ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -273,7 +276,7 @@ def measure(point: Point) -> dict[str, Any]:
             }
             # the gain of t threads over one decides C10: sample on while it straddles
             decide = [("t1", f"t{t}") for t in pools if t != 1]
-            samples = sample_arms(arms, protocol, prm.seed, decide=decide)
+            samples = sample_arms(arms, protocol, prm.seed, together=True, decide=decide)
         finally:
             for pool in pools.values():
                 pool.shutdown()
@@ -317,7 +320,7 @@ def _arm_row(r: dict[str, Any], a: dict[str, Any], base_wall: np.ndarray) -> dic
     wall = np.asarray(a["wall"])
     s = summarize(wall)
     lat = a["task_latency"]
-    gain, gain_lo, gain_hi = ratio_ci(base_wall, wall)
+    gain, gain_lo, gain_hi = paired_ratio_ci(base_wall, wall)
     busy = float(np.median(np.asarray(a["cpu"]) / wall))
     flags = job_flags(r) + stability_flags(wall, a["first_run"])
     if not r["pinned_ok"]:

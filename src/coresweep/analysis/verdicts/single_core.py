@@ -20,6 +20,7 @@ from coresweep.analysis.verdicts.engine import (
     case_key,
     disturbances,
     evaluate,
+    paired_rounds,
     stopped_note,
 )
 from coresweep.analysis.verdicts.record import Verdict
@@ -42,14 +43,16 @@ def _ends(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
 
 def throughput_gains(table: pd.DataFrame) -> list[Case]:
     """Per kind of work: throughput of the most threads over one thread's, pinned to one
-    CPU. A slowed many-thread point lowers the gain, a slowed one-thread point raises it;
-    the capacity probe is of the pinned CPU."""
+    CPU. A slowed many-thread arm lowers the gain, a slowed one-thread arm raises it; the
+    capacity probe is of the pinned CPU. Both arms come from one point, sampled in the same
+    rounds: its drift counts per round (`paired_rounds`)."""
     top, one, tmax = _ends(table)
     cases = []
     for kind, row in top.iterrows():
         base = one.loc[kind]
-        moved = disturbances(row, LOWERS, who=f"{tmax} threads") + disturbances(
-            base, RAISES, who="1 thread"
+        rounds = paired_rounds(row, base)
+        moved = disturbances(row, LOWERS, who=f"{tmax} threads", paired_rounds=rounds) + (
+            disturbances(base, RAISES, who="1 thread", paired_rounds=rounds)
         )
         label = (
             f"{tmax} vs 1 threads ({base.throughput:.0f} -> {row.throughput:.0f} tasks/s, "
