@@ -293,7 +293,9 @@ def test_one_slow_first_call_does_not_set_how_many_calls_a_sample_repeats():
     got = sampling.sample_arms({"a": fn}, proto, seed=1)["a"]
     # from the first call alone a sample would repeat ceil(0.01 / 0.005) = 2 calls
     assert got.inner > 100
-    assert min(got.wall) * got.inner > 0.005  # each sample lasts about min_sample_seconds
+    # each sample lasts about min_sample_seconds: within a factor 5, as this VM's speed swings
+    # 2x between calibration and samples (seen: 3.8 ms); the first call alone would give 2 µs
+    assert min(got.wall) * got.inner > 0.002
 
 
 def test_a_call_that_fills_a_sample_is_not_repeated_to_calibrate():
