@@ -46,11 +46,37 @@ def _config(**kw):
 
 
 @pytest.fixture(scope="module")
-def table():
-    """The tiny point measured for real and aggregated as `coresweep aggregate` would."""
+def record():
+    """The tiny point measured for real."""
     (point,) = exp.points(_config(), Node.here(2))
-    rec = measured(exp, point)
-    return describe(exp.aggregate([rec]))
+    return measured(exp, point)
+
+
+@pytest.fixture(scope="module")
+def table(record):
+    """The tiny point aggregated as `coresweep aggregate` would."""
+    return describe(exp.aggregate([record]))
+
+
+def test_the_largest_tasks_speedup_pairs_serial_samples_of_the_pools_own_rounds(record, table):
+    """Each pool's rounds also time one serial largest task; that level's speedup is the
+    median of per-round ratios (serial task x the level's tasks / the pool's call)."""
+    r = record["result"]
+    levels = {k["kernel"]: [exp.Level(**x) for x in k["levels"]] for k in r["kernels"]}
+    for run in r["backends"]:
+        if run["backend"] == exp.REFERENCE:
+            assert run["serial_largest"] == {}
+            continue
+        assert set(run["serial_largest"]) == set(TINY["kernels"])
+        for kernel, ladder in levels.items():
+            top = exp.largest(ladder)
+            pool = np.asarray(run["arms"][kernel][top.label]["wall"])
+            serial = np.asarray(run["serial_largest"][kernel]["wall"]) * top.ntasks
+            rows = table[(table.backend == run["backend"]) & (table.kernel == kernel)]
+            (row,) = rows[rows.arm == top.label].itertuples()
+            assert row.speedup_rounds == len(pool) == len(serial) == 6
+            assert row.speedup == pytest.approx(float(np.median(serial / pool)))
+            assert (rows[rows.arm != top.label].speedup_rounds == 0).all()
 
 
 def test_one_point_for_all_kernels_with_serial_added_first():
@@ -264,6 +290,23 @@ def test_a_serial_baseline_short_of_cores_widens_the_pools_win_by_its_size():
     assert "serial baseline, largest tasks: low-capacity, 1.00 of 2 cores delivered" in (
         short.evidence
     )
+
+
+def test_a_drift_counts_per_round_on_the_largest_tasks_paired_in_the_pools_rounds():
+    """The EPYC VM's case (default run Q1): a 41% drift over the one task-size point. A
+    largest-task speedup of 1.6 [1.33, 1.90] against the serial pass widens x1.41 to
+    [0.94, 2.68]: undecided; paired over 6 rounds it widens x1.068: a win."""
+    t = _synthetic({"processes-fork": INTERPOLATED})
+    large = t.task_seconds == 1e-3
+    t.loc[large, ["speedup", "speedup_ci_lo", "speedup_ci_hi"]] = (1.6, 1.33, 1.9)
+    t = t.assign(flags="reference-drift", drift=0.409, point="p2", n=6)
+    (apart,) = task_size_verdicts(t.assign(speedup_rounds=0), "m")
+    assert apart.verdict == "inconclusive"
+    assert "largest tasks: reference-drift, 40.9% (x1.41)" in apart.cases[1]["reason"]
+    (paired,) = task_size_verdicts(t.assign(speedup_rounds=[0, 6]), "m")
+    assert paired.verdict == "supported"
+    win = paired.cases[1]
+    assert (round(win["lo_widened"], 4), round(win["hi_widened"], 4)) == (1.2451, 2.0295)
 
 
 def test_a_speedup_interval_straddling_1_leaves_that_pool_undecided():

@@ -11,7 +11,12 @@ are sampled interleaved on one warm pool, so a pool starts once. Per backend it 
 * warm per-task overhead: wall seconds per empty task (size 0), and the fit
   t = ntasks x overhead + t_serial / p_eff over the ladder;
 * speedup vs serial per task size, and the crossover size above which its 95% CI lower
-  bound stays above 1 (log-interpolated).
+  bound stays above 1 (log-interpolated). On the largest tasks, where C8 asks whether a
+  pool beats serial, the serial reference is also sampled in the backend's own rounds (one
+  largest task in the job's thread, times the level's task count: large tasks carry no
+  per-task overhead), and that speedup is the median of the per-round ratios: a change of
+  the machine's speed between the serial pass and the backend's cancels (seen on a 2-core
+  EPYC VM: a 41% drift over the point left every largest-task case undecided).
 
 Kernels are restricted to per-task kernels without inner thread pools, so nothing needs
 limiting and Numba's thread pool never starts in this process (the fork backend stays safe).
@@ -60,7 +65,7 @@ from coresweep.measure.cores import Node
 from coresweep.measure.sampling import Protocol, sample_arms
 from coresweep.measure.timer import timed
 from coresweep.records import Point, params_of, stable_hash
-from coresweep.stats import ratio_ci, stability_flags, summarize
+from coresweep.stats import paired_ratio_ci, ratio_ci, stability_flags, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +76,7 @@ NAME = "task_size"
 EMPTY = "empty"
 AUTO_MAX_TASKS = 50  # "auto" max_tasks = max(this, 2p)
 SEP = "|"  # joins kernel and level into one arm name
+PAIRED = "serial-largest"  # the arm of one serial largest task in a backend's rounds
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,8 @@ def predict(prm: Params, kinds: Sequence[str]) -> tuple[float, int]:
             for lv in ladder:
                 work = lv.ntasks * lv.task_seconds / min(width, lv.ntasks)
                 units.append(work + lv.ntasks * overhead)
+            if d.isolation != "inline":  # the serial largest task in the backend's rounds
+                units.append(largest(ladder).task_seconds)
         seconds += prm.start_repeats * start + sampling_seconds(units, protocol)
         peak = max(peak, pool_mb(b, workers))
     return seconds, round(PROCESS_MB + peak)
@@ -204,6 +212,11 @@ def levels(
         out.append(Level(f"{s:g}", float(s), size_for(s, rate), ntasks))
     out.append(Level(EMPTY, 0.0, 0, max_tasks))
     return out
+
+
+def largest(ladder: Sequence[Level]) -> Level:
+    """The ladder's level of the largest tasks (the one C8 decides on at the large end)."""
+    return max((lv for lv in ladder if lv.size), key=lambda lv: lv.task_seconds)
 
 
 @dataclass(frozen=True)
@@ -246,8 +259,9 @@ def _measure_backend(
     name: str, prm: Params, ladders: list[Ladder], protocol: Protocol
 ) -> dict[str, Any]:
     """Start the backend start_repeats times (each timed), sample every kernel's levels on the
-    last start, interleaved. Its workers warm only the kernels it can run (a subinterpreter
-    cannot import NumPy)."""
+    last start, interleaved, and in the same rounds one largest task of each kernel in this
+    thread (a pool's serial reference on the largest tasks, `PAIRED`). Its workers warm only
+    the kernels it can run (a subinterpreter cannot import NumPy)."""
     d = BACKENDS[name].descriptor
     workers = 1 if d.isolation == "inline" else prm.p
     runnable = [lad for lad in ladders if runs_on(lad.kernel, d.pickler, name, d.isolation)]
@@ -265,15 +279,27 @@ def _measure_backend(
                     for lad in runnable
                     for label, ts in lad.tasks.items()
                 }
-                samples = sample_arms(arms, protocol, prm.seed)
+                if d.isolation != "inline":
+                    arms |= {
+                        f"{PAIRED}{SEP}{lad.kernel.name}": functools.partial(
+                            lad.kernel.run, lad.tasks[largest(lad.levels).label][0]
+                        )
+                        for lad in runnable
+                    }
+                samples = sample_arms(arms, protocol, prm.seed, together=True)
             _, t = timed(backend.shutdown)
             stops.append(t.wall)
     log.info("%s: start %s s", name, ", ".join(f"{s:.3f}" for s in starts))
     out: dict[str, dict[str, Any]] = {}
+    paired: dict[str, dict[str, Any]] = {}
     for key, s in samples.items():
         kernel, label = key.split(SEP)
-        out.setdefault(kernel, {})[label] = _arm_record(s)
-    return {"backend": name, "workers": workers, "start_s": starts, "stop_s": stops, "arms": out}
+        if kernel == PAIRED:
+            paired[label] = arm_fields(s)
+        else:
+            out.setdefault(kernel, {})[label] = _arm_record(s)
+    return {"backend": name, "workers": workers, "start_s": starts, "stop_s": stops, "arms": out,
+            "serial_largest": paired}  # fmt: skip
 
 
 def measure(point: Point) -> dict[str, Any]:
@@ -336,13 +362,17 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     job = job_flags(r)
     rows = []
     for k in r["kernels"]:
+        ladder = [Level(**x) for x in k["levels"]]
+        top = largest(ladder)
         for run in r["backends"]:
             if k["kernel"] not in run["arms"]:
                 continue  # a user kernel this backend cannot ship
-            for lv in (Level(**x) for x in k["levels"]):
+            in_pass = run.get("serial_largest", {}).get(k["kernel"])
+            for lv in ladder:
                 arm = run["arms"][k["kernel"]][lv.label]
                 base = np.asarray(serial["arms"][k["kernel"]][lv.label]["wall"])
-                rows.append(_row(rec, k, run, lv, arm, base, job))
+                paired = np.asarray(in_pass["wall"]) * lv.ntasks if in_pass and lv == top else None
+                rows.append(_row(rec, k, run, lv, arm, base, job, paired))
     return rows
 
 
@@ -354,10 +384,20 @@ def _row(
     arm: dict[str, Any],
     base: np.ndarray,
     job: list[str],
+    paired: np.ndarray | None = None,
 ) -> dict[str, Any]:
+    """One (kernel, backend, level) row; paired: the serial time of the level sampled in the
+    backend's own rounds (the largest tasks), against which the speedup is taken round by
+    round (`speedup_rounds` says over how many; 0 = against the serial pass)."""
     wall = np.asarray(arm["wall"])
     s = summarize(wall)
-    speed = ratio_ci(base, wall) if lv.size else (np.nan,) * 3
+    rounds = len(wall) if paired is not None and len(paired) == len(wall) > 1 else 0
+    if not lv.size:
+        speed = (np.nan,) * 3
+    elif rounds:
+        speed = paired_ratio_ci(paired, wall)
+    else:
+        speed = ratio_ci(base, wall)
     return {
         "kernel": k["kernel"],
         "kind": k["kind"],
@@ -375,6 +415,7 @@ def _row(
         "speedup": speed[0],
         "speedup_ci_lo": speed[1],
         "speedup_ci_hi": speed[2],
+        "speedup_rounds": rounds,
         "busy_cores": float(np.median(arm["cpu"])) / s.median if s.median else np.nan,
         "start_s": float(np.median(run["start_s"])),
         "start_first_s": run["start_s"][0],

@@ -112,8 +112,11 @@ def pool_payoffs(table: pd.DataFrame) -> list[Case]:
     """Per kernel and process pool, two cases that must both hold: on the smallest tasks
     serial beats the pool (serial / pool time = 1 / speedup above 1), on the largest the
     pool beats serial (speedup above 1). Contention slows the pool: it raises the first
-    ratio and lowers the second; slowing the serial baseline (sampled at other moments of
-    the point) does the opposite. A failed result check decides nothing."""
+    ratio and lowers the second; slowing the serial baseline does the opposite. The serial
+    pass ran at other moments of the point, so its drift counts whole, except where the
+    speedup was taken round by round against serial samples of the pool's own rounds
+    (`speedup_rounds`, the largest tasks): there it counts per round. A failed result check
+    decides nothing."""
     t = usable(table)
     lad = t[t.level == "ladder"]
     if "interpreter" not in lad.columns:
@@ -134,12 +137,19 @@ def pool_payoffs(table: pd.DataFrame) -> list[Case]:
             s, lo, hi = row.speedup, row.speedup_ci_lo, row.speedup_ci_hi
             if end == "smallest":
                 s, lo, hi = 1 / s, 1 / hi, (1 / lo if lo > 0 else math.inf)
-            moved = doubted(disturbances(row, slows, who=f"{end} tasks"), row, row.speedup_ci_lo)
+            paired = row.get("speedup_rounds")
+            rounds = int(paired) if pd.notna(paired) and paired > 1 else None
+            moved = doubted(
+                disturbances(row, slows, who=f"{end} tasks", paired_rounds=rounds),
+                row,
+                row.speedup_ci_lo,
+            )
             if (kernel, interp, row.arm) in base.index:
                 moved += disturbances(
                     base.loc[(kernel, interp, row.arm)],
                     OPPOSITE[slows],
                     who=f"serial baseline, {end} tasks",
+                    paired_rounds=rounds,
                 )
             what = "serial/pool" if end == "smallest" else "pool/serial"
             cases.append(
