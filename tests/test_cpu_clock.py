@@ -52,9 +52,10 @@ def test_one_busy_child_process_reads_one_busy_core(alive):
     ctx = mp.get_context("fork")
     report, child_end = ctx.Pipe(duplex=False)
     go_end, go = ctx.Pipe(duplex=False)
-    # 0.5 s of spinning: a reaped child's exit (its interpreter's teardown, ~10 ms in a fresh
-    # venv) is its CPU time too, and must stay inside the 5% the claim allows
-    child = ctx.Process(target=_spin_and_report, args=(child_end, go_end, 0.5, alive))
+    # 1 s of spinning: a reaped child's exit (its interpreter's teardown, ~10 ms in a fresh
+    # venv, 25 ms on the slower EPYC VM, where 0.5 s of spinning read 1.0504) is its CPU time
+    # too, and must stay inside the 5% the claim allows
+    child = ctx.Process(target=_spin_and_report, args=(child_end, go_end, 1.0, alive))
     child.start()
     time.sleep(0.05)  # started and idle: its start-up stays outside the window
 
