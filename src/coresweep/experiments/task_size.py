@@ -293,11 +293,11 @@ def _measure_backend(
     out: dict[str, dict[str, Any]] = {}
     paired: dict[str, dict[str, Any]] = {}
     for key, s in samples.items():
-        kernel, label = key.split(SEP)
-        if kernel == PAIRED:
-            paired[label] = arm_fields(s)
+        head, tail = key.split(SEP)  # kernel|level, or PAIRED|kernel
+        if head == PAIRED:
+            paired[tail] = arm_fields(s)
         else:
-            out.setdefault(kernel, {})[label] = _arm_record(s)
+            out.setdefault(head, {})[tail] = _arm_record(s)
     return {"backend": name, "workers": workers, "start_s": starts, "stop_s": stops, "arms": out,
             "serial_largest": paired}  # fmt: skip
 
